@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they need into .venv/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKFLOW := workflows/airbyte-reset-and-resync.arazzo.yaml
+ASL := statemachine/reset_and_resync.asl.json
+DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
+
+.PHONY: install demo test compile check bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
+
+test: install
+	$(BIN)/python -m pytest
+
+# Regenerate the committed state machine after editing the workflow.
+compile: install
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL)
+
+check: install
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL) --check
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
