@@ -1,0 +1,27 @@
+"""The pipeline: load -> validate -> model -> lower -> verify -> emit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arazzo_sfn.emit import emit_json
+from arazzo_sfn.loader import load_document
+from arazzo_sfn.lower import lower_workflow
+from arazzo_sfn.model import build_workflow
+from arazzo_sfn.validate import validate_document
+from arazzo_sfn.verify import verify_state_machine
+
+
+def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
+    """Compile one workflow of an Arazzo document into an ASL definition (a dict)."""
+    document = load_document(path)
+    validate_document(document)
+    workflow = build_workflow(document, workflow_id)
+    asl = lower_workflow(workflow)
+    verify_state_machine(asl)
+    return asl
+
+
+def compile_file(path: str | Path, workflow_id: str | None = None) -> str:
+    """Compile to the JSON text that is committed under statemachine/."""
+    return emit_json(compile_document(path, workflow_id))

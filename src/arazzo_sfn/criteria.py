@@ -1,0 +1,154 @@
+"""Criterion conditions parsed into a small boolean syntax tree.
+
+Two condition languages share this parser:
+- `simple` conditions, whose operands are runtime expressions (`$statusCode == 200`);
+- the comparison form of `jsonpath` conditions (`$.status == 'running' || ...`), whose
+  operands are JSONPath queries relative to the criterion's context.
+The spec gives no precedence; we use the common reading:
+`!` binds tightest, then comparisons, then `&&`, then `||`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Union
+
+from arazzo_sfn.errors import ExpressionError, Location
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any  # str, int, float, bool or None
+
+
+@dataclass(frozen=True)
+class Operand:
+    text: str  # a runtime expression or a JSONPath query, as written
+
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Union[Literal, Operand]
+    op: str  # == != < <= > >=
+    right: Union[Literal, Operand]
+
+
+@dataclass(frozen=True)
+class Not:
+    term: "Condition"
+
+
+@dataclass(frozen=True)
+class And:
+    terms: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    terms: tuple["Condition", ...]
+
+
+Condition = Union[Comparison, Not, And, Or, Operand, Literal]
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>'(?:[^']|'')*')
+    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+    | (?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\))
+    | (?P<word>true|false|null)(?![A-Za-z0-9_])
+    | (?P<operand>[$@](?:\[(?:'(?:[^']|'')*'|[^\]])*\]|[^\s()=!<>&|\[])*)
+    )""",
+    re.VERBOSE,
+)
+
+
+def parse_condition(text: str, location: Location | None = None) -> Condition:
+    tokens = _tokenize(text, location)
+    parser = _Parser(tokens, text, location)
+    tree = parser.parse_or()
+    if parser.position != len(tokens):
+        raise ExpressionError(f"condition {text!r}: unexpected {tokens[parser.position][1]!r}", location)
+    return tree
+
+
+def _tokenize(text: str, location: Location | None) -> list[tuple[str, Any]]:
+    tokens, position = [], 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise ExpressionError(f"condition {text!r}: cannot read {text[position:].strip()[:20]!r}", location)
+        kind = match.lastgroup
+        raw = match.group(kind)
+        if kind == "string":
+            tokens.append(("literal", raw[1:-1].replace("''", "'")))
+        elif kind == "number":
+            tokens.append(("literal", float(raw) if any(c in raw for c in ".eE") else int(raw)))
+        elif kind == "word":
+            tokens.append(("literal", {"true": True, "false": False, "null": None}[raw]))
+        else:
+            tokens.append((kind, raw))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens, text, location):
+        self.tokens, self.text, self.location, self.position = tokens, text, location, 0
+
+    def _peek(self) -> tuple[str, Any] | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _take(self, op: str) -> bool:
+        token = self._peek()
+        if token and token[0] == "op" and token[1] == op:
+            self.position += 1
+            return True
+        return False
+
+    def parse_or(self) -> Condition:
+        terms = [self.parse_and()]
+        while self._take("||"):
+            terms.append(self.parse_and())
+        return terms[0] if len(terms) == 1 else Or(tuple(terms))
+
+    def parse_and(self) -> Condition:
+        terms = [self.parse_unary()]
+        while self._take("&&"):
+            terms.append(self.parse_unary())
+        return terms[0] if len(terms) == 1 else And(tuple(terms))
+
+    def parse_unary(self) -> Condition:
+        if self._take("!"):
+            return Not(self.parse_unary())
+        return self.parse_comparison()
+
+    def parse_comparison(self) -> Condition:
+        left = self.parse_primary()
+        token = self._peek()
+        if token and token[0] == "op" and token[1] in ("==", "!=", "<", "<=", ">", ">="):
+            self.position += 1
+            right = self.parse_primary()
+            if not isinstance(left, (Literal, Operand)) or not isinstance(right, (Literal, Operand)):
+                raise ExpressionError(f"condition {self.text!r}: comparisons take values, not sub-conditions", self.location)
+            return Comparison(left, token[1], right)
+        return left
+
+    def parse_primary(self) -> Condition:
+        token = self._peek()
+        if token is None:
+            raise ExpressionError(f"condition {self.text!r}: ends too early", self.location)
+        if token == ("op", "("):
+            self.position += 1
+            inner = self.parse_or()
+            if not self._take(")"):
+                raise ExpressionError(f"condition {self.text!r}: missing ')'", self.location)
+            return inner
+        self.position += 1
+        if token[0] == "literal":
+            return Literal(token[1])
+        if token[0] == "operand":
+            return Operand(token[1])
+        raise ExpressionError(f"condition {self.text!r}: unexpected {token[1]!r}", self.location)

@@ -1,0 +1,9 @@
+"""Stage 6, emit: the ASL as deterministic JSON text (same input, same bytes)."""
+
+from __future__ import annotations
+
+import json
+
+
+def emit_json(asl: dict) -> str:
+    return json.dumps(asl, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,594 @@
+"""Stage 4, lower: a workflow model becomes an ASL state machine (JSONPath query language).
+
+The state data of every execution has one layout:
+    $.inputs              the workflow inputs, with the schema's defaults applied
+    $.steps.<step>        the latest response of each step: {statusCode, headers, body}
+    $.loops.<loop>        {iterations} of each backward goto
+    $.failure             the cause of a failure, built just before a Fail state
+Step outputs are not copied anywhere: `$steps.s.outputs.o` is resolved at compile time to
+the place in `$.steps.s` that the output's expression points at, so a poll loop costs
+no extra state per iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from arazzo_sfn import criteria as cr
+from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.expressions import RuntimeExpression, is_expression, parse_expression
+from arazzo_sfn.model import Action, Criterion, Step, Workflow
+
+# Step Functions fails an execution at 25,000 history events. One pass of a poll loop
+# (Task 5, Choice 2, counting Pass 2, Wait 2 events) costs 11; keep 10% of the history
+# for retries of failed attempts (3 events each) and for the states outside the loop.
+HISTORY_EVENT_LIMIT = 25_000
+HISTORY_RESERVE = 2_500
+EVENTS_PER_LOOP_PASS = 11
+
+# Retry the Lambda service's own transient errors, as AWS recommends for Lambda tasks.
+LAMBDA_SERVICE_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 6,
+}
+STEP_FAILED_ERROR = "StepFailed"
+INVALID_INPUT_ERROR = "InvalidInput"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def lower_workflow(workflow: Workflow) -> dict:
+    return _Lowering(workflow).run()
+
+
+def loop_iteration_cap(span: int = 1) -> int:
+    """The most times a backward goto over `span` steps may be taken within the history budget."""
+    return (HISTORY_EVENT_LIMIT - HISTORY_RESERVE) // (EVENTS_PER_LOOP_PASS * span)
+
+
+def function_placeholder(step_id: str) -> str:
+    pascal = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", step_id) if part)
+    return f"{pascal}FunctionArn"
+
+
+@dataclass(frozen=True)
+class _Loop:
+    key: str
+    count_state: str
+    wait_state: str
+    limit_state: str
+
+
+class _Lowering:
+    def __init__(self, workflow: Workflow):
+        self.workflow = workflow
+        self.states: dict[str, dict] = {}
+        self.step_keys = _data_keys([s.step_id for s in workflow.steps], workflow)
+        self.properties: dict = (workflow.inputs or {}).get("properties") or {}
+        self.guaranteed = _guaranteed_before(workflow)
+        self.loops: dict[tuple[str, str], _Loop] = {}
+
+    # --- the whole machine ---------------------------------------------------------------
+
+    def run(self) -> dict:
+        self._refuse_workflow_constructs()
+        if not self.workflow.steps:
+            raise SemanticError("the workflow has no steps", self.workflow.location)
+        first = self.workflow.steps[0].step_id
+        start = self._lower_inputs(first)
+        for step in self.workflow.steps:
+            self._lower_step(step)
+        self._lower_outputs()
+        comment = f"{self.workflow.workflow_id}: {self.workflow.summary or ''}".strip()
+        comment += f" Generated from {self.workflow.source_file} by arazzo-sfn; do not edit."
+        return {"Comment": comment, "StartAt": start, "States": self.states}
+
+    def _refuse_workflow_constructs(self) -> None:
+        w = self.workflow
+        if w.depends_on:
+            raise UnsupportedConstruct("dependsOn is not supported yet", w.location)
+        if w.success_actions or w.failure_actions:
+            raise UnsupportedConstruct("workflow-level successActions/failureActions are not supported yet", w.location)
+        if "parameters" in w.extras:
+            raise UnsupportedConstruct("workflow-level parameters are not supported yet", w.location)
+
+    # --- inputs: validate what ASL can check, then apply the schema's defaults ------------------
+
+    def _lower_inputs(self, first_step: str) -> str:
+        schema = self.workflow.inputs or {}
+        rules: list[dict] = []
+        for name in schema.get("required") or []:
+            rules.append(self._invalid_input({"Not": {"Variable": _member("$", name), "IsPresent": True}}, name, "required", f"{name} is required"))
+        for name, prop in self.properties.items():
+            if isinstance(prop, dict):
+                rules.extend(self._input_checks(name, prop))
+        defaults = {name: prop["default"] for name, prop in self.properties.items() if isinstance(prop, dict) and "default" in prop}
+        loops = {loop.key: {"iterations": 0} for loop in self._all_loops()}
+        init = "StartWorkflow"
+        if defaults:
+            self.states["ApplyInputDefaults"] = {
+                "Type": "Pass",
+                "Comment": "Keep the defaults beside the input, so the next state can merge them.",
+                "Parameters": {"defaults": defaults, "given.$": "$"},
+                "Next": init,
+            }
+            inputs = {"inputs.$": "States.JsonMerge($.defaults, $.given, false)"}
+        else:
+            inputs = {"inputs.$": "$"}
+        self.states[init] = {"Type": "Pass", "Parameters": {**inputs, "steps": {}, "loops": loops}, "Next": first_step}
+        after_checks = "ApplyInputDefaults" if defaults else init
+        if not rules:
+            return after_checks
+        fails = {name: self.states.pop(name) for name in list(self.states) if name.startswith(INVALID_INPUT_ERROR + ".")}
+        checks = {"CheckInput": {"Type": "Choice", "Choices": rules, "Default": after_checks}}
+        # Reading order: the check first, then its failures, then the rest.
+        self.states = {**checks, **fails, **self.states}
+        return "CheckInput"
+
+    def _input_checks(self, name: str, prop: dict) -> list[dict]:
+        var = _member("$", name)
+        present = {"Variable": var, "IsPresent": True}
+        rules = []
+        kind = prop.get("type")
+        type_tests = {"string": ("IsString", "a string"), "number": ("IsNumeric", "a number"), "integer": ("IsNumeric", "an integer"), "boolean": ("IsBoolean", "true or false")}
+        if kind in type_tests:
+            test, noun = type_tests[kind]
+            rules.append(self._invalid_input({"And": [present, {"Not": {"Variable": var, test: True}}]}, name, "type", f"{name} must be {noun}"))
+        typed = {"Variable": var, type_tests[kind][0]: True} if kind in type_tests else present
+        if kind == "string" and prop.get("minLength", 0) >= 1:
+            rules.append(self._invalid_input({"And": [present, typed, {"Variable": var, "StringEquals": ""}]}, name, "empty", f"{name} must not be empty"))
+        if kind in ("number", "integer"):
+            if "minimum" in prop:
+                rules.append(self._invalid_input({"And": [present, typed, {"Variable": var, "NumericLessThan": prop["minimum"]}]}, name, "minimum", f"{name} must be at least {prop['minimum']}"))
+            if "maximum" in prop:
+                rules.append(self._invalid_input({"And": [present, typed, {"Variable": var, "NumericGreaterThan": prop["maximum"]}]}, name, "maximum", f"{name} must be at most {prop['maximum']}"))
+        if isinstance(prop.get("enum"), list) and all(isinstance(v, str) for v in prop["enum"]):
+            allowed = [{"Variable": var, "StringEquals": v} for v in prop["enum"]]
+            rules.append(self._invalid_input({"And": [present, {"Not": {"Or": allowed} if len(allowed) > 1 else allowed[0]}]}, name, "enum", f"{name} must be one of {', '.join(prop['enum'])}"))
+        return rules
+
+    def _invalid_input(self, rule: dict, field: str, check: str, message: str) -> dict:
+        name = f"{INVALID_INPUT_ERROR}.{field}.{check}"
+        self.states[name] = {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": _json({"field": field, "message": message})}
+        return {**rule, "Next": name}
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _lower_step(self, step: Step) -> None:
+        if step.target_kind != "operationId":
+            raise UnsupportedConstruct(f"step {step.step_id!r}: {step.target_kind} steps are not supported yet", step.location)
+        if step.on_failure is not None:
+            raise UnsupportedConstruct(f"step {step.step_id!r}: onFailure actions are not supported yet", step.location)
+        name = step.step_id
+        task: dict[str, Any] = {"Type": "Task"}
+        if step.description:
+            task["Comment"] = " ".join(step.description.split())
+        task.update({
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${" + function_placeholder(step.step_id) + "}", "Payload": self._payload(step)},
+            "ResultSelector": {"statusCode.$": "$.Payload.statusCode", "headers.$": "$.Payload.headers", "body.$": "$.Payload.body"},
+            "ResultPath": self._step_path(step.step_id),
+            "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in self.workflow.retry],
+        })
+        self.states[name] = task
+        task["Next"] = self._lower_routing(step)
+
+    def _payload(self, step: Step) -> dict:
+        operation = step.operation
+        request: dict[str, Any] = {"method": operation.method, "path": operation.path}
+        groups = {"path": "pathParameters", "query": "query", "header": "headers"}
+        for parameter in step.parameters:
+            if parameter.reference is not None:
+                raise UnsupportedConstruct("parameter references ($components) are not supported yet", parameter.location)
+            if parameter.where not in groups:
+                raise UnsupportedConstruct(f"parameters in {parameter.where!r} are not supported yet", parameter.location)
+            group = request.setdefault(groups[parameter.where], {})
+            key, value = self._template_entry(parameter.name, parameter.value, step, parameter.location)
+            group[key] = value
+        if step.request_body is not None:
+            body = step.request_body
+            if body.replacements:
+                raise UnsupportedConstruct("requestBody replacements are not supported yet", body.location)
+            if body.content_type:
+                request["contentType"] = body.content_type
+            key, value = self._template_entry("body", body.payload, step, body.location)
+            request[key] = value
+        return {"step": step.step_id, "operationId": operation.operation_id, "request": request, "executionId.$": "$$.Execution.Id"}
+
+    def _retrier(self, policy) -> dict:
+        retrier = {"ErrorEquals": list(policy.errors), "IntervalSeconds": policy.interval_seconds, "BackoffRate": policy.backoff_rate, "MaxAttempts": policy.max_attempts}
+        if policy.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = policy.max_delay_seconds
+        if policy.jitter is not None:
+            retrier["JitterStrategy"] = policy.jitter
+        return retrier
+
+    def _lower_routing(self, step: Step) -> str:
+        """One Choice after the task: success criteria first, then the onSuccess actions in
+        order (the first whose criteria hold wins), then the spec's default (next step)."""
+        name = f"{step.step_id}.Route"
+        choice: dict[str, Any] = {"Type": "Choice"}
+        self.states[name] = choice  # placed right after the task, for reading order
+        rules: list[dict] = []
+        success = self._criteria_rule(step.success_criteria, step) if step.success_criteria else _status_2xx(self._step_path(step.step_id))
+        rules.append({"Not": success, "Next": self._step_failed(step)})
+        default = None
+        for action in step.on_success or ():
+            condition = self._criteria_rule(action.criteria, step) if action.criteria else None
+            loop = self._loop_for(step, action)
+            if loop is not None:
+                limit = self._loop_limit(step, action, loop)
+                rules.append({**({"And": [condition, limit]} if condition else limit), "Next": loop.limit_state})
+                target = loop.count_state
+            else:
+                target = self._action_target(step, action)
+            if condition is None:
+                default = target
+                break  # the actions after one without criteria can never be chosen
+            rules.append({**condition, "Next": target})
+        if default is None:
+            default = self._next_after(step)
+        choice.update({"Choices": rules, "Default": default})
+        return name
+
+    def _next_after(self, step: Step) -> str:
+        following = step.index + 1
+        return self.workflow.steps[following].step_id if following < len(self.workflow.steps) else "WorkflowOutputs"
+
+    def _step_failed(self, step: Step) -> str:
+        name = f"{step.step_id}.Failed"
+        at = self._step_path(step.step_id)
+        self.states[name] = {
+            "Type": "Pass",
+            "Comment": "The step's successCriteria do not hold: say which step, and what Airbyte answered.",
+            "Parameters": {
+                "message.$": f"States.Format('Step {step.step_id} ({step.operation.operation_id}) failed its success criteria: HTTP {{}}', {at}.statusCode)",
+                "step": step.step_id,
+                "operationId": step.operation.operation_id,
+                "statusCode.$": f"{at}.statusCode",
+                "response.$": f"{at}.body",
+            },
+            "ResultPath": "$.failure",
+            "Next": f"{step.step_id}.Failed.Fail",
+        }
+        self.states[f"{step.step_id}.Failed.Fail"] = {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}
+        return name
+
+    def _action_target(self, step: Step, action: Action) -> str:
+        if action.type == "reference":
+            raise UnsupportedConstruct("action references ($components) are not supported yet", action.location)
+        if action.type == "end":
+            if action.fail is None:
+                return "WorkflowOutputs"
+            name = f"{step.step_id}.{action.name}"
+            self._failure(name, action.fail.error, action.fail.cause, step, action.fail.location)
+            return name
+        if action.fail is not None:
+            raise SemanticError("x-fail belongs on an end action", action.fail.location)
+        if action.type != "goto":
+            raise UnsupportedConstruct(f"{action.type} actions are not supported in onSuccess", action.location)
+        if action.workflow_id is not None:
+            raise UnsupportedConstruct("goto a workflow is not supported yet", action.location)
+        if action.loop is not None:
+            raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
+        return action.step_id
+
+    def _failure(self, name: str, error: str, cause: dict, step: Step, location: Location, extra: dict | None = None) -> None:
+        parameters = dict(extra or {})
+        for key, value in cause.items():
+            entry, lowered = self._template_entry(key, value, step, location)
+            parameters[entry] = lowered
+        self.states[name] = {"Type": "Pass", "Parameters": parameters, "ResultPath": "$.failure", "Next": f"{name}.Fail"}
+        self.states[f"{name}.Fail"] = {"Type": "Fail", "Error": error, "CausePath": "States.JsonToString($.failure)"}
+
+    # --- loops: every backward goto waits, counts, and is bounded ----------------------------
+
+    def _all_loops(self) -> list[_Loop]:
+        return [self._loop_for(step, action) for step in self.workflow.steps for action in step.on_success or () if self._is_backward(step, action)]
+
+    def _is_backward(self, step: Step, action: Action) -> bool:
+        if action.type != "goto" or action.step_id is None:
+            return False
+        return self.workflow.step(action.step_id).index <= step.index
+
+    def _loop_for(self, step: Step, action: Action) -> _Loop | None:
+        if not self._is_backward(step, action):
+            return None
+        key = (step.step_id, action.name)
+        if key not in self.loops:
+            base = f"{step.step_id}.{action.name}"
+            self.loops[key] = _Loop(_safe_key(f"{step.step_id}_{action.name}"), f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
+        return self.loops[key]
+
+    def _loop_limit(self, step: Step, action: Action, loop: _Loop) -> dict:
+        spec = action.loop
+        span = step.index - self.workflow.step(action.step_id).index + 1
+        cap = loop_iteration_cap(span)
+        counter = f"$.loops.{loop.key}.iterations"
+        limits = [{"Variable": counter, "NumericGreaterThanEquals": cap}]
+        wait: dict[str, Any] = {"Seconds": 30}
+        error, cause = "LoopLimitExceeded", {}
+        location = action.location
+        if spec is not None:
+            location = spec.location
+            error, cause = spec.error, spec.cause
+            wait = self._number_or_path(spec.wait_seconds, "waitSeconds", "Seconds", step, location)
+            if spec.max_iterations is not None:
+                bound = self._number_or_path(spec.max_iterations, "maxIterations", "NumericGreaterThanEquals", step, location)
+                limits.insert(0, {"Variable": counter, **bound})
+        self.states[loop.count_state] = {
+            "Type": "Pass",
+            "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
+            "ResultPath": f"$.loops.{loop.key}",
+            "Next": loop.wait_state,
+        }
+        self.states[loop.wait_state] = {"Type": "Wait", **wait, "Next": action.step_id}
+        self._failure(
+            loop.limit_state, error, cause, step, location,
+            extra={"step": step.step_id, "iterations.$": counter, "maxIterationsAllowedByHistory": cap},
+        )
+        return {"Or": limits} if len(limits) > 1 else limits[0]
+
+    def _number_or_path(self, value: Any, field: str, key: str, step: Step, location: Location) -> dict:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return {key: value}
+        if is_expression(value):
+            expression = parse_expression(value, location)
+            if expression.kind != "inputs":
+                raise UnsupportedConstruct(f"x-loop {field} must be a number or an $inputs expression", location)
+            prop = self.properties.get(expression.name)
+            if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (self.workflow.inputs.get("required") or [])):
+                raise SemanticError(f"x-loop {field} uses input {expression.name!r}, which needs a default or must be required", location)
+            return {key + "Path": self._value_path(expression, step, location)}
+        raise SemanticError(f"x-loop {field} must be a non-negative integer or an $inputs expression", location)
+
+    # --- outputs ---------------------------------------------------------------------------------
+
+    def _lower_outputs(self) -> None:
+        at_end = self.guaranteed["$end"]
+        parameters = {}
+        for name, value in self.workflow.outputs.items():
+            location = self.workflow.location
+            key, lowered = self._template_entry(name, value, None, location, guaranteed=at_end)
+            parameters[key] = lowered
+        self.states["WorkflowOutputs"] = {"Type": "Pass", "Parameters": parameters, "End": True}
+
+    # --- values: literals and runtime expressions --------------------------------------------
+
+    def _template_entry(self, key: str, value: Any, step: Step | None, location: Location, guaranteed: frozenset | None = None) -> tuple[str, Any]:
+        if key.endswith(".$"):
+            raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
+        if is_expression(value):
+            return key + ".$", self._value_path(parse_expression(value, location), step, location, guaranteed)
+        if isinstance(value, dict):
+            return key, dict(self._template_entry(k, v, step, location, guaranteed) for k, v in value.items())
+        if isinstance(value, list):
+            if any(_contains_expression(item) for item in value):
+                raise UnsupportedConstruct(f"runtime expressions inside arrays ({key!r}) are not supported yet", location)
+            return key, value
+        if isinstance(value, str) and "{$" in value:
+            raise UnsupportedConstruct(f"runtime expressions embedded in strings ({value!r}) are not supported yet", location)
+        return key, value
+
+    def _value_path(self, expression: RuntimeExpression, step: Step | None, location: Location, guaranteed: frozenset | None = None, seen: tuple = ()) -> str:
+        kind = expression.kind
+        if kind == "inputs":
+            if self.properties and expression.name not in self.properties:
+                raise ExpressionError(f"{expression.text!r}: the workflow has no input {expression.name!r}", location)
+            return _append_pointer(_member("$.inputs", expression.name), expression.pointer)
+        if kind in ("status_code", "response_body", "response_header"):
+            if step is None:
+                raise ExpressionError(f"{expression.text!r} means the current step's response; there is none here", location)
+            at = self._step_path(step.step_id)
+            if kind == "status_code":
+                return f"{at}.statusCode"
+            if kind == "response_header":
+                return _member(f"{at}.headers", expression.name.lower())
+            return _append_pointer(f"{at}.body", expression.pointer)
+        if kind == "step_output":
+            return self._step_output_path(expression, step, location, guaranteed, seen)
+        raise UnsupportedConstruct(f"{expression.text!r}: {kind.replace('_', ' ')} expressions are not supported yet", location)
+
+    def _step_output_path(self, expression, step, location, guaranteed, seen) -> str:
+        target_id = expression.step
+        if target_id not in self.step_keys:
+            raise ExpressionError(f"{expression.text!r}: there is no step {target_id!r}", location)
+        target = self.workflow.step(target_id)
+        if expression.name not in target.outputs:
+            raise ExpressionError(f"{expression.text!r}: step {target_id!r} has no output {expression.name!r}", location)
+        available = guaranteed if guaranteed is not None else self.guaranteed[step.step_id] | {step.step_id}
+        if target_id not in available:
+            raise ExpressionError(f"{expression.text!r}: step {target_id!r} has not always run by this point", location)
+        if (target_id, expression.name) in seen:
+            raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
+        inner = parse_expression(target.outputs[expression.name], target.location)
+        if inner.kind in ("status_code", "response_body", "response_header", "inputs", "step_output"):
+            path = self._value_path(inner, target, target.location, self.guaranteed[target_id] | {target_id}, seen + ((target_id, expression.name),))
+            return _append_pointer(path, expression.pointer)
+        raise UnsupportedConstruct(f"output {expression.name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
+
+    def _step_path(self, step_id: str) -> str:
+        return f"$.steps.{self.step_keys[step_id]}"
+
+    # --- criteria ----------------------------------------------------------------------------
+
+    def _criteria_rule(self, criteria: tuple[Criterion, ...], step: Step) -> dict:
+        rules = [self._criterion_rule(c, step) for c in criteria]
+        return rules[0] if len(rules) == 1 else {"And": rules}
+
+    def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
+        tree = cr.parse_condition(criterion.condition, criterion.location)
+        if criterion.type == "simple":
+            return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
+        if criterion.type == "jsonpath":
+            if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
+                raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
+            base = self._value_path(parse_expression(criterion.context, criterion.location), step, criterion.location)
+            return _rule(tree, lambda operand: _jsonpath_operand(operand, base, criterion), criterion, case_insensitive=False)
+        raise UnsupportedConstruct(f"{criterion.type} criteria are not supported yet", criterion.location)
+
+    def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
+        return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location)
+
+
+# --- Choice rules from condition trees -----------------------------------------------------------
+
+_OPS = {"==": "Equals", "<": "LessThan", "<=": "LessThanEquals", ">": "GreaterThan", ">=": "GreaterThanEquals"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: bool) -> dict:
+    if isinstance(tree, cr.Or):
+        return {"Or": [_rule(t, to_path, criterion, case_insensitive) for t in tree.terms]}
+    if isinstance(tree, cr.And):
+        return {"And": [_rule(t, to_path, criterion, case_insensitive) for t in tree.terms]}
+    if isinstance(tree, cr.Not):
+        return {"Not": _rule(tree.term, to_path, criterion, case_insensitive)}
+    if isinstance(tree, cr.Operand):
+        path = to_path(tree)
+        return {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "IsBoolean": True}, {"Variable": path, "BooleanEquals": True}]}
+    if isinstance(tree, cr.Literal):
+        always = {"Variable": "$", "IsPresent": True}
+        return always if tree.value is True else {"Not": always}
+    left, op, right = tree.left, tree.op, tree.right
+    if isinstance(left, cr.Literal) and isinstance(right, cr.Operand):
+        left, op, right = right, _FLIP[op], left
+    if not (isinstance(left, cr.Operand) and isinstance(right, cr.Literal)):
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: only comparisons of a value with a literal are supported yet", criterion.location)
+    path, value = to_path(left), right.value
+    if isinstance(value, bool):
+        kind, test = "Boolean", "IsBoolean"
+    elif isinstance(value, (int, float)):
+        kind, test = "Numeric", "IsNumeric"
+    elif isinstance(value, str):
+        if case_insensitive:
+            raise UnsupportedConstruct(
+                f"condition {criterion.condition!r}: simple conditions compare strings case-insensitively (Arazzo 1.0.1) "
+                "and Step Functions compares them case-sensitively; use a jsonpath criterion, which compares exactly",
+                criterion.location,
+            )
+        kind, test = "String", "IsString"
+    elif value is None:
+        if op not in ("==", "!="):
+            raise UnsupportedConstruct(f"condition {criterion.condition!r}: null can only be compared with == or !=", criterion.location)
+        rule = {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "IsNull": True}]}
+        return rule if op == "==" else {"Not": rule}
+    else:
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: cannot compare with {value!r}", criterion.location)
+    if kind == "Boolean" and op not in ("==", "!="):
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: booleans can only be compared with == or !=", criterion.location)
+    comparison = {"Variable": path, kind + _OPS["==" if op == "!=" else op]: value}
+    # A missing value or one of another type makes the comparison false, not a runtime error.
+    rule = {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, test: True}, comparison]}
+    return {"Not": rule} if op == "!=" else rule
+
+
+def _jsonpath_operand(operand: cr.Operand, base: str, criterion: Criterion) -> str:
+    """The seed's comparison form: `$.a.b` names a member of the context value."""
+    text = operand.text
+    if text.startswith("$[?") or text.startswith("@"):
+        raise UnsupportedConstruct(
+            f"condition {criterion.condition!r}: the RFC 9535 filter form is not supported yet; "
+            "write the comparison form ($.field == 'value')",
+            criterion.location,
+        )
+    match = re.fullmatch(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['(?:[^'\\]|'')*'\])*)", text)
+    if not match:
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: JSONPath {text!r} is not a plain member path", criterion.location)
+    return base + match.group(1)
+
+
+def _status_2xx(at: str) -> dict:
+    code = f"{at}.statusCode"
+    return {"And": [{"Variable": code, "NumericGreaterThanEquals": 200}, {"Variable": code, "NumericLessThan": 300}]}
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
+    """For each step, the steps that have certainly run before it starts (a dominator
+    analysis over the step graph); under "$end", those certain at a successful end."""
+    steps = workflow.steps
+    ids = [s.step_id for s in steps]
+    successors: dict[str, set[str]] = {}
+    for step in steps:
+        targets: set[str] = set()
+        unconditional = False
+        for action in step.on_success or ():
+            if action.type == "goto" and action.step_id:
+                targets.add(action.step_id)
+            elif action.type == "end" and action.fail is None:
+                targets.add("$end")
+            if not action.criteria:
+                unconditional = True
+                break
+        if not unconditional:
+            targets.add(ids[step.index + 1] if step.index + 1 < len(ids) else "$end")
+        successors[step.step_id] = targets
+    everything = frozenset(ids)
+    before: dict[str, frozenset] = {sid: everything for sid in ids + ["$end"]}
+    before[ids[0]] = frozenset()
+    changed = True
+    while changed:
+        changed = False
+        for node in ids[1:] + ["$end"]:
+            preds = [p for p in ids if node in successors[p]]
+            value = frozenset.intersection(*[before[p] | {p} for p in preds]) if preds else frozenset()
+            if value != before[node]:
+                before[node], changed = value, True
+    return before
+
+
+def _data_keys(ids: list[str], workflow: Workflow) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for step_id in ids:
+        key = _safe_key(step_id)
+        if key in keys.values():
+            raise UnsupportedConstruct(f"step ids {step_id!r} and another map to the same state data key {key!r}", workflow.location)
+        keys[step_id] = key
+    return keys
+
+
+def _safe_key(text: str) -> str:
+    key = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return key if _IDENTIFIER.match(key) else f"_{key}"
+
+
+def _member(base: str, name: str) -> str:
+    return f"{base}.{name}" if _IDENTIFIER.match(name) else f"{base}['{name}']"
+
+
+def _append_pointer(path: str, tokens: tuple[str, ...]) -> str:
+    for token in tokens:
+        if token.isdigit():
+            path += f"[{token}]"
+        elif "'" in token or "\\" in token:
+            raise UnsupportedConstruct(f"JSON pointer token {token!r} cannot be expressed as an ASL path")
+        else:
+            path = _member(path, token)
+    return path
+
+
+def _contains_expression(value: Any) -> bool:
+    if is_expression(value):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_expression(v) for v in value)
+    return False
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,275 @@
+"""Stage 3, model: one workflow of a validated document as plain dataclasses, with each
+step's operation resolved in its OpenAPI source and each node's location kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from arazzo_sfn.errors import Location, SemanticError
+from arazzo_sfn.loader import LoadedDocument
+from arazzo_sfn.openapi import Operation, index_operations
+
+
+@dataclass(frozen=True)
+class Criterion:
+    condition: str
+    type: str  # simple | regex | jsonpath | xpath
+    context: str | None
+    location: Location
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class FailSpec:
+    """`x-fail` on an end action: the workflow ends FAILED with this error and cause."""
+
+    error: str
+    cause: dict[str, Any]
+    location: Location
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """`x-loop` on a backward goto: wait before going back, and give up after a bound."""
+
+    wait_seconds: Any  # int or runtime expression text
+    max_iterations: Any  # int, runtime expression text, or None (the history budget)
+    error: str
+    cause: dict[str, Any]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    type: str  # end | goto | retry
+    step_id: str | None
+    workflow_id: str | None
+    criteria: tuple[Criterion, ...]
+    location: Location
+    fail: FailSpec | None = None
+    loop: LoopSpec | None = None
+    retry_after: float | None = None
+    retry_limit: int | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    where: str | None  # path | query | header | cookie | None (workflow inputs)
+    value: Any
+    location: Location
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    content_type: str | None
+    payload: Any
+    replacements: tuple[dict, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Step:
+    step_id: str
+    index: int
+    description: str | None
+    operation: Operation | None
+    operation_ref: str | None  # operationId, operationPath or workflowId as written
+    target_kind: str  # operationId | operationPath | workflowId
+    parameters: tuple[Parameter, ...]
+    request_body: RequestBody | None
+    success_criteria: tuple[Criterion, ...]
+    on_success: tuple[Action, ...] | None
+    on_failure: tuple[Action, ...] | None
+    outputs: dict[str, str]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`x-task-retry`: a Step Functions Retrier for every step's task."""
+
+    errors: tuple[str, ...]
+    interval_seconds: int
+    backoff_rate: float
+    max_attempts: int
+    max_delay_seconds: int | None
+    jitter: str | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class Workflow:
+    workflow_id: str
+    summary: str | None
+    source_file: str
+    inputs: dict[str, Any]
+    steps: tuple[Step, ...]
+    outputs: dict[str, str]
+    retry: tuple[RetryPolicy, ...]
+    location: Location
+    depends_on: tuple[str, ...] = ()
+    success_actions: tuple[Action, ...] = ()
+    failure_actions: tuple[Action, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.step_id == step_id)
+
+
+def build_workflow(document: LoadedDocument, workflow_id: str | None) -> Workflow:
+    data = document.arazzo.data
+    locate = document.arazzo.source_map.locate
+    workflows = data.get("workflows") or []
+    if workflow_id is None:
+        if len(workflows) != 1:
+            ids = ", ".join(str(w.get("workflowId")) for w in workflows)
+            raise SemanticError(f"the document has {len(workflows)} workflows ({ids}); choose one with --workflow", locate("/workflows"))
+        index = 0
+    else:
+        matches = [i for i, w in enumerate(workflows) if w.get("workflowId") == workflow_id]
+        if not matches:
+            raise SemanticError(f"no workflow {workflow_id!r} in the document", locate("/workflows"))
+        index = matches[0]
+    raw = workflows[index]
+    base = f"/workflows/{index}"
+    operations = {name: index_operations(source) for name, source in document.sources.items()}
+    steps = tuple(_step(step, i, f"{base}/steps/{i}", operations, locate) for i, step in enumerate(raw.get("steps", [])))
+    return Workflow(
+        workflow_id=raw["workflowId"],
+        summary=raw.get("summary"),
+        source_file=document.arazzo.path.name,
+        inputs=raw.get("inputs") or {},
+        steps=steps,
+        outputs=dict(raw.get("outputs") or {}),
+        retry=tuple(_retry(r, locate(f"{base}/x-task-retry/{i}")) for i, r in enumerate(raw.get("x-task-retry") or [])),
+        location=locate(base),
+        depends_on=tuple(raw.get("dependsOn") or ()),
+        success_actions=tuple(_action(a, f"{base}/successActions/{i}", locate) for i, a in enumerate(raw.get("successActions") or [])),
+        failure_actions=tuple(_action(a, f"{base}/failureActions/{i}", locate) for i, a in enumerate(raw.get("failureActions") or [])),
+        extras={key: raw[key] for key in ("parameters",) if key in raw},
+    )
+
+
+def _step(raw: dict, index: int, where: str, operations: dict, locate) -> Step:
+    kind = next(k for k in ("operationId", "operationPath", "workflowId") if k in raw)
+    operation = None
+    if kind == "operationId":
+        operation = _find_operation(raw["operationId"], operations)
+    body = raw.get("requestBody")
+    return Step(
+        step_id=raw["stepId"],
+        index=index,
+        description=raw.get("description"),
+        operation=operation,
+        operation_ref=raw[kind],
+        target_kind=kind,
+        parameters=tuple(_parameter(p, locate(f"{where}/parameters/{i}")) for i, p in enumerate(raw.get("parameters") or [])),
+        request_body=RequestBody(body.get("contentType"), body.get("payload"), tuple(body.get("replacements") or ()), locate(f"{where}/requestBody")) if body else None,
+        success_criteria=tuple(_criterion(c, locate(f"{where}/successCriteria/{i}")) for i, c in enumerate(raw.get("successCriteria") or [])),
+        on_success=_actions(raw, "onSuccess", where, locate),
+        on_failure=_actions(raw, "onFailure", where, locate),
+        outputs=dict(raw.get("outputs") or {}),
+        location=locate(where),
+    )
+
+
+def _find_operation(reference: str, operations: dict[str, dict[str, Operation]]) -> Operation:
+    if reference.startswith("$sourceDescriptions."):
+        source, _, name = reference[len("$sourceDescriptions."):].partition(".")
+        return operations[source][name]
+    return next(ops[reference] for ops in operations.values() if reference in ops)
+
+
+def _actions(raw: dict, kind: str, where: str, locate) -> tuple[Action, ...] | None:
+    if kind not in raw:
+        return None
+    return tuple(_action(a, f"{where}/{kind}/{i}", locate) for i, a in enumerate(raw[kind] or []))
+
+
+def _action(raw: dict, where: str, locate) -> Action:
+    location = locate(where)
+    if "reference" in raw:
+        return Action(raw.get("name", ""), "reference", None, None, (), location, reference=raw["reference"])
+    fail = raw.get("x-fail")
+    loop = raw.get("x-loop")
+    return Action(
+        name=raw["name"],
+        type=raw["type"],
+        step_id=raw.get("stepId"),
+        workflow_id=raw.get("workflowId"),
+        criteria=tuple(_criterion(c, locate(f"{where}/criteria/{i}")) for i, c in enumerate(raw.get("criteria") or [])),
+        location=location,
+        fail=_fail(fail, locate(f"{where}/x-fail")) if fail is not None else None,
+        loop=_loop(loop, locate(f"{where}/x-loop")) if loop is not None else None,
+        retry_after=raw.get("retryAfter"),
+        retry_limit=raw.get("retryLimit"),
+    )
+
+
+def _criterion(raw: dict, location: Location) -> Criterion:
+    kind = raw.get("type", "simple")
+    version = None
+    if isinstance(kind, dict):
+        kind, version = kind.get("type"), kind.get("version")
+    return Criterion(raw["condition"], kind, raw.get("context"), location, version)
+
+
+def _parameter(raw: dict, location: Location) -> Parameter:
+    if "reference" in raw:
+        return Parameter(raw.get("name", ""), None, raw.get("value"), location, reference=raw["reference"])
+    return Parameter(raw["name"], raw.get("in"), raw.get("value"), location)
+
+
+def _fail(raw: Any, location: Location) -> FailSpec:
+    if not isinstance(raw, dict) or not _is_error_name(raw.get("error")):
+        raise SemanticError("x-fail needs `error` (a name like ResetFailed) and may have `cause` (a mapping)", location)
+    cause = raw.get("cause") or {}
+    if not isinstance(cause, dict):
+        raise SemanticError("x-fail `cause` must be a mapping of names to values or runtime expressions", location)
+    return FailSpec(raw["error"], cause, location)
+
+
+def _loop(raw: Any, location: Location) -> LoopSpec:
+    if not isinstance(raw, dict):
+        raise SemanticError("x-loop must be a mapping with waitSeconds and maxIterations", location)
+    unknown = set(raw) - {"waitSeconds", "maxIterations", "error", "cause"}
+    if unknown:
+        raise SemanticError(f"x-loop has unknown field(s): {', '.join(sorted(unknown))}", location)
+    error = raw.get("error", "LoopLimitExceeded")
+    if not _is_error_name(error):
+        raise SemanticError("x-loop `error` must be a name like ResetTimedOut", location)
+    cause = raw.get("cause") or {}
+    if not isinstance(cause, dict):
+        raise SemanticError("x-loop `cause` must be a mapping", location)
+    return LoopSpec(raw.get("waitSeconds", 30), raw.get("maxIterations"), error, cause, location)
+
+
+def _retry(raw: Any, location: Location) -> RetryPolicy:
+    if not isinstance(raw, dict):
+        raise SemanticError("each x-task-retry entry must be a mapping", location)
+    errors = raw.get("errors")
+    if not isinstance(errors, list) or not errors or not all(_is_error_name(e) or e == "States.ALL" for e in errors):
+        raise SemanticError("x-task-retry `errors` must be a non-empty list of error names", location)
+    interval, attempts = raw.get("intervalSeconds", 1), raw.get("maxAttempts", 3)
+    backoff, max_delay = raw.get("backoffRate", 2.0), raw.get("maxDelaySeconds")
+    if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
+        raise SemanticError("x-task-retry `intervalSeconds` must be an integer of at least 1", location)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 99999999:
+        raise SemanticError("x-task-retry `maxAttempts` must be a non-negative integer", location)
+    if not isinstance(backoff, (int, float)) or isinstance(backoff, bool) or backoff < 1:
+        raise SemanticError("x-task-retry `backoffRate` must be a number of at least 1", location)
+    if max_delay is not None and (not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 1):
+        raise SemanticError("x-task-retry `maxDelaySeconds` must be a positive integer", location)
+    jitter = raw.get("jitterStrategy")
+    if jitter not in (None, "FULL", "NONE"):
+        raise SemanticError("x-task-retry `jitterStrategy` must be FULL or NONE", location)
+    return RetryPolicy(tuple(errors), interval, float(backoff), attempts, max_delay, jitter, location)
+
+
+def _is_error_name(value: Any) -> bool:
+    return isinstance(value, str) and value.replace(".", "").replace("_", "").isalnum() and not value.startswith("States.")
