@@ -1,0 +1,10 @@
+"""trigger-reset: start a reset job that clears the connection's data in the destination."""
+
+from airbyte_client.handler import StepRequest, step_function
+
+
+@step_function("createJob")
+def lambda_handler(request: StepRequest, airbyte_client):
+    connection_id = request.body_uuid("connectionId")
+    job_type = request.body_equals("jobType", "reset")
+    return airbyte_client().create_job(connection_id, job_type)

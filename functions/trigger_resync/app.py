@@ -1,0 +1,10 @@
+"""trigger-resync: start the sync that repopulates the destination after a successful reset."""
+
+from airbyte_client.handler import StepRequest, step_function
+
+
+@step_function("createJob")
+def lambda_handler(request: StepRequest, airbyte_client):
+    connection_id = request.body_uuid("connectionId")
+    job_type = request.body_equals("jobType", "sync")
+    return airbyte_client().create_job(connection_id, job_type)

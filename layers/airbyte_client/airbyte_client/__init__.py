@@ -1,0 +1,22 @@
+"""The Airbyte client shared by the reset-and-resync functions (deployed as a Lambda layer)."""
+
+from airbyte_client.client import AirbyteClient, ApiResponse
+from airbyte_client.errors import (
+    AirbyteConfigurationError,
+    AirbyteError,
+    InvalidAirbyteResponse,
+    InvalidInput,
+    TransientAirbyteError,
+    UnsupportedOperation,
+)
+
+__all__ = [
+    "AirbyteClient",
+    "ApiResponse",
+    "AirbyteConfigurationError",
+    "AirbyteError",
+    "InvalidAirbyteResponse",
+    "InvalidInput",
+    "TransientAirbyteError",
+    "UnsupportedOperation",
+]

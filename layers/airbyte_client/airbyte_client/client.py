@@ -1,0 +1,161 @@
+"""One HTTP client for the Airbyte public API, shared by every function.
+
+It owns the transport policy: connect and read timeouts, bearer tokens (renewed before
+expiry and once after a 401), and the classification of failures. It does not retry
+transient trouble itself: it raises `TransientAirbyteError` and the state machine retries
+with backoff, so waiting is cheap and visible in the execution history.
+
+Non-transient HTTP answers (4xx other than 409 try-again-later and 429) are returned as an
+`ApiResponse`, not raised: whether a status is a success is decided by the workflow's
+successCriteria in the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import requests
+
+from airbyte_client.auth import ClientCredentials
+from airbyte_client.config import Settings
+from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Airbyte answers 409 with this problem type while another job holds the connection.
+TRY_AGAIN_LATER_TYPE = "try-again-later"
+# Error bodies are carried into the execution's failure cause; keep them small.
+MAX_ERROR_BODY_CHARS = 2000
+# Only these response headers travel into the state machine's data.
+KEPT_HEADERS = ("content-type", "retry-after", "location")
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status_code: int
+    headers: Mapping[str, str]
+    body: Any
+
+    def to_dict(self) -> dict:
+        return {"statusCode": self.status_code, "headers": dict(self.headers), "body": self.body}
+
+
+class AirbyteClient:
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        self.settings = settings
+        self.session = session or requests.Session()
+        # TLS verification is never turned off, whatever the environment says.
+        self.session.verify = True
+        self.session.trust_env = False
+        self.requests_sent = 0
+
+    # --- operations -------------------------------------------------------------------
+
+    def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
+        return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type})
+
+    def get_job(self, job_id: int) -> ApiResponse:
+        return self._request("GET", f"/jobs/{int(job_id)}", "getJob")
+
+    def cancel_job(self, job_id: int) -> ApiResponse:
+        return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob")
+
+    def list_jobs(self, **filters: Any) -> ApiResponse:
+        params = {key: value for key, value in filters.items() if value is not None}
+        return self._request("GET", "/jobs", "listJobs", params=params)
+
+    # --- transport --------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping | None = None) -> ApiResponse:
+        auth = self.settings.auth
+        response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token))
+        if response.status_code == 401 and auth.invalidate():
+            # A token can expire before its announced lifetime: renew once and try again.
+            response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token))
+        return self._interpret(method, operation, response)
+
+    def _send(self, method, path, operation, json_body, params, authorization) -> requests.Response:
+        headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
+        if authorization:
+            headers["Authorization"] = authorization
+        self.requests_sent += 1
+        try:
+            return self.session.request(
+                method,
+                self.settings.api_url + path,
+                json=json_body,
+                params=params,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise TransientAirbyteError(f"{operation} ({method} {path}): timed out ({type(exc).__name__})") from None
+        except requests.ConnectionError as exc:
+            raise TransientAirbyteError(f"{operation} ({method} {path}): connection failed ({type(exc).__name__})") from None
+
+    def _interpret(self, method: str, operation: str, response: requests.Response) -> ApiResponse:
+        status = response.status_code
+        body = _parse_body(response)
+        where = f"{operation} ({method} {response.request.path_url if response.request else ''})"
+        if status in TRANSIENT_STATUSES or (status == 409 and _problem_type(body).endswith(TRY_AGAIN_LATER_TYPE)):
+            retry_after = response.headers.get("Retry-After")
+            hint = f", Retry-After {retry_after}" if retry_after else ""
+            raise TransientAirbyteError(f"{where}: HTTP {status} {_problem_summary(body)}{hint}".rstrip())
+        if body is _UNREADABLE:
+            if method in SAFE_METHODS:
+                raise TransientAirbyteError(f"{where}: HTTP {status} with a body that is not JSON")
+            raise InvalidAirbyteResponse(f"{where}: HTTP {status} with a body that is not JSON")
+        if status >= 300:
+            body = _bounded(body)
+        headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+        return ApiResponse(status, headers, body)
+
+    def _fetch_token(self, credentials: ClientCredentials) -> tuple[str, float]:
+        """Exchange client credentials for an access token: (token, seconds until expiry)."""
+        payload = {
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "grant_type": "client_credentials",
+        }
+        response = self._send("POST", "/applications/token", "createAccessToken", payload, None, None)
+        if response.status_code in TRANSIENT_STATUSES:
+            raise TransientAirbyteError(f"createAccessToken: HTTP {response.status_code}")
+        body = _parse_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            # Never echo the body: a misbehaving server could reflect the secret.
+            raise AirbyteConfigurationError(f"createAccessToken: HTTP {response.status_code}: the client credentials were not accepted")
+        expires_in = body.get("expires_in")
+        return body["access_token"], float(expires_in) if isinstance(expires_in, (int, float)) else 180.0
+
+
+_UNREADABLE = object()
+
+
+def _parse_body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return _UNREADABLE
+
+
+def _problem_type(body: Any) -> str:
+    return str(body.get("type", "")) if isinstance(body, dict) else ""
+
+
+def _problem_summary(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[key]) for key in ("title", "detail", "message") if body.get(key)]
+    return ": ".join(parts)[:300]
+
+
+def _bounded(body: Any) -> Any:
+    text = json.dumps(body)
+    if len(text) <= MAX_ERROR_BODY_CHARS:
+        return body
+    return {"truncated": text[:MAX_ERROR_BODY_CHARS]}

@@ -1,0 +1,105 @@
+"""Where the functions get their Airbyte URL and credentials from.
+
+The URL comes from the AIRBYTE_API_URL environment variable (a template parameter; it is
+not secret). Credentials come only from the Secrets Manager secret named by
+AIRBYTE_SECRET_ID, read through Powertools Parameters so warm invocations reuse it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from airbyte_client.auth import Auth, BearerToken, ClientCredentials, NoAuth
+from airbyte_client.errors import AirbyteConfigurationError
+
+# How long a cached secret value is trusted before Secrets Manager is asked again.
+SECRET_MAX_AGE_SECONDS = 300
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str
+    auth: Auth
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+    read_timeout: float = READ_TIMEOUT_SECONDS
+
+
+def load_settings() -> Settings:
+    api_url = validate_api_url(os.environ.get("AIRBYTE_API_URL", ""))
+    secret_id = os.environ.get("AIRBYTE_SECRET_ID", "").strip()
+    auth = auth_from_secret(read_secret(secret_id)) if secret_id else NoAuth()
+    return Settings(api_url=api_url, auth=auth)
+
+
+def read_secret(secret_id: str) -> dict:
+    # Imported here so the client stays importable (and testable) without Powertools.
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    except parameters.exceptions.TransformParameterError as exc:
+        raise AirbyteConfigurationError(f"secret {secret_id!r} is not a JSON object") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure to read the secret is a configuration problem
+        raise AirbyteConfigurationError(
+            f"cannot read secret {secret_id!r}: {type(exc).__name__}"
+        ) from exc
+    if not isinstance(value, dict):
+        raise AirbyteConfigurationError(f"secret {secret_id!r} is not a JSON object")
+    return value
+
+
+def auth_from_secret(secret: dict) -> Auth:
+    """Accept `{"clientId", "clientSecret"}` or `{"apiToken"}`; name the field that is wrong,
+    never its value."""
+
+    def text(field: str) -> str | None:
+        value = secret.get(field)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise AirbyteConfigurationError(f"secret field {field!r} must be a string")
+        return value
+
+    client_id, client_secret, api_token = text("clientId"), text("clientSecret"), text("apiToken")
+    if client_id or client_secret:
+        if not (client_id and client_secret):
+            missing = "clientSecret" if client_id else "clientId"
+            raise AirbyteConfigurationError(f"secret field {missing!r} is missing")
+        return ClientCredentials(client_id, client_secret)
+    if api_token:
+        return BearerToken(api_token)
+    raise AirbyteConfigurationError(
+        "secret holds no credentials: expected clientId and clientSecret, or apiToken"
+    )
+
+
+def validate_api_url(url: str) -> str:
+    """Return the base URL without a trailing slash. HTTPS is required unless the host is
+    loopback, so credentials never cross a network in clear text."""
+    url = url.strip()
+    if not url:
+        raise AirbyteConfigurationError("AIRBYTE_API_URL is not set")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AirbyteConfigurationError(f"AIRBYTE_API_URL {url!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise AirbyteConfigurationError("AIRBYTE_API_URL must not carry credentials")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise AirbyteConfigurationError(
+            f"AIRBYTE_API_URL must use https for the non-loopback host {parts.hostname!r}"
+        )
+    return url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,34 @@
+"""The error taxonomy the state machine matches on.
+
+Step Functions names a Lambda error after the exception's class name, so these class
+names are a contract with the generated ASL: `TransientAirbyteError` is retried with
+backoff by the state machine; every other error fails the execution at once.
+"""
+
+
+class AirbyteError(Exception):
+    """Base class of every error this client raises."""
+
+
+class TransientAirbyteError(AirbyteError):
+    """Trouble that a later attempt may not meet: connection errors, timeouts, 429, 5xx,
+    409 try-again-later. The state machine retries it with exponential backoff."""
+
+
+class InvalidInput(AirbyteError):
+    """The step request is malformed (a field is missing, of the wrong type or format).
+    Raised before any call to Airbyte; never retried."""
+
+
+class UnsupportedOperation(AirbyteError):
+    """The function was asked to perform an operation it does not implement."""
+
+
+class AirbyteConfigurationError(AirbyteError):
+    """The deployment is misconfigured: no API URL, an unreadable or malformed secret,
+    plain HTTP to a remote host. Never retried: it will not heal by itself."""
+
+
+class InvalidAirbyteResponse(AirbyteError):
+    """Airbyte answered a request that may have changed state with a body we cannot read.
+    Not retried, because a retry could create a second job."""

@@ -1,0 +1,154 @@
+"""What every function shares around its one Airbyte call: reading the step request the
+state machine sends, validating it before any call to Airbyte, observability, and a
+client reused across warm invocations (so its access token is too)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from airbyte_client.client import AirbyteClient, ApiResponse
+from airbyte_client.config import load_settings
+from airbyte_client.errors import InvalidInput, TransientAirbyteError, UnsupportedOperation
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+MAX_JOB_ID = 2**63 - 1
+_clients: dict[tuple[str, str], AirbyteClient] = {}
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """The request a workflow step sends, as compiled from the Arazzo document."""
+
+    step: str
+    operation_id: str
+    path_parameters: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    body: Any = None
+
+    @classmethod
+    def from_event(cls, event: Any, operation_id: str) -> "StepRequest":
+        if not isinstance(event, dict):
+            raise InvalidInput(f"the event must be a JSON object, not {_json_type(event)}")
+        step = event.get("step")
+        step = step if isinstance(step, str) and step else "step"
+        if event.get("operationId") != operation_id:
+            raise UnsupportedOperation(
+                f"{step}: this function performs {operation_id}, not {event.get('operationId')!r}"
+            )
+        request = event.get("request", {})
+        if not isinstance(request, dict):
+            raise InvalidInput(f"{step}: request must be a JSON object, not {_json_type(request)}")
+        parts = {}
+        for name in ("pathParameters", "query", "headers"):
+            value = request.get(name, {})
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{step}: request.{name} must be a JSON object, not {_json_type(value)}")
+            parts[name] = value
+        return cls(step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"))
+
+    # --- validation helpers: each names the field and the problem, never guesses ---------
+
+    def body_field(self, name: str) -> Any:
+        if not isinstance(self.body, dict):
+            raise InvalidInput(f"{self.step}: the request body must be a JSON object, not {_json_type(self.body)}")
+        if name not in self.body or self.body[name] is None:
+            raise InvalidInput(f"{self.step}: {name} is required")
+        return self.body[name]
+
+    def body_uuid(self, name: str) -> str:
+        value = self.body_field(name)
+        if not isinstance(value, str):
+            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {_json_type(value)}")
+        if not UUID_PATTERN.match(value):
+            raise InvalidInput(f"{self.step}: {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
+        return value.lower()
+
+    def body_equals(self, name: str, expected: str) -> str:
+        value = self.body_field(name)
+        if value != expected:
+            raise UnsupportedOperation(f"{self.step}: this function only sends {name}={expected!r}, not {_preview(value)}")
+        return value
+
+    def path_job_id(self, name: str = "jobId") -> int:
+        if name not in self.path_parameters or self.path_parameters[name] is None:
+            raise InvalidInput(f"{self.step}: path parameter {name} is required")
+        value = self.path_parameters[name]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InvalidInput(f"{self.step}: path parameter {name} must be an integer, not {_json_type(value)}")
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,19}", value):
+            raise InvalidInput(f"{self.step}: path parameter {name} must be an integer, got {_preview(value)}")
+        job_id = int(value)
+        if not 0 < job_id <= MAX_JOB_ID:
+            raise InvalidInput(f"{self.step}: path parameter {name} must be a positive 64-bit integer, got {job_id}")
+        return job_id
+
+
+def airbyte_client() -> AirbyteClient:
+    """The client for the configured Airbyte, reused while URL and credentials stay the same."""
+    settings = load_settings()
+    key = (settings.api_url, settings.auth.fingerprint)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = AirbyteClient(settings)
+    return client
+
+
+def step_function(operation_id: str) -> Callable:
+    """Make `perform(request, client_factory) -> ApiResponse` a Lambda handler returning
+    `{statusCode, headers, body}`. `perform` validates its request before asking for the
+    client, so bad input never reaches Airbyte."""
+
+    def decorate(perform: Callable[[StepRequest, Callable[[], AirbyteClient]], ApiResponse]) -> Callable:
+        @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
+        @metrics.log_metrics
+        @tracer.capture_lambda_handler(capture_response=False)
+        @functools.wraps(perform)
+        def lambda_handler(event: Any, context: Any) -> dict:
+            request = StepRequest.from_event(event, operation_id)
+            logger.append_keys(step=request.step, operation=operation_id)
+            started = time.monotonic()
+            try:
+                response = perform(request, airbyte_client)
+            except TransientAirbyteError as exc:
+                metrics.add_metric(name="AirbyteTransientErrors", unit=MetricUnit.Count, value=1)
+                logger.warning("transient Airbyte error", extra={"error": str(exc)})
+                raise
+            body = response.body if isinstance(response.body, dict) else {}
+            logger.info(
+                "Airbyte answered",
+                extra={
+                    "statusCode": response.status_code,
+                    "jobId": body.get("jobId"),
+                    "jobStatus": body.get("status"),
+                    "elapsedMs": round((time.monotonic() - started) * 1000),
+                },
+            )
+            metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
+            return response.to_dict()
+
+        return lambda_handler
+
+    return decorate
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
