@@ -105,6 +105,11 @@ def airbyte_client() -> AirbyteClient:
     return client
 
 
+def forget_clients() -> None:
+    """Drop the cached clients (and their tokens), as a cold start would."""
+    _clients.clear()
+
+
 def step_function(operation_id: str) -> Callable:
     """Make `perform(request, client_factory) -> ApiResponse` a Lambda handler returning
     `{statusCode, headers, body}`. `perform` validates its request before asking for the

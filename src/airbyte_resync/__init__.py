@@ -1,0 +1,1 @@
+"""Run the reset-and-resync state machine locally, and the Airbyte stub it can run against."""

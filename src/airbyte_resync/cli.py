@@ -1,0 +1,162 @@
+"""airbyte-resync: run the reset-and-resync state machine locally, or serve the Airbyte stub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from typing import TextIO
+
+from airbyte_resync.local import Credentials, RunResult, Transition, run_state_machine, start_embedded_stub
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# With the built-in stub nothing real is waited for; keep the demo short.
+EMBEDDED_POLL_INTERVAL = 2
+
+
+class UsageError(Exception):
+    """Bad arguments or environment: exit 2, naming what is wrong."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="airbyte-resync", description="Reset and re-sync an Airbyte connection with the project's Step Functions state machine, locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="execute the state machine locally (moto) against the built-in stub or a real Airbyte")
+    run.add_argument("--connection-id", required=True, help="UUID of the Airbyte connection to reset and re-sync")
+    run.add_argument("--airbyte-url", help="Airbyte public API base URL, e.g. http://127.0.0.1:8000/api/public/v1 (default: start the built-in stub)")
+    run.add_argument("--poll-interval", help="seconds between two reads of the reset job (0 allowed; default: the workflow's 30, or 2 with the built-in stub)")
+    run.add_argument("--max-polls", help="how many times the reset job may be read again before giving up (default: the workflow's)")
+    run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
+    stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
+    stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
+    stub.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "stub":
+            return serve_stub(args)
+        return run_command(args, sys.stdout)
+    except UsageError as error:
+        print(f"airbyte-resync: error: {error}", file=sys.stderr)
+        return 2
+
+
+def serve_stub(args: argparse.Namespace) -> int:
+    from airbyte_resync.stub import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    serve(args.port, host=args.host, client_id=_env("AIRBYTE_CLIENT_ID"), client_secret=_env("AIRBYTE_CLIENT_SECRET"), api_token=_env("AIRBYTE_API_TOKEN"))
+    return 0
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    execution_input = {"connectionId": _connection_id(args.connection_id)}
+    poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
+    max_polls = _non_negative_int("--max-polls", args.max_polls, minimum=1, maximum=2000)
+    stub = None
+    if args.airbyte_url:
+        url = _airbyte_url(args.airbyte_url)
+        credentials = credentials_from_environment()
+    else:
+        stub, credentials = start_embedded_stub()
+        url = stub.url
+        poll_interval = EMBEDDED_POLL_INTERVAL if poll_interval is None else poll_interval
+    if poll_interval is not None:
+        execution_input["pollIntervalSeconds"] = poll_interval
+    if max_polls is not None:
+        execution_input["maxPolls"] = max_polls
+
+    if not args.json:
+        where = f"the built-in Airbyte stub at {url}" if stub else url
+        out.write(f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}\n")
+        out.write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
+    try:
+        result = run_state_machine(execution_input, url, credentials, on_transition=None if args.json else lambda t: _print_transition(out, t))
+    finally:
+        if stub is not None:
+            stub.stop()
+    if args.json:
+        out.write(json.dumps(result.to_json()) + "\n")
+    else:
+        _print_result(out, result)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def credentials_from_environment() -> Credentials:
+    client_id, client_secret, token = _env("AIRBYTE_CLIENT_ID"), _env("AIRBYTE_CLIENT_SECRET"), _env("AIRBYTE_API_TOKEN")
+    if client_id or client_secret:
+        if not (client_id and client_secret):
+            missing = "AIRBYTE_CLIENT_SECRET" if client_id else "AIRBYTE_CLIENT_ID"
+            raise UsageError(f"{missing} is not set, but client credentials need both AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET")
+        return Credentials(client_id=client_id, client_secret=client_secret)
+    if token:
+        return Credentials(api_token=token)
+    return Credentials()
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None  # empty variables count as unset
+
+
+def _connection_id(value: str) -> str:
+    if not UUID.match(value.strip()):
+        raise UsageError(f"--connection-id must be a UUID like 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f, got {value[:60]!r}")
+    return value.strip()
+
+
+def _non_negative_int(flag: str, value: str | None, *, minimum: int, maximum: int) -> int | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d+", value.strip()):
+        raise UsageError(f"{flag} must be a whole number of at least {minimum}, got {value!r}")
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise UsageError(f"{flag} must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def _airbyte_url(value: str) -> str:
+    from airbyte_client.config import validate_api_url
+    from airbyte_client.errors import AirbyteConfigurationError
+
+    try:
+        return validate_api_url(value)
+    except AirbyteConfigurationError as error:
+        raise UsageError(f"--airbyte-url: {str(error).replace('AIRBYTE_API_URL', 'the URL')}") from None
+
+
+def _print_transition(out: TextIO, transition: Transition) -> None:
+    job = "" if transition.job_id is None else str(transition.job_id)
+    status = transition.job_status or ""
+    out.write(f"{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {status}\n")
+    out.flush()
+
+
+def _print_result(out: TextIO, result: RunResult) -> None:
+    out.write(f"\nExecution {result.status} after {result.events} history events.\n")
+    if result.output is not None:
+        out.write("Outputs:\n")
+        for key, value in result.output.items():
+            out.write(f"  {key}: {value}\n")
+    if result.error:
+        out.write(f"Error: {result.error}\nCause: {_readable_cause(result.cause)}\n")
+
+
+def _readable_cause(cause: str | None) -> str:
+    if not cause:
+        return ""
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(data, dict) and "errorMessage" in data:  # a function's error
+        return data["errorMessage"]
+    return json.dumps(data, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
