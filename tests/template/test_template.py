@@ -1,0 +1,703 @@
+"""Checks of the SAM template: lint, offline transform, IAM scope, wiring to the
+generated state machine, and the sample events.
+
+IAM and wiring checks run on the TRANSFORMED template, because that is what
+CloudFormation deploys: SAM adds roles and policies the source never spells out.
+Conditions are evaluated here for each parameter set, so "no secret" and
+"no schedule" are checked as deployed rather than as written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cfnlint.api
+import pytest
+from cfnlint.config import ManualArgs
+from cfnlint.decode import cfn_yaml
+from cfnlint.helpers import REGIONS
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+ASL_PATH = ROOT / "statemachine" / "reset_and_resync.asl.json"
+EVENTBRIDGE_SAMPLE_PATH = ROOT / "events" / "eventbridge-reset-requested.json"
+EXECUTION_INPUT_SAMPLE_PATH = ROOT / "events" / "execution-input.json"
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "airbyte-resync"
+CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
+SECRET_NAME = "airbyte/api-credentials"
+ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
+
+STATE_MACHINE = "ResetAndResyncStateMachine"
+FUNCTIONS = ("TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
+# Which function implements each workflow step; the local runner relies on it.
+EXPECTED_SUBSTITUTIONS = {
+    "TriggerResetFunctionArn": "TriggerResetFunction",
+    "PollResetFunctionArn": "PollJobFunction",
+    "TriggerResyncFunctionArn": "TriggerResyncFunction",
+}
+EXPECTED_ENVIRONMENT = {
+    "AIRBYTE_API_URL",
+    "AIRBYTE_SECRET_ID",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+RESET_REQUESTED_DETAIL_TYPE = "Airbyte Connection Reset Requested"
+
+# Step Functions log delivery: these actions have no resource-level permissions.
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+XRAY_WRITE_POLICY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+LAMBDA_BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+PLACEHOLDER_PATTERN = re.compile(r"\$\{([^}]*)\}")
+
+# Parameter sets the template must deploy with. Unlisted parameters keep their defaults.
+PARAMETER_SETS = {
+    "defaults": {},
+    "secret-schedule-alarm": {
+        "AirbyteSecretName": SECRET_NAME,
+        "ScheduleExpression": "cron(0 3 ? * SUN *)",
+        "ScheduleConnectionId": CONNECTION_ID,
+        "AlarmTopicArn": ALARM_TOPIC_ARN,
+    },
+    # A schedule needs both values; an expression alone must create nothing.
+    "schedule-without-connection": {"ScheduleExpression": "rate(7 days)"},
+}
+
+
+# ---------------------------------------------------------------- loading
+
+
+@cache
+def template_source() -> str:
+    return TEMPLATE_PATH.read_text(encoding="utf-8")
+
+
+def load_template() -> dict[str, Any]:
+    """The template as plain dicts, short-form tags turned into Fn:: objects."""
+    return json.loads(json.dumps(cfn_yaml.loads(template_source())))
+
+
+@cache
+def _translated(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    template = load_template()
+    # The translator wants artifacts already uploaded.
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = "s3://bucket/key"
+    translator = Translator({}, Parser(), boto_session=boto3.Session(region_name=REGION))
+    return translator.translate(template, parameter_values=dict(parameter_items))
+
+
+def translate(parameters: dict[str, str]) -> dict[str, Any]:
+    return copy.deepcopy(_translated(tuple(sorted(parameters.items()))))
+
+
+def load_asl_text() -> str:
+    if not ASL_PATH.exists():
+        pytest.skip(f"{ASL_PATH.relative_to(ROOT)} has not been generated yet")
+    return ASL_PATH.read_text(encoding="utf-8")
+
+
+def state_machine_substitutions() -> dict[str, Any]:
+    return load_template()["Resources"][STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+
+
+def lint(source: str, regions: list[str], include_informational: bool) -> list[Any]:
+    config = ManualArgs(regions=regions, include_checks=["I"] if include_informational else [])
+    return cfnlint.api.lint(source, config=config)
+
+
+def describe(matches: list[Any]) -> str:
+    return "\n".join(str(match) for match in matches)
+
+
+# ------------------------------------------------- deployed-stack evaluation
+
+
+class DeployedStack:
+    """The transformed template as CloudFormation would deploy it for one parameter set.
+
+    Conditions are evaluated, resources whose condition is false are dropped, and
+    intrinsics are resolved. References to resources become readable symbols:
+    `<LogicalId>` for Ref and `<LogicalId.Attribute>` for Fn::GetAtt.
+    """
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.template = template
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameters)
+        self.pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": STACK_NAME,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.conditions = {name: self._condition(name) for name in template.get("Conditions", {})}
+        self.resources = {
+            logical_id: resource
+            for logical_id, resource in template["Resources"].items()
+            if self.conditions.get(resource.get("Condition"), True)
+        }
+
+    def _condition(self, name: str) -> bool:
+        return bool(self.evaluate(self.template["Conditions"][name]))
+
+    def evaluate(self, node: Any) -> Any:
+        """Evaluates a condition expression."""
+        if isinstance(node, dict) and len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Fn::Equals":
+                left, right = (self.resolve(item) for item in argument)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not self.evaluate(argument[0])
+            if function == "Fn::And":
+                return all(self.evaluate(item) for item in argument)
+            if function == "Fn::Or":
+                return any(self.evaluate(item) for item in argument)
+            if function == "Condition":
+                return self._condition(argument)
+        return self.resolve(node)
+
+    def resolve(self, node: Any) -> Any:
+        """Resolves intrinsics; a resolved AWS::NoValue is removed from its parent."""
+        if isinstance(node, list):
+            return [value for value in (self.resolve(item) for item in node) if value is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Ref":
+                return self._ref(argument)
+            if function == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return f"<{logical_id}.{attribute}>"
+            if function == "Fn::Sub":
+                return self._sub(argument)
+            if function == "Fn::If":
+                condition, if_true, if_false = argument
+                return self.resolve(if_true if self.conditions[condition] else if_false)
+            if function == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.resolve(items))
+            if function.startswith("Fn::"):
+                raise NotImplementedError(f"{function} is not resolved by this test")
+        return {
+            key: value
+            for key, value in ((key, self.resolve(item)) for key, item in node.items())
+            if value is not _NO_VALUE
+        }
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.template["Resources"]:
+            return f"<{name}>"
+        raise KeyError(f"Ref to unknown name {name}")
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        variables = {key: self.resolve(value) for key, value in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name:
+                return f"<{name}>"
+            return str(self._ref(name))
+
+        return PLACEHOLDER_PATTERN.sub(replace, text)
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.resolve(resource.get("Properties", {}))
+            for logical_id, resource in self.resources.items()
+            if resource["Type"] == resource_type
+        }
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return self.resolve(self.resources[logical_id].get("Properties", {}))
+
+    def role_of(self, role_arn: str) -> str:
+        match = re.fullmatch(r"<(\w+)\.Arn>", role_arn)
+        assert match, f"role {role_arn!r} is not a role of this stack"
+        assert self.resources[match.group(1)]["Type"] == "AWS::IAM::Role"
+        return match.group(1)
+
+    def permissions(self, role: str) -> tuple[set[tuple[str, str]], set[str]]:
+        """(action, resource) pairs allowed to a role, and its managed policy ARNs."""
+        properties = self.properties(role)
+        documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        managed = set(properties.get("ManagedPolicyArns", []))
+        # Policies attached from outside the role count as well.
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                attached = self.properties(logical_id)
+                if f"<{role}>" in attached.get("Roles", []):
+                    documents.append(attached["PolicyDocument"])
+        grants = set()
+        for document in documents:
+            for statement in as_list(document["Statement"]):
+                assert statement["Effect"] == "Allow", statement
+                assert "NotAction" not in statement and "NotResource" not in statement, statement
+                assert "Condition" not in statement, statement
+                for action in as_list(statement["Action"]):
+                    for resource in as_list(statement["Resource"]):
+                        grants.add((action, resource))
+        return grants, managed
+
+    def trusted_services(self, role: str) -> set[str]:
+        document = self.properties(role)["AssumeRolePolicyDocument"]
+        return {
+            service
+            for statement in as_list(document["Statement"])
+            for service in as_list(statement["Principal"]["Service"])
+        }
+
+
+_NO_VALUE = object()
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def deployed(parameter_set: str) -> DeployedStack:
+    parameters = PARAMETER_SETS[parameter_set]
+    return DeployedStack(translate(parameters), parameters)
+
+
+def lambda_arn_pattern(function: str) -> str:
+    # SAM's LambdaInvokePolicy ends in `*` so that versions and aliases are covered too.
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<{function}>*"
+
+
+# ------------------------------------------------------------ credentials
+
+
+CREDENTIAL_PATTERNS = [
+    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key id
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),  # JWT
+    re.compile(r"^(Bearer|Basic)\s+\S+", re.IGNORECASE),  # Authorization header value
+    re.compile(r"://[^/\s:@]+:[^/\s@]+@"),  # user:password@ in a URL
+    re.compile(r"^[A-Za-z0-9+/=_-]{32,}$"),  # long opaque token or key
+]
+CREDENTIAL_PARAMETER_NAME = re.compile(
+    r"password|passwd|token|apikey|api_key|clientsecret|client_secret|accesskey|privatekey", re.IGNORECASE
+)
+
+
+def looks_like_credential(value: Any) -> bool:
+    return isinstance(value, str) and any(pattern.search(value) for pattern in CREDENTIAL_PATTERNS)
+
+
+# ------------------------------------------------------ event pattern matching
+
+
+def event_matches(pattern: dict[str, Any], event: Any) -> bool:
+    """EventBridge matching for exact-value lists, `exists` and nested objects."""
+    for key, rule in pattern.items():
+        present = isinstance(event, dict) and key in event
+        value = event.get(key) if present else None
+        if isinstance(rule, dict):
+            if not (present and isinstance(value, dict) and event_matches(rule, value)):
+                return False
+        elif isinstance(rule, list):
+            if not any(_value_matches(condition, present, value) for condition in rule):
+                return False
+        else:
+            raise ValueError(f"pattern values must be objects or lists, got {rule!r} at {key!r}")
+    return True
+
+
+def _value_matches(condition: Any, present: bool, value: Any) -> bool:
+    if isinstance(condition, dict):
+        if set(condition) == {"exists"}:
+            return present == condition["exists"]
+        raise NotImplementedError(f"pattern operator {condition!r} is not implemented here")
+    if not present:
+        return False
+    if isinstance(value, list):
+        return condition in value
+    return value == condition
+
+
+def apply_input_path(input_path: str, event: dict[str, Any]) -> Any:
+    assert input_path.startswith("$"), input_path
+    value: Any = event
+    for part in filter(None, input_path[1:].split(".")):
+        value = value[part]
+    return value
+
+
+def execution_input_problems(document: Any) -> list[str]:
+    """What the state machine needs from its input: a connection UUID, optionally a poll interval."""
+    if not isinstance(document, dict):
+        return [f"execution input must be a JSON object, got {type(document).__name__}"]
+    problems = []
+    connection_id = document.get("connectionId")
+    if not (isinstance(connection_id, str) and UUID_PATTERN.match(connection_id)):
+        problems.append(f"connectionId must be a UUID string, got {connection_id!r}")
+    if "pollIntervalSeconds" in document:
+        interval = document["pollIntervalSeconds"]
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            problems.append(f"pollIntervalSeconds must be a positive integer, got {interval!r}")
+    return problems
+
+
+def reset_requested_rule(stack: DeployedStack) -> dict[str, Any]:
+    rules = [
+        properties
+        for properties in stack.of_type("AWS::Events::Rule").values()
+        if any(target["Arn"] == f"<{STATE_MACHINE}>" for target in properties["Targets"])
+    ]
+    assert len(rules) == 1, rules
+    return rules[0]
+
+
+# ------------------------------------------------------------------- lint
+
+
+def test_template_passes_cfn_lint_in_every_region():
+    # Errors, warnings and informational rules; experimental rules are left out.
+    matches = lint(template_source(), regions=REGIONS, include_informational=True)
+    assert not matches, describe(matches)
+
+
+def test_cfn_lint_check_detects_a_broken_template():
+    # Guards the lint test against passing vacuously (e.g. a config that runs no rules).
+    broken = template_source().replace("Timeout: 60", "Timeout: 9000", 1)
+    assert broken != template_source()
+    matches = lint(broken, regions=[REGION], include_informational=False)
+    assert any(match.rule.id.startswith("E") for match in matches), describe(matches)
+
+
+def _asl_lint_template(definition: dict[str, Any], form: str) -> str:
+    properties: dict[str, Any] = {
+        "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/reset-and-resync",
+        "StateMachineType": "STANDARD",
+    }
+    properties[form] = definition if form == "Definition" else json.dumps(definition)
+    return json.dumps(
+        {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Resources": {STATE_MACHINE: {"Type": "AWS::StepFunctions::StateMachine", "Properties": properties}},
+        }
+    )
+
+
+def _concrete_function_arn(placeholder: str) -> str:
+    binding = state_machine_substitutions().get(placeholder)
+    function = binding["Fn::GetAtt"][0] if isinstance(binding, dict) and "Fn::GetAtt" in binding else placeholder
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK_NAME}-{function}"
+
+
+@pytest.mark.parametrize("form", ["Definition", "DefinitionString"])
+def test_generated_asl_passes_cfn_lint(form):
+    asl_text = load_asl_text()
+    concrete = PLACEHOLDER_PATTERN.sub(lambda match: _concrete_function_arn(match.group(1)), asl_text)
+    definition = json.loads(concrete)
+    matches = lint(_asl_lint_template(definition, form), regions=[REGION], include_informational=False)
+    errors = [match for match in matches if match.rule.id.startswith("E")]
+    assert not errors, describe(errors)
+
+
+def test_asl_lint_detects_a_broken_definition():
+    # E3601 must fire, or the ASL lint test above proves nothing.
+    broken = {"StartAt": "Missing", "States": {"Done": {"Type": "Succeed"}}}
+    matches = lint(_asl_lint_template(broken, "Definition"), regions=[REGION], include_informational=False)
+    assert any(match.rule.id == "E3601" for match in matches), describe(matches)
+
+
+# -------------------------------------------------------------- transform
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_sam_translator_transforms_the_template(parameter_set):
+    stack = deployed(parameter_set)
+    types = {resource["Type"] for resource in stack.template["Resources"].values()}
+    assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
+    assert set(stack.of_type("AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
+    assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
+    assert len(stack.of_type("AWS::CloudWatch::Alarm")) == 1
+
+    schedules = stack.of_type("AWS::Scheduler::Schedule")
+    if parameter_set == "secret-schedule-alarm":
+        (schedule,) = schedules.values()
+        assert schedule["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
+        assert schedule["Target"]["Arn"] == f"<{STATE_MACHINE}>"
+        assert json.loads(schedule["Target"]["Input"]) == {"connectionId": CONNECTION_ID}
+    else:
+        assert schedules == {}
+
+
+def test_functions_share_runtime_layer_and_limits():
+    stack = deployed("defaults")
+    (layer,) = stack.of_type("AWS::Lambda::LayerVersion")
+    for function, properties in stack.of_type("AWS::Lambda::Function").items():
+        assert properties["Runtime"] == "python3.12", function
+        assert properties["Architectures"] == ["arm64"], function
+        assert properties["Handler"] == "app.lambda_handler", function
+        assert properties["Timeout"] == 60, function
+        assert properties["MemorySize"] == 256, function
+        assert properties["TracingConfig"] == {"Mode": "Active"}, function
+        assert properties["Layers"] == [f"<{layer}>"], function
+
+
+def test_state_machine_is_standard_logged_and_traced():
+    stack = deployed("defaults")
+    properties = stack.properties(STATE_MACHINE)
+    assert properties["StateMachineType"] == "STANDARD"
+    logging = properties["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is True
+    (destination,) = logging["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    assert log_group == "<StateMachineLogGroup.Arn>"
+    assert stack.properties("StateMachineLogGroup")["RetentionInDays"] == "30"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+
+
+@pytest.mark.parametrize("parameter_set", ["defaults", "secret-schedule-alarm"])
+def test_alarm_counts_unsuccessful_executions_of_this_state_machine(parameter_set):
+    stack = deployed(parameter_set)
+    (alarm,) = stack.of_type("AWS::CloudWatch::Alarm").values()
+    assert alarm["TreatMissingData"] == "notBreaching"
+    metric_names = {}
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            assert metric["Namespace"] == "AWS/States"
+            assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": f"<{STATE_MACHINE}>"}]
+            assert query["ReturnData"] is False
+            metric_names[query["Id"]] = metric["MetricName"]
+    assert set(metric_names.values()) == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    (expression,) = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
+    assert set(re.findall(r"[A-Za-z]\w*", expression["Expression"])) - {"FILL"} == set(metric_names)
+    if parameter_set == "defaults":
+        assert "AlarmActions" not in alarm
+    else:
+        assert alarm["AlarmActions"] == [ALARM_TOPIC_ARN]
+
+
+def test_outputs_cover_what_operators_need():
+    outputs = load_template()["Outputs"]
+    assert {
+        "StateMachineArn",
+        "StateMachineName",
+        "StateMachineConsoleUrl",
+        "TriggerResetFunctionArn",
+        "PollJobFunctionArn",
+        "TriggerResyncFunctionArn",
+        "StateMachineLogGroupName",
+        "ResetRequestedDetailType",
+        "ExecutionFailedAlarmName",
+    } <= set(outputs)
+    assert outputs["ResetRequestedDetailType"]["Value"] == RESET_REQUESTED_DETAIL_TYPE
+
+
+# ------------------------------------------- state machine <-> template wiring
+
+
+def test_definition_substitutions_bind_each_step_to_a_function_of_this_template():
+    template = load_template()
+    substitutions = state_machine_substitutions()
+    bound = {}
+    for placeholder, value in substitutions.items():
+        assert isinstance(value, dict) and set(value) == {"Fn::GetAtt"}, (placeholder, value)
+        function, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn", (placeholder, value)
+        assert template["Resources"][function]["Type"] == "AWS::Serverless::Function", (placeholder, value)
+        bound[placeholder] = function
+    assert bound == EXPECTED_SUBSTITUTIONS
+
+
+def test_asl_placeholders_and_definition_substitutions_agree():
+    placeholders = set(PLACEHOLDER_PATTERN.findall(load_asl_text()))
+    substitutions = set(state_machine_substitutions())
+    assert placeholders == substitutions, (
+        f"placeholders without a substitution: {sorted(placeholders - substitutions)}; "
+        f"substitutions the ASL does not use: {sorted(substitutions - placeholders)}"
+    )
+
+
+# ------------------------------------------------------------------ IAM
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_state_machine_role_invokes_only_its_three_functions(parameter_set):
+    stack = deployed(parameter_set)
+    role = stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])
+    grants, managed = stack.permissions(role)
+    assert stack.trusted_services(role) == {"states.amazonaws.com"}
+    # X-Ray comes from SAM for Tracing; log delivery is the template's own statement.
+    assert managed == {XRAY_WRITE_POLICY}
+    expected = {("lambda:InvokeFunction", lambda_arn_pattern(function)) for function in FUNCTIONS}
+    expected |= {(action, "*") for action in LOG_DELIVERY_ACTIONS}
+    assert grants == expected
+    # The functions it may invoke are exactly those the definition is bound to.
+    invoked = {re.search(r"<(\w+)>", resource).group(1) for action, resource in grants if action.startswith("lambda:")}
+    assert invoked == set(EXPECTED_SUBSTITUTIONS.values())
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
+    stack = deployed(parameter_set)
+    secret_name = PARAMETER_SETS[parameter_set].get("AirbyteSecretName", "")
+    for function, properties in stack.of_type("AWS::Lambda::Function").items():
+        role = stack.role_of(properties["Role"])
+        grants, managed = stack.permissions(role)
+        assert stack.trusted_services(role) == {"lambda.amazonaws.com"}, function
+        assert managed == {LAMBDA_BASIC_EXECUTION_POLICY, XRAY_WRITE_POLICY}, function
+        if secret_name:
+            secret_arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret_name}-??????"
+            assert grants == {("secretsmanager:GetSecretValue", secret_arn)}, function
+        else:
+            assert grants == set(), function
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_starters_may_only_start_this_state_machine(parameter_set):
+    stack = deployed(parameter_set)
+    starters = {stack.role_of(reset_requested_rule(stack)["Targets"][0]["RoleArn"]): "events.amazonaws.com"}
+    for schedule in stack.of_type("AWS::Scheduler::Schedule").values():
+        starters[stack.role_of(schedule["Target"]["RoleArn"])] = "scheduler.amazonaws.com"
+    assert len(starters) == (2 if parameter_set == "secret-schedule-alarm" else 1)
+    for role, service in starters.items():
+        grants, managed = stack.permissions(role)
+        assert stack.trusted_services(role) == {service}, role
+        assert managed == set(), role
+        assert grants == {("states:StartExecution", f"<{STATE_MACHINE}>")}, role
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_no_wildcard_actions_and_wildcard_resources_only_for_log_delivery(parameter_set):
+    stack = deployed(parameter_set)
+    roles = stack.of_type("AWS::IAM::Role")
+    assert roles, "the transformed template has no roles"
+    for role in roles:
+        grants, _ = stack.permissions(role)
+        for action, resource in grants:
+            assert "*" not in action and "?" not in action, (role, action)
+            if resource == "*":
+                assert action in LOG_DELIVERY_ACTIONS, (role, action)
+
+
+# ------------------------------------------- environment and credentials
+
+
+@pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
+def test_function_environment_is_exactly_the_documented_set(parameter_set):
+    stack = deployed(parameter_set)
+    parameters = stack.parameters
+    for function, properties in stack.of_type("AWS::Lambda::Function").items():
+        variables = properties["Environment"]["Variables"]
+        assert set(variables) == EXPECTED_ENVIRONMENT, function
+        assert variables["AIRBYTE_API_URL"] == parameters["AirbyteApiUrl"], function
+        assert variables["AIRBYTE_SECRET_ID"] == parameters["AirbyteSecretName"], function
+        assert variables["POWERTOOLS_LOG_LEVEL"] == parameters["LogLevel"], function
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "airbyte-resync", function
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "AirbyteResync", function
+        assert not any(looks_like_credential(value) for value in variables.values()), function
+
+
+def test_no_parameter_default_looks_like_a_credential():
+    for name, spec in load_template()["Parameters"].items():
+        assert not CREDENTIAL_PARAMETER_NAME.search(name), f"{name}: credentials belong in Secrets Manager"
+        assert not looks_like_credential(str(spec.get("Default", ""))), name
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("AKIA" + "ABCDEFGHIJKLMNOP", True),
+        ("Bearer abc.def", True),
+        ("https://user:hunter2@airbyte.example.com/api/public/v1", True),
+        ("x" * 40, True),
+        ("https://api.airbyte.com/v1", False),
+        ("airbyte/api-credentials", False),
+        ("", False),
+    ],
+)
+def test_credential_detector(value, expected):
+    assert looks_like_credential(value) is expected
+
+
+# -------------------------------------------------------------- samples
+
+
+def test_eventbridge_sample_matches_the_rule_and_yields_valid_input():
+    event = json.loads(EVENTBRIDGE_SAMPLE_PATH.read_text(encoding="utf-8"))
+    rule = reset_requested_rule(deployed("defaults"))
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == [RESET_REQUESTED_DETAIL_TYPE]
+    assert event_matches(pattern, event)
+    (target,) = rule["Targets"]
+    execution_input = apply_input_path(target["InputPath"], event)
+    assert execution_input == event["detail"]
+    assert execution_input_problems(execution_input) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda event: event.update({"detail-type": "Airbyte Connection Sync Requested"}),
+        lambda event: event["detail"].pop("connectionId"),
+        lambda event: event.update({"detail": {}}),
+    ],
+    ids=["other-detail-type", "no-connection-id", "empty-detail"],
+)
+def test_rule_ignores_events_that_cannot_start_a_reset(change):
+    event = json.loads(EVENTBRIDGE_SAMPLE_PATH.read_text(encoding="utf-8"))
+    change(event)
+    assert not event_matches(reset_requested_rule(deployed("defaults"))["EventPattern"], event)
+
+
+def test_execution_input_sample_is_valid():
+    document = json.loads(EXECUTION_INPUT_SAMPLE_PATH.read_text(encoding="utf-8"))
+    assert execution_input_problems(document) == []
+    assert document["connectionId"] == CONNECTION_ID
+
+
+@pytest.mark.parametrize(
+    "document",
+    [[], {}, {"connectionId": "not-a-uuid"}, {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0}],
+    ids=["array", "empty", "bad-uuid", "zero-interval"],
+)
+def test_execution_input_check_rejects_bad_input(document):
+    assert execution_input_problems(document) != []
