@@ -1,0 +1,1059 @@
+"""A local stand-in for Airbyte's public API, served over real HTTP.
+
+`AirbyteStub` runs a `ThreadingHTTPServer` on a background thread, bound to a
+loopback address, and implements the five operations described in
+``openapi/airbyte-openapi.yml``: createAccessToken, createJob, getJob,
+cancelJob and listJobs. Error answers use Airbyte's problem bodies
+(``{status, type, title, detail, data}``, ``Content-Type: application/json``)
+and 429 uses the rate limiter's ``{"message": ...}`` body without Retry-After.
+
+Jobs follow scripts: a job's status starts at the first status of its script
+and every GET /jobs/{jobId} moves it one step on; the last status repeats.
+
+Order in which a request is handled:
+
+1. Routing to an operationId (unknown paths: 404, wrong method: 405).
+2. The next queued `Fault` for that operation, if any. A status, disconnect
+   or invalid-JSON fault answers in place of the operation, so a faulted
+   createJob creates no job. A delay fault sleeps, then handling goes on.
+   Faults come before authentication so that a test can queue one without
+   thinking about tokens.
+3. Authentication (not for createAccessToken), when credentials are set up.
+4. The operation itself.
+
+Secrets never leave the stub: recorded calls carry a redacted Authorization
+marker such as ``Bearer <redacted:2>`` (token number 2 issued by this stub)
+and a redacted ``client_secret``; request logging to stderr is switched off.
+"""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import http
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+logger = logging.getLogger(__name__)
+
+CREATE_ACCESS_TOKEN = "createAccessToken"
+CREATE_JOB = "createJob"
+GET_JOB = "getJob"
+CANCEL_JOB = "cancelJob"
+LIST_JOBS = "listJobs"
+OPERATION_IDS: tuple[str, ...] = (CREATE_ACCESS_TOKEN, CREATE_JOB, GET_JOB, CANCEL_JOB, LIST_JOBS)
+
+JOB_STATUSES: tuple[str, ...] = (
+    "pending",
+    "queued",
+    "running",
+    "incomplete",
+    "failed",
+    "succeeded",
+    "cancelled",
+)
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+# Statuses in which the job has not started to run, so it has no duration yet.
+NOT_STARTED_STATUSES = frozenset({"pending", "queued"})
+JOB_TYPES: tuple[str, ...] = ("sync", "reset", "refresh", "clear")
+# The public API lists refresh in JobTypeEnum but refuses to create one (422).
+CREATABLE_JOB_TYPES = frozenset({"sync", "reset", "clear"})
+
+DEFAULT_JOB_SCRIPTS: dict[str, tuple[str, ...]] = {
+    "reset": ("pending", "running", "succeeded"),
+    "clear": ("pending", "running", "succeeded"),
+    "sync": ("running", "running", "succeeded"),
+}
+
+FIRST_JOB_ID = 1001
+DEFAULT_BASE_PATH = "/api/public/v1"
+RATE_LIMITED_BODY: dict[str, str] = {"message": "You are being rate limited."}
+# Airbyte sorts jobs by creation time when orderBy is not given.
+DEFAULT_ORDER_BY = ("createdAt", "DESC")
+ORDER_BY_FIELDS = frozenset({"createdAt", "updatedAt"})
+
+_UUID_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_REDACTED = "<redacted>"
+_ERRORS_URL = "https://reference.airbyte.com/reference/errors"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """The constant part of one of Airbyte's problem bodies (api-problems.yaml)."""
+
+    status: int
+    type: str
+    title: str
+    detail: str
+
+
+BAD_REQUEST = ProblemType(
+    400,
+    f"{_ERRORS_URL}#bad-request",
+    "bad-request",
+    "The request could not be understood by the server due to malformed syntax.",
+)
+INVALID_API_KEY = ProblemType(
+    401,
+    f"{_ERRORS_URL}#invalid-api-key",
+    "invalid-api-key",
+    "The API key in the Authorization header is invalid.",
+)
+FORBIDDEN = ProblemType(403, f"{_ERRORS_URL}#forbidden", "forbidden", "The request is forbidden.")
+RESOURCE_NOT_FOUND = ProblemType(
+    404,
+    f"{_ERRORS_URL}#resource-not-found",
+    "resource-not-found",
+    "The requested resource could not be found.",
+)
+TRY_AGAIN_LATER = ProblemType(
+    409, f"{_ERRORS_URL}#try-again-later", "try-again-later", "Please try again later."
+)
+STATE_CONFLICT = ProblemType(409, f"{_ERRORS_URL}#409-state-conflict", "state-conflict", "State conflict")
+UNPROCESSABLE_ENTITY = ProblemType(
+    422,
+    f"{_ERRORS_URL}#unprocessable-entity",
+    "unprocessable-entity",
+    "The body of the request was not understood",
+)
+UNEXPECTED_PROBLEM = ProblemType(
+    500,
+    _ERRORS_URL,
+    "unexpected-problem",
+    "An unexpected problem has occurred. If this is an error that needs to be addressed, "
+    "please submit a pull request or github issue.",
+)
+# 502 and 504 come from the gateway in front of Airbyte; api-problems.yaml has no
+# entry for them, so they borrow the generic errors URL like 500 and 503 do.
+BAD_GATEWAY = ProblemType(
+    502, _ERRORS_URL, "bad-gateway", "The server received an invalid response from an upstream server."
+)
+SERVICE_UNAVAILABLE = ProblemType(
+    503, _ERRORS_URL, "service-unavailable", "The server is currently unable to handle the request."
+)
+GATEWAY_TIMEOUT = ProblemType(
+    504,
+    _ERRORS_URL,
+    "gateway-timeout",
+    "The server did not receive a timely response from an upstream server.",
+)
+METHOD_NOT_ALLOWED = ProblemType(
+    405, _ERRORS_URL, "method-not-allowed", "The method is not allowed for this resource."
+)
+
+_PROBLEM_BY_STATUS: dict[int, ProblemType] = {
+    problem.status: problem
+    for problem in (
+        BAD_REQUEST,
+        INVALID_API_KEY,
+        FORBIDDEN,
+        RESOURCE_NOT_FOUND,
+        TRY_AGAIN_LATER,
+        UNPROCESSABLE_ENTITY,
+        UNEXPECTED_PROBLEM,
+        BAD_GATEWAY,
+        SERVICE_UNAVAILABLE,
+        GATEWAY_TIMEOUT,
+    )
+}
+
+
+def problem_body(problem: ProblemType, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An Airbyte problem body; `data` defaults to ``{"message": <detail>}``."""
+    return {
+        "status": problem.status,
+        "type": problem.type,
+        "title": problem.title,
+        "detail": problem.detail,
+        "data": dict(data) if data is not None else {"message": problem.detail},
+    }
+
+
+def _problem_for_status(code: int) -> ProblemType:
+    known = _PROBLEM_BY_STATUS.get(code)
+    if known is not None:
+        return known
+    try:
+        phrase = http.HTTPStatus(code).phrase
+    except ValueError:
+        phrase = "Error"
+    return ProblemType(code, _ERRORS_URL, phrase.lower().replace(" ", "-"), phrase)
+
+
+FaultKind = Literal["status", "delay", "disconnect", "invalid_json"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Something to go wrong with one request; build with the classmethods."""
+
+    kind: FaultKind
+    status_code: int | None = None
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def status(cls, code: int, retry_after: int | float | str | None = None) -> Fault:
+        """Answer with `code` and the body Airbyte sends with it.
+
+        400/401/403/404/422/500/503 get their problem bodies; 409 gets
+        state-conflict on cancelJob and try-again-later elsewhere; 429 gets
+        ``{"message": "You are being rate limited."}``; 502/504 get a problem
+        body with that status. A Retry-After header is sent only when
+        `retry_after` is given, as Airbyte never sends one.
+        """
+        if not 400 <= code <= 599:
+            raise ValueError(f"fault status must be an HTTP error status (400-599), got {code}")
+        if isinstance(retry_after, float) and retry_after.is_integer():
+            retry_after = int(retry_after)
+        return cls("status", status_code=code, retry_after=None if retry_after is None else str(retry_after))
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Wait `seconds`, then handle the request normally."""
+        if seconds < 0:
+            raise ValueError(f"delay must not be negative, got {seconds}")
+        return cls("delay", seconds=float(seconds))
+
+    @classmethod
+    def disconnect(cls) -> Fault:
+        """Close the connection without sending any response."""
+        return cls("disconnect")
+
+    @classmethod
+    def invalid_json(cls) -> Fault:
+        """Answer 200 with ``Content-Type: application/json`` and a body that is not JSON."""
+        return cls("invalid_json")
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the stub received, with secrets redacted.
+
+    `path` is relative to the base path (``/jobs/1001``); `status` is the
+    status sent back, or 0 when the connection was dropped without answer.
+    `authorization` is a marker such as ``Bearer <redacted:1>``: the number
+    identifies the token this stub issued (1 for the first), ``api-token``
+    the static token and ``unknown`` any other bearer token.
+    """
+
+    method: str
+    path: str
+    operation_id: str | None
+    query: dict[str, str]
+    body: Any
+    status: int
+    authorization: str | None = None
+
+
+@dataclass
+class _Job:
+    job_id: int
+    job_type: str
+    connection_id: str
+    script: tuple[str, ...]
+    step: int
+    status: str
+    start_time: datetime
+    last_updated_at: datetime
+    # Orders updatedAt ties deterministically (several changes in one second).
+    update_sequence: int
+    cancelled_by_client: bool = False
+
+    def set_status(self, status: str, update_sequence: int) -> None:
+        if status != self.status:
+            self.status = status
+            self.last_updated_at = _utc_now()
+            self.update_sequence = update_sequence
+
+    def advance(self, update_sequence: int) -> None:
+        if self.cancelled_by_client:
+            return
+        self.step = min(self.step + 1, len(self.script) - 1)
+        self.set_status(self.script[self.step], update_sequence)
+
+    def to_response(self) -> dict[str, Any]:
+        """The JobResponse body. duration is a non-nullable string upstream, so it
+        is left out (not null) while the job has not started."""
+        response: dict[str, Any] = {
+            "jobId": self.job_id,
+            "status": self.status,
+            "jobType": self.job_type,
+            "startTime": _format_timestamp(self.start_time),
+            "connectionId": self.connection_id,
+            "lastUpdatedAt": _format_timestamp(self.last_updated_at),
+        }
+        if self.status not in NOT_STARTED_STATUSES:
+            end = self.last_updated_at if self.status in TERMINAL_STATUSES else _utc_now()
+            response["duration"] = _format_duration((end - self.start_time).total_seconds())
+        return response
+
+
+class _Reply(Exception):
+    """Raised inside an operation to answer with an error body."""
+
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def _problem_reply(problem: ProblemType, data: Mapping[str, Any] | None = None) -> _Reply:
+    return _Reply(problem.status, problem_body(problem, data))
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    operation_id: str | None
+    path_params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    authorization: str | None
+    allowed_methods: tuple[str, ...] = ()
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False
+
+
+class _StubHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], stub: AirbyteStub, address_family: int) -> None:
+        self.address_family = address_family
+        self.stub = stub
+        self.open_connections: set[socket.socket] = set()
+        self.open_connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: _StubHTTPServer
+    # HTTP/1.1 keeps connections alive like a real server; every answer has a Content-Length.
+    protocol_version = "HTTP/1.1"
+    server_version = "AirbyteStub"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's
+        # algorithm and the client's delayed ACK hold every answer back ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.open_connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.open_connections_lock:
+                self.server.open_connections.discard(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+        # The default writes every request line to stderr; the stub keeps quiet
+        # and logs redacted summaries through `logging` instead.
+        return
+
+    def _dispatch(self) -> None:
+        self.server.stub._handle(self)
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_DELETE = _dispatch
+    do_PUT = _dispatch
+    do_PATCH = _dispatch
+
+
+class AirbyteStub:
+    """Airbyte's public API (jobs and access tokens) on a loopback HTTP port.
+
+    Authentication: with `client_id` and `client_secret` set, POST
+    /applications/token must present them and /jobs* needs a bearer token it
+    issued, valid for `token_lifetime` seconds. With `api_token` set, that
+    static bearer token is accepted on /jobs* as well. With neither, /jobs*
+    needs no token and /applications/token hands out tokens to anyone.
+
+    `known_connections` limits createJob to those connection ids (others get
+    404); None accepts any UUID. `job_scripts` replaces the default status
+    sequence per job type.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        api_token: str | None = None,
+        token_lifetime: int = 900,
+        base_path: str = DEFAULT_BASE_PATH,
+        known_connections: Iterable[str] | None = None,
+        job_scripts: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        if not _is_loopback(host):
+            # The stub has no real security; it must not be reachable from other machines.
+            raise ValueError(f"the Airbyte stub only listens on a loopback address, not {host!r}")
+        if (client_id is None) != (client_secret is None):
+            raise ValueError("client_id and client_secret must be given together")
+        if token_lifetime < 0:
+            raise ValueError("token_lifetime must not be negative")
+        self.host = host
+        self.port = port
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._api_token = api_token
+        self._token_lifetime = token_lifetime
+        self._known_connections = (
+            None if known_connections is None else {_canonical_uuid(c) for c in known_connections}
+        )
+        self._forgotten_connections: set[str] = set()
+        self._default_scripts = dict(DEFAULT_JOB_SCRIPTS)
+        for job_type, statuses in (job_scripts or {}).items():
+            self._default_scripts[job_type] = _checked_script(job_type, statuses)
+
+        self._lock = threading.Lock()
+        self._calls: list[RecordedCall] = []
+        self._jobs: dict[int, _Job] = {}
+        self._next_job_id = FIRST_JOB_ID
+        self._update_sequence = 0
+        self._queued_scripts: dict[str, deque[tuple[str, ...]]] = {}
+        self._faults: dict[str, deque[Fault]] = {operation: deque() for operation in OPERATION_IDS}
+        # token -> number (1, 2, ...) used in redacted markers; kept after expiry.
+        self._token_numbers: dict[str, int] = {}
+        # token -> monotonic time after which it is refused.
+        self._token_expiry: dict[str, float] = {}
+
+        self._server: _StubHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._bound_address: tuple[str, int] | None = None
+
+    # ---- lifecycle ----
+
+    def start(self) -> AirbyteStub:
+        """Bind the port and serve on a background thread."""
+        if self._server is not None:
+            raise RuntimeError("the Airbyte stub is already running")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        server = _StubHTTPServer((self.host, self.port), self, family)
+        self._server = server
+        self._bound_address = (self.host, server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="airbyte-stub", daemon=True
+        )
+        self._thread.start()
+        logger.debug("Airbyte stub listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection. Safe to call twice."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = None
+        self._thread = None
+        server.shutdown()
+        # Idle keep-alive connections would otherwise keep answering after stop().
+        with server.open_connections_lock:
+            connections = list(server.open_connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> AirbyteStub:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API, e.g. ``http://127.0.0.1:8123/api/public/v1``."""
+        if self._bound_address is None:
+            raise RuntimeError("the Airbyte stub has not been started")
+        host, port = self._bound_address
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return f"http://{netloc}{self.base_path}"
+
+    # ---- test controls ----
+
+    def script(self, job_type: str, statuses: Sequence[str], *, allow_unknown: bool = False) -> None:
+        """Statuses of the next job created of `job_type` (queued: one script per job).
+        `allow_unknown` lets a script use a status Airbyte does not define (yet), to test
+        how a client copes with one; such responses no longer match the OpenAPI spec."""
+        checked = _checked_script(job_type, statuses, allow_unknown=allow_unknown)
+        with self._lock:
+            self._queued_scripts.setdefault(job_type, deque()).append(checked)
+
+    def forget_connection(self, connection_id: str) -> None:
+        """Make `connection_id` unknown: createJob for it answers 404 from now on."""
+        with self._lock:
+            if self._known_connections is None:
+                self._forgotten_connections.add(_canonical_uuid(connection_id))
+            else:
+                self._known_connections.discard(_canonical_uuid(connection_id))
+
+    def inject(self, operation_id: str, *faults: Fault) -> None:
+        """Queue faults for `operation_id`; each request to it consumes the next one."""
+        if operation_id not in self._faults:
+            raise ValueError(f"unknown operationId {operation_id!r}; expected one of {OPERATION_IDS}")
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"expected a Fault, got {fault!r}")
+        with self._lock:
+            self._faults[operation_id].extend(faults)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token issued so far (the static api_token stays valid)."""
+        with self._lock:
+            for token in self._token_expiry:
+                self._token_expiry[token] = float("-inf")
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """Every request received so far, in order (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def operations(self) -> list[str]:
+        """The operationId of every call, in order; calls that matched no route are left out."""
+        return [call.operation_id for call in self.calls if call.operation_id is not None]
+
+    @property
+    def jobs(self) -> dict[int, dict[str, Any]]:
+        """Current job records as JobResponse bodies, by jobId (a copy)."""
+        with self._lock:
+            return {job_id: job.to_response() for job_id, job in self._jobs.items()}
+
+    def reset_calls(self) -> None:
+        """Forget the recorded calls."""
+        with self._lock:
+            self._calls.clear()
+
+    # ---- request handling ----
+
+    def _handle(self, handler: _RequestHandler) -> None:
+        request = self._read_request(handler)
+        if request is None:
+            return
+        fault = self._next_fault(request.operation_id)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
+            fault = None
+        if fault is not None:
+            response = self._fault_response(request, fault)
+        else:
+            response = self._respond(request)
+        self._send(handler, request, response)
+
+    def _read_request(self, handler: _RequestHandler) -> _Request | None:
+        split = urlsplit(handler.path)
+        query = {name: values[0] for name, values in parse_qs(split.query, keep_blank_values=True).items()}
+        try:
+            length = int(handler.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            # The body cannot be framed, so the connection cannot be reused either.
+            handler.close_connection = True
+            body = problem_body(BAD_REQUEST, {"message": "Invalid Content-Length header."})
+            _write(handler, _json_response(400, body, {"Connection": "close"}))
+            return None
+        raw_body = handler.rfile.read(length) if length else b""
+        path, operation_id, path_params, allowed = self._route(handler.command, split.path)
+        return _Request(
+            method=handler.command,
+            path=path,
+            operation_id=operation_id,
+            path_params=path_params,
+            query=query,
+            body=_parse_body(raw_body, handler.headers.get("Content-Type")),
+            authorization=handler.headers.get("Authorization"),
+            allowed_methods=allowed,
+        )
+
+    def _route(self, method: str, full_path: str) -> tuple[str, str | None, dict[str, str], tuple[str, ...]]:
+        """(path relative to the base path, operationId, path parameters, allowed methods)."""
+        if self.base_path and not (full_path == self.base_path or full_path.startswith(self.base_path + "/")):
+            return full_path, None, {}, ()
+        path = full_path[len(self.base_path) :] or "/"
+        segments = path.strip("/").split("/")
+        if path == "/jobs":
+            routes = {"GET": LIST_JOBS, "POST": CREATE_JOB}
+            return path, routes.get(method), {}, tuple(routes)
+        if len(segments) == 2 and segments[0] == "jobs" and segments[1] and not path.endswith("/"):
+            routes = {"GET": GET_JOB, "DELETE": CANCEL_JOB}
+            return path, routes.get(method), {"jobId": segments[1]}, tuple(routes)
+        if path == "/applications/token":
+            routes = {"POST": CREATE_ACCESS_TOKEN}
+            return path, routes.get(method), {}, tuple(routes)
+        return path, None, {}, ()
+
+    def _next_fault(self, operation_id: str | None) -> Fault | None:
+        if operation_id is None:
+            return None
+        with self._lock:
+            queue = self._faults[operation_id]
+            return queue.popleft() if queue else None
+
+    def _fault_response(self, request: _Request, fault: Fault) -> _Response:
+        if fault.kind == "disconnect":
+            return _Response(0, b"", drop_connection=True)
+        if fault.kind == "invalid_json":
+            return _Response(200, b"{not json", {"Content-Type": "application/json"})
+        assert fault.status_code is not None
+        code = fault.status_code
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        if code == 429:
+            return _json_response(429, RATE_LIMITED_BODY, headers)
+        if code == 409:
+            problem = STATE_CONFLICT if request.operation_id == CANCEL_JOB else TRY_AGAIN_LATER
+            return _json_response(409, problem_body(problem), headers)
+        if code == 404:
+            return _json_response(404, problem_body(RESOURCE_NOT_FOUND, _resource_of(request)), headers)
+        return _json_response(code, problem_body(_problem_for_status(code)), headers)
+
+    def _respond(self, request: _Request) -> _Response:
+        try:
+            if request.operation_id is None:
+                if request.allowed_methods:
+                    raise _Reply(
+                        405,
+                        problem_body(METHOD_NOT_ALLOWED),
+                        {"Allow": ", ".join(request.allowed_methods)},
+                    )
+                raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "path", "resourceId": request.path})
+            with self._lock:
+                if request.operation_id == CREATE_ACCESS_TOKEN:
+                    return _json_response(200, self._create_access_token(request))
+                self._authenticate(request)
+                if request.operation_id == CREATE_JOB:
+                    return _json_response(200, self._create_job(request))
+                if request.operation_id == GET_JOB:
+                    return _json_response(200, self._get_job(request))
+                if request.operation_id == CANCEL_JOB:
+                    return _json_response(200, self._cancel_job(request))
+                return _json_response(200, self._list_jobs(request))
+        except _Reply as reply:
+            return _json_response(reply.status, reply.body, reply.headers)
+        except Exception:  # a bug in the stub must still produce an answer
+            logger.exception("Airbyte stub failed on %s %s", request.method, request.path)
+            return _json_response(500, problem_body(UNEXPECTED_PROBLEM))
+
+    def _send(self, handler: _RequestHandler, request: _Request, response: _Response) -> None:
+        call = RecordedCall(
+            method=request.method,
+            path=request.path,
+            operation_id=request.operation_id,
+            query=_redact_mapping(request.query),
+            body=_redact_body(request.body, request.operation_id),
+            status=response.status,
+            authorization=self._redact_authorization(request.authorization),
+        )
+        # Recorded before answering, so a client sees the call as soon as it has the answer.
+        with self._lock:
+            self._calls.append(call)
+        logger.debug(
+            "%s %s -> %s (%s)", request.method, request.path, response.status or "dropped", request.operation_id
+        )
+        _write(handler, response)
+
+    # ---- authentication ----
+
+    def _auth_required(self) -> bool:
+        return self._client_id is not None or self._api_token is not None
+
+    def _authenticate(self, request: _Request) -> None:
+        if not self._auth_required():
+            return
+        scheme, _, credential = (request.authorization or "").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise _problem_reply(INVALID_API_KEY)
+        if self._api_token is not None and _same_secret(credential, self._api_token):
+            return
+        expires_at = self._token_expiry.get(credential)
+        if self._client_id is not None and expires_at is not None and time.monotonic() < expires_at:
+            return
+        raise _problem_reply(INVALID_API_KEY)
+
+    def _create_access_token(self, request: _Request) -> dict[str, Any]:
+        body = request.body
+        if not isinstance(body, dict):
+            raise _problem_reply(BAD_REQUEST, {"message": "Expected client_id and client_secret."})
+        client_id, client_secret = body.get("client_id"), body.get("client_secret")
+        if not isinstance(client_id, str) or not isinstance(client_secret, str):
+            raise _problem_reply(BAD_REQUEST, {"message": "client_id and client_secret are required."})
+        grant_type = body.get("grant_type", "client_credentials")
+        if grant_type != "client_credentials":
+            raise _problem_reply(BAD_REQUEST, {"message": "grant_type must be client_credentials."})
+        if self._client_id is not None:
+            assert self._client_secret is not None
+            valid = _same_secret(client_id, self._client_id) & _same_secret(client_secret, self._client_secret)
+            if not valid:
+                raise _problem_reply(INVALID_API_KEY, {"message": "Invalid client credentials."})
+        elif self._api_token is not None:
+            raise _problem_reply(INVALID_API_KEY, {"message": "No application is configured."})
+        token = secrets.token_urlsafe(32)
+        self._token_numbers[token] = len(self._token_numbers) + 1
+        self._token_expiry[token] = time.monotonic() + self._token_lifetime
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self._token_lifetime}
+
+    def _redact_authorization(self, header: str | None) -> str | None:
+        if header is None:
+            return None
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer":
+            return f"{scheme} {_REDACTED}" if credential else _REDACTED
+        with self._lock:
+            number = self._token_numbers.get(credential)
+        if number is not None:
+            label = str(number)
+        elif self._api_token is not None and _same_secret(credential, self._api_token):
+            label = "api-token"
+        else:
+            label = "unknown"
+        return f"Bearer <redacted:{label}>"
+
+    # ---- jobs ----
+
+    def _create_job(self, request: _Request) -> dict[str, Any]:
+        body = request.body
+        if not isinstance(body, dict):
+            raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "The body must be a JSON object."})
+        connection_id, job_type = body.get("connectionId"), body.get("jobType")
+        if not isinstance(connection_id, str) or not _UUID_PATTERN.match(connection_id):
+            raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "connectionId must be a UUID."})
+        if job_type not in JOB_TYPES:
+            raise _problem_reply(
+                UNPROCESSABLE_ENTITY, {"message": f"jobType must be one of {', '.join(JOB_TYPES)}."}
+            )
+        if job_type not in CREATABLE_JOB_TYPES:
+            raise _problem_reply(
+                UNPROCESSABLE_ENTITY, {"message": f"Jobs of type {job_type} cannot be created here."}
+            )
+        connection_id = _canonical_uuid(connection_id)
+        if connection_id in self._forgotten_connections or (
+            self._known_connections is not None and connection_id not in self._known_connections
+        ):
+            raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "connection", "resourceId": connection_id})
+        if job_type == "sync" and any(
+            job.connection_id == connection_id and job.job_type == "sync" and job.status not in TERMINAL_STATUSES
+            for job in self._jobs.values()
+        ):
+            raise _problem_reply(
+                TRY_AGAIN_LATER, {"message": f"A sync is already running for connection {connection_id}."}
+            )
+        queued = self._queued_scripts.get(job_type)
+        script = queued.popleft() if queued else self._default_scripts[job_type]
+        now = _utc_now()
+        job = _Job(
+            job_id=self._next_job_id,
+            job_type=job_type,
+            connection_id=connection_id,
+            script=script,
+            step=0,
+            status=script[0],
+            start_time=now,
+            last_updated_at=now,
+            update_sequence=self._next_update_sequence(),
+        )
+        self._next_job_id += 1
+        self._jobs[job.job_id] = job
+        return job.to_response()
+
+    def _find_job(self, request: _Request) -> _Job:
+        raw_id = request.path_params["jobId"]
+        try:
+            job_id = int(raw_id)
+        except ValueError:
+            raise _problem_reply(BAD_REQUEST, {"message": f"jobId must be an integer, got {raw_id!r}."}) from None
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "job", "resourceId": str(job_id)})
+        return job
+
+    def _get_job(self, request: _Request) -> dict[str, Any]:
+        job = self._find_job(request)
+        job.advance(self._next_update_sequence())
+        return job.to_response()
+
+    def _cancel_job(self, request: _Request) -> dict[str, Any]:
+        job = self._find_job(request)
+        if job.status in TERMINAL_STATUSES:
+            raise _problem_reply(
+                STATE_CONFLICT, {"message": f"Job {job.job_id} is {job.status} and cannot be cancelled."}
+            )
+        job.cancelled_by_client = True
+        job.set_status("cancelled", self._next_update_sequence())
+        return job.to_response()
+
+    def _list_jobs(self, request: _Request) -> dict[str, Any]:
+        query = request.query
+        connection_id = query.get("connectionId")
+        if connection_id is not None:
+            if not _UUID_PATTERN.match(connection_id):
+                raise _problem_reply(BAD_REQUEST, {"message": "connectionId must be a UUID."})
+            connection_id = _canonical_uuid(connection_id)
+        job_type = query.get("jobType")
+        if job_type is not None and job_type not in JOB_TYPES:
+            raise _problem_reply(BAD_REQUEST, {"message": f"Unknown jobType {job_type!r}."})
+        status = query.get("status")
+        if status is not None and status not in JOB_STATUSES:
+            raise _problem_reply(BAD_REQUEST, {"message": f"Unknown status {status!r}."})
+        limit = _int_parameter(query, "limit", default=20, minimum=1, maximum=100)
+        offset = _int_parameter(query, "offset", default=0, minimum=0, maximum=None)
+        order_field, order_direction = _parse_order_by(query.get("orderBy"))
+
+        matching = [
+            job
+            for job in self._jobs.values()
+            if (connection_id is None or job.connection_id == connection_id)
+            and (job_type is None or job.job_type == job_type)
+            and (status is None or job.status == status)
+        ]
+        if order_field == "createdAt":
+            matching.sort(key=lambda job: job.job_id, reverse=order_direction == "DESC")
+        else:
+            matching.sort(key=lambda job: job.update_sequence, reverse=order_direction == "DESC")
+        page = matching[offset : offset + limit]
+
+        response: dict[str, Any] = {"data": [job.to_response() for job in page]}
+        filters = {
+            name: value
+            for name, value in (
+                ("connectionId", connection_id),
+                ("jobType", job_type),
+                ("status", status),
+                ("orderBy", query.get("orderBy")),
+            )
+            if value is not None
+        }
+        if offset + limit < len(matching):
+            response["next"] = self._jobs_url(filters, limit, offset + limit)
+        if offset > 0:
+            response["previous"] = self._jobs_url(filters, limit, max(offset - limit, 0))
+        return response
+
+    def _jobs_url(self, filters: Mapping[str, str], limit: int, offset: int) -> str:
+        return f"{self.url}/jobs?{urlencode({**filters, 'limit': limit, 'offset': offset})}"
+
+    def _next_update_sequence(self) -> int:
+        self._update_sequence += 1
+        return self._update_sequence
+
+
+def serve(port: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
+    """Run the stub in the foreground until interrupted (Ctrl-C).
+
+    Prints one line with the base URL. `kwargs` go to `AirbyteStub`.
+    """
+    stub = AirbyteStub(host=host, port=port, **kwargs)
+    stub.start()
+    print(f"Airbyte stub listening on {stub.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stub.stop()
+
+
+# ---- helpers ----
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    # Constant-time, and safe for non-ASCII input (compare_digest refuses non-ASCII str).
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _canonical_uuid(value: str) -> str:
+    return value.lower()
+
+
+def _checked_script(job_type: str, statuses: Sequence[str], *, allow_unknown: bool = False) -> tuple[str, ...]:
+    if job_type not in CREATABLE_JOB_TYPES:
+        raise ValueError(f"no script for job type {job_type!r}; expected one of {sorted(CREATABLE_JOB_TYPES)}")
+    if isinstance(statuses, str):
+        raise TypeError("statuses must be a sequence of status names, not a single string")
+    script = tuple(statuses)
+    if not script:
+        raise ValueError("a job script needs at least one status")
+    unknown = [status for status in script if status not in JOB_STATUSES]
+    if unknown and not allow_unknown:
+        raise ValueError(f"unknown job statuses {unknown}; expected some of {JOB_STATUSES}")
+    return script
+
+
+def _parse_body(raw_body: bytes, content_type: str | None) -> Any:
+    if not raw_body:
+        return None
+    text = raw_body.decode("utf-8", errors="replace")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return {name: values[0] for name, values in parse_qs(text, keep_blank_values=True).items()}
+    if media_type in ("application/json", "") or media_type.endswith("+json"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _redact_mapping(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: (_REDACTED if name == "client_secret" else value) for name, value in values.items()}
+
+
+def _redact_body(body: Any, operation_id: str | None) -> Any:
+    if isinstance(body, dict):
+        return _redact_mapping(body)
+    if operation_id == CREATE_ACCESS_TOKEN and body is not None:
+        # An unparsed token request may still carry the secret.
+        return _REDACTED
+    return copy.deepcopy(body)
+
+
+def _resource_of(request: _Request) -> dict[str, str]:
+    """ProblemResourceData for a 404 fault, naming what the request was about."""
+    if "jobId" in request.path_params:
+        return {"resourceType": "job", "resourceId": request.path_params["jobId"]}
+    if request.operation_id == CREATE_JOB:
+        connection_id = request.body.get("connectionId") if isinstance(request.body, dict) else None
+        return {"resourceType": "connection", "resourceId": str(connection_id or "")}
+    if request.operation_id == LIST_JOBS:
+        return {"resourceType": "connection", "resourceId": request.query.get("connectionId", "")}
+    return {"resourceType": "application", "resourceId": ""}
+
+
+def _int_parameter(
+    query: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int | None
+) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be an integer."}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be {bounds}."})
+    return value
+
+
+def _parse_order_by(raw: str | None) -> tuple[str, str]:
+    if raw is None:
+        return DEFAULT_ORDER_BY
+    order_field, separator, direction = raw.partition("|")
+    direction = direction.upper() if separator else "ASC"
+    if order_field not in ORDER_BY_FIELDS or direction not in ("ASC", "DESC"):
+        raise _problem_reply(
+            BAD_REQUEST, {"message": "orderBy must be createdAt or updatedAt, then |ASC or |DESC."}
+        )
+    return order_field, direction
+
+
+def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> _Response:
+    return _Response(
+        status,
+        json.dumps(body).encode("utf-8"),
+        {"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
+    if response.drop_connection:
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return
+    try:
+        handler.send_response(response.status)
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        handler.wfile.write(response.body)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _format_timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _format_duration(seconds: float) -> str:
+    """ISO-8601 duration such as PT1H2M3S (whole seconds, as Airbyte reports)."""
+    total = max(int(seconds), 0)
+    hours, remainder = divmod(total, 3600)
+    minutes, secs = divmod(remainder, 60)
+    parts = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if secs or not parts:
+        parts += f"{secs}S"
+    return f"PT{parts}"
+
+
+__all__ = [
+    "AirbyteStub",
+    "Fault",
+    "ProblemType",
+    "RecordedCall",
+    "serve",
+    "problem_body",
+    "DEFAULT_JOB_SCRIPTS",
+    "JOB_STATUSES",
+    "JOB_TYPES",
+    "TERMINAL_STATUSES",
+    "OPERATION_IDS",
+]
