@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
-from airbyte_client.errors import InvalidInput, TransientAirbyteError, UnsupportedOperation
+from airbyte_client.errors import AirbyteError, InvalidInput, UnsupportedOperation
 
 logger = Logger()
 metrics = Metrics()
@@ -121,14 +121,15 @@ def step_function(operation_id: str) -> Callable:
         @tracer.capture_lambda_handler(capture_response=False)
         @functools.wraps(perform)
         def lambda_handler(event: Any, context: Any) -> dict:
-            request = StepRequest.from_event(event, operation_id)
-            logger.append_keys(step=request.step, operation=operation_id)
             started = time.monotonic()
             try:
+                request = StepRequest.from_event(event, operation_id)
+                logger.append_keys(step=request.step, operation=operation_id)
                 response = perform(request, airbyte_client)
-            except TransientAirbyteError as exc:
-                metrics.add_metric(name="AirbyteTransientErrors", unit=MetricUnit.Count, value=1)
-                logger.warning("transient Airbyte error", extra={"error": str(exc)})
+            except AirbyteError as exc:
+                # One metric per error class, e.g. TransientAirbyteError or InvalidInput.
+                metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
+                logger.warning("step failed", extra={"errorType": type(exc).__name__, "error": str(exc)})
                 raise
             body = response.body if isinstance(response.body, dict) else {}
             logger.info(

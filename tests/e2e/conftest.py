@@ -1,0 +1,49 @@
+"""End-to-end fixtures: the committed ASL runs in moto's Step Functions engine, the three
+handlers run in-process, and the Airbyte stub answers over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from airbyte_resync.local import Credentials, RunResult, run_state_machine
+from airbyte_resync.stub import AirbyteStub
+
+CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
+# Distinctive values, so a test can search everything captured for them.
+CLIENT_ID = "e2e-client-7b1f0c"
+CLIENT_SECRET = "e2e-secret-Qx8vT2mLr9ZpW4kN"
+
+
+@dataclass
+class Harness:
+    stub: AirbyteStub
+    credentials: Credentials
+    retry_sleeps: list[float] = field(default_factory=list)
+
+    def run(self, **input_overrides) -> RunResult:
+        execution_input = {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0, **input_overrides}
+        return self.run_raw(execution_input)
+
+    def run_raw(self, execution_input) -> RunResult:
+        return run_state_machine(execution_input, self.stub.url, self.credentials, retry_sleep=self.retry_sleeps.append, timeout_seconds=120)
+
+    def calls(self) -> list[tuple[str, int]]:
+        """(operationId, HTTP status) of every request the stub received, in order."""
+        return [(call.operation_id, call.status) for call in self.stub.calls]
+
+    def created(self) -> list[str]:
+        """The jobType of every job Airbyte created."""
+        return [job["jobType"] for job in self.stub.jobs.values()]
+
+
+@pytest.fixture
+def harness():
+    with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub:
+        yield Harness(stub, Credentials(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
+
+
+def cause_of(result: RunResult) -> dict:
+    return json.loads(result.cause)

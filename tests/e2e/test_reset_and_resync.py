@@ -1,0 +1,253 @@
+"""The reset-and-resync state machine, end to end: committed ASL in moto, handlers
+in-process, the Airbyte stub over HTTP. Each test checks the execution's status, error,
+cause and outputs, and the exact HTTP calls Airbyte received."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airbyte_resync.stub import Fault
+from tests.e2e.conftest import CONNECTION_ID, cause_of
+
+TOKEN = ("createAccessToken", 200)
+RESET = ("createJob", 200)
+POLL = ("getJob", 200)
+SYNC = ("createJob", 200)
+
+
+def test_success_resets_polls_then_resyncs(harness):
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert result.error is None and result.cause is None
+    # One token for the whole run: warm invocations reuse it.
+    assert harness.calls() == [TOKEN, RESET, POLL, POLL, SYNC]
+    bodies = [call.body for call in harness.stub.calls if call.operation_id == "createJob"]
+    assert bodies == [{"connectionId": CONNECTION_ID, "jobType": "reset"}, {"connectionId": CONNECTION_ID, "jobType": "sync"}]
+    assert [call.path for call in harness.stub.calls if call.operation_id == "getJob"] == ["/jobs/1001", "/jobs/1001"]
+    assert harness.created() == ["reset", "sync"]
+
+
+def test_pending_queued_and_incomplete_all_mean_keep_polling(harness):
+    harness.stub.script("reset", ["pending", "queued", "pending", "incomplete", "running", "succeeded"])
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert harness.calls() == [TOKEN, RESET] + [POLL] * 5 + [SYNC]
+    waits = [t.state for t in result.transitions if t.state == "pollReset.stillRunning.Wait"]
+    assert len(waits) == 4
+    polled = [t.job_status for t in result.transitions if t.state == "pollReset"]
+    assert polled == ["queued", "pending", "incomplete", "running", "succeeded"]
+
+
+@pytest.mark.parametrize("final_status", ["failed", "cancelled"])
+def test_a_reset_that_did_not_succeed_fails_without_a_sync(harness, final_status):
+    harness.stub.script("reset", ["pending", "running", final_status])
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "ResetFailed"
+    cause = cause_of(result)
+    assert cause["resetJobId"] == 1001 and cause["resetStatus"] == final_status
+    assert "no sync was started" in cause["message"]
+    assert result.output is None
+    assert harness.calls() == [TOKEN, RESET, POLL, POLL]
+    assert harness.created() == ["reset"]
+
+
+def test_an_unknown_status_never_starts_a_sync(harness):
+    harness.stub.script("reset", ["pending", "paused_by_operator"], allow_unknown=True)
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "UnexpectedJobStatus"
+    assert cause_of(result)["resetStatus"] == "paused_by_operator"
+    assert harness.calls() == [TOKEN, RESET, POLL]
+    assert harness.created() == ["reset"]
+
+
+def test_unknown_connection_fails_naming_the_step_and_airbyte_problem(harness):
+    harness.stub.forget_connection(CONNECTION_ID)
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "StepFailed"
+    cause = cause_of(result)
+    assert cause["step"] == "triggerReset" and cause["statusCode"] == 404
+    assert cause["response"]["title"] == "resource-not-found"
+    assert CONNECTION_ID in json.dumps(cause["response"])
+    assert "triggerReset" in cause["message"] and "404" in cause["message"]
+    # A 404 is not retried.
+    assert harness.calls() == [TOKEN, ("createJob", 404)]
+    assert harness.retry_sleeps == []
+
+
+def test_unknown_job_fails_the_poll_step(harness):
+    harness.stub.inject("getJob", Fault.status(404))
+
+    result = harness.run()
+
+    assert result.error == "StepFailed"
+    cause = cause_of(result)
+    assert (cause["step"], cause["statusCode"], cause["response"]["title"]) == ("pollReset", 404, "resource-not-found")
+    assert harness.calls() == [TOKEN, RESET, ("getJob", 404)]
+    assert harness.created() == ["reset"]
+
+
+def test_unprocessable_request_is_not_retried(harness):
+    harness.stub.inject("createJob", Fault.status(422))
+
+    result = harness.run()
+
+    assert result.error == "StepFailed"
+    assert cause_of(result)["response"]["title"] == "unprocessable-entity"
+    assert harness.calls() == [TOKEN, ("createJob", 422)]
+    assert harness.created() == []
+
+
+def test_a_401_renews_the_token_once_and_carries_on(harness):
+    harness.stub.inject("getJob", Fault.status(401))
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert harness.calls() == [TOKEN, RESET, ("getJob", 401), TOKEN, POLL, POLL, SYNC]
+    tokens = [call.authorization for call in harness.stub.calls if call.operation_id == "getJob"]
+    assert tokens == ["Bearer <redacted:1>", "Bearer <redacted:2>", "Bearer <redacted:2>"]
+    assert harness.retry_sleeps == []  # renewed inside the function, not by a state machine retry
+
+
+def test_a_token_about_to_expire_is_renewed_before_use(harness):
+    from airbyte_resync.stub import AirbyteStub
+    from tests.e2e.conftest import CLIENT_ID, CLIENT_SECRET
+
+    # Tokens that live 60 s are inside the renewal margin from the start: each call renews.
+    with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_lifetime=60) as short_lived:
+        harness.stub = short_lived
+        result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert harness.calls() == [TOKEN, RESET, TOKEN, POLL, TOKEN, POLL, TOKEN, SYNC]  # never a 401
+
+
+def test_bad_client_credentials_fail_as_configuration_error(harness):
+    from airbyte_resync.local import Credentials
+
+    harness.credentials = Credentials(client_id="someone", client_secret="wrong-secret-value")
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "AirbyteConfigurationError"
+    assert "not accepted" in result.cause
+    assert "wrong-secret-value" not in result.cause
+    assert harness.calls() == [("createAccessToken", 401)]
+    assert harness.created() == []
+
+
+def test_bursts_of_429_and_5xx_are_retried_with_backoff_then_recover(harness):
+    harness.stub.inject("createJob", Fault.status(429), Fault.status(502))
+    harness.stub.inject("getJob", Fault.status(500), Fault.status(503), Fault.status(504), Fault.status(429))
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert harness.calls() == [
+        TOKEN, ("createJob", 429), ("createJob", 502), RESET,
+        ("getJob", 500), ("getJob", 503), ("getJob", 504), ("getJob", 429), POLL, POLL,
+        SYNC,
+    ]
+    # The faulted requests created nothing: exactly one reset job and one sync job.
+    assert harness.created() == ["reset", "sync"]
+    # Two retries for the reset, four for the poll; full jitter keeps each under its cap.
+    caps = [5, 10, 5, 10, 20, 40]
+    assert len(harness.retry_sleeps) == len(caps)
+    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps))
+
+
+def test_connection_errors_timeouts_and_try_again_later_are_transient(harness):
+    harness.stub.inject("getJob", Fault.disconnect())
+    harness.stub.inject("createJob", Fault.delay(0), Fault.status(409))  # the reset goes through; the sync meets a 409
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert ("getJob", 0) in harness.calls()
+    assert ("createJob", 409) in harness.calls()
+    assert harness.created() == ["reset", "sync"]
+
+
+def test_retries_run_out_and_the_execution_fails_with_the_transient_error(harness):
+    harness.stub.inject("createJob", *[Fault.status(503)] * 7)
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "TransientAirbyteError"
+    message = json.loads(result.cause)["errorMessage"]
+    assert "createJob" in message and "503" in message
+    assert harness.calls() == [TOKEN] + [("createJob", 503)] * 7
+    assert harness.created() == []
+    assert len(harness.retry_sleeps) == 6
+
+
+@pytest.mark.parametrize(
+    "execution_input, field, source",
+    [
+        ({}, "connectionId", "state machine"),
+        ({"connectionId": None}, "connectionId", "state machine"),
+        ({"connectionId": 42}, "connectionId", "state machine"),
+        ({"connectionId": ""}, "connectionId", "state machine"),
+        ({"connectionId": "not-a-uuid"}, "connectionId", "function"),
+        ({"connectionId": "../../jobs/1"}, "connectionId", "function"),
+        ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": -1}, "pollIntervalSeconds", "state machine"),
+        ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": "5"}, "pollIntervalSeconds", "state machine"),
+        ({"connectionId": CONNECTION_ID, "maxPolls": 0}, "maxPolls", "state machine"),
+    ],
+)
+def test_invalid_input_fails_at_once_naming_the_field(harness, execution_input, field, source):
+    result = harness.run_raw(execution_input)
+
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInput"
+    cause = json.loads(result.cause)
+    if source == "state machine":
+        assert cause["field"] == field
+        assert field in cause["message"]
+    else:
+        assert cause["errorType"] == "InvalidInput"
+        assert field in cause["errorMessage"]
+    assert harness.stub.calls == []  # nothing reached Airbyte, not even the token endpoint
+
+
+def test_the_poll_loop_is_bounded(harness):
+    harness.stub.script("reset", ["pending", "running"])  # running forever
+
+    result = harness.run(maxPolls=3)
+
+    assert result.status == "FAILED"
+    assert result.error == "ResetTimedOut"
+    cause = cause_of(result)
+    assert cause["iterations"] == 3 and cause["resetJobId"] == 1001 and cause["resetStatus"] == "running"
+    assert harness.calls() == [TOKEN, RESET] + [POLL] * 4
+    assert harness.created() == ["reset"]
+
+
+def test_a_sync_that_cannot_be_created_fails_naming_the_resync_step(harness):
+    harness.stub.inject("createJob", Fault.delay(0), Fault.status(403))  # the reset goes through; the sync is forbidden
+
+    result = harness.run()
+
+    assert result.error == "StepFailed"
+    cause = cause_of(result)
+    assert cause["step"] == "triggerResync" and cause["statusCode"] == 403
+    assert harness.created() == ["reset"]
