@@ -1,0 +1,123 @@
+"""The local-run CLI contract, exercised as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from airbyte_resync.stub import AirbyteStub
+
+CLI = Path(sys.executable).parent / "airbyte-resync"
+CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
+API_TOKEN = "cli-api-token-Zr7Kq2"
+CREDENTIAL_VARIABLES = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "AIRBYTE_API_TOKEN")
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    environment.update(env)
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_json_run_on_the_embedded_stub_prints_exactly_one_object():
+    done = run_cli("run", "--connection-id", CONNECTION_ID, "--poll-interval", "0", "--json")
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # the whole of stdout is one JSON document
+    assert set(result) == {"status", "output", "error", "cause", "events"}
+    assert result["status"] == "SUCCEEDED"
+    assert result["output"] == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert result["error"] is None and result["cause"] is None
+    assert isinstance(result["events"], int) and result["events"] > 20
+
+
+def test_human_run_prints_a_line_per_transition_then_the_outputs():
+    done = run_cli("run", "--connection-id", CONNECTION_ID, "--poll-interval", "0")
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    states = [line.split()[1] for line in lines if line.strip().endswith(("pending", "running", "succeeded")) and "s  " in line]
+    assert states[:2] == ["triggerReset", "triggerReset.Route"]
+    assert "pollReset" in states and "triggerResync" in states
+    assert any("triggerReset" in line and "1001" in line and "pending" in line for line in lines)
+    assert "Execution SUCCEEDED" in done.stdout
+    assert "  resyncJobId: 1002" in lines
+    assert not any(line.startswith("{") for line in lines), "function logs leaked into the output"
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["run"], "--connection-id"),
+        (["run", "--connection-id", "not-a-uuid"], "--connection-id"),
+        (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "soon"], "--poll-interval"),
+        (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "-5"], "--poll-interval"),
+        (["run", "--connection-id", CONNECTION_ID, "--max-polls", "0"], "--max-polls"),
+        (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "ftp://airbyte.internal/v1"], "--airbyte-url"),
+        (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://airbyte.example.com/api/public/v1"], "--airbyte-url"),
+    ],
+)
+def test_invalid_arguments_exit_2_naming_the_argument(args, named):
+    done = run_cli(*args, "--json")
+
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_real_url_with_a_bearer_token_from_the_environment():
+    with AirbyteStub(api_token=API_TOKEN) as stub:
+        done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "0", "--json", AIRBYTE_API_TOKEN=API_TOKEN)
+        calls = stub.calls
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "SUCCEEDED"
+    assert [c.operation_id for c in calls] == ["createJob", "getJob", "getJob", "createJob"]
+    assert {c.authorization for c in calls} == {"Bearer <redacted:api-token>"}
+    assert API_TOKEN not in done.stdout + done.stderr
+
+
+def test_empty_credential_variables_count_as_unset():
+    with AirbyteStub() as stub:  # no authentication
+        done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "0", "--json",
+                       AIRBYTE_CLIENT_ID="", AIRBYTE_CLIENT_SECRET="", AIRBYTE_API_TOKEN="")
+        calls = stub.calls
+
+    assert done.returncode == 0, done.stderr
+    assert all(c.authorization is None for c in calls)
+
+
+def test_half_a_client_credential_is_refused_naming_the_missing_variable():
+    done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://127.0.0.1:9/api/public/v1", "--json", AIRBYTE_CLIENT_ID="someone")
+
+    assert done.returncode == 2
+    assert "AIRBYTE_CLIENT_SECRET" in done.stderr
+
+
+def test_a_failed_execution_exits_1_with_the_error_in_the_json():
+    with AirbyteStub(known_connections=[]) as stub:
+        done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "0", "--json")
+
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["status"] == "FAILED" and result["error"] == "StepFailed" and result["output"] is None
+    assert json.loads(result["cause"])["statusCode"] == 404
+
+
+def test_stub_command_serves_airbyte_over_http():
+    process = subprocess.Popen([str(CLI), "stub", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = process.stdout.readline()
+        url = next(word for word in first_line.split() if word.startswith("http://"))
+        response = requests.post(f"{url}/jobs", json={"connectionId": CONNECTION_ID, "jobType": "reset"}, timeout=5)
+        assert response.status_code == 200
+        assert response.json()["jobType"] == "reset"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
