@@ -132,7 +132,7 @@ def _airbyte_url(value: str) -> str:
 def _print_transition(out: TextIO, transition: Transition) -> None:
     job = "" if transition.job_id is None else str(transition.job_id)
     status = transition.job_status or ""
-    out.write(f"{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {status}\n")
+    out.write(f"{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {status}".rstrip() + "\n")
     out.flush()
 
 
