@@ -50,7 +50,7 @@ class LocalFunctions:
         self.invocations: list[Invocation] = []
         self._lock = threading.Lock()
 
-    def register(self, arn: str, handler: Handler, memory_mb: int = 256) -> None:
+    def register(self, arn: str, handler: Handler) -> None:
         self.handlers[arn] = (arn.rsplit(":", 1)[-1], handler)
 
     def invoke(self, arn: str, payload: bytes | str | None) -> tuple[bytes, bool]:
