@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arazzo_sfn.compiler import compile_file
+from arazzo_sfn.compiler import compile_file, diagram_of
 from arazzo_sfn.errors import ArazzoError
 
 
@@ -18,8 +18,18 @@ def main(argv: list[str] | None = None) -> int:
     compile_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to compile (required when the document has several)")
     compile_cmd.add_argument("-o", "--output", type=Path, help="write the ASL here instead of standard output")
     compile_cmd.add_argument("--check", action="store_true", help="write nothing; exit 1 when OUTPUT differs from what would be written")
+    diagram_cmd = commands.add_parser("diagram", help="print a Mermaid flowchart of one workflow")
+    diagram_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
+    diagram_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to draw (required when the document has several)")
     args = parser.parse_args(argv)
 
+    if args.command == "diagram":
+        try:
+            sys.stdout.write(diagram_of(args.workflow, args.workflow_id))
+        except ArazzoError as error:
+            print(f"arazzo-sfn: cannot draw {args.workflow}:\n{error}", file=sys.stderr)
+            return 2
+        return 0
     if args.check and args.output is None:
         parser.error("--check needs -o/--output, the file to compare with")
     try:

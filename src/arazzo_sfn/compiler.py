@@ -1,9 +1,10 @@
-"""The pipeline: load -> validate -> model -> lower -> verify -> emit."""
+"""The pipeline: load -> validate -> model -> lower -> verify -> emit (or model -> diagram)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from arazzo_sfn.diagram import workflow_to_mermaid
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.loader import load_document
 from arazzo_sfn.lower import lower_workflow
@@ -25,3 +26,10 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
 def compile_file(path: str | Path, workflow_id: str | None = None) -> str:
     """Compile to the JSON text that is committed under statemachine/."""
     return emit_json(compile_document(path, workflow_id))
+
+
+def diagram_of(path: str | Path, workflow_id: str | None = None) -> str:
+    """A Mermaid flowchart of one workflow of an Arazzo document."""
+    document = load_document(path)
+    validate_document(document)
+    return workflow_to_mermaid(build_workflow(document, workflow_id))

@@ -4,8 +4,8 @@ Two condition languages share this parser:
 - `simple` conditions, whose operands are runtime expressions (`$statusCode == 200`);
 - the comparison form of `jsonpath` conditions (`$.status == 'running' || ...`), whose
   operands are JSONPath queries relative to the criterion's context.
-The spec gives no precedence; we use the common reading:
-`!` binds tightest, then comparisons, then `&&`, then `||`.
+The spec gives no precedence. Comparisons bind tightest, then `!` (so `!$a == 1` means
+`!($a == 1)`: negating a comparison is the only useful reading), then `&&`, then `||`.
 """
 
 from __future__ import annotations

@@ -77,6 +77,25 @@ class _Lowering:
         self.properties: dict = (workflow.inputs or {}).get("properties") or {}
         self.guaranteed = _guaranteed_before(workflow)
         self.loops: dict[tuple[str, str], _Loop] = {}
+        placeholders: dict[str, str] = {}
+        for step in workflow.steps:
+            placeholder = function_placeholder(step.step_id)
+            if placeholder in placeholders:
+                raise SemanticError(
+                    f"steps {placeholders[placeholder]!r} and {step.step_id!r} would share the function placeholder "
+                    f"${{{placeholder}}}: rename one of them",
+                    step.location,
+                )
+            placeholders[placeholder] = step.step_id
+
+    def _add(self, name: str, state: dict, location: Location) -> None:
+        """Every generated state goes through here, so no name can silently replace another."""
+        if name in self.states:
+            raise SemanticError(
+                f"two generated states would both be named {name!r}: rename the step or action whose id makes it",
+                location,
+            )
+        self.states[name] = state
 
     # --- the whole machine ---------------------------------------------------------------
 
@@ -95,17 +114,20 @@ class _Lowering:
 
     def _refuse_workflow_constructs(self) -> None:
         w = self.workflow
+        at = w.field_locations.get
         if w.depends_on:
-            raise UnsupportedConstruct("dependsOn is not supported yet", w.location)
-        if w.success_actions or w.failure_actions:
-            raise UnsupportedConstruct("workflow-level successActions/failureActions are not supported yet", w.location)
+            raise UnsupportedConstruct("dependsOn is not supported yet", at("dependsOn", w.location))
+        for key, actions in (("successActions", w.success_actions), ("failureActions", w.failure_actions)):
+            if actions:
+                raise UnsupportedConstruct(f"workflow-level {key} are not supported yet", at(key, w.location))
         if "parameters" in w.extras:
-            raise UnsupportedConstruct("workflow-level parameters are not supported yet", w.location)
+            raise UnsupportedConstruct("workflow-level parameters are not supported yet", at("parameters", w.location))
 
     # --- inputs: validate what ASL can check, then apply the schema's defaults ------------------
 
     def _lower_inputs(self, first_step: str) -> str:
         schema = self.workflow.inputs or {}
+        schema_location = self.workflow.location
         rules: list[dict] = []
         for name in schema.get("required") or []:
             rules.append(self._invalid_input({"Not": {"Variable": _member("$", name), "IsPresent": True}}, name, "required", f"{name} is required"))
@@ -116,16 +138,16 @@ class _Lowering:
         loops = {loop.key: {"iterations": 0} for loop in self._all_loops()}
         init = "StartWorkflow"
         if defaults:
-            self.states["ApplyInputDefaults"] = {
+            self._add("ApplyInputDefaults", {
                 "Type": "Pass",
                 "Comment": "Keep the defaults beside the input, so the next state can merge them.",
                 "Parameters": {"defaults": defaults, "given.$": "$"},
                 "Next": init,
-            }
+            }, schema_location)
             inputs = {"inputs.$": "States.JsonMerge($.defaults, $.given, false)"}
         else:
             inputs = {"inputs.$": "$"}
-        self.states[init] = {"Type": "Pass", "Parameters": {**inputs, "steps": {}, "loops": loops}, "Next": first_step}
+        self._add(init, {"Type": "Pass", "Parameters": {**inputs, "steps": {}, "loops": loops}, "Next": first_step}, schema_location)
         after_checks = "ApplyInputDefaults" if defaults else init
         if not rules:
             return after_checks
@@ -159,16 +181,17 @@ class _Lowering:
 
     def _invalid_input(self, rule: dict, field: str, check: str, message: str) -> dict:
         name = f"{INVALID_INPUT_ERROR}.{field}.{check}"
-        self.states[name] = {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": _json({"field": field, "message": message})}
+        self._add(name, {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": _json({"field": field, "message": message})}, self.workflow.location)
         return {**rule, "Next": name}
 
     # --- steps -----------------------------------------------------------------------------
 
     def _lower_step(self, step: Step) -> None:
+        at = step.field_locations.get
         if step.target_kind != "operationId":
-            raise UnsupportedConstruct(f"step {step.step_id!r}: {step.target_kind} steps are not supported yet", step.location)
+            raise UnsupportedConstruct(f"step {step.step_id!r}: {step.target_kind} steps are not supported yet", at(step.target_kind, step.location))
         if step.on_failure is not None:
-            raise UnsupportedConstruct(f"step {step.step_id!r}: onFailure actions are not supported yet", step.location)
+            raise UnsupportedConstruct(f"step {step.step_id!r}: onFailure actions are not supported yet", at("onFailure", step.location))
         name = step.step_id
         task: dict[str, Any] = {"Type": "Task"}
         if step.description:
@@ -180,7 +203,7 @@ class _Lowering:
             "ResultPath": self._step_path(step.step_id),
             "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in self.workflow.retry],
         })
-        self.states[name] = task
+        self._add(name, task, step.location)
         task["Next"] = self._lower_routing(step)
 
     def _payload(self, step: Step) -> dict:
@@ -218,7 +241,7 @@ class _Lowering:
         order (the first whose criteria hold wins), then the spec's default (next step)."""
         name = f"{step.step_id}.Route"
         choice: dict[str, Any] = {"Type": "Choice"}
-        self.states[name] = choice  # placed right after the task, for reading order
+        self._add(name, choice, step.location)  # right after the task, for reading order
         rules: list[dict] = []
         success = self._criteria_rule(step.success_criteria, step) if step.success_criteria else _status_2xx(self._step_path(step.step_id))
         rules.append({"Not": success, "Next": self._step_failed(step)})
@@ -248,7 +271,7 @@ class _Lowering:
     def _step_failed(self, step: Step) -> str:
         name = f"{step.step_id}.Failed"
         at = self._step_path(step.step_id)
-        self.states[name] = {
+        self._add(name, {
             "Type": "Pass",
             "Comment": "The step's successCriteria do not hold: say which step, and what Airbyte answered.",
             "Parameters": {
@@ -260,8 +283,8 @@ class _Lowering:
             },
             "ResultPath": "$.failure",
             "Next": f"{step.step_id}.Failed.Fail",
-        }
-        self.states[f"{step.step_id}.Failed.Fail"] = {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}
+        }, step.location)
+        self._add(f"{step.step_id}.Failed.Fail", {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}, step.location)
         return name
 
     def _action_target(self, step: Step, action: Action) -> str:
@@ -288,8 +311,8 @@ class _Lowering:
         for key, value in cause.items():
             entry, lowered = self._template_entry(key, value, step, location)
             parameters[entry] = lowered
-        self.states[name] = {"Type": "Pass", "Parameters": parameters, "ResultPath": "$.failure", "Next": f"{name}.Fail"}
-        self.states[f"{name}.Fail"] = {"Type": "Fail", "Error": error, "CausePath": "States.JsonToString($.failure)"}
+        self._add(name, {"Type": "Pass", "Parameters": parameters, "ResultPath": "$.failure", "Next": f"{name}.Fail"}, location)
+        self._add(f"{name}.Fail", {"Type": "Fail", "Error": error, "CausePath": "States.JsonToString($.failure)"}, location)
 
     # --- loops: every backward goto waits, counts, and is bounded ----------------------------
 
@@ -307,7 +330,11 @@ class _Lowering:
         key = (step.step_id, action.name)
         if key not in self.loops:
             base = f"{step.step_id}.{action.name}"
-            self.loops[key] = _Loop(_safe_key(f"{step.step_id}_{action.name}"), f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
+            data_key = _safe_key(f"{step.step_id}_{action.name}")
+            taken = {loop.key for loop in self.loops.values()}
+            while data_key in taken:  # e.g. a/b_c and a_b/c: each loop keeps its own counter
+                data_key += "_"
+            self.loops[key] = _Loop(data_key, f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
         return self.loops[key]
 
     def _loop_limit(self, step: Step, action: Action, loop: _Loop) -> dict:
@@ -326,13 +353,13 @@ class _Lowering:
             if spec.max_iterations is not None:
                 bound = self._number_or_path(spec.max_iterations, "maxIterations", "NumericGreaterThanEquals", step, location)
                 limits.insert(0, {"Variable": counter, **bound})
-        self.states[loop.count_state] = {
+        self._add(loop.count_state, {
             "Type": "Pass",
             "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
             "ResultPath": f"$.loops.{loop.key}",
             "Next": loop.wait_state,
-        }
-        self.states[loop.wait_state] = {"Type": "Wait", **wait, "Next": action.step_id}
+        }, location)
+        self._add(loop.wait_state, {"Type": "Wait", **wait, "Next": action.step_id}, location)
         self._failure(
             loop.limit_state, error, cause, step, location,
             extra={"step": step.step_id, "iterations.$": counter, "maxIterationsAllowedByHistory": cap},
@@ -361,7 +388,7 @@ class _Lowering:
             location = self.workflow.location
             key, lowered = self._template_entry(name, value, None, location, guaranteed=at_end)
             parameters[key] = lowered
-        self.states["WorkflowOutputs"] = {"Type": "Pass", "Parameters": parameters, "End": True}
+        self._add("WorkflowOutputs", {"Type": "Pass", "Parameters": parameters, "End": True}, self.workflow.location)
 
     # --- values: literals and runtime expressions --------------------------------------------
 
@@ -427,6 +454,8 @@ class _Lowering:
         return rules[0] if len(rules) == 1 else {"And": rules}
 
     def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
+        if criterion.type not in ("simple", "jsonpath"):
+            raise UnsupportedConstruct(f"{criterion.type} criteria are not supported yet", criterion.location)
         tree = cr.parse_condition(criterion.condition, criterion.location)
         if criterion.type == "simple":
             return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)

@@ -87,6 +87,7 @@ class Step:
     on_failure: tuple[Action, ...] | None
     outputs: dict[str, str]
     location: Location
+    field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Workflow:
     success_actions: tuple[Action, ...] = ()
     failure_actions: tuple[Action, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+    field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.step_id == step_id)
@@ -152,6 +154,7 @@ def build_workflow(document: LoadedDocument, workflow_id: str | None) -> Workflo
         success_actions=tuple(_action(a, f"{base}/successActions/{i}", locate) for i, a in enumerate(raw.get("successActions") or [])),
         failure_actions=tuple(_action(a, f"{base}/failureActions/{i}", locate) for i, a in enumerate(raw.get("failureActions") or [])),
         extras={key: raw[key] for key in ("parameters",) if key in raw},
+        field_locations={key: locate(f"{base}/{key}") for key in raw},
     )
 
 
@@ -175,6 +178,7 @@ def _step(raw: dict, index: int, where: str, operations: dict, locate) -> Step:
         on_failure=_actions(raw, "onFailure", where, locate),
         outputs=dict(raw.get("outputs") or {}),
         location=locate(where),
+        field_locations={key: locate(f"{where}/{key}") for key in raw},
     )
 
 

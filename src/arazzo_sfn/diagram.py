@@ -1,0 +1,58 @@
+"""A Mermaid flowchart of one workflow, drawn from the model: steps, the actions between
+them (with their names), loops with their wait, and the failures the workflow declares."""
+
+from __future__ import annotations
+
+import re
+
+from arazzo_sfn.model import Action, Step, Workflow
+
+
+def workflow_to_mermaid(workflow: Workflow) -> str:
+    lines = ["flowchart TD"]
+    ids = {step.step_id: f"s{index}" for index, step in enumerate(workflow.steps)}
+    first = workflow.steps[0].step_id if workflow.steps else None
+    inputs = ", ".join((workflow.inputs.get("properties") or {}).keys()) or "no inputs"
+    lines.append(f'    start(["{_text(workflow.workflow_id)}<br/>{_text(inputs)}"])')
+    for step in workflow.steps:
+        operation = step.operation
+        call = f"{operation.method} {operation.path}" if operation else f"{step.target_kind} {step.operation_ref}"
+        lines.append(f'    {ids[step.step_id]}["{_text(step.step_id)}<br/>{_text(call)}"]')
+    if first:
+        lines.append(f"    start --> {ids[first]}")
+    outputs = ", ".join(workflow.outputs) or "done"
+    lines.append(f'    succeed(["success: {_text(outputs)}"])')
+    failures: dict[str, str] = {}
+    for step in workflow.steps:
+        node = ids[step.step_id]
+        if step.success_criteria:
+            failures.setdefault("StepFailed", f"f{len(failures)}")
+            lines.append(f'    {node} -. "criteria not met" .-> {failures["StepFailed"]}')
+        matched_all = False
+        for action in step.on_success or ():
+            label = _text(action.name)
+            if action.type == "end" and action.fail is not None:
+                failures.setdefault(action.fail.error, f"f{len(failures)}")
+                lines.append(f'    {node} -- "{label}" --> {failures[action.fail.error]}')
+            elif action.type == "end":
+                lines.append(f'    {node} -- "{label}" --> succeed')
+            elif action.type == "goto" and action.step_id:
+                target = ids[action.step_id]
+                if workflow.step(action.step_id).index <= step.index:
+                    wait = action.loop.wait_seconds if action.loop else 30
+                    label += f"<br/>wait {_text(str(wait))}"
+                lines.append(f'    {node} -- "{label}" --> {target}')
+            if not action.criteria:
+                matched_all = True
+                break
+        if not matched_all:
+            following = workflow.steps[step.index + 1].step_id if step.index + 1 < len(workflow.steps) else None
+            lines.append(f"    {node} --> {ids[following] if following else 'succeed'}")
+    for error, node in failures.items():
+        lines.append(f'    {node}[["fail: {_text(error)}"]]')
+    return "\n".join(lines) + "\n"
+
+
+def _text(value: str) -> str:
+    """Mermaid labels cannot hold double quotes or a few other characters."""
+    return re.sub(r'["<>{}|]', lambda m: {"<": "&lt;", ">": "&gt;"}.get(m.group(), "'"), value).replace("&lt;br/&gt;", "<br/>")

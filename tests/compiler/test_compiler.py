@@ -1,0 +1,1198 @@
+"""Tests of the arazzo-sfn compiler.
+
+The committed state machine must be exactly what the compiler produces, and the compiler's
+refusals and error locations are part of its contract. The Choice rules it generates are
+checked by meaning, not by shape: a small evaluator of ASL Choice rules (only the operators
+the compiler emits) runs them on state data and the chosen state is compared with the
+workflow's intent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from arazzo_sfn import lower
+from arazzo_sfn.compiler import compile_document, compile_file
+from arazzo_sfn.criteria import And, Comparison, Literal, Not, Operand, Or, parse_condition
+from arazzo_sfn.errors import (
+    ArazzoError,
+    ExpressionError,
+    LoweringError,
+    ProblemList,
+    SchemaError,
+    SemanticError,
+    UnsupportedConstruct,
+)
+from arazzo_sfn.loader import load_document
+from arazzo_sfn.lower import loop_iteration_cap
+from arazzo_sfn.validate import validate_document
+from arazzo_sfn.verify import transitions
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW_PATH = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+ASL_PATH = ROOT / "statemachine" / "reset_and_resync.asl.json"
+# The official schema as published; the validator mends its defects in memory.
+OFFICIAL_SCHEMA_PATH = ROOT / "src" / "arazzo_sfn" / "schema" / "arazzo-1.0-schema.yaml"
+CLI = Path(sys.executable).parent / "arazzo-sfn"
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+HISTORY_EVENT_LIMIT = 25_000
+# History events each state type adds when it runs once (a Lambda task: entered,
+# scheduled, started, succeeded, exited).
+EVENTS_PER_STATE = {"Task": 5, "Choice": 2, "Pass": 2, "Wait": 2}
+
+# The smallest OpenAPI description the fixture documents need: one operation without
+# and one with a path parameter.
+FIXTURE_OPENAPI = """\
+openapi: 3.1.0
+info:
+  title: Fixture API
+  version: 1.0.0
+paths:
+  /jobs:
+    post:
+      operationId: createJob
+      responses:
+        '200':
+          description: the job
+  /jobs/{jobId}:
+    get:
+      operationId: getJob
+      parameters:
+      - name: jobId
+        in: path
+        required: true
+        schema:
+          type: string
+      responses:
+        '200':
+          description: the job
+"""
+
+
+# --- fixture documents ------------------------------------------------------------------------
+
+
+def arazzo_text(steps: str, workflow_extra: str = "", after_workflow: str = "", top_level: str = "", info: bool = True) -> str:
+    """An Arazzo document with one workflow `fixture` whose steps are `steps` (YAML list
+    items written from column 0); `workflow_extra` adds keys to that workflow,
+    `after_workflow` adds more workflows, `top_level` adds top-level keys."""
+    info_block = "info:\n  title: Fixture\n  version: 1.0.0\n" if info else ""
+    return (
+        "arazzo: 1.0.1\n"
+        + info_block
+        + "sourceDescriptions:\n"
+        "- name: api\n"
+        "  url: api.yaml\n"
+        "  type: openapi\n"
+        "workflows:\n"
+        "- workflowId: fixture\n"
+        + textwrap.indent(textwrap.dedent(workflow_extra), "  ")
+        + "  steps:\n"
+        + textwrap.indent(textwrap.dedent(steps), "  ")
+        + textwrap.dedent(after_workflow)
+        + textwrap.dedent(top_level)
+    )
+
+
+def write_document(directory: Path, text: str, name: str = "fixture.arazzo.yaml") -> Path:
+    (directory / "api.yaml").write_text(FIXTURE_OPENAPI, encoding="utf-8")
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def position(text: str, needle: str, occurrence: int = 0) -> tuple[int, int]:
+    """The 1-based line and column where the `occurrence`-th `needle` starts in `text`."""
+    start = -1
+    for _ in range(occurrence + 1):
+        start = text.index(needle, start + 1)
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return line, column
+
+
+def compile_text(directory: Path, text: str, workflow_id: str | None = None) -> dict:
+    return compile_document(write_document(directory, text), workflow_id)
+
+
+def compile_error(directory: Path, text: str, workflow_id: str | None = None) -> ArazzoError:
+    with pytest.raises(ArazzoError) as caught:
+        compile_text(directory, text, workflow_id)
+    return caught.value
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+# --- an evaluator of ASL Choice rules ------------------------------------------------------------
+
+_MISSING = object()
+_PATH_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+_TYPE_TESTS = {
+    "IsString": lambda v: isinstance(v, str),
+    "IsNumeric": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "IsBoolean": lambda v: isinstance(v, bool),
+    "IsNull": lambda v: v is None,
+}
+
+
+class ChoiceRuntimeError(Exception):
+    """Step Functions would fail the execution here (States.Runtime)."""
+
+
+def read_path(data: Any, path: str) -> Any:
+    assert path.startswith("$"), path
+    value, rest = data, path[1:]
+    while rest:
+        match = _PATH_STEP.match(rest)
+        assert match, f"the evaluator cannot read the path {path!r}"
+        name, index, quoted = match.groups()
+        if index is not None:
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else _MISSING
+        else:
+            key = name if name is not None else quoted
+            value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        if value is _MISSING:
+            return _MISSING
+        rest = rest[match.end():]
+    return value
+
+
+def holds(rule: dict, data: Any) -> bool:
+    # all()/any() stop at the first deciding term, as Step Functions does; the compiler's
+    # guards (IsPresent before a comparison) depend on it.
+    if "And" in rule:
+        return all(holds(term, data) for term in rule["And"])
+    if "Or" in rule:
+        return any(holds(term, data) for term in rule["Or"])
+    if "Not" in rule:
+        return not holds(rule["Not"], data)
+    variable = rule["Variable"]
+    (test, operand), = [(key, value) for key, value in rule.items() if key not in ("Variable", "Next")]
+    value = read_path(data, variable)
+    if test == "IsPresent":
+        return (value is not _MISSING) is operand
+    if value is _MISSING:
+        raise ChoiceRuntimeError(f"{test} on missing {variable}")
+    if test in _TYPE_TESTS:
+        return _TYPE_TESTS[test](value) is operand
+    if test.endswith("Path"):
+        operand = read_path(data, operand)
+        if operand is _MISSING:
+            raise ChoiceRuntimeError(f"{test} names a missing path")
+        test = test[: -len("Path")]
+    kind = next(k for k in ("String", "Numeric", "Boolean") if test.startswith(k))
+    # A comparison with a value of another type is treated as a runtime error, so no
+    # test can pass by relying on a lenient reading of unguarded rules.
+    type_test = {"String": "IsString", "Numeric": "IsNumeric", "Boolean": "IsBoolean"}[kind]
+    if not _TYPE_TESTS[type_test](value):
+        raise ChoiceRuntimeError(f"{test} on {value!r} at {variable}")
+    relation = test[len(kind):]
+    return {
+        "Equals": value == operand,
+        "LessThan": value < operand,
+        "LessThanEquals": value <= operand,
+        "GreaterThan": value > operand,
+        "GreaterThanEquals": value >= operand,
+    }[relation]
+
+
+def choose(choice_state: dict, data: Any) -> str:
+    for rule in choice_state["Choices"]:
+        if holds(rule, data):
+            return rule["Next"]
+    if "Default" not in choice_state:
+        raise ChoiceRuntimeError("no rule matched and there is no Default (States.NoChoiceMatched)")
+    return choice_state["Default"]
+
+
+def route(asl: dict, start: str, data: Any) -> list[str]:
+    """The states visited from `start`, choosing at Choice states and passing through Pass
+    and Wait states (without applying them), until a Task, a Fail, or the end."""
+    states = asl["States"]
+    visited = [start]
+    for _ in range(100):
+        state = states[visited[-1]]
+        if state["Type"] == "Choice":
+            following = choose(state, data)
+        elif state["Type"] in ("Pass", "Wait") and "Next" in state:
+            following = state["Next"]
+        else:
+            return visited
+        visited.append(following)
+        if states[following]["Type"] == "Task":
+            return visited
+    raise AssertionError(f"no Task, Fail or end reached from {start}")
+
+
+def outcome(asl: dict, visited: list[str]) -> tuple[str, str]:
+    """("Fail", error), ("Task", name) or ("End", name) for where a route stopped."""
+    last = visited[-1]
+    state = asl["States"][last]
+    if state["Type"] == "Fail":
+        return "Fail", state["Error"]
+    return state["Type"] if state["Type"] == "Task" else "End", last
+
+
+def step_data(step: str, status_code: int = 200, body: Any = None, **extra: Any) -> dict:
+    return {"inputs": {}, "steps": {step: {"statusCode": status_code, "headers": {}, "body": {} if body is None else body}}, "loops": {}, **extra}
+
+
+# --- the committed state machine -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compiled_text() -> str:
+    return compile_file(WORKFLOW_PATH)
+
+
+@pytest.fixture(scope="module")
+def asl(compiled_text: str) -> dict:
+    return json.loads(compiled_text)
+
+
+def test_committed_asl_is_exactly_what_the_compiler_produces(compiled_text):
+    assert ASL_PATH.read_bytes() == compiled_text.encode("utf-8")
+
+
+def test_compiling_twice_gives_identical_text(compiled_text):
+    assert compile_file(WORKFLOW_PATH) == compiled_text
+
+
+def test_cli_output_in_another_process_is_identical(compiled_text):
+    # A fresh interpreter has another hash seed: set or dict ordering that depends on it shows here.
+    result = run_cli("compile", WORKFLOW_PATH)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == compiled_text
+
+
+def test_check_passes_on_the_committed_file():
+    result = run_cli("compile", WORKFLOW_PATH, "-o", ASL_PATH, "--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_check_fails_on_a_modified_copy_and_names_it(tmp_path):
+    stale = tmp_path / "reset_and_resync.asl.json"
+    stale.write_text(ASL_PATH.read_text(encoding="utf-8").replace('"ResetFailed"', '"ResetFailedEdited"'), encoding="utf-8")
+    before = stale.read_text(encoding="utf-8")
+
+    result = run_cli("compile", WORKFLOW_PATH, "-o", stale, "--check")
+
+    assert result.returncode == 1
+    assert str(stale) in result.stderr
+    assert stale.read_text(encoding="utf-8") == before, "--check must not write"
+
+
+def test_check_without_output_is_a_usage_error():
+    result = run_cli("compile", WORKFLOW_PATH, "--check")
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+    assert "--check" in result.stderr
+    assert result.stdout == ""
+
+
+def test_every_task_invokes_its_own_lambda_placeholder(asl):
+    tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
+    assert set(tasks) == {"triggerReset", "pollReset", "triggerResync"}
+    for name, state in tasks.items():
+        assert state["Resource"] == LAMBDA_INVOKE
+        assert state["Parameters"]["FunctionName"] == "${" + name[0].upper() + name[1:] + "FunctionArn}"
+
+
+def test_the_only_placeholders_are_the_three_function_arns(compiled_text):
+    assert set(re.findall(r"\$\{([^}]*)\}", compiled_text)) == {"TriggerResetFunctionArn", "PollResetFunctionArn", "TriggerResyncFunctionArn"}
+
+
+def _cycle_without(asl: dict, excluded_type: str) -> list[str] | None:
+    """A cycle of the state graph that avoids every state of `excluded_type`, if any."""
+    states = asl["States"]
+    graph = {name: [t for t in transitions(state) if states[t]["Type"] != excluded_type] for name, state in states.items() if state["Type"] != excluded_type}
+    colour: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        colour[name] = 1
+        for target in graph[name]:
+            if colour.get(target) == 1:
+                return trail[trail.index(target):] + [target]
+            if target not in colour and (found := visit(target, trail + [target])):
+                return found
+        colour[name] = 2
+        return None
+
+    for start in graph:
+        if start not in colour and (found := visit(start, [start])):
+            return found
+    return None
+
+
+def test_every_loop_passes_through_a_wait_state(asl):
+    assert _cycle_without(asl, "Wait") is None
+    # ...and the poll loop is a loop at all (the check above would hold for no loop).
+    assert _cycle_without(asl, "Fail") is not None
+
+
+@pytest.fixture(scope="module")
+def poll_route(asl) -> str:
+    """The Choice after the poll task."""
+    return asl["States"]["pollReset"]["Next"]
+
+
+@pytest.fixture(scope="module")
+def loop_key(asl) -> str:
+    loops = asl["States"]["StartWorkflow"]["Parameters"]["loops"]
+    assert len(loops) == 1, "the workflow has exactly one loop"
+    return next(iter(loops))
+
+
+@pytest.fixture(scope="module")
+def poll_data(loop_key):
+    """State data as the poll Choice sees it."""
+
+    def make(status: Any = _MISSING, iterations: int = 0, max_polls: int = 1440, status_code: int = 200) -> dict:
+        body = {"jobId": 1001} if status is _MISSING else {"jobId": 1001, "status": status}
+        return {
+            "inputs": {"connectionId": "c", "pollIntervalSeconds": 30, "maxPolls": max_polls},
+            "steps": {
+                "triggerReset": {"statusCode": 200, "headers": {}, "body": {"jobId": 1001, "status": "pending"}},
+                "pollReset": {"statusCode": status_code, "headers": {}, "body": body},
+            },
+            "loops": {loop_key: {"iterations": iterations}},
+        }
+
+    return make
+
+
+@pytest.mark.parametrize("status", ["queued", "pending", "running", "incomplete"])
+def test_unfinished_statuses_wait_then_poll_again(asl, poll_route, poll_data, status):
+    visited = route(asl, poll_route, poll_data(status))
+    assert outcome(asl, visited) == ("Task", "pollReset")
+    assert "Wait" in [asl["States"][name]["Type"] for name in visited]
+
+
+def test_succeeded_goes_on_to_the_resync(asl, poll_route, poll_data):
+    visited = route(asl, poll_route, poll_data("succeeded"))
+    assert outcome(asl, visited) == ("Task", "triggerResync")
+    assert [asl["States"][name]["Type"] for name in visited] == ["Choice", "Task"]
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_failed_and_cancelled_end_in_reset_failed(asl, poll_route, poll_data, status):
+    assert outcome(asl, route(asl, poll_route, poll_data(status))) == ("Fail", "ResetFailed")
+
+
+@pytest.mark.parametrize("status", ["Succeeded", "RUNNING", "paused", "", 3, None, _MISSING])
+def test_any_other_status_ends_in_unexpected_job_status(asl, poll_route, poll_data, status):
+    # Includes a missing or non-string status: the guards make it "unexpected", not a runtime error.
+    assert outcome(asl, route(asl, poll_route, poll_data(status))) == ("Fail", "UnexpectedJobStatus")
+
+
+@pytest.mark.parametrize("status_code", [404, 500, 201])
+def test_a_poll_answered_with_another_status_code_is_a_step_failure(asl, poll_route, poll_data, status_code):
+    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", status_code=status_code))) == ("Fail", "StepFailed")
+
+
+def test_the_poll_loop_stops_after_max_polls_reads(asl, poll_route, poll_data):
+    still_going = route(asl, poll_route, poll_data("running", iterations=9, max_polls=10))
+    assert outcome(asl, still_going) == ("Task", "pollReset")
+    at_the_bound = route(asl, poll_route, poll_data("running", iterations=10, max_polls=10))
+    assert outcome(asl, at_the_bound) == ("Fail", "ResetTimedOut")
+    # The bound only stops a loop; a finished job at the bound still takes its own way.
+    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", iterations=10, max_polls=10))) == ("Task", "triggerResync")
+
+
+def test_the_hard_cap_stops_the_loop_within_the_history_limit(asl, poll_route, poll_data):
+    cap = loop_iteration_cap()
+    assert lower.EVENTS_PER_LOOP_PASS == 11
+    assert 11 * cap < HISTORY_EVENT_LIMIT
+    # Even when maxPolls asks for more, the cap ends the loop.
+    huge = 10 * cap
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap - 1, max_polls=huge))) == ("Task", "pollReset")
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap, max_polls=huge))) == ("Fail", "ResetTimedOut")
+
+
+def test_one_pass_of_the_poll_loop_costs_the_events_the_cap_assumes(asl, poll_route, poll_data):
+    loop = route(asl, poll_route, poll_data("running"))
+    one_pass = ["pollReset"] + loop[:-1]  # the Task, its Choice, and what leads back to the Task
+    assert sum(EVENTS_PER_STATE[asl["States"][name]["Type"]] for name in one_pass) == lower.EVENTS_PER_LOOP_PASS
+
+
+# --- validation: all problems at once, each located ----------------------------------------------
+
+SEMANTIC_PROBLEMS_STEPS = """\
+- stepId: start
+  operationId: createJob
+  onSuccess:
+  - name: jump
+    type: goto
+    stepId: nowhere
+- stepId: start
+  operationId: createJob
+- stepId: ghost
+  operationId: deleteEverything
+- stepId: readJob
+  operationId: getJob
+  parameters:
+  - name: verbose
+    in: query
+    value: true
+"""
+
+
+def test_validation_reports_every_problem_with_its_location(tmp_path):
+    text = arazzo_text(SEMANTIC_PROBLEMS_STEPS)
+    path = write_document(tmp_path, text)
+
+    with pytest.raises(ProblemList) as caught:
+        compile_document(path)
+
+    problems = caught.value.problems
+    expected = [
+        (position(text, "nowhere"), "unknown step 'nowhere'"),
+        (position(text, "start", 1), "duplicate stepId 'start'"),
+        (position(text, "deleteEverything"), "'deleteEverything' is not in any OpenAPI source description"),
+        (position(text, "- name: verbose"), "does not supply path parameter 'jobId'"),
+    ]
+    assert len(problems) == len(expected), str(caught.value)
+    for problem, ((line, column), message) in zip(problems, expected):
+        assert type(problem) is SemanticError
+        assert problem.location.file == str(path)
+        assert (problem.location.line, problem.location.column) == (line, column), str(problem)
+        assert message in problem.message
+
+
+def test_cli_prints_every_problem_and_exits_2(tmp_path):
+    text = arazzo_text(SEMANTIC_PROBLEMS_STEPS)
+    path = write_document(tmp_path, text)
+
+    result = run_cli("compile", path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    for needle, occurrence in [("nowhere", 0), ("start", 1), ("deleteEverything", 0), ("- name: verbose", 0)]:
+        line, column = position(text, needle, occurrence)
+        assert f"{path}:{line}:{column}" in result.stderr
+    assert result.stderr.count("SemanticError") == 4
+
+
+# --- the schema, and its three mended defects ----------------------------------------------------
+
+
+def test_a_document_without_info_is_a_schema_error_at_the_root(tmp_path):
+    text = "# no info\n" + arazzo_text("- stepId: a\n  operationId: createJob\n", info=False)
+    path = write_document(tmp_path, text)
+
+    with pytest.raises(ProblemList) as caught:
+        validate_document(load_document(path))
+
+    [problem] = caught.value.problems
+    assert type(problem) is SchemaError
+    assert "'info' is a required property" in problem.message
+    assert (problem.location.file, problem.location.pointer) == (str(path), "")
+    assert (problem.location.line, problem.location.column) == position(text, "arazzo:")
+
+
+MENDED_DEFECTS = {
+    "criterion type as an object": """\
+        - stepId: a
+          operationId: createJob
+          successCriteria:
+          - context: $response.body
+            condition: $.status == 'done'
+            type:
+              type: jsonpath
+              version: draft-goessner-dispatch-jsonpath-00
+        """,
+    "retry without retryAfter or target": """\
+        - stepId: a
+          operationId: createJob
+          onFailure:
+          - name: again
+            type: retry
+        """,
+    "replacement with a non-string value": """\
+        - stepId: a
+          operationId: createJob
+          requestBody:
+            contentType: application/json
+            payload:
+              count: 1
+            replacements:
+            - target: /count
+              value: 5
+        """,
+}
+
+
+@pytest.mark.parametrize("defect", list(MENDED_DEFECTS))
+def test_the_official_schema_rejects_each_defect_fixture(defect):
+    # Shows the fixtures below really exercise the defects.
+    official = yaml.safe_load(OFFICIAL_SCHEMA_PATH.read_text(encoding="utf-8"))
+    document = yaml.safe_load(arazzo_text(MENDED_DEFECTS[defect]))
+    assert list(jsonschema.Draft202012Validator(official).iter_errors(document))
+
+
+@pytest.mark.parametrize("defect", list(MENDED_DEFECTS))
+def test_validation_tolerates_the_mended_schema_defects(tmp_path, defect):
+    path = write_document(tmp_path, arazzo_text(MENDED_DEFECTS[defect]))
+    validate_document(load_document(path))
+
+
+def test_an_object_criterion_type_compiles_as_jsonpath(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(MENDED_DEFECTS["criterion type as an object"]))
+    route_state = asl["States"]["a.Route"]
+    assert choose(route_state, step_data("a", body={"status": "done"})) == "WorkflowOutputs"
+    assert choose(route_state, step_data("a", body={"status": "Done"})) == "a.Failed"
+
+
+@pytest.mark.parametrize("defect", ["retry without retryAfter or target", "replacement with a non-string value"])
+def test_mended_defects_are_refused_later_as_unsupported_not_as_schema_errors(tmp_path, defect):
+    error = compile_error(tmp_path, arazzo_text(MENDED_DEFECTS[defect]))
+    assert type(error) is UnsupportedConstruct, str(error)
+
+
+# --- refusals and semantic errors, each located -------------------------------------------------
+
+OTHER_WORKFLOW = """\
+- workflowId: other
+  steps:
+  - stepId: elsewhere
+    operationId: createJob
+"""
+
+# Each case: the document, the error type, the pointer and the text whose start is the
+# located node, and a fragment of the message.
+REFUSALS = {
+    "onFailure actions": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              onFailure:
+              - name: giveUp
+                type: end
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure", at="- name: giveUp", message="onFailure",
+    ),
+    "workflowId steps": dict(
+        steps="""\
+            - stepId: a
+              workflowId: other
+            """,
+        after_workflow=OTHER_WORKFLOW,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/workflowId", at="other", message="workflowId steps",
+    ),
+    "operationPath steps": dict(
+        steps="""\
+            - stepId: a
+              operationPath: '{$sourceDescriptions.api.url}#/paths/~1jobs/post'
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/operationPath", at="'{$sourceDescriptions", message="operationPath steps",
+    ),
+    "regex criteria": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              successCriteria:
+              - condition: ^2\\d\\d$
+                context: $statusCode
+                type: regex
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: ^2", message="regex",
+    ),
+    "the RFC 9535 filter form": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              successCriteria:
+              - condition: $[?@.status == 'done']
+                context: $response.body
+                type: jsonpath
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: $[?", message="RFC 9535",
+    ),
+    "simple string comparisons": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              successCriteria:
+              - condition: $response.body#/status == 'done'
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: $response", message="case-insensitively",
+    ),
+    "cookie parameters": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              parameters:
+              - name: session
+                in: cookie
+                value: abc
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="name: session", message="cookie",
+    ),
+    "expressions embedded in strings": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              parameters:
+              - name: tag
+                in: query
+                value: job-{$inputs.connectionId}
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="name: tag", message="embedded in strings",
+    ),
+    "expressions inside arrays": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              requestBody:
+                contentType: application/json
+                payload:
+                  connectionIds:
+                  - $inputs.connectionId
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/requestBody", at="contentType", message="inside arrays",
+    ),
+    "dependsOn": dict(
+        workflow_extra="""\
+            dependsOn:
+            - other
+            """,
+        steps="- stepId: a\n  operationId: createJob\n",
+        after_workflow=OTHER_WORKFLOW,
+        error=UnsupportedConstruct, pointer="/workflows/0/dependsOn", at="- other", message="dependsOn",
+    ),
+    "workflow-level successActions": dict(
+        workflow_extra="""\
+            successActions:
+            - name: done
+              type: end
+            """,
+        steps="- stepId: a\n  operationId: createJob\n",
+        error=UnsupportedConstruct, pointer="/workflows/0/successActions", at="- name: done", message="successActions",
+    ),
+    "$components parameter references": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              parameters:
+              - reference: $components.parameters.page
+            """,
+        top_level="""\
+            components:
+              parameters:
+                page:
+                  name: page
+                  in: query
+                  value: 1
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="reference:", message="$components",
+    ),
+    "$components action references": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              onSuccess:
+              - reference: $components.successActions.done
+            """,
+        top_level="""\
+            components:
+              successActions:
+                done:
+                  name: done
+                  type: end
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onSuccess/0", at="reference:", message="$components",
+    ),
+    "an output of a step that has not run yet": dict(
+        steps="""\
+            - stepId: a
+              operationId: getJob
+              parameters:
+              - name: jobId
+                in: path
+                value: $steps.b.outputs.jobId
+            - stepId: b
+              operationId: createJob
+              outputs:
+                jobId: $response.body#/jobId
+            """,
+        error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0", at="name: jobId", message="has not always run",
+    ),
+    "an output of a step that may have been skipped": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              onSuccess:
+              - name: skip
+                type: goto
+                stepId: c
+                criteria:
+                - condition: $response.body#/jobId == 0
+            - stepId: b
+              operationId: createJob
+              outputs:
+                jobId: $response.body#/jobId
+            - stepId: c
+              operationId: getJob
+              parameters:
+              - name: jobId
+                in: path
+                value: $steps.b.outputs.jobId
+            """,
+        error=ExpressionError, pointer="/workflows/0/steps/2/parameters/0", at="name: jobId", message="has not always run",
+    ),
+    "an unknown output name": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              outputs:
+                jobId: $response.body#/jobId
+            - stepId: b
+              operationId: getJob
+              parameters:
+              - name: jobId
+                in: path
+                value: $steps.a.outputs.job
+            """,
+        error=ExpressionError, pointer="/workflows/0/steps/1/parameters/0", at="name: jobId", message="has no output 'job'",
+    ),
+    "an unknown input name": dict(
+        workflow_extra="""\
+            inputs:
+              type: object
+              properties:
+                connectionId:
+                  type: string
+            """,
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              parameters:
+              - name: connection
+                in: query
+                value: $inputs.connection
+            """,
+        error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0", at="name: connection", message="no input 'connection'",
+    ),
+}
+
+
+
+def _refusal_document(case: dict) -> str:
+    return arazzo_text(case["steps"], case.get("workflow_extra", ""), case.get("after_workflow", ""), case.get("top_level", ""))
+
+
+@pytest.mark.parametrize(
+    "name",
+    list(REFUSALS),
+)
+def test_refusals_and_semantic_errors_are_typed_and_located(tmp_path, name):
+    case = REFUSALS[name]
+    text = _refusal_document(case)
+    workflow_id = "fixture" if case.get("after_workflow") else None
+
+    error = compile_error(tmp_path, text, workflow_id)
+
+    assert type(error) is case["error"], f"{type(error).__name__}: {error}"
+    assert case["message"] in error.message
+    assert error.location.pointer == case["pointer"]
+    assert (error.location.line, error.location.column) == position(text, case["at"])
+
+
+def test_simple_string_comparisons_are_refused_because_of_case(tmp_path):
+    error = compile_error(tmp_path, _refusal_document(REFUSALS["simple string comparisons"]))
+    assert "case" in error.message
+    assert "jsonpath" in error.message  # says what to write instead
+
+
+# The construct has a node of its own; the refusal points at the object that holds it.
+_KEY_PRECISION_REASON = "imprecise location: the refusal points at the enclosing step/workflow/requestBody, not at the construct's own node"
+
+
+@pytest.mark.parametrize(
+    ("name", "pointer", "at"),
+    [
+        ("expressions inside arrays", "/workflows/0/steps/0/requestBody/payload/connectionIds", "- $inputs"),
+    ],
+)
+@pytest.mark.xfail(strict=True, reason=_KEY_PRECISION_REASON)
+def test_refusals_point_at_the_construct_itself(tmp_path, name, pointer, at):
+    case = REFUSALS[name]
+    text = _refusal_document(case)
+    error = compile_error(tmp_path, text, "fixture" if case.get("after_workflow") else None)
+    assert type(error) is UnsupportedConstruct
+    assert (error.location.pointer, error.location.line) == (pointer, position(text, at)[0])
+
+
+# --- criteria lowering, checked by evaluating the Choice rules ----------------------------------
+
+
+def criteria_machine(tmp_path: Path, condition: str, jsonpath: bool = False) -> dict:
+    criterion = f"  - condition: {json.dumps(condition)}\n"
+    if jsonpath:
+        criterion += "    context: $response.body\n    type: jsonpath\n"
+    return compile_text(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n  successCriteria:\n" + criterion))
+
+
+def criteria_hold(asl: dict, body: Any = None, status_code: int = 200) -> bool:
+    """Whether the step's successCriteria hold for this response."""
+    return choose(asl["States"]["a.Route"], step_data("a", status_code, body)) != "a.Failed"
+
+
+def success_rule(asl: dict) -> dict:
+    first = asl["States"]["a.Route"]["Choices"][0]
+    assert first["Next"] == "a.Failed"
+    return first["Not"]
+
+
+def leaf_tests(rule: Any) -> set[str]:
+    """The comparison operators used anywhere in a rule."""
+    if isinstance(rule, list):
+        return set().union(*map(leaf_tests, rule)) if rule else set()
+    if not isinstance(rule, dict):
+        return set()
+    found = {key for key in rule if key not in ("Variable", "Next", "And", "Or", "Not")}
+    for key in ("And", "Or", "Not"):
+        if key in rule:
+            found |= leaf_tests(rule[key])
+    return found
+
+
+def test_not_equals_holds_for_a_missing_value(tmp_path):
+    strings = criteria_machine(tmp_path, "$.status != 'done'", jsonpath=True)
+    assert criteria_hold(strings, {}) is True
+    assert criteria_hold(strings, {"status": "done"}) is False
+    assert criteria_hold(strings, {"status": "other"}) is True
+    numbers = criteria_machine(tmp_path, "$response.body#/n != 3")
+    assert criteria_hold(numbers, {}) is True
+    assert criteria_hold(numbers, {"n": 3}) is False
+
+
+@pytest.mark.parametrize("body", [{}, {"n": "3"}, {"n": None}, {"n": True}, {"other": 3}, "not an object"])
+def test_a_missing_or_mistyped_value_makes_equals_false_not_a_runtime_error(tmp_path, body):
+    asl = criteria_machine(tmp_path, "$response.body#/n == 3")
+    assert criteria_hold(asl, body) is False
+    assert criteria_hold(asl, {"n": 3}) is True
+
+
+def test_numbers_use_numeric_comparisons(tmp_path):
+    asl = criteria_machine(tmp_path, "$statusCode == 200 && $response.body#/n >= 2.5")
+    assert {"NumericEquals", "NumericGreaterThanEquals"} <= leaf_tests(success_rule(asl))
+    assert criteria_hold(asl, {"n": 2.5}) is True
+    assert criteria_hold(asl, {"n": 2}) is False
+    assert criteria_hold(asl, {"n": 3}, status_code=201) is False
+
+
+def test_booleans_use_boolean_comparisons(tmp_path):
+    asl = criteria_machine(tmp_path, "$response.body#/ok == true")
+    assert "BooleanEquals" in leaf_tests(success_rule(asl))
+    assert [criteria_hold(asl, body) for body in ({"ok": True}, {"ok": False}, {}, {"ok": "true"})] == [True, False, False, False]
+    negated = criteria_machine(tmp_path, "$response.body#/ok != false")
+    assert [criteria_hold(negated, body) for body in ({"ok": True}, {"ok": False}, {})] == [True, False, True]
+
+
+def test_null_uses_is_null(tmp_path):
+    asl = criteria_machine(tmp_path, "$response.body#/error == null")
+    assert "IsNull" in leaf_tests(success_rule(asl))
+    assert [criteria_hold(asl, body) for body in ({"error": None}, {"error": "x"}, {})] == [True, False, False]
+    negated = criteria_machine(tmp_path, "$response.body#/error != null")
+    assert [criteria_hold(negated, body) for body in ({"error": None}, {"error": "x"}, {})] == [False, True, True]
+
+
+def test_a_literal_on_the_left_is_flipped(tmp_path):
+    equals = criteria_machine(tmp_path, "200 == $statusCode")
+    assert criteria_hold(equals, status_code=200) is True
+    assert criteria_hold(equals, status_code=204) is False
+    less = criteria_machine(tmp_path, "3 < $response.body#/n")
+    assert "NumericGreaterThan" in leaf_tests(success_rule(less))
+    assert [criteria_hold(less, {"n": n}) for n in (2, 3, 4)] == [False, False, True]
+    at_most = criteria_machine(tmp_path, "3 >= $response.body#/n")
+    assert [criteria_hold(at_most, {"n": n}) for n in (2, 3, 4)] == [True, True, False]
+
+
+def test_and_binds_tighter_than_or(tmp_path):
+    asl = criteria_machine(tmp_path, "$response.body#/a == 1 || $response.body#/b == 1 && $response.body#/c == 1")
+    # a || (b && c): with a alone it holds; read as (a || b) && c it would not.
+    assert criteria_hold(asl, {"a": 1, "b": 0, "c": 0}) is True
+    assert criteria_hold(asl, {"a": 0, "b": 1, "c": 0}) is False
+    assert criteria_hold(asl, {"a": 0, "b": 1, "c": 1}) is True
+
+
+def test_parentheses_group(tmp_path):
+    asl = criteria_machine(tmp_path, "($response.body#/a == 1 || $response.body#/b == 1) && $response.body#/c == 1")
+    assert criteria_hold(asl, {"a": 1, "b": 0, "c": 0}) is False
+    assert criteria_hold(asl, {"a": 1, "b": 0, "c": 1}) is True
+
+
+def test_not_negates(tmp_path):
+    asl = criteria_machine(tmp_path, "!($response.body#/a == 1 && $response.body#/b == 1)")
+    assert [criteria_hold(asl, {"a": 1, "b": b}) for b in (1, 2)] == [False, True]
+    bare = criteria_machine(tmp_path, "!$response.body#/done")
+    assert [criteria_hold(bare, body) for body in ({"done": True}, {"done": False}, {})] == [False, True, True]
+
+
+def test_a_bare_operand_holds_only_when_it_is_true(tmp_path):
+    asl = criteria_machine(tmp_path, "$response.body#/done")
+    assert [criteria_hold(asl, body) for body in ({"done": True}, {"done": False}, {"done": "yes"}, {})] == [True, False, False, False]
+
+
+def test_jsonpath_string_comparisons_are_exact(tmp_path):
+    asl = criteria_machine(tmp_path, "$.status == 'done' || 'ok' == $.status", jsonpath=True)
+    assert [criteria_hold(asl, {"status": s}) for s in ("done", "ok", "Done", "OK")] == [True, True, False, False]
+
+
+# --- the condition parser --------------------------------------------------------------------------
+
+
+def test_parser_reads_quoted_strings_with_doubled_quotes():
+    assert parse_condition("$.name == 'it''s'") == Comparison(Operand("$.name"), "==", Literal("it's"))
+    assert parse_condition("$.name == ''") == Comparison(Operand("$.name"), "==", Literal(""))
+    assert parse_condition("$.name == 'a || b'") == Comparison(Operand("$.name"), "==", Literal("a || b"))
+
+
+@pytest.mark.parametrize(("text", "value"), [("42", 42), ("-7", -7), ("2.5", 2.5), ("1e3", 1000.0), ("true", True), ("false", False), ("null", None)])
+def test_parser_reads_literals(text, value):
+    tree = parse_condition(f"$statusCode == {text}")
+    assert isinstance(tree, Comparison) and isinstance(tree.right, Literal)
+    assert tree.right.value == value and type(tree.right.value) is type(value)
+
+
+def test_parser_precedence():
+    a, b, c = (Comparison(Operand(f"$inputs.{x}"), "==", Literal(1)) for x in "abc")
+    assert parse_condition("$inputs.a == 1 || $inputs.b == 1 && $inputs.c == 1") == Or((a, And((b, c))))
+    assert parse_condition("($inputs.a == 1 || $inputs.b == 1) && $inputs.c == 1") == And((Or((a, b)), c))
+    assert parse_condition("!$inputs.a == 1 && $inputs.b == 1") == And((Not(a), b))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("($statusCode == 200", "missing ')'"),
+        ("$statusCode == 200)", "unexpected ')'"),
+        ("$statusCode == 200 && ($inputs.a == 1", "missing ')'"),
+        ("$statusCode == 200 200", "unexpected 200"),
+        ("$statusCode == 200 garbage", "cannot read 'garbage'"),
+        ("$statusCode ==", "ends too early"),
+        ("$statusCode == 'unterminated", "cannot read"),
+        ("", "ends too early"),
+    ],
+)
+def test_parser_rejects_malformed_conditions(text, message):
+    with pytest.raises(ExpressionError) as caught:
+        parse_condition(text)
+    assert message in caught.value.message
+
+
+# --- defaults and transitions ------------------------------------------------------------------
+
+
+def test_a_step_without_success_criteria_succeeds_on_2xx_only(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n"))
+    assert success_rule(asl) == {
+        "And": [
+            {"Variable": "$.steps.a.statusCode", "NumericGreaterThanEquals": 200},
+            {"Variable": "$.steps.a.statusCode", "NumericLessThan": 300},
+        ]
+    }
+    assert [criteria_hold(asl, status_code=code) for code in (199, 200, 204, 299, 300, 404, 500)] == [False, True, True, True, False, False, False]
+
+
+FORWARD_GOTO_STEPS = """\
+- stepId: a
+  operationId: createJob
+  onSuccess:
+  - name: skipAhead
+    type: goto
+    stepId: c
+    criteria:
+    - condition: $response.body#/jobId == 0
+- stepId: b
+  operationId: createJob
+  onSuccess:
+  - name: always
+    type: goto
+    stepId: c
+- stepId: c
+  operationId: createJob
+"""
+
+
+def test_a_goto_to_a_later_step_is_a_plain_transition(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(FORWARD_GOTO_STEPS))
+    states = asl["States"]
+    assert not [name for name, state in states.items() if state["Type"] == "Wait"]
+    assert states["StartWorkflow"]["Parameters"]["loops"] == {}
+    assert choose(states["a.Route"], step_data("a", body={"jobId": 0})) == "c"
+    assert choose(states["a.Route"], step_data("a", body={"jobId": 5})) == "b"
+    assert choose(states["b.Route"], step_data("b")) == "c"
+    assert states["b.Route"]["Default"] == "c"
+
+
+TWO_WORKFLOWS = """\
+- workflowId: second
+  steps:
+  - stepId: readJob
+    operationId: getJob
+    parameters:
+    - name: jobId
+      in: path
+      value: '42'
+"""
+
+
+def test_several_workflows_need_workflow_and_the_error_lists_them(tmp_path):
+    path = write_document(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n", after_workflow=TWO_WORKFLOWS))
+
+    with pytest.raises(SemanticError) as caught:
+        compile_document(path)
+    assert "--workflow" in caught.value.message
+    assert "fixture" in caught.value.message and "second" in caught.value.message
+
+    result = run_cli("compile", path)
+    assert result.returncode == 2
+    assert "--workflow" in result.stderr and "fixture, second" in result.stderr
+
+
+def test_workflow_picks_the_named_workflow(tmp_path):
+    path = write_document(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n", after_workflow=TWO_WORKFLOWS))
+
+    second = compile_document(path, "second")
+    first = compile_document(path, "fixture")
+
+    assert second["Comment"].startswith("second:")
+    assert [name for name, state in second["States"].items() if state["Type"] == "Task"] == ["readJob"]
+    assert second["States"]["readJob"]["Parameters"]["Payload"]["request"] == {"method": "GET", "path": "/jobs/{jobId}", "pathParameters": {"jobId": "42"}}
+    assert [name for name, state in first["States"].items() if state["Type"] == "Task"] == ["a"]
+
+    result = run_cli("compile", path, "--workflow", "second")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == second
+
+
+def test_an_unknown_workflow_id_is_an_error(tmp_path):
+    path = write_document(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n", after_workflow=TWO_WORKFLOWS))
+    with pytest.raises(SemanticError, match="no workflow 'third'"):
+        compile_document(path, "third")
+
+
+# --- generated names that collide with the names of steps or actions -------------------------------
+
+
+def test_a_step_named_like_a_generated_state_keeps_the_initial_state(tmp_path):
+    text = arazzo_text("- stepId: StartWorkflow\n  operationId: createJob\n")
+    try:
+        asl = compile_text(tmp_path, text)
+    except ArazzoError as error:  # refusing the name would be fine too, as long as it says so
+        assert not isinstance(error, LoweringError) and "StartWorkflow" in error.message
+        return
+    states = asl["States"]
+    assert any(state["Type"] == "Task" for state in states.values())
+    assert any("inputs.$" in state.get("Parameters", {}) for state in states.values() if state["Type"] == "Pass")
+
+
+def test_a_step_named_workflow_outputs_is_compiled_or_refused_clearly(tmp_path):
+    text = arazzo_text("- stepId: WorkflowOutputs\n  operationId: createJob\n")
+    try:
+        asl = compile_text(tmp_path, text)
+    except ArazzoError as error:
+        assert not isinstance(error, LoweringError), str(error)
+        assert "WorkflowOutputs" in error.message
+        return
+    assert [state["Type"] for state in asl["States"].values()].count("Task") == 1
+
+
+FAILING_END_NAMED = """\
+- stepId: a
+  operationId: createJob
+  successCriteria:
+  - condition: $statusCode == 200
+  onSuccess:
+  - name: {name}
+    type: end
+    x-fail:
+      error: NoJob
+    criteria:
+    - condition: $response.body#/jobId == 0
+"""
+
+
+@pytest.mark.parametrize("action_name", ["Failed", "Route"])
+def test_an_action_named_like_a_generated_state_keeps_the_step_routing(tmp_path, action_name):
+    try:
+        asl = compile_text(tmp_path, arazzo_text(FAILING_END_NAMED.format(name=action_name)))
+    except ArazzoError as error:  # refusing the name is fine, as long as it says which and is no internal error
+        assert not isinstance(error, LoweringError), str(error)
+        assert f"a.{action_name}" in error.message
+        return
+    start = asl["States"]["a"]["Next"]
+    assert outcome(asl, route(asl, start, step_data("a", 500, {"jobId": 7}))) == ("Fail", "StepFailed")
+    assert outcome(asl, route(asl, start, step_data("a", 200, {"jobId": 0}))) == ("Fail", "NoJob")
+    assert outcome(asl, route(asl, start, step_data("a", 200, {"jobId": 7}))) == ("End", "WorkflowOutputs")
+
+
+def test_distinct_steps_get_distinct_function_placeholders(tmp_path):
+    text = arazzo_text("- stepId: poll-reset\n  operationId: createJob\n- stepId: pollReset\n  operationId: createJob\n")
+    try:
+        asl = compile_text(tmp_path, text)
+    except (UnsupportedConstruct, SemanticError):
+        return  # refusing the pair is fine too
+    names = [state["Parameters"]["FunctionName"] for state in asl["States"].values() if state["Type"] == "Task"]
+    assert len(set(names)) == 2, names
+
+
+SELF_LOOPS_WITH_CLASHING_KEYS = """\
+- stepId: a
+  operationId: createJob
+  onSuccess:
+  - name: b_c
+    type: goto
+    stepId: a
+    criteria:
+    - condition: $response.body#/more == true
+- stepId: a_b
+  operationId: createJob
+  onSuccess:
+  - name: c
+    type: goto
+    stepId: a_b
+    criteria:
+    - condition: $response.body#/more == true
+"""
+
+
+def test_each_loop_has_its_own_counter(tmp_path):
+    try:
+        asl = compile_text(tmp_path, arazzo_text(SELF_LOOPS_WITH_CLASHING_KEYS))
+    except (UnsupportedConstruct, SemanticError):
+        return  # refusing the pair is fine too
+    assert len(asl["States"]["StartWorkflow"]["Parameters"]["loops"]) == 2
+
+
+# --- the Mermaid diagram ------------------------------------------------------------------------
+
+
+def test_diagram_draws_steps_actions_loops_and_declared_failures():
+    done = run_cli("diagram", WORKFLOW_PATH)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert 's0["triggerReset<br/>POST /jobs"]' in lines
+    assert '    s1 -- "stillRunning<br/>wait $inputs.pollIntervalSeconds" --> s1' in lines
+    assert '    s1 -- "resetSucceeded" --> s2' in lines
+    for error in ("StepFailed", "ResetFailed", "UnexpectedJobStatus"):
+        assert any(f'[["fail: {error}"]]' in line for line in lines), error
+    assert '    s2 --> succeed' in lines
