@@ -3,8 +3,6 @@ them (with their names), loops with their wait, and the failures the workflow de
 
 from __future__ import annotations
 
-import re
-
 from arazzo_sfn.model import Action, Step, Workflow
 
 
@@ -54,5 +52,5 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
 
 
 def _text(value: str) -> str:
-    """Mermaid labels cannot hold double quotes or a few other characters."""
-    return re.sub(r'["<>{}|]', lambda m: {"<": "&lt;", ">": "&gt;"}.get(m.group(), "'"), value).replace("&lt;br/&gt;", "<br/>")
+    """Labels are quoted, so only a double quote needs Mermaid's entity."""
+    return value.replace('"', "#quot;")

@@ -1190,7 +1190,8 @@ def test_diagram_draws_steps_actions_loops_and_declared_failures():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "flowchart TD"
-    assert 's0["triggerReset<br/>POST /jobs"]' in lines
+    assert '    s0["triggerReset<br/>POST /jobs"]' in lines
+    assert '    s1["pollReset<br/>GET /jobs/{jobId}"]' in lines
     assert '    s1 -- "stillRunning<br/>wait $inputs.pollIntervalSeconds" --> s1' in lines
     assert '    s1 -- "resetSucceeded" --> s2' in lines
     for error in ("StepFailed", "ResetFailed", "UnexpectedJobStatus"):
