@@ -11,7 +11,7 @@ from typing import TextIO
 
 from airbyte_resync.local import Credentials, RunResult, Transition, run_state_machine, start_embedded_stub
 
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
 
@@ -103,7 +103,7 @@ def _env(name: str) -> str | None:
 
 
 def _connection_id(value: str) -> str:
-    if not UUID.match(value.strip()):
+    if not UUID.fullmatch(value.strip()):
         raise UsageError(f"--connection-id must be a UUID like 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f, got {value[:60]!r}")
     return value.strip()
 

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -196,7 +196,7 @@ def _problem_for_status(code: int) -> ProblemType:
     return ProblemType(code, _ERRORS_URL, phrase.lower().replace(" ", "-"), phrase)
 
 
-FaultKind = Literal["status", "delay", "disconnect", "invalid_json"]
+FaultKind = Literal["status", "delay", "disconnect", "invalid_json", "truncated"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +235,12 @@ class Fault:
     def disconnect(cls) -> Fault:
         """Close the connection without sending any response."""
         return cls("disconnect")
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        """Handle the request normally (a createJob does create its job), then send only
+        half of the body with the full Content-Length and close: an answer cut off."""
+        return cls("truncated")
 
     @classmethod
     def invalid_json(cls) -> Fault:
@@ -337,6 +343,7 @@ class _Response:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     drop_connection: bool = False
+    truncate: bool = False  # send half the body under the full Content-Length, then close
 
 
 class _StubHTTPServer(ThreadingHTTPServer):
@@ -574,10 +581,12 @@ class AirbyteStub:
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
             fault = None
-        if fault is not None:
+        if fault is not None and fault.kind != "truncated":
             response = self._fault_response(request, fault)
         else:
             response = self._respond(request)
+            if fault is not None:
+                response = replace(response, truncate=True)
         self._send(handler, request, response)
 
     def _read_request(self, handler: _RequestHandler) -> _Request | None:
@@ -757,7 +766,7 @@ class AirbyteStub:
         if not isinstance(body, dict):
             raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "The body must be a JSON object."})
         connection_id, job_type = body.get("connectionId"), body.get("jobType")
-        if not isinstance(connection_id, str) or not _UUID_PATTERN.match(connection_id):
+        if not isinstance(connection_id, str) or not _UUID_PATTERN.fullmatch(connection_id):
             raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "connectionId must be a UUID."})
         if job_type not in JOB_TYPES:
             raise _problem_reply(
@@ -827,7 +836,7 @@ class AirbyteStub:
         query = request.query
         connection_id = query.get("connectionId")
         if connection_id is not None:
-            if not _UUID_PATTERN.match(connection_id):
+            if not _UUID_PATTERN.fullmatch(connection_id):
                 raise _problem_reply(BAD_REQUEST, {"message": "connectionId must be a UUID."})
             connection_id = _canonical_uuid(connection_id)
         job_type = query.get("jobType")
@@ -1020,6 +1029,12 @@ def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(response.body)))
         handler.end_headers()
+        if response.truncate:
+            handler.wfile.write(response.body[: len(response.body) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         handler.wfile.write(response.body)
     except (BrokenPipeError, ConnectionResetError):
         handler.close_connection = True

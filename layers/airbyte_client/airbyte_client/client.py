@@ -91,6 +91,10 @@ class AirbyteClient:
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 allow_redirects=False,
             )
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
+            error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
+            raise error(f"{operation} ({method} {path}): the response was cut off ({type(exc).__name__})") from None
         except requests.Timeout as exc:
             raise TransientAirbyteError(f"{operation} ({method} {path}): timed out ({type(exc).__name__})") from None
         except requests.ConnectionError as exc:

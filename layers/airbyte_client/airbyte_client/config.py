@@ -80,15 +80,18 @@ def auth_from_secret(secret: dict) -> Auth:
 
 def validate_api_url(url: str) -> str:
     """Return the base URL without a trailing slash. HTTPS is required unless the host is
-    loopback, so credentials never cross a network in clear text."""
+    loopback, so credentials never cross a network in clear text. Messages quote the URL
+    only once it is known to carry no user or password."""
     url = url.strip()
     if not url:
         raise AirbyteConfigurationError("AIRBYTE_API_URL is not set")
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise AirbyteConfigurationError("AIRBYTE_API_URL must not carry credentials")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AirbyteConfigurationError(f"AIRBYTE_API_URL {url!r} is not an http(s) URL")
-    if parts.username or parts.password:
-        raise AirbyteConfigurationError("AIRBYTE_API_URL must not carry credentials")
+    if parts.query or parts.fragment:
+        raise AirbyteConfigurationError(f"AIRBYTE_API_URL {url!r} must not have a query or fragment")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise AirbyteConfigurationError(
             f"AIRBYTE_API_URL must use https for the non-loopback host {parts.hostname!r}"

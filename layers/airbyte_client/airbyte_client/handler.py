@@ -21,7 +21,7 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_JOB_ID = 2**63 - 1
 _clients: dict[tuple[str, str], AirbyteClient] = {}
 
@@ -71,7 +71,7 @@ class StepRequest:
         value = self.body_field(name)
         if not isinstance(value, str):
             raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {_json_type(value)}")
-        if not UUID_PATTERN.match(value):
+        if not UUID_PATTERN.fullmatch(value):
             raise InvalidInput(f"{self.step}: {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
         return value.lower()
 
