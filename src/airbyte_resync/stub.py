@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import hmac
 import http
-import ipaddress
 import json
 import logging
 import re
@@ -47,6 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from airbyte_client.config import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -419,7 +420,7 @@ class AirbyteStub:
         known_connections: Iterable[str] | None = None,
         job_scripts: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             # The stub has no real security; it must not be reachable from other machines.
             raise ValueError(f"the Airbyte stub only listens on a loopback address, not {host!r}")
         if (client_id is None) != (client_secret is None):
@@ -905,15 +906,6 @@ def serve(port: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
 
 
 # ---- helpers ----
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _same_secret(given: str, expected: str) -> bool:
