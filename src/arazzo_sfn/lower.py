@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_sfn import criteria as cr
+from arazzo_runtime import conditions as cr
+from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import parse_expression as _parse_expression
 from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
-from arazzo_sfn.expressions import RuntimeExpression, is_expression, parse_expression
 from arazzo_sfn.model import Action, Criterion, Step, Workflow
 
 # Step Functions fails an execution at 25,000 history events. One pass of a poll loop
@@ -456,7 +457,7 @@ class _Lowering:
     def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
         if criterion.type not in ("simple", "jsonpath"):
             raise UnsupportedConstruct(f"{criterion.type} criteria are not supported yet", criterion.location)
-        tree = cr.parse_condition(criterion.condition, criterion.location)
+        tree = parse_condition(criterion.condition, criterion.location)
         if criterion.type == "simple":
             return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
         if criterion.type == "jsonpath":
@@ -468,6 +469,20 @@ class _Lowering:
 
     def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
         return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location)
+
+
+def parse_expression(text: str, location: Location | None) -> RuntimeExpression:
+    try:
+        return _parse_expression(text)
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+def parse_condition(text: str, location: Location | None) -> cr.Condition:
+    try:
+        return cr.parse_condition(text)
+    except cr.ConditionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
 
 
 # --- Choice rules from condition trees -----------------------------------------------------------

@@ -23,7 +23,7 @@ import yaml
 
 from arazzo_sfn import lower
 from arazzo_sfn.compiler import compile_document, compile_file
-from arazzo_sfn.criteria import And, Comparison, Literal, Not, Operand, Or, parse_condition
+from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_sfn.errors import (
     ArazzoError,
     ExpressionError,
@@ -991,9 +991,9 @@ def test_parser_precedence():
     ],
 )
 def test_parser_rejects_malformed_conditions(text, message):
-    with pytest.raises(ExpressionError) as caught:
+    with pytest.raises(ConditionSyntaxError) as caught:
         parse_condition(text)
-    assert message in caught.value.message
+    assert message in str(caught.value)
 
 
 # --- defaults and transitions ------------------------------------------------------------------

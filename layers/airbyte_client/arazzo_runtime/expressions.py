@@ -1,5 +1,6 @@
 """Arazzo runtime expressions ($inputs.x, $steps.s.outputs.o, $response.body#/p, ...),
-parsed into plain values. Resolving them to state-data paths is the lowering's job."""
+parsed into plain values. The compiler resolves them to state-data paths; the functions
+evaluate the ones about a response."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_sfn.errors import ExpressionError, Location
 
 NAME = r"[A-Za-z0-9_\-.]+"
 _FORMS = [
@@ -27,6 +27,10 @@ _FORMS = [
 ]
 
 
+class ExpressionSyntaxError(ValueError):
+    """Text that is not a runtime expression Arazzo 1.0.1 defines."""
+
+
 @dataclass(frozen=True)
 class RuntimeExpression:
     kind: str
@@ -40,7 +44,7 @@ def is_expression(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("$")
 
 
-def parse_expression(text: str, location: Location | None = None) -> RuntimeExpression:
+def parse_expression(text: str) -> RuntimeExpression:
     for kind, pattern in _FORMS:
         match = pattern.match(text)
         if not match:
@@ -48,20 +52,20 @@ def parse_expression(text: str, location: Location | None = None) -> RuntimeExpr
         groups = match.groupdict()
         pointer: tuple[str, ...] = ()
         if groups.get("pointer"):
-            pointer = parse_pointer(groups["pointer"][1:], text, location)
+            pointer = parse_pointer(groups["pointer"][1:], text)
         rest = groups.get("rest") or ""
         if rest.startswith("#"):
-            pointer = parse_pointer(rest[1:], text, location)
+            pointer = parse_pointer(rest[1:], text)
         elif rest.startswith("."):
             pointer = tuple(rest[1:].split("."))
         return RuntimeExpression(kind, text, groups.get("name"), groups.get("step"), pointer)
-    raise ExpressionError(f"{text!r} is not a runtime expression Arazzo 1.0.1 defines", location)
+    raise ExpressionSyntaxError(f"{text!r} is not a runtime expression Arazzo 1.0.1 defines")
 
 
-def parse_pointer(pointer: str, text: str, location: Location | None) -> tuple[str, ...]:
+def parse_pointer(pointer: str, text: str) -> tuple[str, ...]:
     """RFC 6901: '' is the whole value; '/a/b' are tokens, with ~1 -> '/' and ~0 -> '~'."""
     if pointer == "":
         return ()
     if not pointer.startswith("/"):
-        raise ExpressionError(f"{text!r}: a JSON pointer starts with '/'", location)
+        raise ExpressionSyntaxError(f"{text!r}: a JSON pointer starts with '/'")
     return tuple(token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/"))

@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Union
 
-from arazzo_sfn.errors import ExpressionError, Location
+
+
+class ConditionSyntaxError(ValueError):
+    """A condition that cannot be parsed; the message quotes it and says where it goes wrong."""
 
 
 @dataclass(frozen=True)
@@ -63,23 +66,23 @@ _TOKEN = re.compile(
 )
 
 
-def parse_condition(text: str, location: Location | None = None) -> Condition:
-    tokens = _tokenize(text, location)
-    parser = _Parser(tokens, text, location)
+def parse_condition(text: str) -> Condition:
+    tokens = _tokenize(text)
+    parser = _Parser(tokens, text)
     tree = parser.parse_or()
     if parser.position != len(tokens):
-        raise ExpressionError(f"condition {text!r}: unexpected {tokens[parser.position][1]!r}", location)
+        raise ConditionSyntaxError(f"condition {text!r}: unexpected {tokens[parser.position][1]!r}")
     return tree
 
 
-def _tokenize(text: str, location: Location | None) -> list[tuple[str, Any]]:
+def _tokenize(text: str) -> list[tuple[str, Any]]:
     tokens, position = [], 0
     while position < len(text):
         if text[position:].strip() == "":
             break
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise ExpressionError(f"condition {text!r}: cannot read {text[position:].strip()[:20]!r}", location)
+            raise ConditionSyntaxError(f"condition {text!r}: cannot read {text[position:].strip()[:20]!r}")
         kind = match.lastgroup
         raw = match.group(kind)
         if kind == "string":
@@ -95,8 +98,8 @@ def _tokenize(text: str, location: Location | None) -> list[tuple[str, Any]]:
 
 
 class _Parser:
-    def __init__(self, tokens, text, location):
-        self.tokens, self.text, self.location, self.position = tokens, text, location, 0
+    def __init__(self, tokens, text):
+        self.tokens, self.text, self.position = tokens, text, 0
 
     def _peek(self) -> tuple[str, Any] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -132,23 +135,23 @@ class _Parser:
             self.position += 1
             right = self.parse_primary()
             if not isinstance(left, (Literal, Operand)) or not isinstance(right, (Literal, Operand)):
-                raise ExpressionError(f"condition {self.text!r}: comparisons take values, not sub-conditions", self.location)
+                raise ConditionSyntaxError(f"condition {self.text!r}: comparisons take values, not sub-conditions")
             return Comparison(left, token[1], right)
         return left
 
     def parse_primary(self) -> Condition:
         token = self._peek()
         if token is None:
-            raise ExpressionError(f"condition {self.text!r}: ends too early", self.location)
+            raise ConditionSyntaxError(f"condition {self.text!r}: ends too early")
         if token == ("op", "("):
             self.position += 1
             inner = self.parse_or()
             if not self._take(")"):
-                raise ExpressionError(f"condition {self.text!r}: missing ')'", self.location)
+                raise ConditionSyntaxError(f"condition {self.text!r}: missing ')'")
             return inner
         self.position += 1
         if token[0] == "literal":
             return Literal(token[1])
         if token[0] == "operand":
             return Operand(token[1])
-        raise ExpressionError(f"condition {self.text!r}: unexpected {token[1]!r}", self.location)
+        raise ConditionSyntaxError(f"condition {self.text!r}: unexpected {token[1]!r}")
