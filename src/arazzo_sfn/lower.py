@@ -13,6 +13,7 @@ no extra state per iteration.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,9 @@ LAMBDA_SERVICE_RETRY = {
     "BackoffRate": 2,
     "MaxAttempts": 6,
 }
+# What every step function returns; the Task keeps exactly these in $.steps.<step>.
+RESPONSE_KEYS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")
+DEFAULT_LOOP_WAIT_SECONDS = 30
 STEP_FAILED_ERROR = "StepFailed"
 INVALID_INPUT_ERROR = "InvalidInput"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,7 +81,10 @@ class _Lowering:
         self.step_keys = _data_keys([s.step_id for s in workflow.steps], workflow)
         self.properties: dict = (workflow.inputs or {}).get("properties") or {}
         self.guaranteed = _guaranteed_before(workflow)
-        self.loops: dict[tuple[str, str], _Loop] = {}
+        self.counters: dict[tuple[str, str, str], str] = {}  # (step, action, kind) -> state-data key
+        self.tasks: dict[str, list[dict]] = {}  # step id -> its Task states (a retry target has two)
+        self.evaluated: dict[str, dict] = {}  # step id -> criteria its function evaluates
+        self.built: set[tuple] = set()  # what has its states already, so it is built once
         placeholders: dict[str, str] = {}
         for step in workflow.steps:
             placeholder = function_placeholder(step.step_id)
@@ -98,6 +105,13 @@ class _Lowering:
             )
         self.states[name] = state
 
+    def _first_time(self, key: tuple) -> bool:
+        """True once per key: states shared by several routes are built by the first."""
+        if key in self.built:
+            return False
+        self.built.add(key)
+        return True
+
     # --- the whole machine ---------------------------------------------------------------
 
     def run(self) -> dict:
@@ -109,6 +123,8 @@ class _Lowering:
         for step in self.workflow.steps:
             self._lower_step(step)
         self._lower_outputs()
+        self.states["StartWorkflow"]["Parameters"]["loops"].update({key: {"iterations": 0} for key in self.counters.values()})
+        self._attach_evaluated_criteria()
         comment = f"{self.workflow.workflow_id}: {self.workflow.summary or ''}".strip()
         comment += f" Generated from {self.workflow.source_file} by arazzo-sfn; do not edit."
         return {"Comment": comment, "StartAt": start, "States": self.states}
@@ -118,9 +134,6 @@ class _Lowering:
         at = w.field_locations.get
         if w.depends_on:
             raise UnsupportedConstruct("dependsOn is not supported yet", at("dependsOn", w.location))
-        for key, actions in (("successActions", w.success_actions), ("failureActions", w.failure_actions)):
-            if actions:
-                raise UnsupportedConstruct(f"workflow-level {key} are not supported yet", at(key, w.location))
         if "parameters" in w.extras:
             raise UnsupportedConstruct("workflow-level parameters are not supported yet", at("parameters", w.location))
 
@@ -136,7 +149,7 @@ class _Lowering:
             if isinstance(prop, dict):
                 rules.extend(self._input_checks(name, prop))
         defaults = {name: prop["default"] for name, prop in self.properties.items() if isinstance(prop, dict) and "default" in prop}
-        loops = {loop.key: {"iterations": 0} for loop in self._all_loops()}
+        loops: dict = {}  # filled once every step is lowered and each counter is known
         init = "StartWorkflow"
         if defaults:
             self._add("ApplyInputDefaults", {
@@ -189,45 +202,54 @@ class _Lowering:
 
     def _lower_step(self, step: Step) -> None:
         at = step.field_locations.get
-        if step.target_kind != "operationId":
-            raise UnsupportedConstruct(f"step {step.step_id!r}: {step.target_kind} steps are not supported yet", at(step.target_kind, step.location))
-        if step.on_failure is not None:
-            raise UnsupportedConstruct(f"step {step.step_id!r}: onFailure actions are not supported yet", at("onFailure", step.location))
-        name = step.step_id
+        if step.target_kind == "workflowId":
+            raise UnsupportedConstruct(f"step {step.step_id!r}: workflowId steps are not supported yet", at("workflowId", step.location))
+        self._add_task(step, step.step_id, self._route_name(step))
+        self._lower_routing(step)
+
+    def _add_task(self, step: Step, name: str, next_state: str) -> None:
+        """The Lambda task that performs the step's operation; its answer lands in $.steps.<step>."""
         task: dict[str, Any] = {"Type": "Task"}
-        if step.description:
+        if step.description and name == step.step_id:
             task["Comment"] = " ".join(step.description.split())
         task.update({
             "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "${" + function_placeholder(step.step_id) + "}", "Payload": self._payload(step)},
-            "ResultSelector": {"statusCode.$": "$.Payload.statusCode", "headers.$": "$.Payload.headers", "body.$": "$.Payload.body"},
+            "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS},
             "ResultPath": self._step_path(step.step_id),
             "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in self.workflow.retry],
         })
+        if self._failure_actions(step):
+            # Errors that survive the retries are step failures too, so failure actions apply.
+            task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": self._step_path(step.step_id), "Next": self._failure_route_name(step)}]
+        task["Next"] = next_state
         self._add(name, task, step.location)
-        task["Next"] = self._lower_routing(step)
+        self.tasks.setdefault(step.step_id, []).append(task)
 
     def _payload(self, step: Step) -> dict:
         operation = step.operation
         request: dict[str, Any] = {"method": operation.method, "path": operation.path}
-        groups = {"path": "pathParameters", "query": "query", "header": "headers"}
+        groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
         for parameter in step.parameters:
-            if parameter.reference is not None:
-                raise UnsupportedConstruct("parameter references ($components) are not supported yet", parameter.location)
             if parameter.where not in groups:
-                raise UnsupportedConstruct(f"parameters in {parameter.where!r} are not supported yet", parameter.location)
+                raise UnsupportedConstruct(f"step {step.step_id!r}: parameter {parameter.name!r} needs `in` (path, query, header or cookie)", parameter.location)
             group = request.setdefault(groups[parameter.where], {})
             key, value = self._template_entry(parameter.name, parameter.value, step, parameter.location)
             group[key] = value
         if step.request_body is not None:
             body = step.request_body
-            if body.replacements:
-                raise UnsupportedConstruct("requestBody replacements are not supported yet", body.location)
             if body.content_type:
                 request["contentType"] = body.content_type
-            key, value = self._template_entry("body", body.payload, step, body.location)
+            payload = _apply_replacements(body.payload, body.replacements, body.location)
+            key, value = self._template_entry("body", payload, step, body.location)
             request[key] = value
-        return {"step": step.step_id, "operationId": operation.operation_id, "request": request, "executionId.$": "$$.Execution.Id"}
+        return {
+            "step": step.step_id,
+            "operationId": operation.operation_id,
+            "source": operation.source,
+            "request": request,
+            "executionId.$": "$$.Execution.Id",
+        }
 
     def _retrier(self, policy) -> dict:
         retrier = {"ErrorEquals": list(policy.errors), "IntervalSeconds": policy.interval_seconds, "BackoffRate": policy.backoff_rate, "MaxAttempts": policy.max_attempts}
@@ -237,75 +259,197 @@ class _Lowering:
             retrier["JitterStrategy"] = policy.jitter
         return retrier
 
-    def _lower_routing(self, step: Step) -> str:
-        """One Choice after the task: success criteria first, then the onSuccess actions in
+    # --- routing: success criteria, then actions ---------------------------------------------
+
+    def _route_name(self, step: Step) -> str:
+        return f"{step.step_id}.Route"
+
+    def _success_actions(self, step: Step) -> tuple[Action, ...]:
+        # Step-level actions come first; workflow-level ones still apply after them.
+        return tuple(step.on_success or ()) + self.workflow.success_actions
+
+    def _failure_actions(self, step: Step) -> tuple[Action, ...]:
+        return tuple(step.on_failure or ()) + self.workflow.failure_actions
+
+    def _lower_routing(self, step: Step) -> None:
+        """One Choice after the task: success criteria first, then the success actions in
         order (the first whose criteria hold wins), then the spec's default (next step)."""
-        name = f"{step.step_id}.Route"
         choice: dict[str, Any] = {"Type": "Choice"}
-        self._add(name, choice, step.location)  # right after the task, for reading order
-        rules: list[dict] = []
+        self._add(self._route_name(step), choice, step.location)  # right after the task, for reading order
         success = self._criteria_rule(step.success_criteria, step) if step.success_criteria else _status_2xx(self._step_path(step.step_id))
-        rules.append({"Not": success, "Next": self._step_failed(step)})
+        rules: list[dict] = [{"Not": success, "Next": self._lower_failure_routing(step)}]
+        retry_actions = [action for action in self._failure_actions(step) if action.type == "retry"]
+        if retry_actions:
+            # A success gives the step's retry budget back, for the next time it runs.
+            names = [f"{step.step_id}.{action.name}.Reset" for action in retry_actions] + [f"{step.step_id}.Actions"]
+            for action, name, following in zip(retry_actions, names, names[1:]):
+                self._add(name, {
+                    "Type": "Pass",
+                    "Parameters": {"iterations": 0},
+                    "ResultPath": f"$.loops.{self._counter(step, action, 'retry')}",
+                    "Next": following,
+                }, action.location)
+            choice.update({"Choices": rules, "Default": names[0]})
+            choice = {"Type": "Choice"}
+            self._add(names[-1], choice, step.location)
+            rules = []
         default = None
-        for action in step.on_success or ():
+        for action in self._success_actions(step):
             condition = self._criteria_rule(action.criteria, step) if action.criteria else None
-            loop = self._loop_for(step, action)
-            if loop is not None:
-                limit = self._loop_limit(step, action, loop)
-                rules.append({**({"And": [condition, limit]} if condition else limit), "Next": loop.limit_state})
-                target = loop.count_state
-            else:
-                target = self._action_target(step, action)
+            target = self._goto_or_end(step, action, rules, condition)
             if condition is None:
                 default = target
                 break  # the actions after one without criteria can never be chosen
             rules.append({**condition, "Next": target})
         if default is None:
             default = self._next_after(step)
-        choice.update({"Choices": rules, "Default": default})
-        return name
+        if rules:
+            choice.update({"Choices": rules, "Default": default})
+        else:
+            choice.update({"Type": "Pass", "Next": default})
+
+    def _goto_or_end(self, step: Step, action: Action, rules: list[dict], condition: dict | None) -> str:
+        """The state an end or goto action leads to; a backward goto also adds its bound rule."""
+        if action.type == "retry":
+            raise SemanticError("retry actions belong in onFailure", action.location)
+        if action.type == "end":
+            if action.loop is not None:
+                raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
+            if action.fail is None:
+                return "WorkflowOutputs"
+            name = f"{step.step_id}.{action.name}"
+            if self._first_time(("fail", step.step_id, action.name)):
+                self._failure(name, action.fail.error, action.fail.cause, step, action.fail.location)
+            return name
+        if action.fail is not None:
+            raise SemanticError("x-fail belongs on an end action", action.fail.location)
+        if action.workflow_id is not None:
+            raise UnsupportedConstruct("goto a workflow is not supported yet", action.location)
+        if not self._is_backward(step, action):
+            if action.loop is not None:
+                raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
+            return action.step_id
+        loop = self._loop(step, action)
+        limit = self._loop_limit(step, action, loop)
+        rules.append({**({"And": [condition, limit]} if condition else limit), "Next": loop.limit_state})
+        return loop.count_state
 
     def _next_after(self, step: Step) -> str:
         following = step.index + 1
         return self.workflow.steps[following].step_id if following < len(self.workflow.steps) else "WorkflowOutputs"
 
-    def _step_failed(self, step: Step) -> str:
-        name = f"{step.step_id}.Failed"
+    # --- failure: failure actions, then the spec's default (the workflow fails) --------------------
+
+    def _failure_route_name(self, step: Step) -> str:
+        return f"{step.step_id}.OnFailure"
+
+    def _lower_failure_routing(self, step: Step) -> str:
+        actions = self._failure_actions(step)
+        if not actions:
+            return self._step_failed(step)
+        name = self._failure_route_name(step)
+        if not self._first_time(("on failure", step.step_id)):
+            return name
+        choice: dict[str, Any] = {"Type": "Choice"}
+        self._add(name, choice, step.location)
+        rules: list[dict] = []
+        default = None
+        for action in actions:
+            condition = self._criteria_rule(action.criteria, step) if action.criteria else None
+            if action.type == "retry":
+                counter = f"$.loops.{self._counter(step, action, 'retry')}.iterations"
+                limit = 1 if action.retry_limit is None else action.retry_limit  # the spec: one retry when absent
+                budget = {"Variable": counter, "NumericLessThan": limit}
+                rules.append({**({"And": [condition, budget]} if condition else budget), "Next": self._retry_states(step, action, counter)})
+                continue  # once the budget is spent, the later actions apply
+            if action.type == "end" and action.fail is None:
+                target = self._step_failed(step)  # ending on failure ends the workflow failed
+            else:
+                target = self._goto_or_end(step, action, rules, condition)
+            if condition is None:
+                default = target
+                break
+            rules.append({**condition, "Next": target})
+        choice.update({"Choices": rules, "Default": default or self._step_failed(step)})
+        if not rules:
+            choice.clear()
+            choice.update({"Type": "Pass", "Next": default or self._step_failed(step)})
+        return name
+
+    def _retry_states(self, step: Step, action: Action, counter: str) -> str:
+        """Count, wait (Retry-After wins over retryAfter), run the action's target if it has
+        one, then run the step again."""
+        base = f"{step.step_id}.{action.name}"
         at = self._step_path(step.step_id)
-        self._add(name, {
+        seconds = math.ceil(action.retry_after or 0)
+        again = step.step_id
+        if action.step_id is not None:
+            target = self.workflow.step(action.step_id)
+            again = f"{base}.{target.step_id}"
+            self._retry_target_task(target, again, step.step_id)
+        elif action.workflow_id is not None:
+            raise UnsupportedConstruct("a retry that runs a workflow first is not supported yet", action.location)
+        self._add(f"{base}.Count", {
             "Type": "Pass",
-            "Comment": "The step's successCriteria do not hold: say which step, and what Airbyte answered.",
+            "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
+            "ResultPath": counter.rsplit(".", 1)[0],
+            "Next": f"{base}.Delay",
+        }, action.location)
+        self._add(f"{base}.Delay", {
+            "Type": "Choice",
+            "Choices": [{
+                "And": [{"Variable": f"{at}.retryAfterSeconds", "IsPresent": True}, {"Variable": f"{at}.retryAfterSeconds", "IsNumeric": True}],
+                "Next": f"{base}.WaitRetryAfter",
+            }],
+            "Default": f"{base}.Wait",
+        }, action.location)
+        self._add(f"{base}.WaitRetryAfter", {"Type": "Wait", "SecondsPath": f"{at}.retryAfterSeconds", "Next": again}, action.location)
+        self._add(f"{base}.Wait", {"Type": "Wait", "Seconds": seconds, "Next": again}, action.location)
+        return f"{base}.Count"
+
+    def _retry_target_task(self, target: Step, name: str, then: str) -> None:
+        """A retry naming a step runs that step's operation first; when its success criteria
+        hold, the failed step is retried, otherwise the workflow fails on the target."""
+        check = f"{name}.Check"
+        self._add_task(target, name, check)
+        success = self._criteria_rule(target.success_criteria, target) if target.success_criteria else _status_2xx(self._step_path(target.step_id))
+        self._add(check, {"Type": "Choice", "Choices": [{"Not": success, "Next": self._step_failed(target)}], "Default": then}, target.location)
+
+    def _step_failed(self, step: Step) -> str:
+        """Where a failed step ends the workflow: StepFailed naming the step and the HTTP answer,
+        or, when the function itself failed, that error and cause unchanged."""
+        name = f"{step.step_id}.Failed"
+        if not self._first_time(("failed", step.step_id)):
+            return name
+        at = self._step_path(step.step_id)
+        operation = step.operation.operation_id or f"{step.operation.method} {step.operation.path}"
+        cause_state = name
+        if self._failure_actions(step):
+            # With failure actions the task catches errors, so there may be no HTTP answer.
+            cause_state = f"{name}.Cause"
+            self._add(name, {
+                "Type": "Choice",
+                "Choices": [{"Variable": f"{at}.statusCode", "IsPresent": True, "Next": cause_state}],
+                "Default": f"{name}.Error",
+            }, step.location)
+        self._add(cause_state, {
+            "Type": "Pass",
+            "Comment": "The step's successCriteria do not hold: say which step, and what the server answered.",
             "Parameters": {
-                "message.$": f"States.Format('Step {step.step_id} ({step.operation.operation_id}) failed its success criteria: HTTP {{}}', {at}.statusCode)",
+                "message.$": f"States.Format('Step {_format_literal(step.step_id)} ({_format_literal(operation)}) failed its success criteria: HTTP {{}}', {at}.statusCode)",
                 "step": step.step_id,
                 "operationId": step.operation.operation_id,
                 "statusCode.$": f"{at}.statusCode",
                 "response.$": f"{at}.body",
             },
             "ResultPath": "$.failure",
-            "Next": f"{step.step_id}.Failed.Fail",
+            "Next": f"{name}.Fail",
         }, step.location)
-        self._add(f"{step.step_id}.Failed.Fail", {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}, step.location)
+        self._add(f"{name}.Fail", {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}, step.location)
+        if self._failure_actions(step):
+            # The function's own error and cause, unchanged.
+            self._add(f"{name}.Error", {"Type": "Fail", "ErrorPath": f"{at}.Error", "CausePath": f"{at}.Cause"}, step.location)
         return name
-
-    def _action_target(self, step: Step, action: Action) -> str:
-        if action.type == "reference":
-            raise UnsupportedConstruct("action references ($components) are not supported yet", action.location)
-        if action.type == "end":
-            if action.fail is None:
-                return "WorkflowOutputs"
-            name = f"{step.step_id}.{action.name}"
-            self._failure(name, action.fail.error, action.fail.cause, step, action.fail.location)
-            return name
-        if action.fail is not None:
-            raise SemanticError("x-fail belongs on an end action", action.fail.location)
-        if action.type != "goto":
-            raise UnsupportedConstruct(f"{action.type} actions are not supported in onSuccess", action.location)
-        if action.workflow_id is not None:
-            raise UnsupportedConstruct("goto a workflow is not supported yet", action.location)
-        if action.loop is not None:
-            raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
-        return action.step_id
 
     def _failure(self, name: str, error: str, cause: dict, step: Step, location: Location, extra: dict | None = None) -> None:
         parameters = dict(extra or {})
@@ -317,26 +461,24 @@ class _Lowering:
 
     # --- loops: every backward goto waits, counts, and is bounded ----------------------------
 
-    def _all_loops(self) -> list[_Loop]:
-        return [self._loop_for(step, action) for step in self.workflow.steps for action in step.on_success or () if self._is_backward(step, action)]
-
     def _is_backward(self, step: Step, action: Action) -> bool:
         if action.type != "goto" or action.step_id is None:
             return False
         return self.workflow.step(action.step_id).index <= step.index
 
-    def _loop_for(self, step: Step, action: Action) -> _Loop | None:
-        if not self._is_backward(step, action):
-            return None
-        key = (step.step_id, action.name)
-        if key not in self.loops:
-            base = f"{step.step_id}.{action.name}"
-            data_key = _safe_key(f"{step.step_id}_{action.name}")
-            taken = {loop.key for loop in self.loops.values()}
-            while data_key in taken:  # e.g. a/b_c and a_b/c: each loop keeps its own counter
+    def _counter(self, step: Step, action: Action, kind: str) -> str:
+        """The state-data key of the counter of one loop or retry action of one step."""
+        key = (step.step_id, action.name, kind)
+        if key not in self.counters:
+            data_key = _safe_key(f"{step.step_id}_{action.name}" + ("_retry" if kind == "retry" else ""))
+            while data_key in self.counters.values():  # e.g. a/b_c and a_b/c: each keeps its own
                 data_key += "_"
-            self.loops[key] = _Loop(data_key, f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
-        return self.loops[key]
+            self.counters[key] = data_key
+        return self.counters[key]
+
+    def _loop(self, step: Step, action: Action) -> _Loop:
+        base = f"{step.step_id}.{action.name}"
+        return _Loop(self._counter(step, action, "loop"), f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
 
     def _loop_limit(self, step: Step, action: Action, loop: _Loop) -> dict:
         spec = action.loop
@@ -344,7 +486,7 @@ class _Lowering:
         cap = loop_iteration_cap(span)
         counter = f"$.loops.{loop.key}.iterations"
         limits = [{"Variable": counter, "NumericGreaterThanEquals": cap}]
-        wait: dict[str, Any] = {"Seconds": 30}
+        wait: dict[str, Any] = {"Seconds": DEFAULT_LOOP_WAIT_SECONDS}
         error, cause = "LoopLimitExceeded", {}
         location = action.location
         if spec is not None:
@@ -354,17 +496,18 @@ class _Lowering:
             if spec.max_iterations is not None:
                 bound = self._number_or_path(spec.max_iterations, "maxIterations", "NumericGreaterThanEquals", step, location)
                 limits.insert(0, {"Variable": counter, **bound})
-        self._add(loop.count_state, {
-            "Type": "Pass",
-            "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
-            "ResultPath": f"$.loops.{loop.key}",
-            "Next": loop.wait_state,
-        }, location)
-        self._add(loop.wait_state, {"Type": "Wait", **wait, "Next": action.step_id}, location)
-        self._failure(
-            loop.limit_state, error, cause, step, location,
-            extra={"step": step.step_id, "iterations.$": counter, "maxIterationsAllowedByHistory": cap},
-        )
+        if self._first_time(("loop", loop.key)):
+            self._add(loop.count_state, {
+                "Type": "Pass",
+                "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
+                "ResultPath": f"$.loops.{loop.key}",
+                "Next": loop.wait_state,
+            }, location)
+            self._add(loop.wait_state, {"Type": "Wait", **wait, "Next": action.step_id}, location)
+            self._failure(
+                loop.limit_state, error, cause, step, location,
+                extra={"step": step.step_id, "iterations.$": counter, "maxIterationsAllowedByHistory": cap},
+            )
         return {"Or": limits} if len(limits) > 1 else limits[0]
 
     def _number_or_path(self, value: Any, field: str, key: str, step: Step, location: Location) -> dict:
@@ -394,19 +537,40 @@ class _Lowering:
     # --- values: literals and runtime expressions --------------------------------------------
 
     def _template_entry(self, key: str, value: Any, step: Step | None, location: Location, guaranteed: frozenset | None = None) -> tuple[str, Any]:
+        """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
         if key.endswith(".$"):
             raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
-        if is_expression(value):
+        if is_expression(value) and not _EMBEDDED.search(value):
             return key + ".$", self._value_path(parse_expression(value, location), step, location, guaranteed)
         if isinstance(value, dict):
             return key, dict(self._template_entry(k, v, step, location, guaranteed) for k, v in value.items())
         if isinstance(value, list):
-            if any(_contains_expression(item) for item in value):
-                raise UnsupportedConstruct(f"runtime expressions inside arrays ({key!r}) are not supported yet", location)
-            return key, value
-        if isinstance(value, str) and "{$" in value:
-            raise UnsupportedConstruct(f"runtime expressions embedded in strings ({value!r}) are not supported yet", location)
+            if not any(_contains_expression(item) for item in value):
+                return key, value
+            return key + ".$", f"States.Array({', '.join(self._intrinsic_argument(item, step, location, guaranteed) for item in value)})"
+        if isinstance(value, str) and _EMBEDDED.search(value):
+            return key + ".$", self._format(value, step, location, guaranteed)
         return key, value
+
+    def _format(self, text: str, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
+        """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
+        pieces, arguments, position = [], [], 0
+        for match in _EMBEDDED.finditer(text):
+            pieces.append(_format_literal(text[position:match.start()]))
+            pieces.append("{}")
+            arguments.append(self._value_path(parse_expression(match.group(1), location), step, location, guaranteed))
+            position = match.end()
+        pieces.append(_format_literal(text[position:]))
+        return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
+
+    def _intrinsic_argument(self, item: Any, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
+        if is_expression(item) and not _EMBEDDED.search(item):
+            return self._value_path(parse_expression(item, location), step, location, guaranteed)
+        if isinstance(item, str):
+            return self._format(item, step, location, guaranteed) if _EMBEDDED.search(item) else f"'{_format_literal(item)}'"
+        if item is None or isinstance(item, (bool, int, float)):
+            return json.dumps(item)
+        raise UnsupportedConstruct("runtime expressions in arrays that also hold objects or arrays are not supported yet", location)
 
     def _value_path(self, expression: RuntimeExpression, step: Step | None, location: Location, guaranteed: frozenset | None = None, seen: tuple = ()) -> str:
         kind = expression.kind
@@ -455,17 +619,56 @@ class _Lowering:
         return rules[0] if len(rules) == 1 else {"And": rules}
 
     def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
-        if criterion.type not in ("simple", "jsonpath"):
-            raise UnsupportedConstruct(f"{criterion.type} criteria are not supported yet", criterion.location)
-        tree = parse_condition(criterion.condition, criterion.location)
-        if criterion.type == "simple":
-            return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
-        if criterion.type == "jsonpath":
-            if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
-                raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
-            base = self._value_path(parse_expression(criterion.context, criterion.location), step, criterion.location)
-            return _rule(tree, lambda operand: _jsonpath_operand(operand, base, criterion), criterion, case_insensitive=False)
-        raise UnsupportedConstruct(f"{criterion.type} criteria are not supported yet", criterion.location)
+        """A native Choice rule where ASL can say what the criterion means; otherwise the
+        step's function evaluates it on the response and the rule reads its verdict."""
+        if criterion.type == "xpath":
+            raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
+        if criterion.type not in ("simple", "regex", "jsonpath"):
+            raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
+        if criterion.type in ("regex", "jsonpath") and criterion.context is None:
+            raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
+        try:
+            if criterion.type == "simple":
+                tree = parse_condition(criterion.condition, criterion.location)
+                return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
+            if criterion.type == "jsonpath" and not _is_rfc9535_query(criterion.condition):
+                if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
+                    raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
+                tree = parse_condition(criterion.condition, criterion.location)
+                base = self._value_path(parse_expression(criterion.context, criterion.location), step, criterion.location)
+                return _rule(tree, lambda operand: _jsonpath_operand(operand, base, criterion), criterion, case_insensitive=False)
+        except _NotNative:
+            pass
+        return self._evaluated_rule(criterion, step)
+
+    def _evaluated_rule(self, criterion: Criterion, step: Step) -> dict:
+        """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
+        registry = self.evaluated.setdefault(step.step_id, {"evaluate": {}, "values": {}})
+        spec = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
+        if criterion.version is not None:
+            spec["version"] = criterion.version
+        known = [cid for cid, existing in registry["evaluate"].items() if existing == spec]
+        cid = known[0] if known else f"c{len(registry['evaluate'])}"
+        registry["evaluate"][cid] = spec
+        texts = [criterion.condition] if criterion.type != "regex" else []
+        texts += [criterion.context] if criterion.context else []
+        for text in texts:
+            for expression_text in _NON_RESPONSE_EXPRESSION.findall(text):
+                if any(v["expression"] == expression_text for v in registry["values"].values()):
+                    continue
+                expression = parse_expression(expression_text, criterion.location)
+                path = self._value_path(expression, step, criterion.location)
+                registry["values"][f"v{len(registry['values'])}"] = {"expression": expression_text, "value.$": path}
+        verdict = f"{self._step_path(step.step_id)}.criteria.{cid}"
+        return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
+
+    def _attach_evaluated_criteria(self) -> None:
+        for step_id, registry in self.evaluated.items():
+            for task in self.tasks.get(step_id, []):
+                payload = task["Parameters"]["Payload"]
+                payload["evaluate"] = registry["evaluate"]
+                if registry["values"]:
+                    payload["values"] = registry["values"]
 
     def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
         return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location)
@@ -483,6 +686,25 @@ def parse_condition(text: str, location: Location | None) -> cr.Condition:
         return cr.parse_condition(text)
     except cr.ConditionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
+
+
+class _NotNative(Exception):
+    """The criterion means something Choice rules cannot say; its function evaluates it."""
+
+
+_EMBEDDED = re.compile(r"\{(\$[^{}]+)\}")
+_NON_RESPONSE_EXPRESSION = re.compile(r"\$(?:inputs|steps|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?")
+
+
+def _is_rfc9535_query(condition: str) -> bool:
+    """The comparison form compares members of the context; anything with a filter selector,
+    or a bare query with no comparison, is an RFC 9535 query."""
+    return "[?" in condition or not re.search(r"==|!=|<|>", condition)
+
+
+def _format_literal(text: str) -> str:
+    """Escape text for a single-quoted intrinsic string argument."""
+    return re.sub(r"([\\'{}])", r"\\\1", text)
 
 
 # --- Choice rules from condition trees -----------------------------------------------------------
@@ -508,7 +730,7 @@ def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: b
     if isinstance(left, cr.Literal) and isinstance(right, cr.Operand):
         left, op, right = right, _FLIP[op], left
     if not (isinstance(left, cr.Operand) and isinstance(right, cr.Literal)):
-        raise UnsupportedConstruct(f"condition {criterion.condition!r}: only comparisons of a value with a literal are supported yet", criterion.location)
+        raise _NotNative()  # two values compared with each other
     path, value = to_path(left), right.value
     if isinstance(value, bool):
         kind, test = "Boolean", "IsBoolean"
@@ -516,11 +738,8 @@ def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: b
         kind, test = "Numeric", "IsNumeric"
     elif isinstance(value, str):
         if case_insensitive:
-            raise UnsupportedConstruct(
-                f"condition {criterion.condition!r}: simple conditions compare strings case-insensitively (Arazzo 1.0.1) "
-                "and Step Functions compares them case-sensitively; use a jsonpath criterion, which compares exactly",
-                criterion.location,
-            )
+            # Arazzo 1.0.1 compares strings case-insensitively; Choice rules cannot.
+            raise _NotNative()
         kind, test = "String", "IsString"
     elif value is None:
         if op not in ("==", "!="):
@@ -540,15 +759,9 @@ def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: b
 def _jsonpath_operand(operand: cr.Operand, base: str, criterion: Criterion) -> str:
     """The seed's comparison form: `$.a.b` names a member of the context value."""
     text = operand.text
-    if text.startswith("$[?") or text.startswith("@"):
-        raise UnsupportedConstruct(
-            f"condition {criterion.condition!r}: the RFC 9535 filter form is not supported yet; "
-            "write the comparison form ($.field == 'value')",
-            criterion.location,
-        )
     match = re.fullmatch(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['(?:[^'\\]|'')*'\])*)", text)
     if not match:
-        raise UnsupportedConstruct(f"condition {criterion.condition!r}: JSONPath {text!r} is not a plain member path", criterion.location)
+        raise _NotNative()  # a query Choice rules cannot follow
     return base + match.group(1)
 
 
@@ -562,14 +775,15 @@ def _status_2xx(at: str) -> dict:
 
 def _guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
     """For each step, the steps that have certainly run before it starts (a dominator
-    analysis over the step graph); under "$end", those certain at a successful end."""
+    analysis over the step graph, success and failure edges alike); under "$end", those
+    certain at a successful end."""
     steps = workflow.steps
     ids = [s.step_id for s in steps]
     successors: dict[str, set[str]] = {}
     for step in steps:
         targets: set[str] = set()
         unconditional = False
-        for action in step.on_success or ():
+        for action in tuple(step.on_success or ()) + workflow.success_actions:
             if action.type == "goto" and action.step_id:
                 targets.add(action.step_id)
             elif action.type == "end" and action.fail is None:
@@ -579,6 +793,9 @@ def _guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
                 break
         if not unconditional:
             targets.add(ids[step.index + 1] if step.index + 1 < len(ids) else "$end")
+        for action in tuple(step.on_failure or ()) + workflow.failure_actions:
+            if action.type in ("goto", "retry") and action.step_id:
+                targets.add(action.step_id)
         successors[step.step_id] = targets
     everything = frozenset(ids)
     before: dict[str, frozenset] = {sid: everything for sid in ids + ["$end"]}
@@ -622,6 +839,37 @@ def _append_pointer(path: str, tokens: tuple[str, ...]) -> str:
         else:
             path = _member(path, token)
     return path
+
+
+def _apply_replacements(payload: Any, replacements: tuple[dict, ...], location: Location) -> Any:
+    """Apply requestBody.replacements (JSON Pointer targets) to the payload template, at compile
+    time: the payload is a literal structure, so each target is a fixed place in it."""
+    if not replacements:
+        return payload
+    result = json.loads(json.dumps(payload))
+    for replacement in replacements:
+        target = replacement.get("target", "")
+        if not isinstance(target, str) or not target.startswith("/"):
+            raise UnsupportedConstruct(f"replacement target {target!r}: only JSON Pointer targets are supported (XPath is not)", location)
+        tokens = [t.replace("~1", "/").replace("~0", "~") for t in target[1:].split("/")]
+        parent = result
+        try:
+            for token in tokens[:-1]:
+                parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+            last = tokens[-1]
+            if isinstance(parent, list):
+                index = len(parent) if last == "-" else int(last)
+                if index == len(parent):
+                    parent.append(replacement.get("value"))
+                else:
+                    parent[index] = replacement.get("value")
+            elif isinstance(parent, dict):
+                parent[last] = replacement.get("value")
+            else:
+                raise TypeError
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise SemanticError(f"replacement target {target!r} is not a place in the payload", location) from None
+    return result
 
 
 def _contains_expression(value: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
-from arazzo_sfn.openapi import Operation, index_operations
+from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,6 @@ class Action:
     loop: LoopSpec | None = None
     retry_after: float | None = None
     retry_limit: int | None = None
-    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,6 @@ class Parameter:
     where: str | None  # path | query | header | cookie | None (workflow inputs)
     value: Any
     location: Location
-    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class Step:
     step_id: str
     index: int
     description: str | None
-    operation: Operation | None
+    operation: Operation | None  # None for a workflowId step
     operation_ref: str | None  # operationId, operationPath or workflowId as written
     target_kind: str  # operationId | operationPath | workflowId
     parameters: tuple[Parameter, ...]
@@ -124,62 +122,124 @@ class Workflow:
 
 
 def build_workflow(document: LoadedDocument, workflow_id: str | None) -> Workflow:
-    data = document.arazzo.data
-    locate = document.arazzo.source_map.locate
-    workflows = data.get("workflows") or []
-    if workflow_id is None:
-        if len(workflows) != 1:
-            ids = ", ".join(str(w.get("workflowId")) for w in workflows)
-            raise SemanticError(f"the document has {len(workflows)} workflows ({ids}); choose one with --workflow", locate("/workflows"))
-        index = 0
-    else:
-        matches = [i for i, w in enumerate(workflows) if w.get("workflowId") == workflow_id]
-        if not matches:
-            raise SemanticError(f"no workflow {workflow_id!r} in the document", locate("/workflows"))
-        index = matches[0]
-    raw = workflows[index]
-    base = f"/workflows/{index}"
-    operations = {name: index_operations(source) for name, source in document.sources.items()}
-    steps = tuple(_step(step, i, f"{base}/steps/{i}", operations, locate) for i, step in enumerate(raw.get("steps", [])))
-    return Workflow(
-        workflow_id=raw["workflowId"],
-        summary=raw.get("summary"),
-        source_file=document.arazzo.path.name,
-        inputs=raw.get("inputs") or {},
-        steps=steps,
-        outputs=dict(raw.get("outputs") or {}),
-        retry=tuple(_retry(r, locate(f"{base}/x-task-retry/{i}")) for i, r in enumerate(raw.get("x-task-retry") or [])),
-        location=locate(base),
-        depends_on=tuple(raw.get("dependsOn") or ()),
-        success_actions=tuple(_action(a, f"{base}/successActions/{i}", locate) for i, a in enumerate(raw.get("successActions") or [])),
-        failure_actions=tuple(_action(a, f"{base}/failureActions/{i}", locate) for i, a in enumerate(raw.get("failureActions") or [])),
-        extras={key: raw[key] for key in ("parameters",) if key in raw},
-        field_locations={key: locate(f"{base}/{key}") for key in raw},
-    )
+    return _Builder(document).workflow(workflow_id)
 
 
-def _step(raw: dict, index: int, where: str, operations: dict, locate) -> Step:
-    kind = next(k for k in ("operationId", "operationPath", "workflowId") if k in raw)
-    operation = None
-    if kind == "operationId":
-        operation = _find_operation(raw["operationId"], operations)
-    body = raw.get("requestBody")
-    return Step(
-        step_id=raw["stepId"],
-        index=index,
-        description=raw.get("description"),
-        operation=operation,
-        operation_ref=raw[kind],
-        target_kind=kind,
-        parameters=tuple(_parameter(p, locate(f"{where}/parameters/{i}")) for i, p in enumerate(raw.get("parameters") or [])),
-        request_body=RequestBody(body.get("contentType"), body.get("payload"), tuple(body.get("replacements") or ()), locate(f"{where}/requestBody")) if body else None,
-        success_criteria=tuple(_criterion(c, locate(f"{where}/successCriteria/{i}")) for i, c in enumerate(raw.get("successCriteria") or [])),
-        on_success=_actions(raw, "onSuccess", where, locate),
-        on_failure=_actions(raw, "onFailure", where, locate),
-        outputs=dict(raw.get("outputs") or {}),
-        location=locate(where),
-        field_locations={key: locate(f"{where}/{key}") for key in raw},
-    )
+def workflow_ids(document: LoadedDocument) -> list[str]:
+    return [w.get("workflowId") for w in document.arazzo.data.get("workflows") or []]
+
+
+class _Builder:
+    """Builds the dataclasses, resolving `$components` references and operations as it goes."""
+
+    def __init__(self, document: LoadedDocument):
+        self.document = document
+        self.data = document.arazzo.data
+        self.locate = document.arazzo.source_map.locate
+        self.components = self.data.get("components") or {}
+        self.operations = {name: index_operations(name, source) for name, source in document.sources.items()}
+
+    def workflow(self, workflow_id: str | None) -> Workflow:
+        workflows = self.data.get("workflows") or []
+        locate = self.locate
+        if workflow_id is None:
+            if len(workflows) != 1:
+                ids = ", ".join(str(w.get("workflowId")) for w in workflows)
+                raise SemanticError(f"the document has {len(workflows)} workflows ({ids}); choose one with --workflow", locate("/workflows"))
+            index = 0
+        else:
+            matches = [i for i, w in enumerate(workflows) if w.get("workflowId") == workflow_id]
+            if not matches:
+                raise SemanticError(f"no workflow {workflow_id!r} in the document", locate("/workflows"))
+            index = matches[0]
+        raw = workflows[index]
+        base = f"/workflows/{index}"
+        steps = tuple(self.step(step, i, f"{base}/steps/{i}") for i, step in enumerate(raw.get("steps", [])))
+        return Workflow(
+            workflow_id=raw["workflowId"],
+            summary=raw.get("summary"),
+            source_file=self.document.arazzo.path.name,
+            inputs=self.inputs_schema(raw.get("inputs") or {}, f"{base}/inputs"),
+            steps=steps,
+            outputs=dict(raw.get("outputs") or {}),
+            retry=tuple(_retry(r, locate(f"{base}/x-task-retry/{i}")) for i, r in enumerate(raw.get("x-task-retry") or [])),
+            location=locate(base),
+            depends_on=tuple(raw.get("dependsOn") or ()),
+            success_actions=tuple(self.action(a, f"{base}/successActions/{i}", "successActions") for i, a in enumerate(raw.get("successActions") or [])),
+            failure_actions=tuple(self.action(a, f"{base}/failureActions/{i}", "failureActions") for i, a in enumerate(raw.get("failureActions") or [])),
+            extras={key: raw[key] for key in ("parameters",) if key in raw},
+            field_locations={key: locate(f"{base}/{key}") for key in raw},
+        )
+
+    def inputs_schema(self, schema: dict, where: str) -> dict:
+        """Inline `$ref: '#/components/inputs/<name>'`, for the schema and its properties."""
+        schema = self._input_ref(schema, where)
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            schema = {**schema, "properties": {name: self._input_ref(prop, f"{where}/properties/{name}") for name, prop in properties.items()}}
+        return schema
+
+    def _input_ref(self, schema: Any, where: str) -> Any:
+        if not isinstance(schema, dict) or "$ref" not in schema:
+            return schema
+        ref = schema["$ref"]
+        prefix = "#/components/inputs/"
+        target = (self.components.get("inputs") or {}).get(ref[len(prefix):]) if isinstance(ref, str) and ref.startswith(prefix) else None
+        if not isinstance(target, dict):
+            raise SemanticError(f"inputs $ref {ref!r} is not in components.inputs", self.locate(f"{where}/$ref"))
+        return target
+
+    def step(self, raw: dict, index: int, where: str) -> Step:
+        kind = next(k for k in ("operationId", "operationPath", "workflowId") if k in raw)
+        locate = self.locate
+        operation = None
+        if kind == "operationId":
+            operation = _find_operation(raw["operationId"], self.operations)
+        elif kind == "operationPath":
+            operation = resolve_operation_path(raw["operationPath"], self.document.sources)
+        body = raw.get("requestBody")
+        return Step(
+            step_id=raw["stepId"],
+            index=index,
+            description=raw.get("description"),
+            operation=operation,
+            operation_ref=raw[kind],
+            target_kind=kind,
+            parameters=tuple(self.parameter(p, f"{where}/parameters/{i}") for i, p in enumerate(raw.get("parameters") or [])),
+            request_body=RequestBody(body.get("contentType"), body.get("payload"), tuple(body.get("replacements") or ()), locate(f"{where}/requestBody")) if body else None,
+            success_criteria=tuple(_criterion(c, locate(f"{where}/successCriteria/{i}")) for i, c in enumerate(raw.get("successCriteria") or [])),
+            on_success=self.actions(raw, "onSuccess", where, "successActions"),
+            on_failure=self.actions(raw, "onFailure", where, "failureActions"),
+            outputs=dict(raw.get("outputs") or {}),
+            location=locate(where),
+            field_locations={key: locate(f"{where}/{key}") for key in raw},
+        )
+
+    def actions(self, raw: dict, kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
+        if kind not in raw:
+            return None
+        return tuple(self.action(a, f"{where}/{kind}/{i}", component_kind) for i, a in enumerate(raw[kind] or []))
+
+    def action(self, raw: dict, where: str, component_kind: str) -> Action:
+        if "reference" in raw:
+            name = str(raw["reference"]).removeprefix(f"$components.{component_kind}.")
+            target = (self.components.get(component_kind) or {}).get(name)
+            if not isinstance(target, dict) or not str(raw["reference"]).startswith(f"$components.{component_kind}."):
+                raise SemanticError(f"{raw['reference']!r} is not in components.{component_kind}", self.locate(f"{where}/reference"))
+            return self.action(target, f"/components/{component_kind}/{name}", component_kind)
+        return _action(raw, where, self.locate)
+
+    def parameter(self, raw: dict, where: str) -> Parameter:
+        location = self.locate(where)
+        if "reference" in raw:
+            name = str(raw["reference"]).removeprefix("$components.parameters.")
+            target = (self.components.get("parameters") or {}).get(name)
+            if not isinstance(target, dict):
+                raise SemanticError(f"{raw['reference']!r} is not in components.parameters", self.locate(f"{where}/reference"))
+            # A reference may set the value; the component gives name and location.
+            value = raw["value"] if "value" in raw else target.get("value")
+            return Parameter(target["name"], target.get("in"), value, location)
+        return Parameter(raw["name"], raw.get("in"), raw.get("value"), location)
 
 
 def _find_operation(reference: str, operations: dict[str, dict[str, Operation]]) -> Operation:
@@ -189,16 +249,8 @@ def _find_operation(reference: str, operations: dict[str, dict[str, Operation]])
     return next(ops[reference] for ops in operations.values() if reference in ops)
 
 
-def _actions(raw: dict, kind: str, where: str, locate) -> tuple[Action, ...] | None:
-    if kind not in raw:
-        return None
-    return tuple(_action(a, f"{where}/{kind}/{i}", locate) for i, a in enumerate(raw[kind] or []))
-
-
 def _action(raw: dict, where: str, locate) -> Action:
     location = locate(where)
-    if "reference" in raw:
-        return Action(raw.get("name", ""), "reference", None, None, (), location, reference=raw["reference"])
     fail = raw.get("x-fail")
     loop = raw.get("x-loop")
     return Action(
@@ -221,12 +273,6 @@ def _criterion(raw: dict, location: Location) -> Criterion:
     if isinstance(kind, dict):
         kind, version = kind.get("type"), kind.get("version")
     return Criterion(raw["condition"], kind, raw.get("context"), location, version)
-
-
-def _parameter(raw: dict, location: Location) -> Parameter:
-    if "reference" in raw:
-        return Parameter(raw.get("name", ""), None, raw.get("value"), location, reference=raw["reference"])
-    return Parameter(raw["name"], raw.get("in"), raw.get("value"), location)
 
 
 def _fail(raw: Any, location: Location) -> FailSpec:

@@ -14,7 +14,7 @@ import yaml
 
 from arazzo_sfn.errors import ArazzoError, ProblemList, SchemaError, SemanticError
 from arazzo_sfn.loader import LoadedDocument
-from arazzo_sfn.openapi import index_operations
+from arazzo_sfn.openapi import index_operations, resolve_operation_path
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,7 +73,7 @@ def schema_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
 def semantic_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
     data = document.arazzo.data
     locate = document.arazzo.source_map.locate
-    operations = {name: index_operations(source) for name, source in document.sources.items()}
+    operations = {name: index_operations(name, source) for name, source in document.sources.items()}
     workflow_ids = [w.get("workflowId") for w in data.get("workflows", [])]
     yield from _duplicates(workflow_ids, "/workflows/{}/workflowId", "workflowId", locate)
     for w_index, workflow in enumerate(data.get("workflows", [])):
@@ -83,7 +83,18 @@ def semantic_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
         yield from _duplicates(step_ids, base + "/steps/{}/stepId", "stepId", locate)
         for s_index, step in enumerate(steps):
             where = f"{base}/steps/{s_index}"
-            yield from _operation_problems(step, where, operations, locate)
+            for p_index, parameter in enumerate(step.get("parameters") or []):
+                if isinstance(parameter, dict) and "reference" in parameter:
+                    target = _component(data, parameter["reference"], "parameters")
+                    if target is None:
+                        yield SemanticError(f"{parameter['reference']!r} is not in components.parameters", locate(f"{where}/parameters/{p_index}/reference"))
+                    elif target.get("in") == "path":
+                        step = {**step, "_referenced_path_parameters": [*step.get("_referenced_path_parameters", ()), target.get("name")]}
+            for kind, component_kind in (("onSuccess", "successActions"), ("onFailure", "failureActions")):
+                for a_index, action in enumerate(step.get(kind) or []):
+                    if "reference" in action and _component(data, action["reference"], component_kind) is None:
+                        yield SemanticError(f"{action['reference']!r} is not in components.{component_kind}", locate(f"{where}/{kind}/{a_index}/reference"))
+            yield from _operation_problems(step, where, operations, document.sources, locate)
             for kind in ("onSuccess", "onFailure"):
                 for a_index, action in enumerate(step.get(kind) or []):
                     if "reference" in action:
@@ -99,6 +110,15 @@ def semantic_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
                 yield SemanticError(f"step {step.get('stepId')!r} calls unknown workflow {target!r}", locate(f"{where}/workflowId"))
 
 
+def _component(data: dict, reference: Any, kind: str) -> dict | None:
+    """The object `$components.<kind>.<name>` names, or None."""
+    prefix = f"$components.{kind}."
+    if not isinstance(reference, str) or not reference.startswith(prefix):
+        return None
+    found = ((data.get("components") or {}).get(kind) or {}).get(reference[len(prefix):])
+    return found if isinstance(found, dict) else None
+
+
 def _duplicates(ids: list[Any], pattern: str, what: str, locate) -> Iterator[ArazzoError]:
     seen: set = set()
     for index, value in enumerate(ids):
@@ -107,8 +127,16 @@ def _duplicates(ids: list[Any], pattern: str, what: str, locate) -> Iterator[Ara
         seen.add(value)
 
 
-def _operation_problems(step: dict, where: str, operations: dict, locate) -> Iterator[ArazzoError]:
+def _operation_problems(step: dict, where: str, operations: dict, sources: dict, locate) -> Iterator[ArazzoError]:
     operation_id = step.get("operationId")
+    if "operationPath" in step:
+        try:
+            operation = resolve_operation_path(step["operationPath"], sources)
+        except ValueError as error:
+            yield SemanticError(str(error), locate(f"{where}/operationPath"))
+            return
+        yield from _path_parameter_problems(step, where, operation, str(step["operationPath"]), locate)
+        return
     if operation_id is None:
         return
     name = operation_id
@@ -130,9 +158,13 @@ def _operation_problems(step: dict, where: str, operations: dict, locate) -> Ite
         )
         return
     else:
-        operation = operations[candidates[0]][name]
-        supplied = {p.get("name") for p in step.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "path"}
-        for missing in sorted(set(operation.path_parameters) - supplied):
-            yield SemanticError(f"step {step.get('stepId')!r} does not supply path parameter {missing!r} of {name}", locate(f"{where}/parameters"))
-        for unknown in sorted(supplied - set(operation.path_parameters)):
-            yield SemanticError(f"step {step.get('stepId')!r} supplies path parameter {unknown!r}, which {name} ({operation.method} {operation.path}) does not have", locate(f"{where}/parameters"))
+        yield from _path_parameter_problems(step, where, operations[candidates[0]][name], name, locate)
+
+
+def _path_parameter_problems(step: dict, where: str, operation, name: str, locate) -> Iterator[ArazzoError]:
+    supplied = {p.get("name") for p in step.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "path"}
+    supplied |= set(step.get("_referenced_path_parameters", ()))
+    for missing in sorted(set(operation.path_parameters) - supplied):
+        yield SemanticError(f"step {step.get('stepId')!r} does not supply path parameter {missing!r} of {name}", locate(f"{where}/parameters"))
+    for unknown in sorted(supplied - set(operation.path_parameters)):
+        yield SemanticError(f"step {step.get('stepId')!r} supplies path parameter {unknown!r}, which {name} ({operation.method} {operation.path}) does not have", locate(f"{where}/parameters"))

@@ -242,7 +242,7 @@ def outcome(asl: dict, visited: list[str]) -> tuple[str, str]:
     last = visited[-1]
     state = asl["States"][last]
     if state["Type"] == "Fail":
-        return "Fail", state["Error"]
+        return "Fail", state.get("Error") or f"<{state['ErrorPath']}>"
     return state["Type"] if state["Type"] == "Task" else "End", last
 
 
@@ -558,9 +558,9 @@ def test_an_object_criterion_type_compiles_as_jsonpath(tmp_path):
 
 
 @pytest.mark.parametrize("defect", ["retry without retryAfter or target", "replacement with a non-string value"])
-def test_mended_defects_are_refused_later_as_unsupported_not_as_schema_errors(tmp_path, defect):
-    error = compile_error(tmp_path, arazzo_text(MENDED_DEFECTS[defect]))
-    assert type(error) is UnsupportedConstruct, str(error)
+def test_mended_defects_compile(tmp_path, defect):
+    asl = compile_text(tmp_path, arazzo_text(MENDED_DEFECTS[defect]))
+    assert asl["States"]["a"]["Type"] == "Task"
 
 
 # --- refusals and semantic errors, each located -------------------------------------------------
@@ -575,16 +575,6 @@ OTHER_WORKFLOW = """\
 # Each case: the document, the error type, the pointer and the text whose start is the
 # located node, and a fragment of the message.
 REFUSALS = {
-    "onFailure actions": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              onFailure:
-              - name: giveUp
-                type: end
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure", at="- name: giveUp", message="onFailure",
-    ),
     "workflowId steps": dict(
         steps="""\
             - stepId: a
@@ -593,77 +583,28 @@ REFUSALS = {
         after_workflow=OTHER_WORKFLOW,
         error=UnsupportedConstruct, pointer="/workflows/0/steps/0/workflowId", at="other", message="workflowId steps",
     ),
-    "operationPath steps": dict(
-        steps="""\
-            - stepId: a
-              operationPath: '{$sourceDescriptions.api.url}#/paths/~1jobs/post'
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/operationPath", at="'{$sourceDescriptions", message="operationPath steps",
-    ),
-    "regex criteria": dict(
+    "xpath criteria": dict(
         steps="""\
             - stepId: a
               operationId: createJob
               successCriteria:
-              - condition: ^2\\d\\d$
-                context: $statusCode
-                type: regex
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: ^2", message="regex",
-    ),
-    "the RFC 9535 filter form": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              successCriteria:
-              - condition: $[?@.status == 'done']
+              - condition: /job/status
                 context: $response.body
-                type: jsonpath
+                type: xpath
             """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: $[?", message="RFC 9535",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: /job", message="xpath",
     ),
-    "simple string comparisons": dict(
+    "a retry that runs a workflow first": dict(
         steps="""\
             - stepId: a
               operationId: createJob
-              successCriteria:
-              - condition: $response.body#/status == 'done'
+              onFailure:
+              - name: viaOther
+                type: retry
+                workflowId: other
             """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: $response", message="case-insensitively",
-    ),
-    "cookie parameters": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              parameters:
-              - name: session
-                in: cookie
-                value: abc
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="name: session", message="cookie",
-    ),
-    "expressions embedded in strings": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              parameters:
-              - name: tag
-                in: query
-                value: job-{$inputs.connectionId}
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="name: tag", message="embedded in strings",
-    ),
-    "expressions inside arrays": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              requestBody:
-                contentType: application/json
-                payload:
-                  connectionIds:
-                  - $inputs.connectionId
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/requestBody", at="contentType", message="inside arrays",
+        after_workflow=OTHER_WORKFLOW,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure/0", at="name: viaOther", message="runs a workflow",
     ),
     "dependsOn": dict(
         workflow_extra="""\
@@ -673,48 +614,6 @@ REFUSALS = {
         steps="- stepId: a\n  operationId: createJob\n",
         after_workflow=OTHER_WORKFLOW,
         error=UnsupportedConstruct, pointer="/workflows/0/dependsOn", at="- other", message="dependsOn",
-    ),
-    "workflow-level successActions": dict(
-        workflow_extra="""\
-            successActions:
-            - name: done
-              type: end
-            """,
-        steps="- stepId: a\n  operationId: createJob\n",
-        error=UnsupportedConstruct, pointer="/workflows/0/successActions", at="- name: done", message="successActions",
-    ),
-    "$components parameter references": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              parameters:
-              - reference: $components.parameters.page
-            """,
-        top_level="""\
-            components:
-              parameters:
-                page:
-                  name: page
-                  in: query
-                  value: 1
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="reference:", message="$components",
-    ),
-    "$components action references": dict(
-        steps="""\
-            - stepId: a
-              operationId: createJob
-              onSuccess:
-              - reference: $components.successActions.done
-            """,
-        top_level="""\
-            components:
-              successActions:
-                done:
-                  name: done
-                  type: end
-            """,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onSuccess/0", at="reference:", message="$components",
     ),
     "an output of a step that has not run yet": dict(
         steps="""\
@@ -810,31 +709,6 @@ def test_refusals_and_semantic_errors_are_typed_and_located(tmp_path, name):
     assert case["message"] in error.message
     assert error.location.pointer == case["pointer"]
     assert (error.location.line, error.location.column) == position(text, case["at"])
-
-
-def test_simple_string_comparisons_are_refused_because_of_case(tmp_path):
-    error = compile_error(tmp_path, _refusal_document(REFUSALS["simple string comparisons"]))
-    assert "case" in error.message
-    assert "jsonpath" in error.message  # says what to write instead
-
-
-# The construct has a node of its own; the refusal points at the object that holds it.
-_KEY_PRECISION_REASON = "imprecise location: the refusal points at the enclosing step/workflow/requestBody, not at the construct's own node"
-
-
-@pytest.mark.parametrize(
-    ("name", "pointer", "at"),
-    [
-        ("expressions inside arrays", "/workflows/0/steps/0/requestBody/payload/connectionIds", "- $inputs"),
-    ],
-)
-@pytest.mark.xfail(strict=True, reason=_KEY_PRECISION_REASON)
-def test_refusals_point_at_the_construct_itself(tmp_path, name, pointer, at):
-    case = REFUSALS[name]
-    text = _refusal_document(case)
-    error = compile_error(tmp_path, text, "fixture" if case.get("after_workflow") else None)
-    assert type(error) is UnsupportedConstruct
-    assert (error.location.pointer, error.location.line) == (pointer, position(text, at)[0])
 
 
 # --- criteria lowering, checked by evaluating the Choice rules ----------------------------------
@@ -1197,3 +1071,301 @@ def test_diagram_draws_steps_actions_loops_and_declared_failures():
     for error in ("StepFailed", "ResetFailed", "UnexpectedJobStatus"):
         assert any(f'[["fail: {error}"]]' in line for line in lines), error
     assert '    s2 --> succeed' in lines
+
+
+# --- failure actions: retry, goto, end; workflow-level actions; $components ----------------------
+
+RETRYING_STEP = """\
+- stepId: a
+  operationId: createJob
+  successCriteria:
+  - condition: $statusCode == 200
+  onFailure:
+  - name: again
+    type: retry
+    retryAfter: 1.5
+    retryLimit: 2
+    criteria:
+    - condition: $statusCode == 503
+  - name: elsewhere
+    type: goto
+    stepId: b
+    criteria:
+    - condition: $statusCode == 404
+- stepId: b
+  operationId: createJob
+"""
+
+
+def with_counter(data: dict, key: str, iterations: int) -> dict:
+    return {**data, "loops": {key: {"iterations": iterations}}}
+
+
+def test_a_retry_counts_waits_then_runs_the_step_again(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(RETRYING_STEP))
+    states = asl["States"]
+    key = "a_again_retry"
+    assert states["StartWorkflow"]["Parameters"]["loops"][key] == {"iterations": 0}
+    visited = route(asl, "a.Route", with_counter(step_data("a", 503), key, 0))
+    assert visited[-4:] == ["a.again.Count", "a.again.Delay", "a.again.Wait", "a"]
+    assert states["a.again.Wait"]["Seconds"] == 2  # retryAfter 1.5 s, rounded up: Wait takes whole seconds
+    assert states["a.again.Count"]["Parameters"] == {"iterations.$": f"States.MathAdd($.loops.{key}.iterations, 1)"}
+
+
+def test_a_retry_after_header_wins_over_retry_after(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(RETRYING_STEP))
+    data = with_counter(step_data("a", 503, retryAfterSeconds=7), "a_again_retry", 0)
+    data["steps"]["a"]["retryAfterSeconds"] = 7
+    visited = route(asl, "a.Route", data)
+    assert visited[-2:] == ["a.again.WaitRetryAfter", "a"]
+    assert asl["States"]["a.again.WaitRetryAfter"]["SecondsPath"] == "$.steps.a.retryAfterSeconds"
+
+
+def test_a_spent_retry_budget_lets_the_later_actions_apply_then_the_workflow_fails(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(RETRYING_STEP))
+    spent = with_counter(step_data("a", 503), "a_again_retry", 2)
+    assert outcome(asl, route(asl, "a.Route", spent)) == ("Fail", "StepFailed")
+    not_found = with_counter(step_data("a", 404), "a_again_retry", 0)
+    assert outcome(asl, route(asl, "a.Route", not_found)) == ("Task", "b")
+
+
+def test_a_success_gives_the_retry_budget_back(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(RETRYING_STEP))
+    visited = route(asl, "a.Route", with_counter(step_data("a", 200), "a_again_retry", 1))
+    assert "a.again.Reset" in visited and visited[-1] == "b"
+    reset = asl["States"]["a.again.Reset"]
+    assert (reset["Parameters"], reset["ResultPath"]) == ({"iterations": 0}, "$.loops.a_again_retry")
+
+
+def test_without_a_retry_limit_a_step_is_retried_once(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  onFailure:\n  - name: again\n    type: retry\n"
+    asl = compile_text(tmp_path, arazzo_text(steps))
+    budget = [rule for rule in asl["States"]["a.OnFailure"]["Choices"] if rule["Next"] == "a.again.Count"][0]
+    assert budget == {"Variable": "$.loops.a_again_retry.iterations", "NumericLessThan": 1, "Next": "a.again.Count"}
+
+
+def test_a_retry_naming_a_step_runs_it_first_then_retries(tmp_path):
+    steps = """\
+- stepId: login
+  operationId: createJob
+- stepId: a
+  operationId: createJob
+  onFailure:
+  - name: relogin
+    type: retry
+    stepId: login
+    retryLimit: 1
+    criteria:
+    - condition: $statusCode == 401
+"""
+    asl = compile_text(tmp_path, arazzo_text(steps))
+    states = asl["States"]
+    assert states["a.relogin.Wait"]["Next"] == "a.relogin.login"
+    rerun = states["a.relogin.login"]
+    assert rerun["Type"] == "Task" and rerun["Parameters"]["FunctionName"] == "${LoginFunctionArn}"
+    assert rerun["ResultPath"] == "$.steps.login" and rerun["Next"] == "a.relogin.login.Check"
+    check = states["a.relogin.login.Check"]
+    assert choose(check, step_data("login", 200)) == "a"
+    assert outcome(asl, route(asl, "a.relogin.login.Check", step_data("login", 500))) == ("Fail", "StepFailed")
+
+
+def test_a_step_with_failure_actions_catches_errors_and_keeps_them_when_nothing_applies(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text(RETRYING_STEP))
+    task = asl["States"]["a"]
+    assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.steps.a", "Next": "a.OnFailure"}]
+    caught = {"inputs": {}, "loops": {"a_again_retry": {"iterations": 0}}, "steps": {"a": {"Error": "TransientHttpError", "Cause": "{}"}}}
+    visited = route(asl, "a.OnFailure", caught)
+    assert visited[-1] == "a.Failed.Error"
+    assert asl["States"]["a.Failed.Error"] == {"Type": "Fail", "ErrorPath": "$.steps.a.Error", "CausePath": "$.steps.a.Cause"}
+
+
+def test_a_step_without_failure_actions_lets_errors_end_the_execution(tmp_path):
+    asl = compile_text(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n"))
+    assert "Catch" not in asl["States"]["a"]
+
+
+def test_a_failure_end_with_x_fail_names_its_error(tmp_path):
+    steps = """\
+- stepId: a
+  operationId: createJob
+  onFailure:
+  - name: gone
+    type: end
+    x-fail:
+      error: JobGone
+      cause:
+        status: $statusCode
+"""
+    asl = compile_text(tmp_path, arazzo_text(steps))
+    assert outcome(asl, route(asl, "a.Route", step_data("a", 410))) == ("Fail", "JobGone")
+    assert asl["States"]["a.gone"]["Parameters"] == {"status.$": "$.steps.a.statusCode"}
+
+
+def test_workflow_level_actions_apply_after_the_step_level_ones(tmp_path):
+    workflow_extra = """\
+successActions:
+- name: stopIfDone
+  type: end
+  criteria:
+  - condition: $response.body#/done == true
+failureActions:
+- name: retryAll
+  type: retry
+  retryLimit: 3
+"""
+    steps = """\
+- stepId: a
+  operationId: createJob
+  onSuccess:
+  - name: skip
+    type: goto
+    stepId: c
+    criteria:
+    - condition: $response.body#/skip == true
+- stepId: b
+  operationId: createJob
+- stepId: c
+  operationId: createJob
+"""
+    asl = compile_text(tmp_path, arazzo_text(steps, workflow_extra))
+    route_a = asl["States"]["a.Actions"]
+    assert [rule["Next"] for rule in route_a["Choices"]] == ["c", "WorkflowOutputs"]
+    assert route_a["Default"] == "b"
+    assert choose(route_a, step_data("a", body={"skip": True, "done": True})) == "c"  # the step's own action first
+    assert choose(route_a, step_data("a", body={"done": True})) == "WorkflowOutputs"
+    for step in ("a", "b", "c"):
+        assert f"{step}.retryAll.Count" in asl["States"]
+
+
+def test_components_supply_actions_and_parameters(tmp_path):
+    top_level = """\
+components:
+  parameters:
+    job:
+      name: jobId
+      in: path
+      value: 1
+  failureActions:
+    retryOnce:
+      name: retryOnce
+      type: retry
+      retryAfter: 2
+"""
+    steps = """\
+- stepId: a
+  operationPath: '{$sourceDescriptions.api.url}#/paths/~1jobs~1{jobId}/get'
+  parameters:
+  - reference: $components.parameters.job
+    value: $inputs.jobId
+  onFailure:
+  - reference: $components.failureActions.retryOnce
+"""
+    workflow_extra = "inputs:\n  type: object\n  properties:\n    jobId:\n      type: integer\n"
+    asl = compile_text(tmp_path, arazzo_text(steps, workflow_extra, top_level=top_level))
+    payload = asl["States"]["a"]["Parameters"]["Payload"]
+    assert payload["operationId"] == "getJob" and payload["source"] == "api"
+    assert payload["request"] == {"method": "GET", "path": "/jobs/{jobId}", "pathParameters": {"jobId.$": "$.inputs.jobId"}}
+    assert asl["States"]["a.retryOnce.Wait"]["Seconds"] == 2
+
+
+def test_cookie_parameters_travel_as_cookies(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  parameters:\n  - name: session\n    in: cookie\n    value: abc\n"
+    asl = compile_text(tmp_path, arazzo_text(steps))
+    assert asl["States"]["a"]["Parameters"]["Payload"]["request"]["cookies"] == {"session": "abc"}
+
+
+# --- request templates: embedded expressions, arrays, replacements ------------------------------
+
+TEMPLATED_BODY = """\
+- stepId: a
+  operationId: createJob
+  requestBody:
+    contentType: application/json
+    payload:
+      name: "job {$inputs.name} it's {literal}"
+      ids: [$inputs.first, 2, "x-{$inputs.name}", true, null]
+      plain: [1, 2]
+      nested:
+        keep: 1
+        drop: 2
+    replacements:
+    - target: /nested/drop
+      value: $inputs.first
+    - target: /plain/-
+      value: 3
+"""
+TEMPLATE_INPUTS = "inputs:\n  type: object\n  properties:\n    name:\n      type: string\n    first:\n      type: integer\n"
+
+
+def test_embedded_expressions_become_states_format(tmp_path):
+    body = compile_text(tmp_path, arazzo_text(TEMPLATED_BODY, TEMPLATE_INPUTS))["States"]["a"]["Parameters"]["Payload"]["request"]["body"]
+    assert body["name.$"] == "States.Format('job {} it\\'s \\{literal\\}', $.inputs.name)"
+
+
+def test_arrays_with_expressions_become_states_array(tmp_path):
+    body = compile_text(tmp_path, arazzo_text(TEMPLATED_BODY, TEMPLATE_INPUTS))["States"]["a"]["Parameters"]["Payload"]["request"]["body"]
+    assert body["ids.$"] == "States.Array($.inputs.first, 2, States.Format('x-{}', $.inputs.name), true, null)"
+
+
+def test_replacements_are_applied_to_the_payload(tmp_path):
+    body = compile_text(tmp_path, arazzo_text(TEMPLATED_BODY, TEMPLATE_INPUTS))["States"]["a"]["Parameters"]["Payload"]["request"]["body"]
+    assert body["nested"] == {"keep": 1, "drop.$": "$.inputs.first"}
+    assert body["plain"] == [1, 2, 3]
+
+
+def test_a_replacement_target_outside_the_payload_is_refused(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  requestBody:\n    payload: {a: 1}\n    replacements:\n    - target: /b/c\n      value: 1\n"
+    error = compile_error(tmp_path, arazzo_text(steps))
+    assert isinstance(error, SemanticError) and "/b/c" in error.message
+
+
+# --- criteria Choice rules cannot express are evaluated by the step's function -------------------
+
+
+def evaluated(asl: dict, step: str = "a") -> tuple[dict, dict]:
+    payload = asl["States"][step]["Parameters"]["Payload"]
+    return payload.get("evaluate", {}), payload.get("values", {})
+
+
+def test_simple_string_comparisons_are_evaluated_case_insensitively_by_the_function(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  successCriteria:\n  - condition: $response.body#/status == 'Done'\n"
+    asl = compile_text(tmp_path, arazzo_text(steps))
+    evaluate, values = evaluated(asl)
+    assert evaluate == {"c0": {"type": "simple", "condition": "$response.body#/status == 'Done'", "context": None}}
+    assert values == {}
+    route_state = asl["States"]["a.Route"]
+    assert choose(route_state, step_data("a", criteria={})) == "a.Failed"
+    data = step_data("a")
+    data["steps"]["a"]["criteria"] = {"c0": True}
+    assert choose(route_state, data) == "WorkflowOutputs"
+
+
+def test_regex_and_filter_criteria_go_to_the_function_with_the_values_they_need(tmp_path):
+    steps = """\
+- stepId: a
+  operationId: createJob
+  successCriteria:
+  - condition: ^2\\d\\d$
+    context: $statusCode
+    type: regex
+  - condition: $[?@.price > $inputs.max]
+    context: $response.body
+    type: jsonpath
+"""
+    workflow_extra = "inputs:\n  type: object\n  properties:\n    max:\n      type: number\n"
+    evaluate, values = evaluated(compile_text(tmp_path, arazzo_text(steps, workflow_extra)))
+    assert evaluate["c0"] == {"type": "regex", "condition": "^2\\d\\d$", "context": "$statusCode"}
+    assert evaluate["c1"] == {"type": "jsonpath", "condition": "$[?@.price > $inputs.max]", "context": "$response.body"}
+    assert values == {"v0": {"expression": "$inputs.max", "value.$": "$.inputs.max"}}
+
+
+def test_the_comparison_form_of_jsonpath_stays_native(tmp_path):
+    asl = criteria_machine(tmp_path, "$.status == 'done'", jsonpath=True)
+    assert evaluated(asl) == ({}, {})
+
+
+def test_a_regex_without_context_is_refused(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  successCriteria:\n  - condition: ^2\n    type: regex\n"
+    path = write_document(tmp_path, arazzo_text(steps))
+    with pytest.raises(ArazzoError):
+        compile_document(path)

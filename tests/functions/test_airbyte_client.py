@@ -156,7 +156,18 @@ def test_api_response_to_dict_is_the_step_result_shape(client):
         "statusCode": 200,
         "headers": {"content-type": "application/json"},
         "body": response.body,
+        "retryAfterSeconds": None,
+        "criteria": {},
     }
+
+
+@pytest.mark.parametrize(
+    "header, seconds",
+    [("7", 7), ("0", 0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0)],
+)
+def test_retry_after_is_given_in_whole_seconds(header, seconds):
+    response = ApiResponse(429, {"retry-after": header}, None)
+    assert response.to_dict()["retryAfterSeconds"] == seconds
 
 
 # ---------------------------------------------------------------- classification

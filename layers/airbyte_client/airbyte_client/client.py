@@ -12,8 +12,11 @@ successCriteria in the state machine.
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import requests
@@ -39,7 +42,14 @@ class ApiResponse:
     body: Any
 
     def to_dict(self) -> dict:
-        return {"statusCode": self.status_code, "headers": dict(self.headers), "body": self.body}
+        """The answer as every step function returns it to the state machine."""
+        return {
+            "statusCode": self.status_code,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "retryAfterSeconds": _retry_after_seconds(self.headers.get("retry-after")),
+            "criteria": {},
+        }
 
 
 class AirbyteClient:
@@ -136,6 +146,22 @@ class AirbyteClient:
 
 
 _UNREADABLE = object()
+
+
+def _retry_after_seconds(value: str | None) -> int | None:
+    """Retry-After in whole seconds (delta-seconds or an HTTP-date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
 
 
 def _parse_body(response: requests.Response) -> Any:
