@@ -1,0 +1,41 @@
+"""The errors of the generic operation function.
+
+Step Functions names a Lambda error after the exception's class name, so these class
+names are a contract with the generated state machine: `TransientHttpError` is the one a
+workflow may retry (through its own onFailure retry actions or `x-task-retry`); every
+other error fails the step at once, because trying again would meet the same problem.
+
+Messages name the step, method, path template, host and field at fault. They never
+quote a header, cookie or query value, nor a full URL: any of those may carry a
+credential, and error messages end up in the execution history.
+"""
+
+
+class OperationError(Exception):
+    """Base class of the errors the generic operation raises."""
+
+
+class TransientHttpError(OperationError):
+    """No usable answer, for a reason a later attempt may not meet: the connection failed,
+    it timed out, or the answer was cut off. Raised whatever the method: whether repeating
+    a request is safe is the workflow's decision, not the transport's."""
+
+
+class InvalidRequest(OperationError):
+    """The step request cannot be sent as given: a field is missing or of the wrong type,
+    a path parameter is missing, a header value would break the request, or the server
+    URL is not acceptable (plain HTTP to a remote host, credentials in the URL).
+    Raised before anything is sent."""
+
+
+class ServerUrlMissing(OperationError):
+    """The deployment names no server for the step's source description."""
+
+
+class ResponseTooLarge(OperationError):
+    """The answer's body is too large to travel in Step Functions state (256 KiB in all)."""
+
+
+class TlsError(OperationError):
+    """The server's certificate could not be verified. Not transient: it will not heal by
+    retrying, and verification is never turned off."""

@@ -1,0 +1,520 @@
+"""Criteria that Step Functions cannot evaluate, evaluated on a step's response.
+
+The state machine sends them in the step payload as `evaluate` (criterion id ->
+`{type, condition, context[, version]}`) and sends the values of the non-response runtime
+expressions they use as `values` (id -> `{expression, value}`). The result maps each
+criterion id to true or false; the state machine branches on it.
+
+Criteria are compiled first (`compile_criteria`) and evaluated afterwards
+(`CompiledCriteria.evaluate`), so that a function can refuse a bad criterion before it
+sends its request. Every problem is a `CriterionError` naming the criterion; the first
+problem met is raised (in the order of `evaluate`), and the function fails with it.
+
+Runtime expressions
+-------------------
+A condition or context may use:
+- `$statusCode`;
+- `$response.body`, or `$response.body#/json/pointer` (RFC 6901) into it;
+- `$response.header.<Name>`, the name matched case-insensitively;
+- any expression listed in `values`, looked up by its exact text.
+Anything else is a `CriterionError` naming the expression. A pointer into a member or item
+that is not there, an absent header, and a `values` entry without a `value` all yield
+*missing*, which is distinct from null.
+
+Comparisons
+-----------
+Numbers compare numerically (an integer equals the same float; a boolean is not a number).
+Values of different types are never equal and never ordered: `==` is false, `!=` true,
+`<` `<=` `>` `>=` false. Anything compared with a missing value (missing included) is the
+same: `==` false, `!=` true, ordering false. Only numbers and strings have an order; for
+other values of one type `<=` and `>=` hold exactly when the two are equal, `<` and `>`
+never (RFC 9535's rule). Arrays and objects are equal when their items and members are.
+A bare operand or literal used as a condition holds iff its value is the boolean true.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import jsonpath
+from jsonpath.segments import JSONPathChildSegment
+from jsonpath.selectors import Filter
+
+from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
+from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
+
+
+class CriterionError(ValueError):
+    """A criterion that cannot be evaluated; the message names the criterion and the problem."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """What criteria are evaluated on: the status code, headers with lower-case names, and
+    the body (parsed JSON, text, or None when empty)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+class _Missing:
+    """The value of a pointer, path or header that leads nowhere (not the same as null)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath")
+# RFC 9535 in strict mode: no extensions of python-jsonpath, standard function types.
+JSONPATH = jsonpath.JSONPathEnvironment(strict=True)
+
+# Evaluates something on (response, context value); context is MISSING for simple criteria.
+Getter = Callable[[Response, Any], Any]
+Test = Callable[[Response, Any], bool]
+
+
+@dataclass(frozen=True)
+class CompiledCriteria:
+    tests: tuple[tuple[str, Test, Callable[[Response], Any]], ...]  # (id, test, context getter)
+
+    def evaluate(self, response: Response) -> dict[str, bool]:
+        results: dict[str, bool] = {}
+        for criterion_id, test, context in self.tests:
+            try:
+                results[criterion_id] = bool(test(response, context(response)))
+            except jsonpath.JSONPathError as exc:
+                raise CriterionError(f"criterion {criterion_id}: {_first_line(exc)}") from None
+        return results
+
+
+def evaluate_criteria(evaluate: Mapping[str, Any] | None, values: Mapping[str, Any] | None, response: Response) -> dict[str, bool]:
+    """Evaluate every criterion of `evaluate` on `response`: criterion id -> bool."""
+    return compile_criteria(evaluate, values).evaluate(response)
+
+
+def compile_criteria(evaluate: Mapping[str, Any] | None, values: Mapping[str, Any] | None) -> CompiledCriteria:
+    """Check and prepare the criteria without a response: syntax, criterion types,
+    patterns, and that every runtime expression can be given a value."""
+    if evaluate is None:
+        evaluate = {}
+    if not isinstance(evaluate, Mapping):
+        raise CriterionError("evaluate must be a JSON object of criteria")
+    known = expression_values(values)
+    tests = []
+    for criterion_id, criterion in evaluate.items():
+        test, context = _compile_criterion(str(criterion_id), criterion, known)
+        tests.append((str(criterion_id), test, context))
+    return CompiledCriteria(tuple(tests))
+
+
+def expression_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`values` (id -> {expression, value}) as expression text -> value; an entry without
+    `value` gives MISSING."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise CriterionError("values must be a JSON object")
+    known: dict[str, Any] = {}
+    for value_id, entry in values.items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("expression"), str):
+            raise CriterionError(f"values.{value_id} must be an object with an expression string")
+        known[entry["expression"]] = entry.get("value", MISSING)
+    return known
+
+
+def _compile_criterion(criterion_id: str, criterion: Any, known: dict[str, Any]) -> tuple[Test, Callable[[Response], Any]]:
+    if not isinstance(criterion, Mapping):
+        raise CriterionError(f"criterion {criterion_id}: must be a JSON object")
+    condition = criterion.get("condition")
+    if not isinstance(condition, str) or not condition.strip():
+        raise CriterionError(f"criterion {criterion_id}: condition must be a non-empty string")
+    kind = criterion.get("type") or "simple"
+    if kind not in CRITERION_TYPES:
+        raise CriterionError(f"criterion {criterion_id}: unknown criterion type {kind!r}")
+    context_text = criterion.get("context")
+    if context_text is not None and not isinstance(context_text, str):
+        raise CriterionError(f"criterion {criterion_id}: context must be a runtime expression string")
+
+    if kind == "xpath":
+        raise CriterionError(f"criterion {criterion_id}: xpath criteria are not supported")
+    if kind == "simple":
+        # The context does not change a simple condition, whose operands are runtime
+        # expressions of their own; it is not even resolved.
+        return compile_simple(criterion_id, condition, known), _no_context
+    if not context_text:
+        raise CriterionError(f"criterion {criterion_id}: a {kind} criterion needs a context")
+    context_getter = _expression_getter(criterion_id, context_text, known)
+    context = lambda response: context_getter(response, MISSING)  # noqa: E731
+    if kind == "regex":
+        return compile_regex(criterion_id, condition), context
+    return compile_jsonpath(criterion_id, condition, known), context
+
+
+def _no_context(response: Response) -> Any:
+    return MISSING
+
+
+# --------------------------------------------------------------------------- simple
+
+
+def compile_simple(criterion_id: str, condition: str, known: dict[str, Any]) -> Test:
+    """A simple condition: operands are runtime expressions, literals are JSON scalars,
+    operators `== != < <= > >= && || !` and parentheses (precedence as in
+    `arazzo_runtime.conditions`). String comparisons are case-insensitive, as Arazzo 1.0.1
+    says: both sides are `casefold()`ed, for equality and for ordering."""
+    tree = _parse(criterion_id, condition)
+
+    def operand(text: str) -> Getter:
+        return _expression_getter(criterion_id, text, known)
+
+    return _compile_tree(tree, operand, case_insensitive=True)
+
+
+# --------------------------------------------------------------------------- regex
+
+
+def compile_regex(criterion_id: str, pattern: str) -> Test:
+    """A regex criterion: the context value, as a string, is searched with Python's
+    `re.search` (the spec says the pattern is "applied to" the value; anchors in the
+    pattern decide how much of it must match). Strings are used as they are, numbers via
+    `str()`, booleans as `true`/`false`, arrays and objects as compact JSON text. A missing
+    or null context value makes the criterion false."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise CriterionError(f"criterion {criterion_id}: invalid regular expression: {exc}") from None
+
+    def test(response: Response, context: Any) -> bool:
+        if context is MISSING or context is None:
+            return False
+        return compiled.search(_as_text(context)) is not None
+
+    return test
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- jsonpath
+
+
+def compile_jsonpath(criterion_id: str, condition: str, known: dict[str, Any]) -> Test:
+    """A jsonpath criterion, in one of two forms.
+
+    The comparison form, e.g. `$.status == 'running' || $.status == 'pending'`: a
+    condition with at least one operator and no filter. Operands that start with `$.`,
+    `$[` or are `$` alone are singular JSONPath queries (`$.a.b`, `$['a b']`, `$.a[0]`)
+    resolved against the context value (no node: missing); operands such as `$inputs.max`
+    are runtime expressions, resolved as in simple conditions. Comparisons follow RFC
+    9535: strings compare case-sensitively. This form is not RFC 9535 (a comparison is
+    only allowed inside a filter) but its meaning is plain, and Arazzo documents use it.
+
+    Anything else is an RFC 9535 query (`$[?@.status == 'running']`,
+    `$.items[?@.price > 10]`, `$.a`), evaluated by python-jsonpath in strict mode; the
+    criterion holds when the node list is non-empty. Runtime expressions in the query
+    (outside string literals), such as `$inputs.max`, are replaced by their value from
+    `values` written as a JSON literal; only scalars can be, and only values sent with the
+    request. When the query's first segment is a filter (`$[?...]`, filter selectors only)
+    and the context value is not an array, the value is wrapped in a one-element array
+    first, so the filter tests the value itself. Executors disagree here; without the
+    wrapping a filter on an object tests its member values, and no RFC 9535 query could
+    test a field of the context object against a condition. A query whose first segment
+    is anything else sees the context value as it is. A missing context value selects no
+    nodes.
+
+    A criterion's `version` is not consulted: both forms are read as described here
+    whatever draft it names.
+    """
+    tree = _comparison_form(condition)
+    if tree is not None:
+        return _compile_tree(tree, _member_getter_factory(criterion_id, known), case_insensitive=False)
+
+    query_text = substitute_values(criterion_id, condition, known)
+    try:
+        query = JSONPATH.compile(query_text)
+    except jsonpath.JSONPathError as exc:
+        raise CriterionError(f"criterion {criterion_id}: invalid JSONPath query {condition!r}: {_first_line(exc)}") from None
+    if not isinstance(query, jsonpath.JSONPath):
+        raise CriterionError(f"criterion {criterion_id}: {condition!r} is not a single JSONPath query")
+    wraps = _starts_with_filter(query)
+
+    def test(response: Response, context: Any) -> bool:
+        if context is MISSING:
+            return False
+        if wraps and not isinstance(context, list):
+            context = [context]
+        return len(_find(query, context)) > 0
+
+    return test
+
+
+def _comparison_form(condition: str) -> Any:
+    """The condition's tree if it is in the comparison form, else None (an RFC 9535 query)."""
+    try:
+        tree = parse_condition(condition)
+    except ConditionSyntaxError:
+        return None
+    if isinstance(tree, (Operand, Literal)):
+        return None
+    return tree
+
+
+def _starts_with_filter(query: jsonpath.JSONPath) -> bool:
+    if not query.segments:
+        return False
+    first = query.segments[0]
+    return isinstance(first, JSONPathChildSegment) and all(isinstance(selector, Filter) for selector in first.selectors)
+
+
+def _find(query: jsonpath.JSONPath, data: Any) -> list:
+    # python-jsonpath parses a top-level string as a JSON document; a string is a leaf,
+    # so only the query `$` selects it.
+    if isinstance(data, str):
+        return [data] if not query.segments else []
+    return query.findall(data)
+
+
+def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable[[str], Getter]:
+    def operand(text: str) -> Getter:
+        if _RUNTIME_EXPRESSION_START.match(text):
+            return _expression_getter(criterion_id, text, known)
+        if not text.startswith("$"):
+            raise CriterionError(f"criterion {criterion_id}: {text!r} can only be used inside a filter")
+        try:
+            query = JSONPATH.compile(text)
+        except jsonpath.JSONPathError as exc:
+            raise CriterionError(f"criterion {criterion_id}: invalid JSONPath {text!r}: {_first_line(exc)}") from None
+        if not isinstance(query, jsonpath.JSONPath) or not query.singular_query():
+            raise CriterionError(f"criterion {criterion_id}: {text!r} must select at most one value (a member path such as $.a.b or $.a[0])")
+
+        def member(response: Response, context: Any) -> Any:
+            if context is MISSING:
+                return MISSING
+            nodes = _find(query, context)
+            return nodes[0] if nodes else MISSING
+
+        return member
+
+    return operand
+
+
+_RUNTIME_EXPRESSION_START = re.compile(r"\$[A-Za-z]")
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9_\-.#/~]")
+_EXPRESSION_TOKEN = re.compile(r"\$[A-Za-z][^\s()\[\],=!<>&|]*")
+
+
+def substitute_values(criterion_id: str, query: str, known: dict[str, Any]) -> str:
+    """Replace each runtime expression in a JSONPath query (a `$` followed by a letter,
+    outside string literals; RFC 9535 never writes `$` so) by its value from `values`, as
+    a JSON literal. The longest listed expression that matches wins, and it must end where
+    a name cannot go on (so `$inputs.max` does not match inside `$inputs.maxPrice`)."""
+    by_length = sorted(known, key=len, reverse=True)
+    parts: list[str] = []
+    position = 0
+    quote = None
+    while position < len(query):
+        character = query[position]
+        if quote:
+            parts.append(character)
+            if character == "\\" and position + 1 < len(query):
+                parts.append(query[position + 1])
+                position += 2
+                continue
+            if character == quote:
+                quote = None
+            position += 1
+            continue
+        if character in "'\"":
+            quote = character
+            parts.append(character)
+            position += 1
+            continue
+        if _RUNTIME_EXPRESSION_START.match(query, position):
+            expression = _listed_expression_at(query, position, by_length)
+            if expression is None:
+                token = _EXPRESSION_TOKEN.match(query, position).group(0)
+                raise CriterionError(
+                    f"criterion {criterion_id}: {token} has no value here: inside a JSONPath query only the values sent with the request can be used"
+                )
+            parts.append(_json_literal(criterion_id, expression, known[expression]))
+            position += len(expression)
+            continue
+        parts.append(character)
+        position += 1
+    return "".join(parts)
+
+
+def _listed_expression_at(query: str, position: int, by_length: list[str]) -> str | None:
+    for expression in by_length:
+        end = position + len(expression)
+        if query.startswith(expression, position) and not _NAME_CHARACTER.match(query, end):
+            return expression
+    return None
+
+
+def _json_literal(criterion_id: str, expression: str, value: Any) -> str:
+    if value is MISSING:
+        raise CriterionError(f"criterion {criterion_id}: {expression} has no value to put into the JSONPath query")
+    if isinstance(value, (dict, list)):
+        raise CriterionError(f"criterion {criterion_id}: {expression} is {_type_name(value)}; only strings, numbers, booleans and null can go into a JSONPath query")
+    return json.dumps(value)
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _parse(criterion_id: str, condition: str) -> Any:
+    try:
+        return parse_condition(condition)
+    except ConditionSyntaxError as exc:
+        raise CriterionError(f"criterion {criterion_id}: {exc}") from None
+
+
+def _compile_tree(node: Any, operand: Callable[[str], Getter], case_insensitive: bool) -> Test:
+    if isinstance(node, Or):
+        terms = [_compile_tree(term, operand, case_insensitive) for term in node.terms]
+        return lambda response, context: any(term(response, context) for term in terms)
+    if isinstance(node, And):
+        terms = [_compile_tree(term, operand, case_insensitive) for term in node.terms]
+        return lambda response, context: all(term(response, context) for term in terms)
+    if isinstance(node, Not):
+        term = _compile_tree(node.term, operand, case_insensitive)
+        return lambda response, context: not term(response, context)
+    if isinstance(node, Comparison):
+        left, right, op = _value_getter(node.left, operand), _value_getter(node.right, operand), node.op
+        return lambda response, context: compare(left(response, context), op, right(response, context), case_insensitive=case_insensitive)
+    value = _value_getter(node, operand)
+    return lambda response, context: value(response, context) is True
+
+
+def _value_getter(node: Any, operand: Callable[[str], Getter]) -> Getter:
+    if isinstance(node, Literal):
+        constant = node.value
+        return lambda response, context: constant
+    return operand(node.text)
+
+
+def _expression_getter(criterion_id: str, text: str, known: dict[str, Any]) -> Getter:
+    """A getter for a runtime expression: from the response, or from `values`."""
+    try:
+        expression = parse_expression(text)
+    except ExpressionSyntaxError:
+        expression = None
+    if expression is not None and expression.kind == "status_code":
+        return lambda response, context: response.status_code
+    if expression is not None and expression.kind == "response_body":
+        tokens = expression.pointer
+        return lambda response, context: resolve_pointer(response.body, tokens)
+    if expression is not None and expression.kind == "response_header":
+        name = expression.name.lower()
+        return lambda response, context: header_value(response.headers, name)
+    if text in known:
+        value = known[text]
+        return lambda response, context: value
+    raise CriterionError(
+        f"criterion {criterion_id}: {text} has no value here: only $statusCode, $response.body, "
+        "$response.header.<name> and the values sent with the request can be evaluated"
+    )
+
+
+def resolve_pointer(value: Any, tokens: tuple[str, ...]) -> Any:
+    """Follow decoded RFC 6901 tokens into a value; MISSING when a step leads nowhere."""
+    for token in tokens:
+        if isinstance(value, dict):
+            if token not in value:
+                return MISSING
+            value = value[token]
+        elif isinstance(value, list):
+            if not re.fullmatch(r"0|[1-9][0-9]*", token) or int(token) >= len(value):
+                return MISSING
+            value = value[int(token)]
+        else:
+            return MISSING
+    return value
+
+
+def header_value(headers: Mapping[str, str], name: str) -> Any:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return MISSING
+
+
+def compare(left: Any, op: str, right: Any, *, case_insensitive: bool) -> bool:
+    """Compare two values with one of `== != < <= > >=`, by the rules in the module docstring."""
+    if left is MISSING or right is MISSING:
+        return op == "!="
+    if op == "==":
+        return _equal(left, right, case_insensitive)
+    if op == "!=":
+        return not _equal(left, right, case_insensitive)
+    kind = _type_name(left)
+    if kind != _type_name(right):
+        return False
+    if kind in ("a number", "a string"):
+        if kind == "a string" and case_insensitive:
+            left, right = left.casefold(), right.casefold()
+        if op == "<":
+            return left < right
+        if op == "<=":
+            return left <= right
+        if op == ">":
+            return left > right
+        return left >= right
+    return op in ("<=", ">=") and _equal(left, right, case_insensitive)
+
+
+def _equal(left: Any, right: Any, case_insensitive: bool) -> bool:
+    kind = _type_name(left)
+    if kind != _type_name(right):
+        return False
+    if kind == "a string":
+        return left.casefold() == right.casefold() if case_insensitive else left == right
+    if kind == "an array":
+        return len(left) == len(right) and all(_equal(a, b, case_insensitive) for a, b in zip(left, right))
+    if kind == "an object":
+        return left.keys() == right.keys() and all(_equal(left[key], right[key], case_insensitive) for key in left)
+    return left == right
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
