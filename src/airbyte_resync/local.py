@@ -4,23 +4,20 @@ stub or a real URL). Same payloads, same Retry/Catch as on AWS."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
-import os
 import re
 import secrets
 import sys
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable
 
 import boto3
 
-from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
+from airbyte_resync import execution
+from airbyte_resync.engine import REGION, LocalFunctions, function_arn
+from airbyte_resync.execution import FUNCTION_OUTPUT, LOCAL_ENVIRONMENT, TERMINAL, RunResult  # noqa: F401 - importable from here as before
 from airbyte_resync.template import FunctionBinding, function_bindings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +25,6 @@ ASL_PATH = PROJECT_ROOT / "statemachine" / "reset_and_resync.asl.json"
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 STACK_NAME = "airbyte-resync-local"
 SECRET_NAME = "airbyte-resync/local"
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @dataclass(frozen=True)
@@ -51,60 +47,18 @@ class Credentials:
 
 
 @dataclass
-class Transition:
-    """One state the execution went through."""
+class Transition(execution.Transition):
+    """One state the execution went through, with the Airbyte job it last saw."""
 
-    state: str
-    state_type: str
-    elapsed: float
     job_id: Any = None
     job_status: Any = None
-
-
-@dataclass
-class RunResult:
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
-    events: int
-    transitions: list[Transition] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
-    function_logs: str = ""
-
-    def to_json(self) -> dict:
-        return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause, "events": self.events}
-
-
-class _SwitchableStream(io.TextIOBase):
-    """Where the handlers' stdout goes (Powertools logs and EMF metrics). Powertools binds
-    its handler to sys.stdout once, at import, so the target is switched per run instead."""
-
-    def __init__(self):
-        self.target: TextIO = io.StringIO()
-
-    def write(self, text: str) -> int:
-        return self.target.write(text)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-
-FUNCTION_OUTPUT = _SwitchableStream()
-_loaded_handlers: dict[Path, Callable] = {}
 
 
 def load_handler(binding: FunctionBinding) -> Callable:
     """Import the handler the way Lambda does: once per process (warm invocations reuse it)."""
     module_name, _, function_name = binding.handler.rpartition(".")
-    path = (binding.code_uri / f"{module_name.replace('.', '/')}.py").resolve()
-    if path not in _loaded_handlers:
-        spec = importlib.util.spec_from_file_location(f"local_function_{binding.logical_id}", path)
-        module = importlib.util.module_from_spec(spec)
-        with contextlib.redirect_stdout(FUNCTION_OUTPUT):
-            spec.loader.exec_module(module)
-        _loaded_handlers[path] = getattr(module, function_name)
-    return _loaded_handlers[path]
+    path = binding.code_uri / f"{module_name.replace('.', '/')}.py"
+    return execution.load_handler(path, function_name, f"local_function_{binding.logical_id}")
 
 
 def function_environment(api_url: str, secret_id: str) -> dict[str, str]:
@@ -116,29 +70,6 @@ def function_environment(api_url: str, secret_id: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "AirbyteResync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-
-
-# What the local process needs besides: a region for the AWS clients, and no X-Ray daemon.
-LOCAL_ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_DEV": "false",
-}
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_state_machine(
@@ -166,22 +97,24 @@ def run_state_machine(
         raise ValueError(f"template.yaml binds no function to {', '.join(missing)}")
 
     secret = credentials.secret_value()
-    env = {**LOCAL_ENVIRONMENT, **function_environment(airbyte_url, SECRET_NAME if secret else "")}
-    FUNCTION_OUTPUT.target = captured = io.StringIO()
-    _forget_warm_state()
-    with _environment(env), contextlib.redirect_stdout(FUNCTION_OUTPUT), local_aws(functions, retry_sleep):
+
+    def create_secret() -> None:
         if secret:
             boto3.client("secretsmanager", region_name=REGION).create_secret(Name=SECRET_NAME, SecretString=json.dumps(secret))
-        client = boto3.client("stepfunctions", region_name=REGION)
-        machine = client.create_state_machine(
-            name="ResetAndResync", definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine"
-        )["stateMachineArn"]
-        execution = client.start_execution(
-            stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input)
-        )["executionArn"]
-        result = _follow(client, execution, on_transition, timeout_seconds)
-    result.function_logs = captured.getvalue()
-    return result
+
+    _forget_warm_state()
+    return execution.execute(
+        definition,
+        execution_input,
+        functions,
+        machine_name="ResetAndResync",
+        variables={**LOCAL_ENVIRONMENT, **function_environment(airbyte_url, SECRET_NAME if secret else "")},
+        read_transition=_JobTransitions(),
+        on_transition=on_transition,
+        retry_sleep=retry_sleep,
+        timeout_seconds=timeout_seconds,
+        prepare=create_secret,
+    )
 
 
 def load_handler_deferred(binding: FunctionBinding) -> Callable:
@@ -204,47 +137,17 @@ def _forget_warm_state() -> None:
         parameters.clear_caches()
 
 
-def _follow(client, execution: str, on_transition, timeout_seconds: float) -> RunResult:
-    started = time.monotonic()
-    seen, transitions = 0, []
-    last_job: tuple[Any, Any] = (None, None)
-    while True:
-        description = client.describe_execution(executionArn=execution)
-        history = _history(client, execution)
-        for event in history[seen:]:
-            transition = _transition(event, history[0]["timestamp"], last_job)
-            if transition:
-                last_job = (transition.job_id, transition.job_status)
-                transitions.append(transition)
-                if on_transition:
-                    on_transition(transition)
-        seen = len(history)
-        if description["status"] in TERMINAL:
-            break
-        if time.monotonic() - started > timeout_seconds:
-            client.stop_execution(executionArn=execution, error="LocalTimeout", cause="the local run took too long")
-            continue
-        time.sleep(0.05)
-    output = description.get("output")
-    return RunResult(
-        status=description["status"],
-        output=json.loads(output) if output else None,
-        error=description.get("error"),
-        cause=description.get("cause"),
-        events=len(history),
-        transitions=transitions,
-        history=history,
-    )
+class _JobTransitions:
+    """Reads transitions from history events, carrying the last Airbyte job seen forward."""
 
+    def __init__(self):
+        self.last_job: tuple[Any, Any] = (None, None)
 
-def _history(client, execution: str) -> list[dict]:
-    events, token = [], None
-    while True:
-        page = client.get_execution_history(executionArn=execution, maxResults=1000, **({"nextToken": token} if token else {}))
-        events.extend(page["events"])
-        token = page.get("nextToken")
-        if not token:
-            return events
+    def __call__(self, event: dict, start) -> Transition | None:
+        transition = _transition(event, start, self.last_job)
+        if transition:
+            self.last_job = (transition.job_id, transition.job_status)
+        return transition
 
 
 def _transition(event: dict, start, last_job) -> Transition | None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
-from arazzo_sfn.compiler import compile_file, diagram_of
+from arazzo_sfn.compiler import compile_document, compile_file, diagram_of
 from arazzo_sfn.errors import ArazzoError
+
+
+class UsageError(Exception):
+    """An invalid argument: exit 2, naming the argument."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,8 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     diagram_cmd = commands.add_parser("diagram", help="print a Mermaid flowchart of one workflow")
     diagram_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
     diagram_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to draw (required when the document has several)")
+    run_cmd = commands.add_parser("run", help="compile one workflow and execute it locally (moto) against an API server")
+    run_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
+    run_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to run (required when the document has several)")
+    run_cmd.add_argument("--input", dest="input", default="{}", help="the workflow inputs: a JSON object, or @FILE to read it from FILE (default {})")
+    run_cmd.add_argument("--server-url", required=True, help="base URL of the API every step calls: https, or http on a loopback address (e.g. http://127.0.0.1:8080/v1)")
+    run_cmd.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        try:
+            return run_command(args, sys.stdout)
+        except UsageError as error:
+            print(f"arazzo-sfn: error: {error}", file=sys.stderr)
+            return 2
     if args.command == "diagram":
         try:
             sys.stdout.write(diagram_of(args.workflow, args.workflow_id))
@@ -49,6 +67,98 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
     return 0
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    from arazzo_sfn.local_run import run_workflow  # moto is only imported to run
+
+    execution_input = _workflow_input(args.input)
+    server_url = _server_url(args.server_url)
+    try:
+        asl = compile_document(args.workflow, args.workflow_id)
+    except ArazzoError as error:
+        print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
+        return 2
+    if not args.json:
+        out.write(f"Running {_workflow_name(asl)} against {server_url}\n")
+        out.write(f"{'elapsed':>8}  {'state':<40} {'type':<8} HTTP\n")
+    result = run_workflow(asl, execution_input, server_url, on_transition=None if args.json else lambda t: _print_transition(out, t))
+    if args.json:
+        out.write(json.dumps(result.to_json()) + "\n")
+    else:
+        _print_result(out, result)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _workflow_input(value: str) -> dict:
+    source = "--input"
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        source = f"--input file {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--input: cannot read {path}: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"{source} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{source} must be a JSON object of workflow inputs, got {_json_kind(data)}")
+    return data
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {list: "an array", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _server_url(value: str) -> str:
+    # The operation function's own check, so a URL it would refuse never starts a run.
+    from arazzo_runtime.errors import InvalidRequest
+    from arazzo_runtime.http import validate_server_url
+
+    try:
+        validate_server_url(value)
+    except InvalidRequest as error:
+        raise UsageError(f"--server-url: {error}") from None  # the value may hold a password: never echoed
+    return value.strip()
+
+
+def _workflow_name(asl: dict) -> str:
+    return str(asl.get("Comment") or "").split(":", 1)[0] or "the workflow"
+
+
+def _print_transition(out: TextIO, transition) -> None:
+    status = "" if transition.status_code is None else str(transition.status_code)
+    out.write(f"{transition.elapsed:7.1f}s  {transition.state:<40} {transition.state_type:<8} {status}".rstrip() + "\n")
+    out.flush()
+
+
+def _print_result(out: TextIO, result) -> None:
+    out.write(f"\nExecution {result.status} after {result.events} history events.\n")
+    if isinstance(result.output, dict) and result.output:
+        out.write("Outputs:\n")
+        for key, value in result.output.items():
+            out.write(f"  {key}: {json.dumps(value)}\n")
+    if result.error:
+        out.write(f"Error: {result.error}\nCause: {_readable_cause(result.cause)}\n")
+
+
+def _readable_cause(cause: str | None) -> str:
+    if not cause:
+        return ""
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(data, dict) and "errorMessage" in data:  # a function's error
+        return data["errorMessage"]
+    return json.dumps(data, indent=2)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,203 @@
+"""Execute an ASL definition once in moto's Step Functions engine, with its Lambda tasks
+bound to in-process handlers, and follow it to the end. Shared by the two local runners:
+the reset-and-resync machine (`airbyte_resync.local`) and any compiled Arazzo workflow
+(`arazzo_sfn.local_run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, TextIO
+
+import boto3
+
+from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+# What the local process needs besides the functions' own environment: a region for the
+# AWS clients, and no X-Ray daemon.
+LOCAL_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@dataclass
+class Transition:
+    """One state the execution went through."""
+
+    state: str
+    state_type: str
+    elapsed: float
+
+
+@dataclass
+class RunResult:
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    events: int
+    transitions: list = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    function_logs: str = ""
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause, "events": self.events}
+
+
+# Turns one history event into a transition (or None); given the history's start time.
+# Made fresh for each run, so it may remember what earlier events said.
+TransitionReader = Callable[[dict, Any], "Transition | None"]
+
+
+class SwitchableStream(io.TextIOBase):
+    """Where the handlers' stdout goes (Powertools logs and EMF metrics). Powertools binds
+    its handler to sys.stdout once, at import, so the target is switched per run instead."""
+
+    def __init__(self):
+        self.target: TextIO = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+FUNCTION_OUTPUT = SwitchableStream()
+_loaded_handlers: dict[Path, Callable] = {}
+
+
+def import_handler(path: Path, function_name: str, module_name: str) -> Callable:
+    """Import a handler from its file, as a new module (a cold start)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import a handler from {path}")
+    module = importlib.util.module_from_spec(spec)
+    with contextlib.redirect_stdout(FUNCTION_OUTPUT):
+        spec.loader.exec_module(module)
+    return getattr(module, function_name)
+
+
+def load_handler(path: Path, function_name: str, module_name: str) -> Callable:
+    """Import the handler the way Lambda does: once per process (warm invocations reuse it)."""
+    path = path.resolve()
+    if path not in _loaded_handlers:
+        _loaded_handlers[path] = import_handler(path, function_name, module_name)
+    return _loaded_handlers[path]
+
+
+def deferred(load: Callable[[], Callable]) -> Callable:
+    """A handler that is loaded on its first invocation: inside the run's environment
+    (Powertools reads it at import), and only when some state actually calls it."""
+    loaded: list[Callable] = []
+
+    def invoke(event, context):
+        if not loaded:
+            loaded.append(load())
+        return loaded[0](event, context)
+
+    return invoke
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables; put everything back afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def execute(
+    definition: str,
+    execution_input: Any,
+    functions: LocalFunctions,
+    *,
+    machine_name: str,
+    variables: Mapping[str, str | None],
+    read_transition: TransitionReader,
+    on_transition: Callable[[Any], None] | None = None,
+    retry_sleep: Callable[[float], None] | None = None,
+    timeout_seconds: float = 3600,
+    prepare: Callable[[], None] | None = None,
+) -> RunResult:
+    """Create the state machine in moto, start one execution and wait for it to end.
+    `prepare` runs inside the mocked AWS first (to create what the functions read)."""
+    FUNCTION_OUTPUT.target = captured = io.StringIO()
+    with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), local_aws(functions, retry_sleep):
+        if prepare is not None:
+            prepare()
+        client = boto3.client("stepfunctions", region_name=REGION)
+        machine = client.create_state_machine(
+            name=machine_name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine"
+        )["stateMachineArn"]
+        execution = client.start_execution(
+            stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input)
+        )["executionArn"]
+        result = follow(client, execution, read_transition, on_transition, timeout_seconds)
+    result.function_logs = captured.getvalue()
+    return result
+
+
+def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float) -> RunResult:
+    """Poll the execution until it ends, reporting each new transition as it appears."""
+    started = time.monotonic()
+    seen, transitions = 0, []
+    while True:
+        description = client.describe_execution(executionArn=execution)
+        history = history_of(client, execution)
+        for event in history[seen:]:
+            transition = read_transition(event, history[0]["timestamp"])
+            if transition:
+                transitions.append(transition)
+                if on_transition:
+                    on_transition(transition)
+        seen = len(history)
+        if description["status"] in TERMINAL:
+            break
+        if time.monotonic() - started > timeout_seconds:
+            client.stop_execution(executionArn=execution, error="LocalTimeout", cause="the local run took too long")
+            continue
+        time.sleep(0.05)
+    output = description.get("output")
+    return RunResult(
+        status=description["status"],
+        output=json.loads(output) if output else None,
+        error=description.get("error"),
+        cause=description.get("cause"),
+        events=len(history),
+        transitions=transitions,
+        history=history,
+    )
+
+
+def history_of(client, execution: str) -> list[dict]:
+    events, token = [], None
+    while True:
+        page = client.get_execution_history(executionArn=execution, maxResults=1000, **({"nextToken": token} if token else {}))
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events

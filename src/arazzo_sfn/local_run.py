@@ -1,0 +1,122 @@
+"""Run a compiled workflow on one machine: moto's Step Functions engine executes the ASL,
+and every step's task invokes the generic operation function in-process, which calls the
+API at the server URL given for the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from airbyte_resync import execution
+from airbyte_resync.engine import LocalFunctions, function_arn
+from airbyte_resync.execution import LOCAL_ENVIRONMENT, RunResult
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+OPERATION_FUNCTION = PROJECT_ROOT / "functions" / "operation" / "app.py"
+OPERATION_HANDLER = "lambda_handler"
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+FUNCTION_NAME_PREFIX = "arazzo-local-"
+# The operation function prefers SERVER_URL_<SOURCE> to SERVER_URL; the run is about one
+# server, so those are hidden while it lasts.
+SOURCE_URL_PREFIX = "SERVER_URL_"
+# Powertools needs a metrics namespace to flush the function's metrics; these apply unless
+# the environment already names its own.
+POWERTOOLS_DEFAULTS = {"POWERTOOLS_SERVICE_NAME": "arazzo-workflow", "POWERTOOLS_METRICS_NAMESPACE": "ArazzoWorkflow"}
+
+
+@dataclass
+class StepTransition(execution.Transition):
+    """One state the execution went through; for a step's task, the HTTP status it got."""
+
+    status_code: int | None = None
+
+
+def run_workflow(
+    asl: dict,
+    execution_input: dict,
+    server_url: str,
+    *,
+    retry_sleep: Callable[[float], None] | None = None,
+    timeout_seconds: float = 3600,
+    on_transition: Callable[[StepTransition], None] | None = None,
+    function_path: Path = OPERATION_FUNCTION,
+) -> RunResult:
+    """Execute a compiled workflow once in moto and wait for it to end.
+
+    Every `${...}` placeholder in the definition is bound to the operation function
+    (`function_path`), imported afresh for the run as a new deployment would be.
+    """
+    if not function_path.is_file():
+        raise FileNotFoundError(f"the operation function {function_path} does not exist")
+    handler = execution.deferred(lambda: execution.import_handler(function_path, OPERATION_HANDLER, "local_function_operation"))
+    functions = LocalFunctions()
+    definition = bind_functions(json.dumps(asl), functions, handler)
+    variables: dict[str, str | None] = {name: None for name in os.environ if name.startswith(SOURCE_URL_PREFIX)}
+    variables.update({name: os.environ.get(name) or value for name, value in POWERTOOLS_DEFAULTS.items()})
+    variables.update({**LOCAL_ENVIRONMENT, "SERVER_URL": server_url})
+    return execution.execute(
+        definition,
+        execution_input,
+        functions,
+        machine_name=_machine_name(asl),
+        variables=variables,
+        read_transition=_StepTransitions(),
+        on_transition=on_transition,
+        retry_sleep=retry_sleep,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def bind_functions(definition: str, functions: LocalFunctions, handler: Callable) -> str:
+    """Replace each placeholder with a function ARN of its own, all bound to `handler`, so
+    the recorded invocations still say which placeholder (which step) was called."""
+
+    def bind(match: re.Match) -> str:
+        arn = function_arn(FUNCTION_NAME_PREFIX + match.group(1))
+        if arn not in functions.handlers:
+            functions.register(arn, handler)
+        return arn
+
+    return PLACEHOLDER.sub(bind, definition)
+
+
+def _machine_name(asl: dict) -> str:
+    # The comment starts with the workflowId; state machine names allow a narrower alphabet.
+    workflow_id = str(asl.get("Comment") or "").split(":", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", workflow_id)[:80]
+    return name or "ArazzoWorkflow"
+
+
+class _StepTransitions:
+    """Reads transitions from history events; a task's HTTP status comes from the event
+    that reports the function's result, just before the state exits."""
+
+    def __init__(self):
+        self.status_code: Any = None
+
+    def __call__(self, event: dict, start) -> StepTransition | None:
+        kind = event["type"]
+        elapsed = (event["timestamp"] - start).total_seconds()
+        if kind == "TaskStateEntered":
+            self.status_code = None
+        elif kind == "TaskSucceeded":
+            self.status_code = _status_code(event.get("taskSucceededEventDetails", {}).get("output"))
+        elif kind.endswith("StateExited"):
+            state_type = kind[: -len("StateExited")]
+            status = self.status_code if state_type == "Task" else None
+            return StepTransition(event["stateExitedEventDetails"]["name"], state_type, elapsed, status)
+        elif kind == "FailStateEntered":
+            return StepTransition(event["stateEnteredEventDetails"]["name"], "Fail", elapsed)
+        return None
+
+
+def _status_code(output: str | None) -> int | None:
+    try:
+        status = json.loads(output or "{}").get("Payload", {}).get("statusCode")
+    except (ValueError, AttributeError):
+        return None
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
