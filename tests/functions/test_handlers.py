@@ -563,3 +563,33 @@ def test_warm_invocation_renews_a_token_airbyte_expired_early(credentials_stub):
         ("createAccessToken", 200),
         ("getJob", 200),
     ]
+
+
+# ---------------------------------------------------------------- criteria evaluated by the function
+
+
+def test_criteria_the_state_machine_sends_are_evaluated_on_the_answer(stub):
+    event = create_job_event()
+    event["evaluate"] = {
+        "c0": {"type": "simple", "condition": "$response.body#/status == 'PENDING'", "context": None},
+        "c1": {"type": "regex", "condition": "^20[01]$", "context": "$statusCode"},
+        "c2": {"type": "simple", "condition": "$response.body#/jobType == $inputs.expected", "context": None},
+    }
+    event["values"] = {"v0": {"expression": "$inputs.expected", "value": "SYNC"}}
+
+    result = trigger_reset(event, CONTEXT)
+
+    # Arazzo compares strings case-insensitively: PENDING matches pending.
+    assert result["criteria"] == {"c0": True, "c1": True, "c2": False}
+
+
+def test_a_malformed_criterion_is_refused_before_any_call(untouched_stub):
+    event = create_job_event()
+    event["evaluate"] = {"c0": {"type": "regex", "condition": "([", "context": "$statusCode"}}
+
+    with pytest.raises(Exception) as raised:
+        trigger_reset(event, CONTEXT)
+
+    assert type(raised.value).__name__ == "CriterionError"
+    assert "c0" in str(raised.value)
+    assert untouched_stub.calls == []

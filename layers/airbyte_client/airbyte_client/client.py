@@ -12,16 +12,14 @@ successCriteria in the state machine.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import requests
 
 from airbyte_client.auth import ClientCredentials
+from arazzo_runtime.step import response_dict
 from airbyte_client.config import Settings
 from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 
@@ -41,15 +39,10 @@ class ApiResponse:
     headers: Mapping[str, str]
     body: Any
 
-    def to_dict(self) -> dict:
-        """The answer as every step function returns it to the state machine."""
-        return {
-            "statusCode": self.status_code,
-            "headers": dict(self.headers),
-            "body": self.body,
-            "retryAfterSeconds": _retry_after_seconds(self.headers.get("retry-after")),
-            "criteria": {},
-        }
+    def to_dict(self, evaluate: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None) -> dict:
+        """The answer as every step function returns it to the state machine, with the
+        verdicts of the criteria the state machine asked this function to evaluate."""
+        return response_dict(self, evaluate, values)
 
 
 class AirbyteClient:
@@ -146,22 +139,6 @@ class AirbyteClient:
 
 
 _UNREADABLE = object()
-
-
-def _retry_after_seconds(value: str | None) -> int | None:
-    """Retry-After in whole seconds (delta-seconds or an HTTP-date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
 
 
 def _parse_body(response: requests.Response) -> Any:

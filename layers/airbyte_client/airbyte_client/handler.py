@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, UnsupportedOperation
+from arazzo_runtime.evaluate import CriterionError, compile_criteria
 
 logger = Logger()
 metrics = Metrics()
@@ -125,8 +126,10 @@ def step_function(operation_id: str) -> Callable:
             try:
                 request = StepRequest.from_event(event, operation_id)
                 logger.append_keys(step=request.step, operation=operation_id)
+                # Criteria the state machine cannot evaluate come along; refuse bad ones before any call.
+                compile_criteria(event.get("evaluate"), event.get("values"))
                 response = perform(request, airbyte_client)
-            except AirbyteError as exc:
+            except (AirbyteError, CriterionError) as exc:
                 # One metric per error class, e.g. TransientAirbyteError or InvalidInput.
                 metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
                 logger.warning("step failed", extra={"errorType": type(exc).__name__, "error": str(exc)})
@@ -142,7 +145,7 @@ def step_function(operation_id: str) -> Callable:
                 },
             )
             metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
-            return response.to_dict()
+            return response.to_dict(event.get("evaluate"), event.get("values"))
 
         return lambda_handler
 
