@@ -6,7 +6,7 @@ WORKFLOW := workflows/airbyte-reset-and-resync.arazzo.yaml
 ASL := statemachine/reset_and_resync.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: install demo test compile check clean
+.PHONY: install demo test compile check bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ compile: install
 
 check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL) --check
+
+# Figures, not pass/fail: compile time of large documents.
+bench: install
+	$(BIN)/python bench/compile_time.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from arazzo_sfn.compiler import compile_document, compile_file, diagram_of
+from arazzo_sfn.compiler import compile_all, compile_document, compile_file, diagram_of
+from arazzo_sfn.emit import emit_json
 from arazzo_sfn.errors import ArazzoError
 
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     compile_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to compile (required when the document has several)")
     compile_cmd.add_argument("-o", "--output", type=Path, help="write the ASL here instead of standard output")
     compile_cmd.add_argument("--check", action="store_true", help="write nothing; exit 1 when OUTPUT differs from what would be written")
+    compile_cmd.add_argument("--all", action="store_true", help="compile every workflow; -o names a directory that gets <workflowId>.asl.json each")
     diagram_cmd = commands.add_parser("diagram", help="print a Mermaid flowchart of one workflow")
     diagram_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
     diagram_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to draw (required when the document has several)")
@@ -50,22 +52,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.check and args.output is None:
         parser.error("--check needs -o/--output, the file to compare with")
+    if args.all and args.workflow_id:
+        parser.error("--all and --workflow exclude each other")
+    if args.all and args.output is None:
+        parser.error("--all needs -o/--output, the directory to write into")
     try:
-        text = compile_file(args.workflow, args.workflow_id)
+        if args.all:
+            outputs = {args.output / f"{workflow_id}.asl.json": emit_json(asl) for workflow_id, asl in compile_all(args.workflow).items()}
+        else:
+            outputs = {args.output: compile_file(args.workflow, args.workflow_id)}
     except ArazzoError as error:
         print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
         return 2
     if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
-        if current != text:
-            print(f"arazzo-sfn: {args.output} is stale: run `arazzo-sfn compile {args.workflow} -o {args.output}`", file=sys.stderr)
-            return 1
-        return 0
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        stale = [path for path, text in outputs.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+        for path in stale:
+            print(f"arazzo-sfn: {path} is stale: run `arazzo-sfn compile {args.workflow} -o {args.output}{' --all' if args.all else ''}`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        if path is None:
+            sys.stdout.write(text)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -8,7 +8,7 @@ from arazzo_sfn.diagram import workflow_to_mermaid
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.loader import load_document
 from arazzo_sfn.lower import lower_workflow
-from arazzo_sfn.model import build_workflow
+from arazzo_sfn.model import build_workflow, workflow_ids
 from arazzo_sfn.validate import validate_document
 from arazzo_sfn.verify import verify_state_machine
 
@@ -21,6 +21,18 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
     asl = lower_workflow(workflow)
     verify_state_machine(asl)
     return asl
+
+
+def compile_all(path: str | Path) -> dict[str, dict]:
+    """Compile every workflow of a document (loaded and validated once): workflowId -> ASL."""
+    document = load_document(path)
+    validate_document(document)
+    compiled = {}
+    for workflow_id in workflow_ids(document):
+        asl = lower_workflow(build_workflow(document, workflow_id))
+        verify_state_machine(asl)
+        compiled[workflow_id] = asl
+    return compiled
 
 
 def compile_file(path: str | Path, workflow_id: str | None = None) -> str:

@@ -1369,3 +1369,19 @@ def test_a_regex_without_context_is_refused(tmp_path):
     path = write_document(tmp_path, arazzo_text(steps))
     with pytest.raises(ArazzoError):
         compile_document(path)
+
+
+def test_all_compiles_every_workflow_into_a_directory_and_checks_them(tmp_path):
+    path = write_document(tmp_path, arazzo_text("- stepId: a\n  operationId: createJob\n", after_workflow=OTHER_WORKFLOW))
+    out = tmp_path / "machines"
+
+    done = run_cli("compile", path, "--all", "-o", out)
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["fixture.asl.json", "other.asl.json"]
+    assert json.loads((out / "other.asl.json").read_text())["States"]["elsewhere"]["Type"] == "Task"
+    assert run_cli("compile", path, "--all", "-o", out, "--check").returncode == 0
+    (out / "other.asl.json").write_text("{}", encoding="utf-8")
+    stale = run_cli("compile", path, "--all", "-o", out, "--check")
+    assert stale.returncode == 1 and "other.asl.json" in stale.stderr
+    assert run_cli("compile", path, "--all").returncode == 2  # needs a directory
