@@ -47,7 +47,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from airbyte_client.config import is_loopback
+from arazzo_runtime.hosts import is_loopback
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
     document = load_document(path)
     validate_document(document)
     workflow = build_workflow(document, workflow_id)
-    asl = lower_workflow(workflow)
+    asl = lower_workflow(workflow, lambda other: build_workflow(document, other))
     verify_state_machine(asl)
     return asl
 
@@ -29,7 +29,7 @@ def compile_all(path: str | Path) -> dict[str, dict]:
     validate_document(document)
     compiled = {}
     for workflow_id in workflow_ids(document):
-        asl = lower_workflow(build_workflow(document, workflow_id))
+        asl = lower_workflow(build_workflow(document, workflow_id), lambda other: build_workflow(document, other))
         verify_state_machine(asl)
         compiled[workflow_id] = asl
     return compiled

@@ -16,7 +16,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
@@ -52,8 +52,9 @@ INVALID_INPUT_ERROR = "InvalidInput"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def lower_workflow(workflow: Workflow) -> dict:
-    return _Lowering(workflow).run()
+def lower_workflow(workflow: Workflow, resolve: Callable[[str], Workflow] | None = None) -> dict:
+    """`resolve` gives the other workflows of the document, for workflowId steps and dependsOn."""
+    return _Lowering(workflow, resolve).run()
 
 
 def loop_iteration_cap(span: int = 1) -> int:
@@ -75,8 +76,13 @@ class _Loop:
 
 
 class _Lowering:
-    def __init__(self, workflow: Workflow):
+    def __init__(self, workflow: Workflow, resolve: Callable[[str], Workflow] | None = None, *, root: str = "$", placeholder_prefix: str = "", call_stack: tuple[str, ...] = ()):
         self.workflow = workflow
+        self.resolve = resolve
+        self.root = root  # where this workflow's inputs, steps and loops live in the state data
+        self.placeholder_prefix = placeholder_prefix
+        self.call_stack = call_stack + (workflow.workflow_id,)
+        self.calls: dict[str, str] = {}  # called workflow id -> where its last call's data is
         self.states: dict[str, dict] = {}
         self.step_keys = _data_keys([s.step_id for s in workflow.steps], workflow)
         self.properties: dict = (workflow.inputs or {}).get("properties") or {}
@@ -87,7 +93,7 @@ class _Lowering:
         self.built: set[tuple] = set()  # what has its states already, so it is built once
         placeholders: dict[str, str] = {}
         for step in workflow.steps:
-            placeholder = function_placeholder(step.step_id)
+            placeholder = self._placeholder(step)
             if placeholder in placeholders:
                 raise SemanticError(
                     f"steps {placeholders[placeholder]!r} and {step.step_id!r} would share the function placeholder "
@@ -114,16 +120,21 @@ class _Lowering:
 
     # --- the whole machine ---------------------------------------------------------------
 
+    def _placeholder(self, step: Step) -> str:
+        return function_placeholder(f"{self.placeholder_prefix}{step.step_id}")
+
     def run(self) -> dict:
         self._refuse_workflow_constructs()
         if not self.workflow.steps:
             raise SemanticError("the workflow has no steps", self.workflow.location)
-        first = self.workflow.steps[0].step_id
+        first = self._lower_dependencies(self.workflow.steps[0].step_id)
         start = self._lower_inputs(first)
         for step in self.workflow.steps:
             self._lower_step(step)
         self._lower_outputs()
         self.states["StartWorkflow"]["Parameters"]["loops"].update({key: {"iterations": 0} for key in self.counters.values()})
+        if self.calls:
+            self.states["StartWorkflow"]["Parameters"]["calls"] = {}
         self._attach_evaluated_criteria()
         comment = f"{self.workflow.workflow_id}: {self.workflow.summary or ''}".strip()
         comment += f" Generated from {self.workflow.source_file} by arazzo-sfn; do not edit."
@@ -132,8 +143,6 @@ class _Lowering:
     def _refuse_workflow_constructs(self) -> None:
         w = self.workflow
         at = w.field_locations.get
-        if w.depends_on:
-            raise UnsupportedConstruct("dependsOn is not supported yet", at("dependsOn", w.location))
         if "parameters" in w.extras:
             raise UnsupportedConstruct("workflow-level parameters are not supported yet", at("parameters", w.location))
 
@@ -201,11 +210,94 @@ class _Lowering:
     # --- steps -----------------------------------------------------------------------------
 
     def _lower_step(self, step: Step) -> None:
-        at = step.field_locations.get
         if step.target_kind == "workflowId":
-            raise UnsupportedConstruct(f"step {step.step_id!r}: workflowId steps are not supported yet", at("workflowId", step.location))
+            self._lower_workflow_step(step)
+            return
         self._add_task(step, step.step_id, self._route_name(step))
         self._lower_routing(step)
+
+    # --- other workflows: workflowId steps and dependsOn, inlined ---------------------------
+
+    def _lower_workflow_step(self, step: Step) -> None:
+        """The called workflow's states are inlined under `<step>.`; its inputs are the step's
+        parameters, its data lives under $.calls.<step>, and its outputs are the step's
+        `$outputs`. A failure inside it fails the execution (an inlined Fail cannot be caught)."""
+        at = step.field_locations.get
+        if step.success_criteria:
+            raise UnsupportedConstruct("successCriteria on a workflowId step are not supported yet", at("successCriteria", step.location))
+        if step.on_failure or self.workflow.failure_actions:
+            raise UnsupportedConstruct("failure actions on a workflowId step are not supported yet (the called workflow's failures end the execution)", at("onFailure", step.location))
+        given = {}
+        for parameter in step.parameters:
+            if parameter.where is not None:
+                raise SemanticError(f"a workflowId step passes inputs: parameter {parameter.name!r} must not have `in`", parameter.location)
+            key, value = self._template_entry(parameter.name, parameter.value, step, parameter.location)
+            given[key] = value
+        data = f"{self.root}.calls.{self.step_keys[step.step_id]}"
+        self._call(step.operation_ref, f"{step.step_id}", data, given, self._route_name(step), step.location)
+        self.calls[step.operation_ref] = data
+        self._lower_routing(step)
+
+    def _lower_dependencies(self, first_step: str) -> str:
+        """dependsOn workflows run first, in order, each given this workflow's inputs."""
+        following = first_step
+        for workflow_id in reversed(self.workflow.depends_on):
+            data = f"{self.root}.calls.{_safe_key('dependsOn_' + workflow_id)}"
+            entry = self._call(workflow_id, f"dependsOn.{workflow_id}", data, {"inputs.$": f"{self.root}.inputs"}, following, self.workflow.field_locations.get("dependsOn", self.workflow.location), unwrap="inputs")
+            self.calls.setdefault(workflow_id, data)
+            following = entry
+        return following
+
+    def _call(self, workflow_id: str, prefix: str, data: str, given: dict, then: str, location: Location, unwrap: str | None = None) -> str:
+        if self.resolve is None:
+            raise UnsupportedConstruct("calling another workflow needs the whole document", location)
+        if workflow_id.startswith("$"):
+            raise UnsupportedConstruct(f"workflowId {workflow_id!r}: workflows of other Arazzo documents are not supported yet", location)
+        if workflow_id in self.call_stack:
+            raise SemanticError(f"workflow {workflow_id!r} calls itself (through {' -> '.join(self.call_stack)})", location)
+        callee = self.resolve(workflow_id)
+        child = _Lowering(callee, self.resolve, root=data, placeholder_prefix=f"{self.placeholder_prefix}{prefix}-", call_stack=self.call_stack)
+        child_start = child.run_embedded()
+        properties = (callee.inputs or {}).get("properties") or {}
+        defaults = {name: prop["default"] for name, prop in properties.items() if isinstance(prop, dict) and "default" in prop}
+        given_path = f"{data}.given.{unwrap}" if unwrap else f"{data}.given"
+        self._add(prefix, {
+            "Type": "Pass",
+            "Comment": f"Call workflow {workflow_id}: its inputs, with its defaults.",
+            "Parameters": {"given": given, "defaults": defaults},
+            "ResultPath": data,
+            "Next": f"{prefix}.Start",
+        }, location)
+        self._add(f"{prefix}.Start", {
+            "Type": "Pass",
+            "Parameters": {
+                "inputs.$": f"States.JsonMerge({data}.defaults, {given_path}, false)",
+                "steps": {},
+                "loops": {key: {"iterations": 0} for key in child.counters.values()},
+                **({"calls": {}} if child.calls else {}),
+            },
+            "ResultPath": data,
+            "Next": f"{prefix}.{child_start}",
+        }, location)
+        for name, state in child.states.items():
+            self._add(f"{prefix}.{name}", _renamed(state, prefix, then), location)
+        return prefix
+
+    def run_embedded(self) -> str:
+        """Lower as a called workflow: no input states (the caller builds them), and the
+        outputs go to <data>.outputs before control returns. Returns the first state."""
+        self._refuse_workflow_constructs()
+        if not self.workflow.steps:
+            raise SemanticError("the workflow has no steps", self.workflow.location)
+        start = self._lower_dependencies(self.workflow.steps[0].step_id)
+        for step in self.workflow.steps:
+            self._lower_step(step)
+        self._lower_outputs()
+        outputs = self.states["WorkflowOutputs"]
+        del outputs["End"]
+        outputs.update({"ResultPath": f"{self.root}.outputs", "Next": _RETURN})
+        self._attach_evaluated_criteria()
+        return start
 
     def _add_task(self, step: Step, name: str, next_state: str) -> None:
         """The Lambda task that performs the step's operation; its answer lands in $.steps.<step>."""
@@ -214,7 +306,7 @@ class _Lowering:
             task["Comment"] = " ".join(step.description.split())
         task.update({
             "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${" + function_placeholder(step.step_id) + "}", "Payload": self._payload(step)},
+            "Parameters": {"FunctionName": "${" + self._placeholder(step) + "}", "Payload": self._payload(step)},
             "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS},
             "ResultPath": self._step_path(step.step_id),
             "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in self.workflow.retry],
@@ -277,7 +369,8 @@ class _Lowering:
         choice: dict[str, Any] = {"Type": "Choice"}
         self._add(self._route_name(step), choice, step.location)  # right after the task, for reading order
         success = self._criteria_rule(step.success_criteria, step) if step.success_criteria else _status_2xx(self._step_path(step.step_id))
-        rules: list[dict] = [{"Not": success, "Next": self._lower_failure_routing(step)}]
+        # A called workflow has no HTTP answer to judge: its own failures end the execution.
+        rules: list[dict] = [] if step.target_kind == "workflowId" else [{"Not": success, "Next": self._lower_failure_routing(step)}]
         retry_actions = [action for action in self._failure_actions(step) if action.type == "retry"]
         if retry_actions:
             # A success gives the step's retry budget back, for the next time it runs.
@@ -286,7 +379,7 @@ class _Lowering:
                 self._add(name, {
                     "Type": "Pass",
                     "Parameters": {"iterations": 0},
-                    "ResultPath": f"$.loops.{self._counter(step, action, 'retry')}",
+                    "ResultPath": f"{self.root}.loops.{self._counter(step, action, 'retry')}",
                     "Next": following,
                 }, action.location)
             choice.update({"Choices": rules, "Default": names[0]})
@@ -357,7 +450,7 @@ class _Lowering:
         for action in actions:
             condition = self._criteria_rule(action.criteria, step) if action.criteria else None
             if action.type == "retry":
-                counter = f"$.loops.{self._counter(step, action, 'retry')}.iterations"
+                counter = f"{self.root}.loops.{self._counter(step, action, 'retry')}.iterations"
                 limit = 1 if action.retry_limit is None else action.retry_limit  # the spec: one retry when absent
                 budget = {"Variable": counter, "NumericLessThan": limit}
                 rules.append({**({"And": [condition, budget]} if condition else budget), "Next": self._retry_states(step, action, counter)})
@@ -484,7 +577,7 @@ class _Lowering:
         spec = action.loop
         span = step.index - self.workflow.step(action.step_id).index + 1
         cap = loop_iteration_cap(span)
-        counter = f"$.loops.{loop.key}.iterations"
+        counter = f"{self.root}.loops.{loop.key}.iterations"
         limits = [{"Variable": counter, "NumericGreaterThanEquals": cap}]
         wait: dict[str, Any] = {"Seconds": DEFAULT_LOOP_WAIT_SECONDS}
         error, cause = "LoopLimitExceeded", {}
@@ -500,7 +593,7 @@ class _Lowering:
             self._add(loop.count_state, {
                 "Type": "Pass",
                 "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
-                "ResultPath": f"$.loops.{loop.key}",
+                "ResultPath": f"{self.root}.loops.{loop.key}",
                 "Next": loop.wait_state,
             }, location)
             self._add(loop.wait_state, {"Type": "Wait", **wait, "Next": action.step_id}, location)
@@ -577,7 +670,7 @@ class _Lowering:
         if kind == "inputs":
             if self.properties and expression.name not in self.properties:
                 raise ExpressionError(f"{expression.text!r}: the workflow has no input {expression.name!r}", location)
-            return _append_pointer(_member("$.inputs", expression.name), expression.pointer)
+            return _append_pointer(_member(f"{self.root}.inputs", expression.name), expression.pointer)
         if kind in ("status_code", "response_body", "response_header"):
             if step is None:
                 raise ExpressionError(f"{expression.text!r} means the current step's response; there is none here", location)
@@ -589,6 +682,16 @@ class _Lowering:
             return _append_pointer(f"{at}.body", expression.pointer)
         if kind == "step_output":
             return self._step_output_path(expression, step, location, guaranteed, seen)
+        if kind == "outputs":
+            # In a workflowId step's outputs: the called workflow's outputs.
+            if step is None or step.target_kind != "workflowId":
+                raise ExpressionError(f"{expression.text!r}: $outputs means a called workflow's outputs, in a workflowId step's outputs", location)
+            return _append_pointer(_member(f"{self.root}.calls.{self.step_keys[step.step_id]}.outputs", expression.name), expression.pointer)
+        if kind == "workflow_output":
+            workflow_id = expression.text.split(".")[1]
+            if workflow_id not in self.calls:
+                raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
+            return _member(f"{self.calls[workflow_id]}.outputs", expression.name)
         raise UnsupportedConstruct(f"{expression.text!r}: {kind.replace('_', ' ')} expressions are not supported yet", location)
 
     def _step_output_path(self, expression, step, location, guaranteed, seen) -> str:
@@ -604,13 +707,13 @@ class _Lowering:
         if (target_id, expression.name) in seen:
             raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
         inner = parse_expression(target.outputs[expression.name], target.location)
-        if inner.kind in ("status_code", "response_body", "response_header", "inputs", "step_output"):
+        if inner.kind in ("status_code", "response_body", "response_header", "inputs", "step_output", "outputs", "workflow_output"):
             path = self._value_path(inner, target, target.location, self.guaranteed[target_id] | {target_id}, seen + ((target_id, expression.name),))
             return _append_pointer(path, expression.pointer)
         raise UnsupportedConstruct(f"output {expression.name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
 
     def _step_path(self, step_id: str) -> str:
-        return f"$.steps.{self.step_keys[step_id]}"
+        return f"{self.root}.steps.{self.step_keys[step_id]}"
 
     # --- criteria ----------------------------------------------------------------------------
 
@@ -686,6 +789,26 @@ def parse_condition(text: str, location: Location | None) -> cr.Condition:
         return cr.parse_condition(text)
     except cr.ConditionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
+
+
+_RETURN = "$return"  # where an inlined workflow's last state goes: replaced by the caller's next state
+
+
+def _renamed(state: dict, prefix: str, then: str) -> dict:
+    """A called workflow's state, its transitions moved under `prefix.`; `$return` becomes `then`."""
+    def name(target: str) -> str:
+        return then if target == _RETURN else f"{prefix}.{target}"
+
+    state = json.loads(json.dumps(state))
+    if "Next" in state:
+        state["Next"] = name(state["Next"])
+    if "Default" in state:
+        state["Default"] = name(state["Default"])
+    for rule in state.get("Choices", []):
+        rule["Next"] = name(rule["Next"])
+    for catcher in state.get("Catch", []):
+        catcher["Next"] = name(catcher["Next"])
+    return state
 
 
 class _NotNative(Exception):

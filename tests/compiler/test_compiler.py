@@ -575,13 +575,24 @@ OTHER_WORKFLOW = """\
 # Each case: the document, the error type, the pointer and the text whose start is the
 # located node, and a fragment of the message.
 REFUSALS = {
-    "workflowId steps": dict(
+    "a workflow that calls itself": dict(
         steps="""\
             - stepId: a
-              workflowId: other
+              workflowId: fixture
+            """,
+        error=SemanticError, pointer="/workflows/0/steps/0", at="stepId: a", message="calls itself",
+    ),
+    "goto a workflow": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              onSuccess:
+              - name: elsewhere
+                type: goto
+                workflowId: other
             """,
         after_workflow=OTHER_WORKFLOW,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/workflowId", at="other", message="workflowId steps",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onSuccess/0", at="name: elsewhere", message="goto a workflow",
     ),
     "xpath criteria": dict(
         steps="""\
@@ -605,15 +616,6 @@ REFUSALS = {
             """,
         after_workflow=OTHER_WORKFLOW,
         error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure/0", at="name: viaOther", message="runs a workflow",
-    ),
-    "dependsOn": dict(
-        workflow_extra="""\
-            dependsOn:
-            - other
-            """,
-        steps="- stepId: a\n  operationId: createJob\n",
-        after_workflow=OTHER_WORKFLOW,
-        error=UnsupportedConstruct, pointer="/workflows/0/dependsOn", at="- other", message="dependsOn",
     ),
     "an output of a step that has not run yet": dict(
         steps="""\
@@ -1385,3 +1387,70 @@ def test_all_compiles_every_workflow_into_a_directory_and_checks_them(tmp_path):
     stale = run_cli("compile", path, "--all", "-o", out, "--check")
     assert stale.returncode == 1 and "other.asl.json" in stale.stderr
     assert run_cli("compile", path, "--all").returncode == 2  # needs a directory
+
+
+
+# --- other workflows: workflowId steps and dependsOn --------------------------------------------
+
+CALLING_WORKFLOWS = """\
+- workflowId: login
+  inputs:
+    type: object
+    properties:
+      user: {type: string}
+      realm: {type: string, default: main}
+  steps:
+  - stepId: token
+    operationId: createJob
+    requestBody:
+      payload: {user: $inputs.user, realm: $inputs.realm}
+    outputs:
+      value: $response.body#/token
+  outputs:
+    token: $steps.token.outputs.value
+"""
+
+
+def test_a_workflow_step_inlines_the_called_workflow_with_its_inputs_and_outputs(tmp_path):
+    steps = """\
+- stepId: signIn
+  workflowId: login
+  parameters:
+  - name: user
+    value: $inputs.user
+  outputs:
+    token: $outputs.token
+- stepId: use
+  operationId: getJob
+  parameters:
+  - name: jobId
+    in: path
+    value: $steps.signIn.outputs.token
+"""
+    workflow_extra = "inputs:\n  type: object\n  properties:\n    user: {type: string}\n"
+    asl = compile_text(tmp_path, arazzo_text(steps, workflow_extra, after_workflow=CALLING_WORKFLOWS), "fixture")
+    states = asl["States"]
+    assert states["signIn"]["Parameters"] == {"given": {"user.$": "$.inputs.user"}, "defaults": {"realm": "main"}}
+    assert states["signIn"]["ResultPath"] == "$.calls.signIn" and states["signIn"]["Next"] == "signIn.Start"
+    assert states["signIn.Start"]["Parameters"]["inputs.$"] == "States.JsonMerge($.calls.signIn.defaults, $.calls.signIn.given, false)"
+    inner = states["signIn.token"]
+    assert inner["Parameters"]["FunctionName"] == "${SignInTokenFunctionArn}"
+    assert inner["Parameters"]["Payload"]["request"]["body"] == {"user.$": "$.calls.signIn.inputs.user", "realm.$": "$.calls.signIn.inputs.realm"}
+    assert inner["ResultPath"] == "$.calls.signIn.steps.token"
+    back = states["signIn.WorkflowOutputs"]
+    assert back["Parameters"] == {"token.$": "$.calls.signIn.steps.token.body.token"}
+    assert (back["ResultPath"], back["Next"]) == ("$.calls.signIn.outputs", "signIn.Route")
+    assert states["use"]["Parameters"]["Payload"]["request"]["pathParameters"] == {"jobId.$": "$.calls.signIn.outputs.token"}
+    assert states["StartWorkflow"]["Parameters"]["calls"] == {}
+
+
+def test_depends_on_runs_the_other_workflows_first_with_this_workflows_inputs(tmp_path):
+    workflow_extra = "dependsOn: [login]\ninputs:\n  type: object\n  properties:\n    user: {type: string}\n"
+    steps = "- stepId: a\n  operationId: createJob\n  requestBody:\n    payload: {token: $workflows.login.outputs.token}\n"
+    asl = compile_text(tmp_path, arazzo_text(steps, workflow_extra, after_workflow=CALLING_WORKFLOWS), "fixture")
+    states = asl["States"]
+    assert states["StartWorkflow"]["Next"] == "dependsOn.login"
+    assert states["dependsOn.login"]["Parameters"]["given"] == {"inputs.$": "$.inputs"}
+    assert states["dependsOn.login.Start"]["Parameters"]["inputs.$"].endswith("$.calls.dependsOn_login.given.inputs, false)")
+    assert states["dependsOn.login.WorkflowOutputs"]["Next"] == "a"
+    assert states["a"]["Parameters"]["Payload"]["request"]["body"] == {"token.$": "$.calls.dependsOn_login.outputs.token"}

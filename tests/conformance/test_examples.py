@@ -359,11 +359,9 @@ def test_authorization_code_flow_stops_when_authorization_fails(compile_example)
     assert server.sequence() == ["GET /authorize"]
 
 
-OAUTH_REFRESH_REFUSAL = "step 'do-the-auth-flow': workflowId steps are not supported yet"
 MY_CLIENT = {"my_client_id": "pet-app", "my_client_secret": "Zq8-client-secret", "my_redirect_uri": REDIRECT_URI}
 
 
-@refused(OAUTH_REFRESH_REFUSAL)
 def test_refresh_token_flow_runs_the_code_flow_then_refreshes(compile_example):
     asl = compile_example(OAUTH, "refresh-token-flow")
     with ScriptedServer({
@@ -378,7 +376,6 @@ def test_refresh_token_flow_runs_the_code_flow_then_refreshes(compile_example):
     assert server.calls[2].body == form(grant_type="refresh_token", refresh_token="rt-1")
 
 
-@refused(OAUTH_REFRESH_REFUSAL)
 def test_refresh_token_flow_fails_when_the_refresh_token_is_refused(compile_example):
     asl = compile_example(OAUTH, "refresh-token-flow")
     with ScriptedServer({

@@ -7,13 +7,13 @@ AIRBYTE_SECRET_ID, read through Powertools Parameters so warm invocations reuse 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from airbyte_client.auth import Auth, BearerToken, ClientCredentials, NoAuth
 from airbyte_client.errors import AirbyteConfigurationError
+from arazzo_runtime.hosts import is_loopback  # noqa: F401 - also part of this module's API
 
 # How long a cached secret value is trusted before Secrets Manager is asked again.
 SECRET_MAX_AGE_SECONDS = 300
@@ -97,12 +97,3 @@ def validate_api_url(url: str) -> str:
             f"AIRBYTE_API_URL must use https for the non-loopback host {parts.hostname!r}"
         )
     return url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

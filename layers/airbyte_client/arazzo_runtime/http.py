@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 import urllib3
 
-from airbyte_client.config import is_loopback
+from arazzo_runtime.hosts import is_loopback
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response
 
