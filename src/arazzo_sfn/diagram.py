@@ -23,11 +23,24 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
     failures: dict[str, str] = {}
     for step in workflow.steps:
         node = ids[step.step_id]
-        if step.success_criteria:
+        failure_actions = tuple(step.on_failure or ()) + workflow.failure_actions
+        for action in failure_actions:
+            label = _text(action.name)
+            if action.type == "retry":
+                target = ids.get(action.step_id, node)
+                limit = 1 if action.retry_limit is None else action.retry_limit
+                lines.append(f'    {node} -. "{label}: retry x{limit}" .-> {target}')
+            elif action.type == "goto" and action.step_id:
+                lines.append(f'    {node} -. "{label}" .-> {ids[action.step_id]}')
+            elif action.type == "end":
+                error = action.fail.error if action.fail else "StepFailed"
+                failures.setdefault(error, f"f{len(failures)}")
+                lines.append(f'    {node} -. "{label}" .-> {failures[error]}')
+        if (step.success_criteria or step.target_kind != "workflowId") and not any(not a.criteria and a.type != "retry" for a in failure_actions):
             failures.setdefault("StepFailed", f"f{len(failures)}")
-            lines.append(f'    {node} -. "criteria not met" .-> {failures["StepFailed"]}')
+            lines.append(f'    {node} -. "failed" .-> {failures["StepFailed"]}')
         matched_all = False
-        for action in step.on_success or ():
+        for action in tuple(step.on_success or ()) + workflow.success_actions:
             label = _text(action.name)
             if action.type == "end" and action.fail is not None:
                 failures.setdefault(action.fail.error, f"f{len(failures)}")
