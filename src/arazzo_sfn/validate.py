@@ -4,15 +4,16 @@ its location, before anything is compiled."""
 
 from __future__ import annotations
 
-import copy
 import functools
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
 import yaml
 
-from arazzo_sfn.errors import ArazzoError, ProblemList, SchemaError, SemanticError
+from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
+from arazzo_sfn.errors import ArazzoError, ExpressionError, ProblemList, SchemaError, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import index_operations, resolve_operation_path
 
@@ -55,7 +56,7 @@ def arazzo_schema() -> dict:
 def validate_document(document: LoadedDocument) -> None:
     problems = list(schema_problems(document))
     if not problems:
-        problems = list(semantic_problems(document))
+        problems = list(semantic_problems(document)) + list(expression_problems(document)) + list(endless_loop_problems(document))
     if problems:
         raise ProblemList(problems)
 
@@ -168,3 +169,109 @@ def _path_parameter_problems(step: dict, where: str, operation, name: str, locat
         yield SemanticError(f"step {step.get('stepId')!r} does not supply path parameter {missing!r} of {name}", locate(f"{where}/parameters"))
     for unknown in sorted(supplied - set(operation.path_parameters)):
         yield SemanticError(f"step {step.get('stepId')!r} supplies path parameter {unknown!r}, which {name} ({operation.method} {operation.path}) does not have", locate(f"{where}/parameters"))
+
+
+# --- runtime expressions: they parse, and what they name exists ---------------------------------
+
+_EMBEDDED = re.compile(r"\{(\$[^{}]+)\}")
+
+
+def expression_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
+    data = document.arazzo.data
+    locate = document.arazzo.source_map.locate
+    workflows = {w.get("workflowId"): w for w in data.get("workflows", [])}
+    for w_index, workflow in enumerate(data.get("workflows", [])):
+        base = f"/workflows/{w_index}"
+        inputs = workflow.get("inputs") or {}
+        declared = set((inputs.get("properties") or {}).keys()) if isinstance(inputs, dict) and "$ref" not in inputs else None
+        steps = {s.get("stepId"): s for s in workflow.get("steps", [])}
+        for pointer, text in _expressions(workflow, base):
+            try:
+                expression = parse_expression(text)
+            except ExpressionSyntaxError as error:
+                yield ExpressionError(str(error), locate(pointer))
+                continue
+            if expression.kind == "inputs" and declared is not None and expression.name not in declared:
+                yield ExpressionError(f"{text!r}: the workflow has no input {expression.name!r}", locate(pointer))
+            elif expression.kind == "step_output":
+                step = steps.get(expression.step)
+                if step is None:
+                    yield ExpressionError(f"{text!r}: there is no step {expression.step!r}", locate(pointer))
+                elif expression.name not in (step.get("outputs") or {}):
+                    yield ExpressionError(f"{text!r}: step {expression.step!r} has no output {expression.name!r}", locate(pointer))
+            elif expression.kind == "workflow_output":
+                target = workflows.get(text.split(".")[1])
+                if target is None:
+                    yield ExpressionError(f"{text!r}: there is no workflow {text.split('.')[1]!r}", locate(pointer))
+                elif expression.name not in (target.get("outputs") or {}):
+                    yield ExpressionError(f"{text!r}: workflow {text.split('.')[1]!r} has no output {expression.name!r}", locate(pointer))
+
+
+def _expressions(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    """(pointer, text) of every runtime expression in values, outputs, contexts and payloads;
+    conditions are left to the lowering, which parses them with their criterion type."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("condition", "description", "summary", "reference", "operationPath", "workflowId", "stepId", "x-loop"):
+                continue
+            if key == "criteria" or key == "successCriteria":
+                for index, criterion in enumerate(item or []):
+                    if isinstance(criterion, dict) and isinstance(criterion.get("context"), str):
+                        yield f"{pointer}/{key}/{index}/context", criterion["context"]
+                continue
+            yield from _expressions(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _expressions(item, f"{pointer}/{index}")
+    elif isinstance(value, str):
+        if value.startswith("$") and not _EMBEDDED.search(value):
+            yield pointer, value
+        for match in _EMBEDDED.finditer(value):
+            yield pointer, match.group(1)
+
+
+# --- loops that can never end ------------------------------------------------------------------
+
+
+def endless_loop_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
+    """Steps from which no success path ever reaches an end: every way out is a goto back
+    into the same set of steps, with nothing to stop it but the loop bound."""
+    data = document.arazzo.data
+    locate = document.arazzo.source_map.locate
+    for w_index, workflow in enumerate(data.get("workflows", [])):
+        steps = workflow.get("steps", [])
+        ids = [s.get("stepId") for s in steps]
+        workflow_actions = [a for a in workflow.get("successActions") or [] if isinstance(a, dict) and "reference" not in a]
+        exits: dict[str, set] = {}
+        for index, step in enumerate(steps):
+            targets: set = set()
+            unconditional = False
+            for action in list(step.get("onSuccess") or []) + workflow_actions:
+                if not isinstance(action, dict) or "reference" in action:
+                    unconditional = unconditional or False
+                    continue
+                if action.get("type") == "end" or action.get("workflowId"):
+                    targets.add(None)
+                elif action.get("type") == "goto" and action.get("stepId") in ids:
+                    targets.add(action["stepId"])
+                if not action.get("criteria"):
+                    unconditional = True
+                    break
+            if not unconditional:
+                targets.add(ids[index + 1] if index + 1 < len(ids) else None)
+            exits[step.get("stepId")] = targets
+        can_end = {sid for sid, targets in exits.items() if None in targets}
+        changed = True
+        while changed:
+            changed = False
+            for sid, targets in exits.items():
+                if sid not in can_end and targets & can_end:
+                    can_end.add(sid)
+                    changed = True
+        for index, sid in enumerate(ids):
+            if sid not in can_end:
+                yield SemanticError(
+                    f"step {sid!r} can never reach the end of workflow {workflow.get('workflowId')!r}: "
+                    "every way on is a goto back into the same steps",
+                    locate(f"/workflows/{w_index}/steps/{index}"),
+                )

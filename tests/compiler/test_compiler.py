@@ -668,7 +668,7 @@ REFUSALS = {
                 in: path
                 value: $steps.a.outputs.job
             """,
-        error=ExpressionError, pointer="/workflows/0/steps/1/parameters/0", at="name: jobId", message="has no output 'job'",
+        error=ExpressionError, pointer="/workflows/0/steps/1/parameters/0/value", at="$steps.a.outputs.job", message="has no output 'job'",
     ),
     "an unknown input name": dict(
         workflow_extra="""\
@@ -686,7 +686,7 @@ REFUSALS = {
                 in: query
                 value: $inputs.connection
             """,
-        error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0", at="name: connection", message="no input 'connection'",
+        error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0/value", at="$inputs.connection", message="no input 'connection'",
     ),
 }
 
@@ -706,6 +706,8 @@ def test_refusals_and_semantic_errors_are_typed_and_located(tmp_path, name):
     workflow_id = "fixture" if case.get("after_workflow") else None
 
     error = compile_error(tmp_path, text, workflow_id)
+    if isinstance(error, ProblemList) and len(error.problems) == 1:  # found by validation, reported as a list
+        error = error.problems[0]
 
     assert type(error) is case["error"], f"{type(error).__name__}: {error}"
     assert case["message"] in error.message
@@ -1454,3 +1456,48 @@ def test_depends_on_runs_the_other_workflows_first_with_this_workflows_inputs(tm
     assert states["dependsOn.login.Start"]["Parameters"]["inputs.$"].endswith("$.calls.dependsOn_login.given.inputs, false)")
     assert states["dependsOn.login.WorkflowOutputs"]["Next"] == "a"
     assert states["a"]["Parameters"]["Payload"]["request"]["body"] == {"token.$": "$.calls.dependsOn_login.outputs.token"}
+
+
+
+def test_a_goto_loop_with_no_way_out_is_reported(tmp_path):
+    steps = """\
+- stepId: a
+  operationId: createJob
+  onSuccess:
+  - name: toB
+    type: goto
+    stepId: b
+- stepId: b
+  operationId: createJob
+  onSuccess:
+  - name: toA
+    type: goto
+    stepId: a
+"""
+    text = arazzo_text(steps)
+    error = compile_error(tmp_path, text)
+    assert isinstance(error, ProblemList)
+    messages = [problem.message for problem in error.problems]
+    assert len(messages) == 2 and all("can never reach the end" in m for m in messages)
+    assert [p.location.line for p in error.problems] == [position(text, "- stepId: a")[0], position(text, "- stepId: b")[0]]
+
+
+def test_a_poll_loop_with_an_exit_is_not_reported(tmp_path):
+    steps = "- stepId: a\n  operationId: createJob\n  onSuccess:\n  - name: again\n    type: goto\n    stepId: a\n    criteria:\n    - condition: $statusCode == 202\n"
+    assert compile_text(tmp_path, arazzo_text(steps))["States"]["a"]["Type"] == "Task"
+
+
+def test_validation_reports_every_bad_expression_at_once(tmp_path):
+    steps = """\
+- stepId: a
+  operationId: createJob
+  requestBody:
+    payload:
+      x: $inputs.nope
+      y: "id-{$steps.ghost.outputs.id}"
+      z: $notAnExpression
+"""
+    error = compile_error(tmp_path, arazzo_text(steps, "inputs:\n  type: object\n  properties:\n    real: {type: string}\n"))
+    assert isinstance(error, ProblemList)
+    messages = " | ".join(problem.message for problem in error.problems)
+    assert "no input 'nope'" in messages and "no step 'ghost'" in messages and "not a runtime expression" in messages

@@ -58,7 +58,8 @@ def step_failure(result) -> dict:
 # Several values the published example sends are never defined (see the document's header),
 # so requests are compared by route: method and path template.
 
-BNPL_REFUSAL = "'$steps.createCustomer.outputs.customer': step 'createCustomer' has not always run by this point"
+# The published example's own errors, all reported at once by validation; the first is named.
+BNPL_REFUSAL = "'$steps.authenticateCustomerAndAuthorizeLoan.outputs.redirectAuthToken': step 'authenticateCustomerAndAuthorizeLoan' has no output 'redirectAuthToken'"
 NEW_CUSTOMER = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-12-10T00:00:00Z", "postalCode": "EC1A 1BB"}
 ENROLLED_CUSTOMER = {"uri": "https://bnpl.example/customers/c-42"}
 BASKET = [{"productCode": "TV-55", "purchaseAmount": {"currency": "GBP", "amount": 899.0}}]
