@@ -91,6 +91,7 @@ class _Lowering:
         self.tasks: dict[str, list[dict]] = {}  # step id -> its Task states (a retry target has two)
         self.evaluated: dict[str, dict] = {}  # step id -> criteria its function evaluates
         self.built: set[tuple] = set()  # what has its states already, so it is built once
+        self.loop_entries: dict[str, list[tuple]] = {}  # loop target step -> (counter key, its Wait, location)
         placeholders: dict[str, str] = {}
         for step in workflow.steps:
             placeholder = self._placeholder(step)
@@ -132,7 +133,8 @@ class _Lowering:
         for step in self.workflow.steps:
             self._lower_step(step)
         self._lower_outputs()
-        self.states["StartWorkflow"]["Parameters"]["loops"].update({key: {"iterations": 0} for key in self.counters.values()})
+        start = self._reset_loops_on_entry(start)
+        self.states["StartWorkflow"]["Parameters"]["loops"].update(self._initial_counters())
         if self.calls:
             self.states["StartWorkflow"]["Parameters"]["calls"] = {}
         self._attach_evaluated_criteria()
@@ -273,7 +275,7 @@ class _Lowering:
             "Parameters": {
                 "inputs.$": f"States.JsonMerge({data}.defaults, {given_path}, false)",
                 "steps": {},
-                "loops": {key: {"iterations": 0} for key in child.counters.values()},
+                "loops": child._initial_counters(),
                 **({"calls": {}} if child.calls else {}),
             },
             "ResultPath": data,
@@ -297,7 +299,7 @@ class _Lowering:
         del outputs["End"]
         outputs.update({"ResultPath": f"{self.root}.outputs", "Next": _RETURN})
         self._attach_evaluated_criteria()
-        return start
+        return self._reset_loops_on_entry(start)
 
     def _add_task(self, step: Step, name: str, next_state: str) -> None:
         """The Lambda task that performs the step's operation; its answer lands in $.steps.<step>."""
@@ -569,6 +571,42 @@ class _Lowering:
             self.counters[key] = data_key
         return self.counters[key]
 
+    def _initial_counters(self) -> dict:
+        return {key: ({"iterations": 0, "total": 0} if kind == "loop" else {"iterations": 0}) for (_, _, kind), key in self.counters.items()}
+
+    def _reset_loops_on_entry(self, start: str) -> str:
+        """A loop entered again (from outside it) gets its whole maxIterations again; its total,
+        which guards the history budget, keeps counting. Every transition into a loop's target
+        step, except the loop's own, goes through a Pass that resets the count."""
+        for target, loops in self.loop_entries.items():
+            inside = {wait for _, wait, _ in loops}
+            entries: dict[str, dict] = {}
+            following = target
+            for key, _, location in reversed(loops):
+                name = f"{target}.EnterLoop" if following == target else f"{target}.EnterLoop.{key}"
+                self._add(name, {
+                    "Type": "Pass",
+                    "Comment": "Entering the loop: its count starts again.",
+                    "Parameters": {"iterations": 0, "total.$": f"{self.root}.loops.{key}.total"},
+                    "ResultPath": f"{self.root}.loops.{key}",
+                    "Next": following,
+                }, location)
+                entries[name] = self.states.pop(name)
+                following = name
+            for name, state in self.states.items():
+                if name not in inside:
+                    _retarget(state, target, following)
+            # Reading order: the entry right before the step it leads into.
+            ordered: dict[str, dict] = {}
+            for name, state in self.states.items():
+                if name == target:
+                    ordered.update(reversed(list(entries.items())))
+                ordered[name] = state
+            self.states = ordered
+            if start == target:
+                start = following
+        return start
+
     def _loop(self, step: Step, action: Action) -> _Loop:
         base = f"{step.step_id}.{action.name}"
         return _Loop(self._counter(step, action, "loop"), f"{base}.Count", f"{base}.Wait", f"{base}.Limit")
@@ -577,8 +615,9 @@ class _Lowering:
         spec = action.loop
         span = step.index - self.workflow.step(action.step_id).index + 1
         cap = loop_iteration_cap(span)
-        counter = f"{self.root}.loops.{loop.key}.iterations"
-        limits = [{"Variable": counter, "NumericGreaterThanEquals": cap}]
+        counter = f"{self.root}.loops.{loop.key}.iterations"  # since the loop was entered
+        total = f"{self.root}.loops.{loop.key}.total"  # in the whole execution: the history budget
+        limits = [{"Variable": total, "NumericGreaterThanEquals": cap}]
         wait: dict[str, Any] = {"Seconds": DEFAULT_LOOP_WAIT_SECONDS}
         error, cause = "LoopLimitExceeded", {}
         location = action.location
@@ -592,11 +631,12 @@ class _Lowering:
         if self._first_time(("loop", loop.key)):
             self._add(loop.count_state, {
                 "Type": "Pass",
-                "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
+                "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)", "total.$": f"States.MathAdd({total}, 1)"},
                 "ResultPath": f"{self.root}.loops.{loop.key}",
                 "Next": loop.wait_state,
             }, location)
             self._add(loop.wait_state, {"Type": "Wait", **wait, "Next": action.step_id}, location)
+            self.loop_entries.setdefault(action.step_id, []).append((loop.key, loop.wait_state, location))
             self._failure(
                 loop.limit_state, error, cause, step, location,
                 extra={"step": step.step_id, "iterations.$": counter, "maxIterationsAllowedByHistory": cap},
@@ -792,6 +832,17 @@ def parse_condition(text: str, location: Location | None) -> cr.Condition:
 
 
 _RETURN = "$return"  # where an inlined workflow's last state goes: replaced by the caller's next state
+
+
+def _retarget(state: dict, old: str, new: str) -> None:
+    """Point every transition of `state` that goes to `old` at `new` instead."""
+    if state.get("Next") == old:
+        state["Next"] = new
+    if state.get("Default") == old:
+        state["Default"] = new
+    for rule in state.get("Choices", []) + state.get("Catch", []):
+        if rule.get("Next") == old:
+            rule["Next"] = new
 
 
 def _renamed(state: dict, prefix: str, then: str) -> dict:

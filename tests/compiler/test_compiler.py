@@ -361,7 +361,7 @@ def loop_key(asl) -> str:
 def poll_data(loop_key):
     """State data as the poll Choice sees it."""
 
-    def make(status: Any = _MISSING, iterations: int = 0, max_polls: int = 1440, status_code: int = 200) -> dict:
+    def make(status: Any = _MISSING, iterations: int = 0, max_polls: int = 1440, status_code: int = 200, total: int | None = None) -> dict:
         body = {"jobId": 1001} if status is _MISSING else {"jobId": 1001, "status": status}
         return {
             "inputs": {"connectionId": "c", "pollIntervalSeconds": 30, "maxPolls": max_polls},
@@ -369,7 +369,7 @@ def poll_data(loop_key):
                 "triggerReset": {"statusCode": 200, "headers": {}, "body": {"jobId": 1001, "status": "pending"}},
                 "pollReset": {"statusCode": status_code, "headers": {}, "body": body},
             },
-            "loops": {loop_key: {"iterations": iterations}},
+            "loops": {loop_key: {"iterations": iterations, "total": iterations if total is None else total}},
         }
 
     return make
@@ -417,10 +417,12 @@ def test_the_hard_cap_stops_the_loop_within_the_history_limit(asl, poll_route, p
     cap = loop_iteration_cap()
     assert lower.EVENTS_PER_LOOP_PASS == 11
     assert 11 * cap < HISTORY_EVENT_LIMIT
-    # Even when maxPolls asks for more, the cap ends the loop.
+    # Even when maxPolls asks for more, the cap ends the loop; it counts the whole execution,
+    # so entering the loop again does not give the history back.
     huge = 10 * cap
     assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap - 1, max_polls=huge))) == ("Task", "pollReset")
     assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap, max_polls=huge))) == ("Fail", "ResetTimedOut")
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=0, total=cap, max_polls=huge))) == ("Fail", "ResetTimedOut")
 
 
 def test_one_pass_of_the_poll_loop_costs_the_events_the_cap_assumes(asl, poll_route, poll_data):

@@ -534,11 +534,6 @@ workflows:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the counter of a backward goto is never reset: a poll loop entered a second time (here, for a "
-    "second job) starts with the gotos of the first entry already counted, and fails with its x-loop "
-    "error at the first 'running' of the second job"
-))
 def test_a_poll_loop_entered_again_gets_its_whole_bound_again(tmp_path):
     running, finished = Reply(200, {"running": True}), Reply(200, {"running": False})
     execution = execute(write_document(tmp_path, BATCHES), {
