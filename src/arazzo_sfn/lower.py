@@ -311,7 +311,7 @@ class _Lowering:
             "Parameters": {"FunctionName": "${" + self._placeholder(step) + "}", "Payload": self._payload(step)},
             "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS},
             "ResultPath": self._step_path(step.step_id),
-            "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in self.workflow.retry],
+            "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in (self.workflow.retry if step.retry is None else step.retry)],
         })
         if self._failure_actions(step):
             # Errors that survive the retries are step failures too, so failure actions apply.

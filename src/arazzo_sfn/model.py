@@ -86,6 +86,7 @@ class Step:
     outputs: dict[str, str]
     location: Location
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
+    retry: tuple["RetryPolicy", ...] | None = None  # the step's own x-task-retry, replacing the workflow's
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class _Builder:
             outputs=dict(raw.get("outputs") or {}),
             location=locate(where),
             field_locations={key: locate(f"{where}/{key}") for key in raw},
+            retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
         )
 
     def actions(self, raw: dict, kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:

@@ -242,12 +242,41 @@ def test_the_poll_loop_is_bounded(harness):
     assert harness.created() == ["reset"]
 
 
-def test_a_sync_that_cannot_be_created_fails_naming_the_resync_step(harness):
+def test_a_sync_refused_after_a_successful_reset_fails_as_resync_not_started(harness):
     harness.stub.inject("createJob", Fault.delay(0), Fault.status(403))  # the reset goes through; the sync is forbidden
 
     result = harness.run()
 
-    assert result.error == "StepFailed"
+    assert result.status == "FAILED"
+    assert result.error == "ResyncNotStarted"
     cause = cause_of(result)
-    assert cause["step"] == "triggerResync" and cause["statusCode"] == 403
+    assert cause["connectionId"] == CONNECTION_ID and cause["resetJobId"] == 1001
+    assert "destination is empty" in cause["message"]
+    assert harness.calls() == [TOKEN, RESET, POLL, POLL, ("createJob", 403)]
     assert harness.created() == ["reset"]
+
+
+def test_the_sync_is_retried_for_hours_before_resync_not_started(harness):
+    harness.stub.inject("createJob", Fault.delay(0), *[Fault.status(503)] * 23)
+
+    result = harness.run()
+
+    assert result.error == "ResyncNotStarted"
+    assert harness.calls() == [TOKEN, RESET, POLL, POLL] + [("createJob", 503)] * 23
+    assert harness.created() == ["reset"]
+    # 22 retries of the sync, each waiting up to 30 s doubling to 15 minutes (full jitter):
+    # up to about 4.5 hours in all, against 4.5 minutes for the other steps.
+    caps = [min(30 * 2**n, 900) for n in range(22)]
+    assert len(harness.retry_sleeps) == 22
+    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps))
+    assert sum(caps) > 4 * 3600
+
+
+def test_a_sync_that_succeeds_after_a_long_outage_completes_the_run(harness):
+    harness.stub.inject("createJob", Fault.delay(0), *[Fault.status(502)] * 10)
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert harness.created() == ["reset", "sync"]

@@ -454,7 +454,7 @@ def test_sam_translator_transforms_the_template(parameter_set):
     assert set(stack.of_type("AWS::Lambda::Function")) == set(FUNCTIONS)
     assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
-    assert len(stack.of_type("AWS::CloudWatch::Alarm")) == 1
+    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm"}
 
     schedules = stack.of_type("AWS::Scheduler::Schedule")
     if parameter_set == "secret-schedule-alarm":
@@ -496,7 +496,7 @@ def test_state_machine_is_standard_logged_and_traced():
 @pytest.mark.parametrize("parameter_set", ["defaults", "secret-schedule-alarm"])
 def test_alarm_counts_unsuccessful_executions_of_this_state_machine(parameter_set):
     stack = deployed(parameter_set)
-    (alarm,) = stack.of_type("AWS::CloudWatch::Alarm").values()
+    alarm = stack.of_type("AWS::CloudWatch::Alarm")["ExecutionFailedAlarm"]
     assert alarm["TreatMissingData"] == "notBreaching"
     metric_names = {}
     for query in alarm["Metrics"]:
@@ -515,6 +515,27 @@ def test_alarm_counts_unsuccessful_executions_of_this_state_machine(parameter_se
         assert alarm["AlarmActions"] == [ALARM_TOPIC_ARN]
 
 
+@pytest.mark.parametrize("parameter_set", ["defaults", "secret-schedule-alarm"])
+def test_a_reset_left_without_its_sync_has_its_own_alarm(parameter_set):
+    stack = deployed(parameter_set)
+    (metric_filter,) = stack.of_type("AWS::Logs::MetricFilter").values()
+    # The state machine's own log group, and only the executions that end in ResyncNotStarted.
+    assert metric_filter["LogGroupName"] == "<StateMachineLogGroup>"
+    assert '$.type = "ExecutionFailed"' in metric_filter["FilterPattern"]
+    assert '$.details.error = "ResyncNotStarted"' in metric_filter["FilterPattern"]
+    (transformation,) = metric_filter["MetricTransformations"]
+    alarm = stack.of_type("AWS::CloudWatch::Alarm")["ResyncNotStartedAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (transformation["MetricNamespace"], transformation["MetricName"])
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert ("AlarmActions" in alarm) is (parameter_set != "defaults")
+
+
+def test_the_error_the_resync_alarm_watches_is_the_one_the_state_machine_raises():
+    definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    errors = {state.get("Error") for state in definition["States"].values() if state["Type"] == "Fail"}
+    assert "ResyncNotStarted" in errors
+
+
 def test_outputs_cover_what_operators_need():
     outputs = load_template()["Outputs"]
     assert {
@@ -527,6 +548,7 @@ def test_outputs_cover_what_operators_need():
         "StateMachineLogGroupName",
         "ResetRequestedDetailType",
         "ExecutionFailedAlarmName",
+        "ResyncNotStartedAlarmName",
     } <= set(outputs)
     assert outputs["ResetRequestedDetailType"]["Value"] == RESET_REQUESTED_DETAIL_TYPE
 
