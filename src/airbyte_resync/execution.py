@@ -9,7 +9,9 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -146,7 +148,7 @@ def execute(
     """Create the state machine in moto, start one execution and wait for it to end.
     `prepare` runs inside the mocked AWS first (to create what the functions read)."""
     FUNCTION_OUTPUT.target = captured = io.StringIO()
-    with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), local_aws(functions, retry_sleep):
+    with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), _function_log_handlers(), local_aws(functions, retry_sleep):
         if prepare is not None:
             prepare()
         client = boto3.client("stepfunctions", region_name=REGION)
@@ -159,6 +161,24 @@ def execute(
         result = follow(client, execution, read_transition, on_transition, timeout_seconds)
     result.function_logs = captured.getvalue()
     return result
+
+
+@contextlib.contextmanager
+def _function_log_handlers():
+    """Powertools binds its log handler to the stdout of the moment it is imported. A
+    handler imported before this run (by another run, or a test) would write elsewhere:
+    point every handler that writes to standard output at the function output for the run."""
+    moved = []
+    for logger in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            stream = getattr(handler, "stream", None)
+            if type(handler) is logging.StreamHandler and stream is not None and stream is not sys.stderr and stream is not sys.__stderr__ and stream is not FUNCTION_OUTPUT:
+                moved.append((handler, handler.setStream(FUNCTION_OUTPUT)))
+    try:
+        yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
 
 
 def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float) -> RunResult:

@@ -567,6 +567,12 @@ class AirbyteStub:
         with self._lock:
             return {job_id: job.to_response() for job_id, job in self._jobs.items()}
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far: secret material, for tests that check it
+        never leaks into logs, outputs or errors."""
+        with self._lock:
+            return list(self._token_numbers)
+
     def reset_calls(self) -> None:
         """Forget the recorded calls."""
         with self._lock:
