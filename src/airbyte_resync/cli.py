@@ -9,7 +9,8 @@ import re
 import sys
 from typing import TextIO
 
-from airbyte_resync.local import Credentials, RunResult, Transition, run_state_machine, start_embedded_stub
+from airbyte_resync.execution import print_result
+from airbyte_resync.local import Credentials, Transition, run_state_machine, start_embedded_stub
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # With the built-in stub nothing real is waited for; keep the demo short.
@@ -81,7 +82,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(result.to_json()) + "\n")
     else:
-        _print_result(out, result)
+        print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1
 
 
@@ -134,28 +135,6 @@ def _print_transition(out: TextIO, transition: Transition) -> None:
     status = transition.job_status or ""
     out.write(f"{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {status}".rstrip() + "\n")
     out.flush()
-
-
-def _print_result(out: TextIO, result: RunResult) -> None:
-    out.write(f"\nExecution {result.status} after {result.events} history events.\n")
-    if result.output is not None:
-        out.write("Outputs:\n")
-        for key, value in result.output.items():
-            out.write(f"  {key}: {value}\n")
-    if result.error:
-        out.write(f"Error: {result.error}\nCause: {_readable_cause(result.cause)}\n")
-
-
-def _readable_cause(cause: str | None) -> str:
-    if not cause:
-        return ""
-    try:
-        data = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(data, dict) and "errorMessage" in data:  # a function's error
-        return data["errorMessage"]
-    return json.dumps(data, indent=2)
 
 
 if __name__ == "__main__":

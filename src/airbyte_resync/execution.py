@@ -221,3 +221,27 @@ def history_of(client, execution: str) -> list[dict]:
         token = page.get("nextToken")
         if not token:
             return events
+
+
+def print_result(out: TextIO, result: RunResult) -> None:
+    """The end of a human-readable run: status, outputs, and the error with its cause."""
+    out.write(f"\nExecution {result.status} after {result.events} history events.\n")
+    if isinstance(result.output, dict) and result.output:
+        out.write("Outputs:\n")
+        for key, value in result.output.items():
+            out.write(f"  {key}: {value if isinstance(value, str) else json.dumps(value)}\n")
+    if result.error:
+        out.write(f"Error: {result.error}\nCause: {readable_cause(result.cause)}\n")
+
+
+def readable_cause(cause: str | None) -> str:
+    """A function's error message, or a state machine's JSON cause laid out."""
+    if not cause:
+        return ""
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(data, dict) and "errorMessage" in data:  # a function's error
+        return data["errorMessage"]
+    return json.dumps(data, indent=2)

@@ -95,7 +95,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(result.to_json()) + "\n")
     else:
-        _print_result(out, result)
+        from airbyte_resync.execution import print_result
+
+        print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1
 
 
@@ -146,28 +148,6 @@ def _print_transition(out: TextIO, transition) -> None:
     status = "" if transition.status_code is None else str(transition.status_code)
     out.write(f"{transition.elapsed:7.1f}s  {transition.state:<40} {transition.state_type:<8} {status}".rstrip() + "\n")
     out.flush()
-
-
-def _print_result(out: TextIO, result) -> None:
-    out.write(f"\nExecution {result.status} after {result.events} history events.\n")
-    if isinstance(result.output, dict) and result.output:
-        out.write("Outputs:\n")
-        for key, value in result.output.items():
-            out.write(f"  {key}: {json.dumps(value)}\n")
-    if result.error:
-        out.write(f"Error: {result.error}\nCause: {_readable_cause(result.cause)}\n")
-
-
-def _readable_cause(cause: str | None) -> str:
-    if not cause:
-        return ""
-    try:
-        data = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(data, dict) and "errorMessage" in data:  # a function's error
-        return data["errorMessage"]
-    return json.dumps(data, indent=2)
 
 
 if __name__ == "__main__":

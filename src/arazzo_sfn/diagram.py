@@ -3,7 +3,7 @@ them (with their names), loops with their wait, and the failures the workflow de
 
 from __future__ import annotations
 
-from arazzo_sfn.model import Action, Step, Workflow
+from arazzo_sfn.model import Workflow
 
 
 def workflow_to_mermaid(workflow: Workflow) -> str:

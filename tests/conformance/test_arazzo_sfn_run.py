@@ -71,7 +71,7 @@ def test_human_run_prints_a_line_per_transition_then_the_outputs(shelter_workflo
     assert [fields[1] for fields in transitions] == ["CheckInput", "StartWorkflow", "findPet", "findPet.Route", "adopt", "adopt.Route", "WorkflowOutputs"]
     assert transitions[2][2:] == ["Task", "200"] and transitions[4][2:] == ["Task", "201"]
     assert "Execution SUCCEEDED" in done.stdout
-    assert '  name: "Rex"' in lines and '  adoptionId: "adoption-1"' in lines
+    assert '  name: Rex' in lines and '  adoptionId: adoption-1' in lines
     assert not any(line.startswith("{") for line in lines), "function logs leaked into the output"
 
 

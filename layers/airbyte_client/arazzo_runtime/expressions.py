@@ -22,7 +22,7 @@ _FORMS = [
     ("response_header", re.compile(r"^\$response\.header\.(?P<name>[A-Za-z0-9!#$%&'*+\-.^_`|~]+)$")),
     ("response_other", re.compile(r"^\$response\.(?:query|path)\..+$")),
     ("request", re.compile(r"^\$request\.(?:header|query|path|body).*$")),
-    ("source_description", re.compile(rf"^\$sourceDescriptions\.(?P<source>[A-Za-z0-9_\-]+)\.(?P<name>.+)$")),
+    ("source_description", re.compile(r"^\$sourceDescriptions\.(?P<source>[A-Za-z0-9_\-]+)\.(?P<name>.+)$")),
     ("components", re.compile(r"^\$components\.(?P<kind>[A-Za-z]+)\.(?P<name>.+)$")),
 ]
 
