@@ -2,8 +2,11 @@
 
 The state data of every execution has one layout:
     $.inputs              the workflow inputs, with the schema's defaults applied
-    $.steps.<step>        the latest response of each step: {statusCode, headers, body}
-    $.loops.<loop>        {iterations} of each backward goto
+    $.steps.<step>        the latest answer of each step: {statusCode, headers, body,
+                          retryAfterSeconds, criteria}, or {Error, Cause} when its function failed
+    $.loops.<key>         {iterations, total} of each backward goto (since the loop was entered,
+                          and in the whole execution); {iterations} of each retry action
+    $.calls.<step>        a called workflow's own inputs, steps, loops and outputs, same layout
     $.failure             the cause of a failure, built just before a Fail state
 Step outputs are not copied anywhere: `$steps.s.outputs.o` is resolved at compile time to
 the place in `$.steps.s` that the output's expression points at, so a poll loop costs
