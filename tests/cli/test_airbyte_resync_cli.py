@@ -78,7 +78,7 @@ def test_a_real_url_with_a_bearer_token_from_the_environment():
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
-    assert [c.operation_id for c in calls] == ["createJob", "getJob", "getJob", "createJob"]
+    assert [c.operation_id for c in calls] == ["listJobs", "createJob", "getJob", "getJob", "createJob"]
     assert {c.authorization for c in calls} == {"Bearer <redacted:api-token>"}
     assert API_TOKEN not in done.stdout + done.stderr
 

@@ -306,14 +306,14 @@ def test_check_without_output_is_a_usage_error():
 
 def test_every_task_invokes_its_own_lambda_placeholder(asl):
     tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
-    assert set(tasks) == {"triggerReset", "pollReset", "triggerResync"}
+    assert set(tasks) == {"checkConnectionIdle", "triggerReset", "pollReset", "triggerResync"}
     for name, state in tasks.items():
         assert state["Resource"] == LAMBDA_INVOKE
         assert state["Parameters"]["FunctionName"] == "${" + name[0].upper() + name[1:] + "FunctionArn}"
 
 
-def test_the_only_placeholders_are_the_three_function_arns(compiled_text):
-    assert set(re.findall(r"\$\{([^}]*)\}", compiled_text)) == {"TriggerResetFunctionArn", "PollResetFunctionArn", "TriggerResyncFunctionArn"}
+def test_the_only_placeholders_are_the_four_function_arns(compiled_text):
+    assert set(re.findall(r"\$\{([^}]*)\}", compiled_text)) == {"CheckConnectionIdleFunctionArn", "TriggerResetFunctionArn", "PollResetFunctionArn", "TriggerResyncFunctionArn"}
 
 
 def _cycle_without(asl: dict, excluded_type: str) -> list[str] | None:
@@ -1070,13 +1070,14 @@ def test_diagram_draws_steps_actions_loops_and_declared_failures():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "flowchart TD"
-    assert '    s0["triggerReset<br/>POST /jobs"]' in lines
-    assert '    s1["pollReset<br/>GET /jobs/{jobId}"]' in lines
-    assert '    s1 -- "stillRunning<br/>wait $inputs.pollIntervalSeconds" --> s1' in lines
-    assert '    s1 -- "resetSucceeded" --> s2' in lines
-    for error in ("StepFailed", "ResetFailed", "UnexpectedJobStatus"):
+    assert '    s1["triggerReset<br/>POST /jobs"]' in lines
+    assert '    s2["pollReset<br/>GET /jobs/{jobId}"]' in lines
+    assert '    s2 -- "stillRunning<br/>wait $inputs.pollIntervalSeconds" --> s2' in lines
+    assert '    s2 -- "resetSucceeded" --> s3' in lines
+    for error in ("StepFailed", "ConnectionBusy", "ResetFailed", "UnexpectedJobStatus", "ResyncNotStarted"):
         assert any(f'[["fail: {error}"]]' in line for line in lines), error
-    assert '    s2 --> succeed' in lines
+    assert '    s3 --> succeed' in lines
+    assert not any(line.startswith("    s3 -. \"failed\"") for line in lines)  # its failure action takes every failure
 
 
 # --- failure actions: retry, goto, end; workflow-level actions; $components ----------------------

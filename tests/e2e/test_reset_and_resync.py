@@ -12,6 +12,7 @@ from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CONNECTION_ID, cause_of
 
 TOKEN = ("createAccessToken", 200)
+LIST = ("listJobs", 200)
 RESET = ("createJob", 200)
 POLL = ("getJob", 200)
 SYNC = ("createJob", 200)
@@ -24,7 +25,7 @@ def test_success_resets_polls_then_resyncs(harness):
     assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
     assert result.error is None and result.cause is None
     # One token for the whole run: warm invocations reuse it.
-    assert harness.calls() == [TOKEN, RESET, POLL, POLL, SYNC]
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]
     bodies = [call.body for call in harness.stub.calls if call.operation_id == "createJob"]
     assert bodies == [{"connectionId": CONNECTION_ID, "jobType": "reset"}, {"connectionId": CONNECTION_ID, "jobType": "sync"}]
     assert [call.path for call in harness.stub.calls if call.operation_id == "getJob"] == ["/jobs/1001", "/jobs/1001"]
@@ -38,7 +39,7 @@ def test_pending_queued_and_incomplete_all_mean_keep_polling(harness):
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
-    assert harness.calls() == [TOKEN, RESET] + [POLL] * 5 + [SYNC]
+    assert harness.calls() == [TOKEN, LIST, RESET] + [POLL] * 5 + [SYNC]
     waits = [t.state for t in result.transitions if t.state == "pollReset.stillRunning.Wait"]
     assert len(waits) == 4
     polled = [t.job_status for t in result.transitions if t.state == "pollReset"]
@@ -57,7 +58,7 @@ def test_a_reset_that_did_not_succeed_fails_without_a_sync(harness, final_status
     assert cause["resetJobId"] == 1001 and cause["resetStatus"] == final_status
     assert "no sync was started" in cause["message"]
     assert result.output is None
-    assert harness.calls() == [TOKEN, RESET, POLL, POLL]
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL]
     assert harness.created() == ["reset"]
 
 
@@ -69,7 +70,7 @@ def test_an_unknown_status_never_starts_a_sync(harness):
     assert result.status == "FAILED"
     assert result.error == "UnexpectedJobStatus"
     assert cause_of(result)["resetStatus"] == "paused_by_operator"
-    assert harness.calls() == [TOKEN, RESET, POLL]
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL]
     assert harness.created() == ["reset"]
 
 
@@ -86,7 +87,7 @@ def test_unknown_connection_fails_naming_the_step_and_airbyte_problem(harness):
     assert CONNECTION_ID in json.dumps(cause["response"])
     assert "triggerReset" in cause["message"] and "404" in cause["message"]
     # A 404 is not retried.
-    assert harness.calls() == [TOKEN, ("createJob", 404)]
+    assert harness.calls() == [TOKEN, LIST, ("createJob", 404)]
     assert harness.retry_sleeps == []
 
 
@@ -98,7 +99,7 @@ def test_unknown_job_fails_the_poll_step(harness):
     assert result.error == "StepFailed"
     cause = cause_of(result)
     assert (cause["step"], cause["statusCode"], cause["response"]["title"]) == ("pollReset", 404, "resource-not-found")
-    assert harness.calls() == [TOKEN, RESET, ("getJob", 404)]
+    assert harness.calls() == [TOKEN, LIST, RESET, ("getJob", 404)]
     assert harness.created() == ["reset"]
 
 
@@ -109,7 +110,7 @@ def test_unprocessable_request_is_not_retried(harness):
 
     assert result.error == "StepFailed"
     assert cause_of(result)["response"]["title"] == "unprocessable-entity"
-    assert harness.calls() == [TOKEN, ("createJob", 422)]
+    assert harness.calls() == [TOKEN, LIST, ("createJob", 422)]
     assert harness.created() == []
 
 
@@ -119,7 +120,7 @@ def test_a_401_renews_the_token_once_and_carries_on(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert harness.calls() == [TOKEN, RESET, ("getJob", 401), TOKEN, POLL, POLL, SYNC]
+    assert harness.calls() == [TOKEN, LIST, RESET, ("getJob", 401), TOKEN, POLL, POLL, SYNC]
     tokens = [call.authorization for call in harness.stub.calls if call.operation_id == "getJob"]
     assert tokens == ["Bearer <redacted:1>", "Bearer <redacted:2>", "Bearer <redacted:2>"]
     assert harness.retry_sleeps == []  # renewed inside the function, not by a state machine retry
@@ -135,7 +136,7 @@ def test_a_token_about_to_expire_is_renewed_before_use(harness):
         result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert harness.calls() == [TOKEN, RESET, TOKEN, POLL, TOKEN, POLL, TOKEN, SYNC]  # never a 401
+    assert harness.calls() == [TOKEN, LIST, TOKEN, RESET, TOKEN, POLL, TOKEN, POLL, TOKEN, SYNC]  # never a 401
 
 
 def test_bad_client_credentials_fail_as_configuration_error(harness):
@@ -162,7 +163,7 @@ def test_bursts_of_429_and_5xx_are_retried_with_backoff_then_recover(harness):
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
     assert harness.calls() == [
-        TOKEN, ("createJob", 429), ("createJob", 502), RESET,
+        TOKEN, LIST, ("createJob", 429), ("createJob", 502), RESET,
         ("getJob", 500), ("getJob", 503), ("getJob", 504), ("getJob", 429), POLL, POLL,
         SYNC,
     ]
@@ -195,7 +196,7 @@ def test_retries_run_out_and_the_execution_fails_with_the_transient_error(harnes
     assert result.error == "TransientAirbyteError"
     message = json.loads(result.cause)["errorMessage"]
     assert "createJob" in message and "503" in message
-    assert harness.calls() == [TOKEN] + [("createJob", 503)] * 7
+    assert harness.calls() == [TOKEN, LIST] + [("createJob", 503)] * 7
     assert harness.created() == []
     assert len(harness.retry_sleeps) == 6
 
@@ -238,7 +239,7 @@ def test_the_poll_loop_is_bounded(harness):
     assert result.error == "ResetTimedOut"
     cause = cause_of(result)
     assert cause["iterations"] == 3 and cause["resetJobId"] == 1001 and cause["resetStatus"] == "running"
-    assert harness.calls() == [TOKEN, RESET] + [POLL] * 4
+    assert harness.calls() == [TOKEN, LIST, RESET] + [POLL] * 4
     assert harness.created() == ["reset"]
 
 
@@ -252,7 +253,7 @@ def test_a_sync_refused_after_a_successful_reset_fails_as_resync_not_started(har
     cause = cause_of(result)
     assert cause["connectionId"] == CONNECTION_ID and cause["resetJobId"] == 1001
     assert "destination is empty" in cause["message"]
-    assert harness.calls() == [TOKEN, RESET, POLL, POLL, ("createJob", 403)]
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, ("createJob", 403)]
     assert harness.created() == ["reset"]
 
 
@@ -262,7 +263,7 @@ def test_the_sync_is_retried_for_hours_before_resync_not_started(harness):
     result = harness.run()
 
     assert result.error == "ResyncNotStarted"
-    assert harness.calls() == [TOKEN, RESET, POLL, POLL] + [("createJob", 503)] * 23
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL] + [("createJob", 503)] * 23
     assert harness.created() == ["reset"]
     # 22 retries of the sync, each waiting up to 30 s doubling to 15 minutes (full jitter):
     # up to about 4.5 hours in all, against 4.5 minutes for the other steps.
@@ -280,3 +281,57 @@ def test_a_sync_that_succeeds_after_a_long_outage_completes_the_run(harness):
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
     assert harness.created() == ["reset", "sync"]
+
+
+# ---------------------------------------------------------------- one run per connection
+
+
+def start_job_directly(harness, job_type: str, statuses: list[str]) -> int:
+    """A job started outside this workflow (Airbyte's scheduler, or another run)."""
+    from airbyte_client.auth import ClientCredentials
+    from airbyte_client.client import AirbyteClient
+    from airbyte_client.config import Settings
+    from tests.e2e.conftest import CLIENT_ID, CLIENT_SECRET
+
+    harness.stub.script(job_type, statuses)
+    client = AirbyteClient(Settings(harness.stub.url, ClientCredentials(CLIENT_ID, CLIENT_SECRET)))
+    job_id = client.create_job(CONNECTION_ID, job_type).body["jobId"]
+    harness.stub.reset_calls()
+    return job_id
+
+
+@pytest.mark.parametrize("job_type, status", [("sync", "running"), ("reset", "pending"), ("sync", "queued"), ("sync", "incomplete")])
+def test_a_connection_with_a_job_in_flight_is_not_reset(harness, job_type, status):
+    start_job_directly(harness, job_type, [status])
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "ConnectionBusy"
+    cause = cause_of(result)
+    assert cause["connectionId"] == CONNECTION_ID and "no reset was started" in cause["message"]
+    assert harness.calls() == [TOKEN, LIST]  # nothing created
+    assert [call.query for call in harness.stub.calls if call.operation_id == "listJobs"] == [
+        {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "updatedAt|DESC"}
+    ]
+    assert len(harness.stub.jobs) == 1
+
+
+def test_a_second_run_while_the_first_one_resets_ends_at_once(harness):
+    first_run_reset = start_job_directly(harness, "reset", ["pending", "running"])
+
+    result = harness.run()
+
+    assert result.error == "ConnectionBusy"
+    assert harness.calls() == [TOKEN, LIST]
+    assert list(harness.stub.jobs) == [first_run_reset]
+
+
+def test_finished_jobs_do_not_block_a_reset(harness):
+    start_job_directly(harness, "sync", ["succeeded"])
+    start_job_directly(harness, "reset", ["failed"])
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]

@@ -39,9 +39,10 @@ SECRET_NAME = "airbyte/api-credentials"
 ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
 
 STATE_MACHINE = "ResetAndResyncStateMachine"
-FUNCTIONS = ("TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
+FUNCTIONS = ("ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
 # Which function implements each workflow step; the local runner relies on it.
 EXPECTED_SUBSTITUTIONS = {
+    "CheckConnectionIdleFunctionArn": "ListJobsFunction",
     "TriggerResetFunctionArn": "TriggerResetFunction",
     "PollResetFunctionArn": "PollJobFunction",
     "TriggerResyncFunctionArn": "TriggerResyncFunction",
@@ -542,6 +543,7 @@ def test_outputs_cover_what_operators_need():
         "StateMachineArn",
         "StateMachineName",
         "StateMachineConsoleUrl",
+        "ListJobsFunctionArn",
         "TriggerResetFunctionArn",
         "PollJobFunctionArn",
         "TriggerResyncFunctionArn",
@@ -582,7 +584,7 @@ def test_asl_placeholders_and_definition_substitutions_agree():
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
-def test_state_machine_role_invokes_only_its_three_functions(parameter_set):
+def test_state_machine_role_invokes_only_its_functions(parameter_set):
     stack = deployed(parameter_set)
     role = stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])
     grants, managed = stack.permissions(role)

@@ -82,6 +82,22 @@ class StepRequest:
             raise UnsupportedOperation(f"{self.step}: this function only sends {name}={expected!r}, not {_preview(value)}")
         return value
 
+    def query_uuid(self, name: str) -> str:
+        value = self.query.get(name)
+        if value is None:
+            raise InvalidInput(f"{self.step}: query parameter {name} is required")
+        if not isinstance(value, str):
+            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {_json_type(value)}")
+        if not UUID_PATTERN.fullmatch(value):
+            raise InvalidInput(f"{self.step}: {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
+        return value.lower()
+
+    def query_limit(self, name: str = "limit", maximum: int = 100) -> int:
+        value = self.query.get(name, maximum)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            raise InvalidInput(f"{self.step}: query parameter {name} must be an integer from 1 to {maximum}, got {_preview(value)}")
+        return value
+
     def path_job_id(self, name: str = "jobId") -> int:
         if name not in self.path_parameters or self.path_parameters[name] is None:
             raise InvalidInput(f"{self.step}: path parameter {name} is required")
