@@ -593,3 +593,52 @@ def test_a_malformed_criterion_is_refused_before_any_call(untouched_stub):
     assert type(raised.value).__name__ == "CriterionError"
     assert "c0" in str(raised.value)
     assert untouched_stub.calls == []
+
+
+# ---------------------------------------------------------------- list-jobs
+
+list_jobs = load_function("list_jobs").lambda_handler
+
+
+def list_jobs_event(**query) -> dict:
+    return {
+        "step": "checkConnectionIdle",
+        "operationId": "listJobs",
+        "request": {"method": "GET", "path": "/jobs", "query": {"connectionId": CONNECTION_ID, "limit": 20, **query}},
+        "executionId": EXECUTION_ID,
+    }
+
+
+def test_list_jobs_asks_for_the_connections_most_recently_updated_jobs(stub):
+    trigger_reset(create_job_event(), CONTEXT)
+    stub.reset_calls()
+
+    result = list_jobs(list_jobs_event(), CONTEXT)
+
+    assert result["statusCode"] == 200
+    assert [job["jobType"] for job in result["body"]["data"]] == ["reset"]
+    (call,) = stub.calls
+    assert call.query == {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "updatedAt|DESC"}
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"connectionId": None}, "connectionId"),
+        ({"connectionId": "nope"}, "connectionId"),
+        ({"connectionId": 7}, "connectionId"),
+        ({"connectionId": CONNECTION_ID + "&status=running"}, "connectionId"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": "20"}, "limit"),
+    ],
+)
+def test_list_jobs_refuses_bad_queries_before_any_call(untouched_stub, query, field):
+    event = list_jobs_event(**query)
+    if query.get("connectionId", "") is None:
+        del event["request"]["query"]["connectionId"]
+
+    with pytest.raises(InvalidInput, match=field):
+        list_jobs(event, CONTEXT)
+
+    assert untouched_stub.calls == []
