@@ -40,6 +40,8 @@ ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
 
 STATE_MACHINE = "ResetAndResyncStateMachine"
 FUNCTIONS = ("ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
+# Not a workflow step: it reacts to aborted and timed-out executions.
+CANCEL_FUNCTION = "CancelJobFunction"
 # Which function implements each workflow step; the local runner relies on it.
 EXPECTED_SUBSTITUTIONS = {
     "CheckConnectionIdleFunctionArn": "ListJobsFunction",
@@ -452,7 +454,7 @@ def test_sam_translator_transforms_the_template(parameter_set):
     stack = deployed(parameter_set)
     types = {resource["Type"] for resource in stack.template["Resources"].values()}
     assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
-    assert set(stack.of_type("AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, CANCEL_FUNCTION}
     assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
     assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm"}
@@ -537,6 +539,17 @@ def test_the_error_the_resync_alarm_watches_is_the_one_the_state_machine_raises(
     assert "ResyncNotStarted" in errors
 
 
+def test_the_cancel_function_hears_only_aborted_and_timed_out_executions_of_this_state_machine():
+    stack = deployed("defaults")
+    rules = [rule for rule in stack.of_type("AWS::Events::Rule").values() if rule["EventPattern"].get("source") == ["aws.states"]]
+    (rule,) = rules
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"] == [f"<{STATE_MACHINE}>"]
+    assert rule["Targets"][0]["Arn"] == f"<{CANCEL_FUNCTION}.Arn>"
+
+
 def test_outputs_cover_what_operators_need():
     outputs = load_template()["Outputs"]
     assert {
@@ -608,11 +621,16 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
         grants, managed = stack.permissions(role)
         assert stack.trusted_services(role) == {"lambda.amazonaws.com"}, function
         assert managed == {LAMBDA_BASIC_EXECUTION_POLICY, XRAY_WRITE_POLICY}, function
+        expected = set()
         if secret_name:
-            secret_arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret_name}-??????"
-            assert grants == {("secretsmanager:GetSecretValue", secret_arn)}, function
-        else:
-            assert grants == set(), function
+            expected.add(("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret_name}-??????"))
+        if function == CANCEL_FUNCTION:
+            # Reads the history of this state machine's executions, and nothing else.
+            (history,) = [grant for grant in grants if grant[0] == "states:GetExecutionHistory"]
+            assert history[1].startswith(f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:") and history[1].endswith(":*"), history
+            assert STATE_MACHINE in history[1], history
+            expected.add(history)
+        assert grants == expected, function
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)

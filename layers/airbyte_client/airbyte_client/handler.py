@@ -122,6 +122,26 @@ def airbyte_client() -> AirbyteClient:
     return client
 
 
+TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
+    """Cancel each of these Airbyte jobs that is not finished; report what was done."""
+    client = airbyte_client()
+    cancelled, finished = [], []
+    for job_id in job_ids:
+        current = client.get_job(job_id)
+        status = current.body.get("status") if isinstance(current.body, dict) else None
+        if current.status_code != 200 or status in TERMINAL_JOB_STATUSES:
+            finished.append({"jobId": job_id, "status": status, "statusCode": current.status_code})
+            continue
+        answer = client.cancel_job(job_id)
+        cancelled.append({"jobId": job_id, "was": status, "statusCode": answer.status_code})
+        metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
+    logger.info("jobs of an aborted execution", extra={"executionArn": execution_arn, "cancelled": cancelled, "finished": finished})
+    return {"cancelled": cancelled, "finished": finished}
+
+
 def forget_clients() -> None:
     """Drop the cached clients (and their tokens), as a cold start would."""
     _clients.clear()

@@ -1,0 +1,61 @@
+"""cancel-job: when an execution is aborted or times out, cancel the Airbyte job it left
+running, so no reset or sync goes on with nobody watching it.
+
+Started by the EventBridge rule on Step Functions' "Execution Status Change" events for this
+state machine (status ABORTED or TIMED_OUT). The jobs the execution knew are in its last
+state data: every step answer that is an Airbyte job (`jobId` and `jobType`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+
+from airbyte_client.handler import cancel_jobs_left_running, logger, metrics, tracer
+
+FINAL_STATUSES = ("ABORTED", "TIMED_OUT")
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionArn", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: Any, context: Any) -> dict:
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict) or not isinstance(detail.get("executionArn"), str):
+        raise ValueError("the event must be a Step Functions Execution Status Change with detail.executionArn")
+    if detail.get("status") not in FINAL_STATUSES:
+        return {"executionArn": detail["executionArn"], "cancelled": [], "skipped": f"status {detail.get('status')}"}
+    metrics.add_metric(name="StoppedExecutions", unit=MetricUnit.Count, value=1)
+    job_ids = jobs_of(detail["executionArn"])
+    return {"executionArn": detail["executionArn"], **cancel_jobs_left_running(job_ids, detail["executionArn"])}
+
+
+def jobs_of(execution_arn: str) -> list[int]:
+    """The Airbyte jobs in the execution's latest state data, newest first. The whole history
+    is read (at most 25,000 events, once per stopped execution) and searched from its end."""
+    client = boto3.client("stepfunctions")
+    events = [event for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn) for event in page["events"]]
+    for history_event in sorted(events, key=lambda event: event["id"], reverse=True):
+        exited, entered = history_event.get("stateExitedEventDetails"), history_event.get("stateEnteredEventDetails")
+        data = _json(exited.get("output")) if exited else _json(entered.get("input")) if entered else None
+        if isinstance(data, dict) and isinstance(data.get("steps"), dict):
+            return _job_ids(data["steps"])
+    return []
+
+
+def _job_ids(steps: dict) -> list[int]:
+    found: list[int] = []
+    for answer in steps.values():
+        body = answer.get("body") if isinstance(answer, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("jobId"), int) and "jobType" in body and body["jobId"] not in found:
+            found.append(body["jobId"])
+    return sorted(found, reverse=True)
+
+
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
