@@ -3,7 +3,7 @@
 from airbyte_client.handler import StepRequest, step_function
 
 
-@step_function("createJob")
+@step_function("createJob", idempotent=True)
 def lambda_handler(request: StepRequest, airbyte_client):
     connection_id = request.body_uuid("connectionId")
     job_type = request.body_equals("jobType", "reset")

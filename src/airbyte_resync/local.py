@@ -25,6 +25,7 @@ ASL_PATH = PROJECT_ROOT / "statemachine" / "reset_and_resync.asl.json"
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 STACK_NAME = "airbyte-resync-local"
 SECRET_NAME = "airbyte-resync/local"
+IDEMPOTENCY_TABLE = "airbyte-resync-idempotency"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def function_environment(api_url: str, secret_id: str) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "airbyte-resync",
         "POWERTOOLS_METRICS_NAMESPACE": "AirbyteResync",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     }
 
 
@@ -82,8 +84,10 @@ def run_state_machine(
     on_transition: Callable[[Transition], None] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
+    wrap_function: Callable[[str, Callable], Callable] | None = None,
 ) -> RunResult:
-    """Execute the state machine once in moto and wait for it to end."""
+    """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
+    id, handler)` may replace a handler, to inject faults around it in tests."""
     credentials = credentials or Credentials()
     bindings = function_bindings(template_path)
     definition = asl_path.read_text(encoding="utf-8")
@@ -91,16 +95,24 @@ def run_state_machine(
     for placeholder, binding in bindings.items():
         arn = function_arn(f"{STACK_NAME}-{binding.logical_id}")
         definition = definition.replace("${" + placeholder + "}", arn)
-        functions.register(arn, load_handler_deferred(binding))
+        handler = load_handler_deferred(binding)
+        functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler)
     missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
     if missing:
         raise ValueError(f"template.yaml binds no function to {', '.join(missing)}")
 
     secret = credentials.secret_value()
 
-    def create_secret() -> None:
+    def create_resources() -> None:
+        """What the stack creates and the functions read: the secret and the idempotency table."""
         if secret:
             boto3.client("secretsmanager", region_name=REGION).create_secret(Name=SECRET_NAME, SecretString=json.dumps(secret))
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
 
     _forget_warm_state()
     return execution.execute(
@@ -113,7 +125,7 @@ def run_state_machine(
         on_transition=on_transition,
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
-        prepare=create_secret,
+        prepare=create_resources,
     )
 
 

@@ -27,8 +27,11 @@ class Harness:
         execution_input = {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0, **input_overrides}
         return self.run_raw(execution_input)
 
-    def run_raw(self, execution_input) -> RunResult:
-        return run_state_machine(execution_input, self.stub.url, self.credentials, retry_sleep=self.retry_sleeps.append, timeout_seconds=120)
+    def run_raw(self, execution_input, wrap_function=None) -> RunResult:
+        return run_state_machine(
+            execution_input, self.stub.url, self.credentials,
+            retry_sleep=self.retry_sleeps.append, timeout_seconds=120, wrap_function=wrap_function,
+        )
 
     def calls(self) -> list[tuple[str, int]]:
         """(operationId, HTTP status) of every request the stub received, in order."""

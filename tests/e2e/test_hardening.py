@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from airbyte_resync.local import function_environment as ORIGINAL_ENVIRONMENT
 from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CLIENT_SECRET, CONNECTION_ID
 
@@ -89,3 +90,55 @@ def test_no_secret_or_token_appears_in_logs_outputs_errors_or_history(harness):
     for secret in [CLIENT_SECRET, *tokens]:
         assert secret not in captured
     assert "Bearer " + tokens[0][:8] not in captured
+
+
+# ---------------------------------------------------------------- exactly one job per step
+
+LambdaServiceException = type("Lambda.ServiceException", (Exception,), {})
+
+
+def answer_lost_once(functions: set[str]):
+    """The function runs, but its answer is lost once (as when Lambda or Step Functions
+    fails between the two): the state machine retries the invocation."""
+    lost: set[str] = set()
+
+    def wrap(logical_id, handler):
+        if logical_id not in functions:
+            return handler
+
+        def invoke(event, context):
+            result = handler(event, context)
+            if logical_id not in lost:
+                lost.add(logical_id)
+                raise LambdaServiceException("the answer was lost on the way back")
+            return result
+
+        return invoke
+
+    return wrap
+
+
+def test_a_trigger_retried_after_its_job_was_created_creates_no_second_job(harness):
+    execution_input = {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0}
+
+    result = harness.run_raw(execution_input, wrap_function=answer_lost_once({"TriggerResetFunction", "TriggerResyncFunction"}))
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    # Each trigger ran twice (the Lambda service retrier), Airbyte saw each job created once.
+    assert [job["jobType"] for job in harness.stub.jobs.values()] == ["reset", "sync"]
+    assert [call.operation_id for call in harness.stub.calls].count("createJob") == 2
+    task_failures = [event for event in result.history if event["type"] == "TaskFailed"]
+    assert len(task_failures) == 2
+
+
+def test_without_the_idempotency_record_the_retry_would_have_created_a_second_job(harness, monkeypatch):
+    # The same fault with the table switched off shows what the record prevents.
+    from airbyte_resync import local
+
+    monkeypatch.setattr(local, "function_environment", lambda url, secret: {**ORIGINAL_ENVIRONMENT(url, secret), "IDEMPOTENCY_TABLE": ""})
+    harness.stub.script("reset", ["pending", "succeeded"])
+    result = harness.run_raw({"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0}, wrap_function=answer_lost_once({"TriggerResetFunction"}))
+
+    assert [job["jobType"] for job in harness.stub.jobs.values()].count("reset") == 2
+    assert result.status in ("SUCCEEDED", "FAILED")

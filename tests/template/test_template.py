@@ -50,6 +50,7 @@ EXPECTED_SUBSTITUTIONS = {
     "TriggerResyncFunctionArn": "TriggerResyncFunction",
 }
 EXPECTED_ENVIRONMENT = {
+    "IDEMPOTENCY_TABLE",
     "AIRBYTE_API_URL",
     "AIRBYTE_SECRET_ID",
     "POWERTOOLS_SERVICE_NAME",
@@ -624,6 +625,9 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
         expected = set()
         if secret_name:
             expected.add(("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{secret_name}-??????"))
+        if function in ("TriggerResetFunction", "TriggerResyncFunction"):
+            # Remember the jobs they created, in the idempotency table only.
+            expected |= {(f"dynamodb:{action}", "<IdempotencyTable.Arn>") for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
         if function == CANCEL_FUNCTION:
             # Reads the history of this state machine's executions, and nothing else.
             (history,) = [grant for grant in grants if grant[0] == "states:GetExecutionHistory"]

@@ -5,6 +5,7 @@ client reused across warm invocations (so its access token is too)."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
-from airbyte_client.errors import AirbyteError, InvalidInput, UnsupportedOperation
+from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
 
 logger = Logger()
@@ -147,10 +148,46 @@ def forget_clients() -> None:
     _clients.clear()
 
 
-def step_function(operation_id: str) -> Callable:
+# How long a step's answer is remembered for its retries: longer than any execution retries a step.
+IDEMPOTENCY_HOURS = 24
+_persistence_layers: dict[str, Any] = {}
+
+
+def once_per_step(event: dict, context: Any, compute: Callable[[], dict]) -> dict:
+    """Run `compute` once per (execution, step): a retried invocation whose first attempt
+    succeeded (its answer lost to a Lambda or Step Functions hiccup) gets the same answer,
+    so Airbyte never sees the job created twice. Records live in the DynamoDB table named by
+    IDEMPOTENCY_TABLE (Powertools Idempotency); without it, or without an execution id,
+    `compute` just runs."""
+    table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
+    if not table or not isinstance(event.get("executionId"), str):
+        return compute()
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    if table not in _persistence_layers:
+        _persistence_layers[table] = DynamoDBPersistenceLayer(table_name=table)
+    config = IdempotencyConfig(event_key_jmespath="[executionId, step]", expires_after_seconds=IDEMPOTENCY_HOURS * 3600)
+    if context is not None:
+        config.register_lambda_context(context)
+
+    @idempotent_function(data_keyword_argument="attempt", persistence_store=_persistence_layers[table], config=config)
+    def first_attempt(attempt: dict) -> dict:
+        return compute()
+
+    try:
+        return first_attempt(attempt={"executionId": event["executionId"], "step": event.get("step")})
+    except IdempotencyAlreadyInProgressError:
+        # An earlier attempt of this very step is still running: wait for it, through the
+        # state machine's retry of transient errors, rather than create a second job.
+        raise TransientAirbyteError(f"{event.get('step')}: an earlier attempt of this step is still in progress") from None
+
+
+def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
     """Make `perform(request, client_factory) -> ApiResponse` a Lambda handler returning
     `{statusCode, headers, body}`. `perform` validates its request before asking for the
-    client, so bad input never reaches Airbyte."""
+    client, so bad input never reaches Airbyte. With `idempotent`, the call happens once per
+    execution and step (see `once_per_step`)."""
 
     def decorate(perform: Callable[[StepRequest, Callable[[], AirbyteClient]], ApiResponse]) -> Callable:
         @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
@@ -164,24 +201,27 @@ def step_function(operation_id: str) -> Callable:
                 logger.append_keys(step=request.step, operation=operation_id)
                 # Criteria the state machine cannot evaluate come along; refuse bad ones before any call.
                 compile_criteria(event.get("evaluate"), event.get("values"))
-                response = perform(request, airbyte_client)
+                if idempotent:
+                    result = once_per_step(event, context, lambda: perform(request, airbyte_client).to_dict(event.get("evaluate"), event.get("values")))
+                else:
+                    result = perform(request, airbyte_client).to_dict(event.get("evaluate"), event.get("values"))
             except (AirbyteError, CriterionError) as exc:
                 # One metric per error class, e.g. TransientAirbyteError or InvalidInput.
                 metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
                 logger.warning("step failed", extra={"errorType": type(exc).__name__, "error": str(exc)})
                 raise
-            body = response.body if isinstance(response.body, dict) else {}
+            body = result["body"] if isinstance(result["body"], dict) else {}
             logger.info(
                 "Airbyte answered",
                 extra={
-                    "statusCode": response.status_code,
+                    "statusCode": result["statusCode"],
                     "jobId": body.get("jobId"),
                     "jobStatus": body.get("status"),
                     "elapsedMs": round((time.monotonic() - started) * 1000),
                 },
             )
             metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
-            return response.to_dict(event.get("evaluate"), event.get("values"))
+            return result
 
         return lambda_handler
 
