@@ -197,7 +197,7 @@ def _problem_for_status(code: int) -> ProblemType:
     return ProblemType(code, _ERRORS_URL, phrase.lower().replace(" ", "-"), phrase)
 
 
-FaultKind = Literal["status", "delay", "disconnect", "invalid_json", "truncated"]
+FaultKind = Literal["status", "delay", "disconnect", "invalid_json", "truncated", "slow_answer"]
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,14 @@ class Fault:
     def disconnect(cls) -> Fault:
         """Close the connection without sending any response."""
         return cls("disconnect")
+
+    @classmethod
+    def slow_answer(cls, seconds: float) -> Fault:
+        """Handle the request normally (a createJob does create its job), then wait `seconds`
+        before answering: what a client that gives up first sees as a read timeout."""
+        if seconds < 0:
+            raise ValueError(f"delay must not be negative, got {seconds}")
+        return cls("slow_answer", seconds=float(seconds))
 
     @classmethod
     def truncated(cls) -> Fault:
@@ -588,12 +596,14 @@ class AirbyteStub:
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
             fault = None
-        if fault is not None and fault.kind != "truncated":
+        if fault is not None and fault.kind not in ("truncated", "slow_answer"):
             response = self._fault_response(request, fault)
         else:
             response = self._respond(request)
-            if fault is not None:
+            if fault is not None and fault.kind == "truncated":
                 response = replace(response, truncate=True)
+            elif fault is not None:
+                time.sleep(fault.seconds)
         self._send(handler, request, response)
 
     def _read_request(self, handler: _RequestHandler) -> _Request | None:

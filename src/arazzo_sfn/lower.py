@@ -346,6 +346,10 @@ class _Lowering:
             "source": operation.source,
             "request": request,
             "executionId.$": "$$.Execution.Id",
+            # A retried attempt knows it is one, and since when the run goes: a function can
+            # then look for what an earlier attempt did before its answer was lost.
+            "attempt.$": "$$.State.RetryCount",
+            "executionStartTime.$": "$$.Execution.StartTime",
         }
 
     def _retrier(self, policy) -> dict:

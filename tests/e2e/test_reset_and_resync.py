@@ -162,8 +162,9 @@ def test_bursts_of_429_and_5xx_are_retried_with_backoff_then_recover(harness):
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    # A retried createJob first looks for a job its failed attempt may have created.
     assert harness.calls() == [
-        TOKEN, LIST, ("createJob", 429), ("createJob", 502), RESET,
+        TOKEN, LIST, ("createJob", 429), LIST, ("createJob", 502), LIST, RESET,
         ("getJob", 500), ("getJob", 503), ("getJob", 504), ("getJob", 429), POLL, POLL,
         SYNC,
     ]
@@ -196,7 +197,7 @@ def test_retries_run_out_and_the_execution_fails_with_the_transient_error(harnes
     assert result.error == "TransientAirbyteError"
     message = json.loads(result.cause)["errorMessage"]
     assert "createJob" in message and "503" in message
-    assert harness.calls() == [TOKEN, LIST] + [("createJob", 503)] * 7
+    assert harness.calls() == [TOKEN, LIST, ("createJob", 503)] + [LIST, ("createJob", 503)] * 6
     assert harness.created() == []
     assert len(harness.retry_sleeps) == 6
 
@@ -263,7 +264,7 @@ def test_the_sync_is_retried_for_hours_before_resync_not_started(harness):
     result = harness.run()
 
     assert result.error == "ResyncNotStarted"
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL] + [("createJob", 503)] * 23
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, ("createJob", 503)] + [LIST, ("createJob", 503)] * 22
     assert harness.created() == ["reset"]
     # 22 retries of the sync, each waiting up to 30 s doubling to 15 minutes (full jitter):
     # up to about 4.5 hours in all, against 4.5 minutes for the other steps.

@@ -763,3 +763,37 @@ def test_a_post_whose_answer_is_cut_off_is_not_retried_blindly():
             client.create_job(CONNECTION_ID, "reset")
         # Airbyte did create the job: a blind retry would have created a second one.
         assert [job["jobType"] for job in stub.jobs.values()] == ["reset"]
+
+
+# ---------------------------------------------------------------- a retried create finds its job
+
+
+def test_a_retried_create_takes_the_job_its_lost_attempt_created():
+    from datetime import datetime, timezone
+
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        run_began = datetime.now(timezone.utc)
+        stub.inject("createJob", Fault.truncated())  # created, answer lost
+        with pytest.raises(TransientAirbyteError, match="looks for the job"):
+            client.create_job_once(CONNECTION_ID, "reset")
+
+        again = client.create_job_once(CONNECTION_ID, "reset", retrying_since=run_began)
+
+        assert [job["jobType"] for job in stub.jobs.values()] == ["reset"]
+        assert again.status_code == 200 and again.body["jobId"] == 1001
+        assert [c.operation_id for c in stub.calls][-1] == "listJobs"
+
+
+def test_a_retried_create_ignores_jobs_from_before_the_run():
+    from datetime import datetime, timedelta, timezone
+
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        stub.script("reset", ["succeeded"])
+        client.create_job(CONNECTION_ID, "reset")  # an old reset, from another run
+
+        answer = client.create_job_once(CONNECTION_ID, "reset", retrying_since=datetime.now(timezone.utc) + timedelta(minutes=5))
+
+        assert answer.body["jobId"] == 1002  # a new job, not the old one
+        assert len(stub.jobs) == 2

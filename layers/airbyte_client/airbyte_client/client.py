@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 import requests
@@ -31,6 +32,9 @@ MAX_ERROR_BODY_CHARS = 2000
 # Only these response headers travel into the state machine's data.
 KEPT_HEADERS = ("content-type", "retry-after", "location")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Airbyte's clock and Step Functions' may disagree a little; a job that started this much
+# before the run is still taken as the run's own when an attempt is retried.
+ADOPTION_CLOCK_SKEW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,31 @@ class AirbyteClient:
 
     def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
         return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type})
+
+    def create_job_once(self, connection_id: str, job_type: str, retrying_since: datetime | None = None) -> ApiResponse:
+        """Create a job, safely retryable. On a retry (`retrying_since`: when the run began),
+        a job of this type for this connection that started since then is the one an earlier
+        attempt created before its answer was lost: it is returned instead of a second job.
+        An answer lost that way is raised as transient, so the retry comes to look for it."""
+        if retrying_since is not None:
+            earlier = self.job_started_since(connection_id, job_type, retrying_since - ADOPTION_CLOCK_SKEW)
+            if earlier is not None:
+                return ApiResponse(200, {"content-type": "application/json"}, earlier)
+        try:
+            return self.create_job(connection_id, job_type)
+        except InvalidAirbyteResponse as exc:
+            raise TransientAirbyteError(f"{exc}; the retry looks for the job before creating one") from None
+
+    def job_started_since(self, connection_id: str, job_type: str, since: datetime) -> dict | None:
+        """The newest job of this type for this connection that started at or after `since`."""
+        answer = self.list_jobs(connectionId=connection_id, jobType=job_type, orderBy="createdAt|DESC", limit=5)
+        if answer.status_code != 200 or not isinstance(answer.body, dict):
+            raise TransientAirbyteError(f"listJobs: HTTP {answer.status_code} while looking for a job created by an earlier attempt")
+        for job in answer.body.get("data") or []:
+            started = _timestamp(job.get("startTime")) if isinstance(job, dict) else None
+            if started is not None and started >= since and job.get("jobType") == job_type:
+                return job
+        return None
 
     def get_job(self, job_id: int) -> ApiResponse:
         return self._request("GET", f"/jobs/{int(job_id)}", "getJob")
@@ -139,6 +168,17 @@ class AirbyteClient:
 
 
 _UNREADABLE = object()
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Airbyte's startTime (a Java OffsetDateTime: seconds may be missing), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _parse_body(response: requests.Response) -> Any:

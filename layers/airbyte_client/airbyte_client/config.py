@@ -33,7 +33,21 @@ def load_settings() -> Settings:
     api_url = validate_api_url(os.environ.get("AIRBYTE_API_URL", ""))
     secret_id = os.environ.get("AIRBYTE_SECRET_ID", "").strip()
     auth = auth_from_secret(read_secret(secret_id)) if secret_id else NoAuth()
-    return Settings(api_url=api_url, auth=auth)
+    return Settings(api_url=api_url, auth=auth, read_timeout=_seconds("AIRBYTE_READ_TIMEOUT_SECONDS", READ_TIMEOUT_SECONDS))
+
+
+def _seconds(name: str, default: float) -> float:
+    """An optional positive number of seconds from the environment."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise AirbyteConfigurationError(f"{name} must be a number of seconds, got {text[:20]!r}") from None
+    if not 0 < value <= 900:
+        raise AirbyteConfigurationError(f"{name} must be between 0 and 900 seconds")
+    return value
 
 
 def read_secret(secret_id: str) -> dict:

@@ -9,6 +9,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -38,6 +39,7 @@ class StepRequest:
     query: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
     body: Any = None
+    retrying_since: datetime | None = None  # when the run began, if this attempt is a retry
 
     @classmethod
     def from_event(cls, event: Any, operation_id: str) -> "StepRequest":
@@ -58,7 +60,7 @@ class StepRequest:
             if not isinstance(value, dict):
                 raise InvalidInput(f"{step}: request.{name} must be a JSON object, not {_json_type(value)}")
             parts[name] = value
-        return cls(step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"))
+        return cls(step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"), _retry_start(event, step))
 
     # --- validation helpers: each names the field and the problem, never guesses ---------
 
@@ -226,6 +228,21 @@ def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
         return lambda_handler
 
     return decorate
+
+
+def _retry_start(event: dict, step: str) -> datetime | None:
+    """The run's start time when the state machine says this is a retry (attempt > 0)."""
+    attempt = event.get("attempt", 0)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+        raise InvalidInput(f"{step}: attempt must be a non-negative integer")
+    if attempt == 0:
+        return None
+    started = event.get("executionStartTime")
+    try:
+        moment = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{step}: executionStartTime must be an ISO 8601 time on a retry") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _json_type(value: Any) -> str:
