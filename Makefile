@@ -28,9 +28,10 @@ compile: install
 check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL) --check
 
-# Figures, not pass/fail: compile time of large documents.
+# Figures, not pass/fail: compile time of large documents; what one run costs.
 bench: install
 	$(BIN)/python bench/compile_time.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

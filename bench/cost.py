@@ -1,0 +1,135 @@
+"""What one reset-and-resync costs: state transitions, history events, Lambda invocations
+and Airbyte requests for reset jobs of 1 minute, 1 hour, 1 day and 7 days; the size of each
+function's deployment bundle; and each handler's cold import time against a bare interpreter.
+
+The per-execution figures are exact, not sampled: the committed state machine runs in moto
+against the stub for a few poll counts, which gives the fixed cost and the cost of one more
+poll (checked to be linear), and the schedule gives the poll count for each job length.
+Prints figures; asserts nothing about speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from airbyte_resync.local import Credentials, run_state_machine  # noqa: E402
+from airbyte_resync.stub import AirbyteStub  # noqa: E402
+from arazzo_sfn.lower import loop_iteration_cap  # noqa: E402
+
+CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
+HISTORY_LIMIT = 25_000
+WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+TRANSITION_EVENTS = ("StateEntered",)  # one state transition per state entered
+
+
+def measure(polls: int) -> dict:
+    """Run once with a reset job that needs `polls` reads; count what it cost."""
+    with AirbyteStub(client_id="bench", client_secret="bench-secret") as stub:
+        stub.script("reset", ["pending"] + ["running"] * (polls - 1) + ["succeeded"])
+        result = run_state_machine(
+            {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0, "maxPolls": 2000},
+            stub.url, Credentials(client_id="bench", client_secret="bench-secret"), timeout_seconds=600,
+        )
+        assert result.status == "SUCCEEDED", result.cause
+        calls = stub.calls
+    history = result.history
+    return {
+        "events": len(history),
+        "transitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
+        "invocations": sum(1 for e in history if e["type"] == "TaskScheduled"),
+        "requests": len(calls),
+        "token requests": sum(1 for c in calls if c.operation_id == "createAccessToken"),
+    }
+
+
+def cost_model() -> tuple[dict, dict]:
+    one, three, ten = measure(1), measure(3), measure(10)
+    per_poll = {key: (three[key] - one[key]) / 2 for key in one}
+    for key in one:  # the cost is linear in the number of polls
+        assert ten[key] == one[key] + 9 * per_poll[key], (key, one, three, ten)
+    fixed = {key: one[key] - per_poll[key] for key in one}
+    return fixed, per_poll
+
+
+def schedule(job_seconds: int, interval: int, max_polls: int) -> tuple[int, bool]:
+    """Reads of the reset job with a fixed interval: (polls, finished within maxPolls)."""
+    polls = max(1, math.ceil(job_seconds / interval)) + 1  # the first read, then one per interval
+    return min(polls, max_polls + 1), polls <= max_polls + 1
+
+
+def bundle_sizes() -> dict[str, int]:
+    """Bytes each function deploys: its own code plus the shared layer (the layer's packages
+    as installed here: requests, Powertools with the tracer, python-jsonpath and their deps)."""
+    import importlib.metadata as metadata
+
+    layer_packages = ["requests", "urllib3", "idna", "certifi", "charset-normalizer", "aws-lambda-powertools",
+                      "aws-xray-sdk", "wrapt", "jmespath", "typing_extensions", "python-jsonpath"]
+    layer = 0
+    for name in layer_packages:
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        layer += sum((f.locate().stat().st_size for f in files if f.locate().exists()), 0)
+    own_code = sum(p.stat().st_size for p in (ROOT / "layers" / "airbyte_client").rglob("*.py"))
+    sizes = {}
+    for function in sorted((ROOT / "functions").iterdir()):
+        code = sum(p.stat().st_size for p in function.rglob("*.py"))
+        sizes[function.name] = code + own_code + layer
+    return sizes
+
+
+def import_times(repeats: int = 5) -> dict[str, float]:
+    """Median cold import time of each handler, as a ratio to a bare interpreter start."""
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+           "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def median_run(code: str, cwd: Path | None = None) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
+            times.append(time.perf_counter() - started)
+        return sorted(times)[len(times) // 2]
+
+    bare = median_run("pass")
+    return {
+        function.name: median_run("import app", cwd=function) / bare
+        for function in sorted((ROOT / "functions").iterdir())
+    }
+
+
+def main() -> int:
+    fixed, per_poll = cost_model()
+    print("Per execution, from the committed state machine run in moto (exact counts):")
+    print(f"  fixed part: {json.dumps(fixed)}")
+    print(f"  each further read of the reset job: {json.dumps(per_poll)}")
+    interval, max_polls, cap = 30, 1440, loop_iteration_cap()
+    print(f"\nFixed {interval} s polling, maxPolls {max_polls} (the defaults), history cap {cap} passes:")
+    print(f"  {'reset job':<10} {'polls':>6} {'transitions':>12} {'events':>8} {'invocations':>12} {'requests':>9}  outcome")
+    for label, seconds in (("1 minute", 60), ("1 hour", 3600), ("1 day", 86_400), ("7 days", 604_800)):
+        polls, finished = schedule(seconds, interval, max_polls)
+        row = {key: int(fixed[key] + per_poll[key] * polls) for key in fixed}
+        outcome = "SUCCEEDED" if finished else f"ResetTimedOut after {max_polls * interval / 3600:.0f} h"
+        if row["events"] >= HISTORY_LIMIT:
+            outcome += " (over the history limit)"
+        print(f"  {label:<10} {polls:>6} {row['transitions']:>12} {row['events']:>8} {row['invocations']:>12} {row['requests']:>9}  {outcome}")
+    print("\nDeployment bundle of each function (its code + the shared layer):")
+    for name, size in bundle_sizes().items():
+        print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
+    print("\nCold import of each handler, as a multiple of a bare interpreter start:")
+    for name, ratio in import_times().items():
+        print(f"  {name:<16} {ratio:5.1f} x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
