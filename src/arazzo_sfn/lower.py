@@ -708,7 +708,9 @@ class _Lowering:
             return self._value_path(parse_expression(item, location), step, location, guaranteed)
         if isinstance(item, str):
             return self._format(item, step, location, guaranteed) if _EMBEDDED.search(item) else f"'{_format_literal(item)}'"
-        if item is None or isinstance(item, (bool, int, float)):
+        if item is None:
+            raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
+        if isinstance(item, (bool, int, float)):
             return json.dumps(item)
         raise UnsupportedConstruct("runtime expressions in arrays that also hold objects or arrays are not supported yet", location)
 

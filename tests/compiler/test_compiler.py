@@ -1290,7 +1290,7 @@ TEMPLATED_BODY = """\
     contentType: application/json
     payload:
       name: "job {$inputs.name} it's {literal}"
-      ids: [$inputs.first, 2, "x-{$inputs.name}", true, null]
+      ids: [$inputs.first, 2, "x-{$inputs.name}", true]
       plain: [1, 2]
       nested:
         keep: 1
@@ -1311,7 +1311,7 @@ def test_embedded_expressions_become_states_format(tmp_path):
 
 def test_arrays_with_expressions_become_states_array(tmp_path):
     body = compile_text(tmp_path, arazzo_text(TEMPLATED_BODY, TEMPLATE_INPUTS))["States"]["a"]["Parameters"]["Payload"]["request"]["body"]
-    assert body["ids.$"] == "States.Array($.inputs.first, 2, States.Format('x-{}', $.inputs.name), true, null)"
+    assert body["ids.$"] == "States.Array($.inputs.first, 2, States.Format('x-{}', $.inputs.name), true)"
 
 
 def test_replacements_are_applied_to_the_payload(tmp_path):
