@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from airbyte_resync.local import Credentials, run_state_machine  # noqa: E402
 from airbyte_resync.stub import AirbyteStub  # noqa: E402
+from airbyte_client.client import LONGEST_POLL_SECONDS, POLL_AGE_FRACTION, next_poll_seconds  # noqa: E402
 from arazzo_sfn.lower import loop_iteration_cap  # noqa: E402
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
@@ -59,10 +60,21 @@ def cost_model() -> tuple[dict, dict]:
     return fixed, per_poll
 
 
-def schedule(job_seconds: int, interval: int, max_polls: int) -> tuple[int, bool]:
-    """Reads of the reset job with a fixed interval: (polls, finished within maxPolls)."""
-    polls = max(1, math.ceil(job_seconds / interval)) + 1  # the first read, then one per interval
-    return min(polls, max_polls + 1), polls <= max_polls + 1
+def fixed_schedule(job_seconds: int, interval: int) -> tuple[int, int]:
+    """Reads of the reset job with a fixed interval: (reads, the longest the end of the job can
+    go unseen: the wait that spans it)."""
+    reads = math.ceil(job_seconds / interval) + 1  # the first read, then one per interval
+    return reads, interval
+
+
+def adaptive_schedule(job_seconds: int, shortest: int) -> tuple[int, int]:
+    """The same with the poll function's proposals (a tenth of the job's age, within bounds)."""
+    age, reads, wait = 0, 1, 0
+    while age < job_seconds:
+        wait = max(next_poll_seconds(age, shortest), 1)  # a 0 s wait still takes the read's time
+        age += wait
+        reads += 1
+    return reads, wait
 
 
 def bundle_sizes() -> dict[str, int]:
@@ -112,16 +124,18 @@ def main() -> int:
     print("Per execution, from the committed state machine run in moto (exact counts):")
     print(f"  fixed part: {json.dumps(fixed)}")
     print(f"  each further read of the reset job: {json.dumps(per_poll)}")
-    interval, max_polls, cap = 30, 1440, loop_iteration_cap()
-    print(f"\nFixed {interval} s polling, maxPolls {max_polls} (the defaults), history cap {cap} passes:")
-    print(f"  {'reset job':<10} {'polls':>6} {'transitions':>12} {'events':>8} {'invocations':>12} {'requests':>9}  outcome")
+    cap = loop_iteration_cap()
+    print(f"\nHistory limit {HISTORY_LIMIT} events; the loop's cap is {cap} re-reads.")
+    print(f"Adaptive polling (the default: wait {POLL_AGE_FRACTION:.0%} of the job's age, 5 s to {LONGEST_POLL_SECONDS} s) against a fixed 30 s loop:")
+    print(f"  {'reset job':<9} {'policy':<9} {'reads':>6} {'transitions':>12} {'events':>8} {'invocations':>12} {'requests':>9} {'unseen':>9}  outcome")
     for label, seconds in (("1 minute", 60), ("1 hour", 3600), ("1 day", 86_400), ("7 days", 604_800)):
-        polls, finished = schedule(seconds, interval, max_polls)
-        row = {key: int(fixed[key] + per_poll[key] * polls) for key in fixed}
-        outcome = "SUCCEEDED" if finished else f"ResetTimedOut after {max_polls * interval / 3600:.0f} h"
-        if row["events"] >= HISTORY_LIMIT:
-            outcome += " (over the history limit)"
-        print(f"  {label:<10} {polls:>6} {row['transitions']:>12} {row['events']:>8} {row['invocations']:>12} {row['requests']:>9}  {outcome}")
+        for policy, (reads, delay) in (("adaptive", adaptive_schedule(seconds, 5)), ("fixed 30s", fixed_schedule(seconds, 30))):
+            row = {key: int(fixed[key] + per_poll[key] * reads) for key in fixed}
+            fits = reads - 1 <= cap and row["events"] < HISTORY_LIMIT
+            outcome = "finishes" if fits else "cannot finish: over the history budget"
+            bound = min(POLL_AGE_FRACTION * seconds, LONGEST_POLL_SECONDS)
+            within = "" if policy != "adaptive" else (" (within 10% and 5 min)" if delay <= max(bound, 5) else " (OVER THE BOUND)")
+            print(f"  {label:<9} {policy:<9} {reads:>6} {row['transitions']:>12} {row['events']:>8} {row['invocations']:>12} {row['requests']:>9} {delay:>7} s  {outcome}{within}")
     print("\nDeployment bundle of each function (its code + the shared layer):")
     for name, size in bundle_sizes().items():
         print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")

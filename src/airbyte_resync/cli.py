@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute the state machine locally (moto) against the built-in stub or a real Airbyte")
     run.add_argument("--connection-id", required=True, help="UUID of the Airbyte connection to reset and re-sync")
     run.add_argument("--airbyte-url", help="Airbyte public API base URL, e.g. http://127.0.0.1:8000/api/public/v1 (default: start the built-in stub)")
-    run.add_argument("--poll-interval", help="seconds between two reads of the reset job (0 allowed; default: the workflow's 30, or 2 with the built-in stub)")
+    run.add_argument("--poll-interval", help="the shortest wait between two reads of the reset job, in seconds (0 allowed; the wait grows with the job's age up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)")
     run.add_argument("--max-polls", help="how many times the reset job may be read again before giving up (default: the workflow's)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
     stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
@@ -56,7 +56,7 @@ def serve_stub(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     execution_input = {"connectionId": _connection_id(args.connection_id)}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
-    max_polls = _non_negative_int("--max-polls", args.max_polls, minimum=1, maximum=2000)
+    max_polls = _non_negative_int("--max-polls", args.max_polls, minimum=1, maximum=2090)
     stub = None
     if args.airbyte_url:
         url = _airbyte_url(args.airbyte_url)

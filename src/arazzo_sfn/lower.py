@@ -28,10 +28,10 @@ from arazzo_sfn.errors import ExpressionError, Location, SemanticError, Unsuppor
 from arazzo_sfn.model import Action, Criterion, Step, Workflow
 
 # Step Functions fails an execution at 25,000 history events. One pass of a poll loop
-# (Task 5, Choice 2, counting Pass 2, Wait 2 events) costs 11; keep 10% of the history
+# (Task 5, Choice 2, counting Pass 2, Wait 2 events) costs 11; keep 8% of the history
 # for retries of failed attempts (3 events each) and for the states outside the loop.
 HISTORY_EVENT_LIMIT = 25_000
-HISTORY_RESERVE = 2_500
+HISTORY_RESERVE = 2_000
 EVENTS_PER_LOOP_PASS = 11
 
 # Retry the Lambda service's own transient errors, as AWS recommends for Lambda tasks.
@@ -655,8 +655,11 @@ class _Lowering:
             return {key: value}
         if is_expression(value):
             expression = parse_expression(value, location)
+            if field == "waitSeconds" and expression.kind == "response_header" and expression.name.lower() == "retry-after":
+                # Wait what the answer proposes: every step function gives Retry-After in seconds.
+                return {key + "Path": f"{self._step_path(step.step_id)}.retryAfterSeconds"}
             if expression.kind != "inputs":
-                raise UnsupportedConstruct(f"x-loop {field} must be a number or an $inputs expression", location)
+                raise UnsupportedConstruct(f"x-loop {field} must be a number, an $inputs expression or (waitSeconds) $response.header.Retry-After", location)
             prop = self.properties.get(expression.name)
             if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (self.workflow.inputs.get("required") or [])):
                 raise SemanticError(f"x-loop {field} uses input {expression.name!r}, which needs a default or must be required", location)

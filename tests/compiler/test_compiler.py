@@ -1072,7 +1072,7 @@ def test_diagram_draws_steps_actions_loops_and_declared_failures():
     assert lines[0] == "flowchart TD"
     assert '    s1["triggerReset<br/>POST /jobs"]' in lines
     assert '    s2["pollReset<br/>GET /jobs/{jobId}"]' in lines
-    assert '    s2 -- "stillRunning<br/>wait $inputs.pollIntervalSeconds" --> s2' in lines
+    assert '    s2 -- "stillRunning<br/>wait $response.header.Retry-After" --> s2' in lines
     assert '    s2 -- "resetSucceeded" --> s3' in lines
     for error in ("StepFailed", "ConnectionBusy", "ResetFailed", "UnexpectedJobStatus", "ResyncNotStarted"):
         assert any(f'[["fail: {error}"]]' in line for line in lines), error

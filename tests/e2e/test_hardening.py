@@ -44,7 +44,7 @@ MALFORMED_INPUTS = [
     ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": None}, "pollIntervalSeconds"),
     ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": [30]}, "pollIntervalSeconds"),
     ({"connectionId": CONNECTION_ID, "maxPolls": 0}, "maxPolls"),
-    ({"connectionId": CONNECTION_ID, "maxPolls": 2001}, "maxPolls"),
+    ({"connectionId": CONNECTION_ID, "maxPolls": 2091}, "maxPolls"),
     ({"connectionId": CONNECTION_ID, "maxPolls": "many"}, "maxPolls"),
     ({"connectionId": CONNECTION_ID, "maxPolls": False}, "maxPolls"),
 ]

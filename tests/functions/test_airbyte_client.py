@@ -797,3 +797,34 @@ def test_a_retried_create_ignores_jobs_from_before_the_run():
 
         assert answer.body["jobId"] == 1002  # a new job, not the old one
         assert len(stub.jobs) == 2
+
+
+# ---------------------------------------------------------------- adaptive polling
+
+
+@pytest.mark.parametrize(
+    "age, shortest, wait",
+    [(0, 5, 5), (30, 5, 5), (100, 5, 10), (1_000, 5, 100), (3_000, 5, 300), (600_000, 5, 300), (100, 0, 10), (5, 0, 0), (600_000, 900, 900)],
+)
+def test_the_next_poll_waits_a_tenth_of_the_jobs_age_within_bounds(age, shortest, wait):
+    from airbyte_client.client import next_poll_seconds
+
+    assert next_poll_seconds(age, shortest) == wait
+
+
+def test_poll_job_proposes_the_next_read_as_retry_after():
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        job_id = client.create_job(CONNECTION_ID, "reset").body["jobId"]
+
+        answer = client.poll_job(job_id, shortest_wait=7)
+
+        assert answer.headers["retry-after"] == "7"  # a new job: the shortest wait
+        assert answer.to_dict()["retryAfterSeconds"] == 7
+
+
+def test_only_an_answer_with_a_job_carries_a_proposal():
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        # A 404 carries none: the loop is not taken then, the step fails.
+        assert client.poll_job(999_999, shortest_wait=7).to_dict()["retryAfterSeconds"] is None

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import requests
 
 from airbyte_client.auth import ClientCredentials
+from arazzo_runtime.http import retry_after_seconds
 from arazzo_runtime.step import response_dict
 from airbyte_client.config import Settings
 from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
@@ -32,6 +33,11 @@ MAX_ERROR_BODY_CHARS = 2000
 # Only these response headers travel into the state machine's data.
 KEPT_HEADERS = ("content-type", "retry-after", "location")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Polling policy: read a running job again after a tenth of its age so far, so a finished
+# job is noticed within 10% of its run time, but never wait longer than five minutes (or
+# than the shortest interval the caller asked for, if that is longer).
+POLL_AGE_FRACTION = 0.1
+LONGEST_POLL_SECONDS = 300
 # Airbyte's clock and Step Functions' may disagree a little; a job that started this much
 # before the run is still taken as the run's own when an attempt is retried.
 ADOPTION_CLOCK_SKEW = timedelta(seconds=60)
@@ -90,6 +96,19 @@ class AirbyteClient:
 
     def get_job(self, job_id: int) -> ApiResponse:
         return self._request("GET", f"/jobs/{int(job_id)}", "getJob")
+
+    def poll_job(self, job_id: int, shortest_wait: int) -> ApiResponse:
+        """Read a job, and propose when to read it again (as Retry-After, unless Airbyte sent
+        one): `next_poll_seconds` of the job's age."""
+        answer = self.get_job(job_id)
+        if answer.status_code != 200 or not isinstance(answer.body, dict):
+            return answer
+        if retry_after_seconds(answer.headers) is not None:
+            return answer  # Airbyte's own word wins
+        started = _timestamp(answer.body.get("startTime"))
+        age = (datetime.now(timezone.utc) - started).total_seconds() if started else 0.0
+        headers = {**answer.headers, "retry-after": str(next_poll_seconds(age, shortest_wait))}
+        return ApiResponse(answer.status_code, headers, answer.body)
 
     def cancel_job(self, job_id: int) -> ApiResponse:
         return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob")
@@ -168,6 +187,11 @@ class AirbyteClient:
 
 
 _UNREADABLE = object()
+
+
+def next_poll_seconds(age_seconds: float, shortest_wait: int) -> int:
+    """Seconds to wait before reading a job of this age again."""
+    return max(int(shortest_wait), min(int(max(age_seconds, 0) * POLL_AGE_FRACTION), LONGEST_POLL_SECONDS))
 
 
 def _timestamp(value: Any) -> datetime | None:

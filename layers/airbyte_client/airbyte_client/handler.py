@@ -101,6 +101,13 @@ class StepRequest:
             raise InvalidInput(f"{self.step}: query parameter {name} must be an integer from 1 to {maximum}, got {_preview(value)}")
         return value
 
+    def header_seconds(self, name: str, default: int) -> int:
+        """A whole number of seconds (0 to 3600) passed as a request header by the workflow."""
+        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+            raise InvalidInput(f"{self.step}: header {name} must be a number of seconds from 0 to 3600, got {_preview(value)}")
+        return int(value)
+
     def path_job_id(self, name: str = "jobId") -> int:
         if name not in self.path_parameters or self.path_parameters[name] is None:
             raise InvalidInput(f"{self.step}: path parameter {name} is required")
