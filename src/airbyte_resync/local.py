@@ -17,7 +17,7 @@ import boto3
 
 from airbyte_resync import execution
 from airbyte_resync.engine import REGION, LocalFunctions, function_arn
-from airbyte_resync.execution import FUNCTION_OUTPUT, LOCAL_ENVIRONMENT, TERMINAL, RunResult  # noqa: F401 - importable from here as before
+from airbyte_resync.execution import LOCAL_ENVIRONMENT, RunResult
 from airbyte_resync.template import FunctionBinding, function_bindings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

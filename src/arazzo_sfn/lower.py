@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from arazzo_runtime import conditions as cr
-from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, ExpressionSyntaxError, RuntimeExpression, is_expression
 from arazzo_runtime.expressions import parse_expression as _parse_expression
 from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
 from arazzo_sfn.model import Action, Criterion, Step, Workflow
@@ -377,9 +377,8 @@ class _Lowering:
         order (the first whose criteria hold wins), then the spec's default (next step)."""
         choice: dict[str, Any] = {"Type": "Choice"}
         self._add(self._route_name(step), choice, step.location)  # right after the task, for reading order
-        success = self._criteria_rule(step.success_criteria, step) if step.success_criteria else _status_2xx(self._step_path(step.step_id))
         # A called workflow has no HTTP answer to judge: its own failures end the execution.
-        rules: list[dict] = [] if step.target_kind == "workflowId" else [{"Not": success, "Next": self._lower_failure_routing(step)}]
+        rules: list[dict] = [] if step.target_kind == "workflowId" else [{"Not": self._success_rule(step), "Next": self._lower_failure_routing(step)}]
         retry_actions = [action for action in self._failure_actions(step) if action.type == "retry"]
         if retry_actions:
             # A success gives the step's retry budget back, for the next time it runs.
@@ -409,6 +408,12 @@ class _Lowering:
             choice.update({"Choices": rules, "Default": default})
         else:
             choice.update({"Type": "Pass", "Next": default})
+
+    def _success_rule(self, step: Step) -> dict:
+        """The step's successCriteria as one Choice rule; without any, an HTTP 2xx."""
+        if step.success_criteria:
+            return self._criteria_rule(step.success_criteria, step)
+        return _status_2xx(self._step_path(step.step_id))
 
     def _goto_or_end(self, step: Step, action: Action, rules: list[dict], condition: dict | None) -> str:
         """The state an end or goto action leads to; a backward goto also adds its bound rule."""
@@ -514,8 +519,7 @@ class _Lowering:
         hold, the failed step is retried, otherwise the workflow fails on the target."""
         check = f"{name}.Check"
         self._add_task(target, name, check)
-        success = self._criteria_rule(target.success_criteria, target) if target.success_criteria else _status_2xx(self._step_path(target.step_id))
-        self._add(check, {"Type": "Choice", "Choices": [{"Not": success, "Next": self._step_failed(target)}], "Default": then}, target.location)
+        self._add(check, {"Type": "Choice", "Choices": [{"Not": self._success_rule(target), "Next": self._step_failed(target)}], "Default": then}, target.location)
 
     def _step_failed(self, step: Step) -> str:
         """Where a failed step ends the workflow: StepFailed naming the step and the HTTP answer,
@@ -683,7 +687,7 @@ class _Lowering:
         """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
         if key.endswith(".$"):
             raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
-        if is_expression(value) and not _EMBEDDED.search(value):
+        if is_expression(value) and not EMBEDDED_EXPRESSION.search(value):
             return key + ".$", self._value_path(parse_expression(value, location), step, location, guaranteed)
         if isinstance(value, dict):
             return key, dict(self._template_entry(k, v, step, location, guaranteed) for k, v in value.items())
@@ -691,14 +695,14 @@ class _Lowering:
             if not any(_contains_expression(item) for item in value):
                 return key, value
             return key + ".$", f"States.Array({', '.join(self._intrinsic_argument(item, step, location, guaranteed) for item in value)})"
-        if isinstance(value, str) and _EMBEDDED.search(value):
+        if isinstance(value, str) and EMBEDDED_EXPRESSION.search(value):
             return key + ".$", self._format(value, step, location, guaranteed)
         return key, value
 
     def _format(self, text: str, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
         """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
         pieces, arguments, position = [], [], 0
-        for match in _EMBEDDED.finditer(text):
+        for match in EMBEDDED_EXPRESSION.finditer(text):
             pieces.append(_format_literal(text[position:match.start()]))
             pieces.append("{}")
             arguments.append(self._value_path(parse_expression(match.group(1), location), step, location, guaranteed))
@@ -707,10 +711,10 @@ class _Lowering:
         return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
 
     def _intrinsic_argument(self, item: Any, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
-        if is_expression(item) and not _EMBEDDED.search(item):
+        if is_expression(item) and not EMBEDDED_EXPRESSION.search(item):
             return self._value_path(parse_expression(item, location), step, location, guaranteed)
         if isinstance(item, str):
-            return self._format(item, step, location, guaranteed) if _EMBEDDED.search(item) else f"'{_format_literal(item)}'"
+            return self._format(item, step, location, guaranteed) if EMBEDDED_EXPRESSION.search(item) else f"'{_format_literal(item)}'"
         if item is None:
             raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
         if isinstance(item, (bool, int, float)):
@@ -878,7 +882,6 @@ class _NotNative(Exception):
     """The criterion means something Choice rules cannot say; its function evaluates it."""
 
 
-_EMBEDDED = re.compile(r"\{(\$[^{}]+)\}")
 _NON_RESPONSE_EXPRESSION = re.compile(r"\$(?:inputs|steps|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?")
 
 

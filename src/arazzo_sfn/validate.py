@@ -5,14 +5,13 @@ its location, before anything is compiled."""
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
 import yaml
 
-from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
+from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, ExpressionSyntaxError, parse_expression
 from arazzo_sfn.errors import ArazzoError, ExpressionError, ProblemList, SchemaError, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import index_operations, resolve_operation_path
@@ -173,7 +172,6 @@ def _path_parameter_problems(step: dict, where: str, operation, name: str, locat
 
 # --- runtime expressions: they parse, and what they name exists ---------------------------------
 
-_EMBEDDED = re.compile(r"\{(\$[^{}]+)\}")
 
 
 def expression_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
@@ -224,9 +222,9 @@ def _expressions(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
         for index, item in enumerate(value):
             yield from _expressions(item, f"{pointer}/{index}")
     elif isinstance(value, str):
-        if value.startswith("$") and not _EMBEDDED.search(value):
+        if value.startswith("$") and not EMBEDDED_EXPRESSION.search(value):
             yield pointer, value
-        for match in _EMBEDDED.finditer(value):
+        for match in EMBEDDED_EXPRESSION.finditer(value):
             yield pointer, match.group(1)
 
 

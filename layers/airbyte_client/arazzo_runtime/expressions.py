@@ -27,6 +27,10 @@ _FORMS = [
 ]
 
 
+# `{$expr}` inside a string: the expression is group 1.
+EMBEDDED_EXPRESSION = re.compile(r"\{(\$[^{}]+)\}")
+
+
 class ExpressionSyntaxError(ValueError):
     """Text that is not a runtime expression Arazzo 1.0.1 defines."""
 
