@@ -458,7 +458,7 @@ def test_sam_translator_transforms_the_template(parameter_set):
     assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, CANCEL_FUNCTION}
     assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
-    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm"}
+    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "CancelNotDoneAlarm"}
 
     schedules = stack.of_type("AWS::Scheduler::Schedule")
     if parameter_set == "secret-schedule-alarm":
@@ -551,6 +551,27 @@ def test_the_cancel_function_hears_only_aborted_and_timed_out_executions_of_this
     assert rule["Targets"][0]["Arn"] == f"<{CANCEL_FUNCTION}.Arn>"
 
 
+@pytest.mark.parametrize("parameter_set", ["defaults", "secret-schedule-alarm"])
+def test_a_cancellation_that_failed_is_kept_and_raises_an_alarm(parameter_set):
+    stack = deployed(parameter_set)
+    # EventBridge invokes the cancel function asynchronously: what still fails after Lambda's
+    # retries goes to the queue rather than nowhere.
+    function = stack.properties(CANCEL_FUNCTION)
+    assert function["DeadLetterConfig"] == {"TargetArn": "<CancelNotDoneQueue.Arn>"}
+    (invoke_config,) = stack.of_type("AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    queue = stack.properties("CancelNotDoneQueue")
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600 and queue["SqsManagedSseEnabled"] is True
+    alarm = stack.of_type("AWS::CloudWatch::Alarm")["CancelNotDoneAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "<CancelNotDoneQueue.QueueName>"}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert ("AlarmActions" in alarm) is (parameter_set != "defaults")
+    # The other functions are invoked synchronously by the state machine: no queue to fill.
+    for other in FUNCTIONS:
+        assert "DeadLetterConfig" not in stack.properties(other), other
+
+
 def test_outputs_cover_what_operators_need():
     outputs = load_template()["Outputs"]
     assert {
@@ -634,6 +655,8 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
             assert history[1].startswith(f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:") and history[1].endswith(":*"), history
             assert STATE_MACHINE in history[1], history
             expected.add(history)
+            # Its dead-letter queue, which SAM grants for the DeadLetterQueue property.
+            expected.add(("sqs:SendMessage", "<CancelNotDoneQueue.Arn>"))
         assert grants == expected, function
 
 
