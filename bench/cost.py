@@ -1,6 +1,8 @@
 """What one reset-and-resync costs: state transitions, history events, Lambda invocations
-and Airbyte requests for reset jobs of 1 minute, 1 hour, 1 day and 7 days; the size of each
-function's deployment bundle; and each handler's cold import time against a bare interpreter.
+and Airbyte requests for reset jobs of 1 minute, 1 hour, 1 day and 7 days; the size of the
+shared layer (its code and every distribution its requirements pull in) and of each
+function's deployment bundle (its code + the layer); and each handler's cold import time
+against a bare interpreter.
 
 The per-execution figures are exact, not sampled: the committed state machine runs in moto
 against the stub for a few poll counts, which gives the fixed cost and the cost of one more
@@ -9,6 +11,7 @@ Prints figures; asserts nothing about speed."""
 
 from __future__ import annotations
 
+import importlib.metadata as metadata
 import json
 import math
 import os
@@ -20,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from airbyte_resync.bundle import layer_distributions  # noqa: E402
 from airbyte_resync.local import Credentials, run_state_machine  # noqa: E402
 from airbyte_resync.stub import AirbyteStub  # noqa: E402
 from airbyte_client.client import LONGEST_POLL_SECONDS, POLL_AGE_FRACTION, next_poll_seconds  # noqa: E402
@@ -28,6 +32,8 @@ from arazzo_sfn.lower import loop_iteration_cap  # noqa: E402
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 HISTORY_LIMIT = 25_000
 WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+LAYER = ROOT / "layers" / "airbyte_client"
+LAYER_REQUIREMENTS = LAYER / "requirements.txt"
 TRANSITION_EVENTS = ("StateEntered",)  # one state transition per state entered
 
 
@@ -77,32 +83,41 @@ def adaptive_schedule(job_seconds: int, shortest: int) -> tuple[int, int]:
     return reads, wait
 
 
-def bundle_sizes() -> dict[str, int]:
-    """Bytes each function deploys: its own code plus the shared layer (the layer's packages
-    as installed here: requests, Powertools with the tracer, python-jsonpath and their deps)."""
-    import importlib.metadata as metadata
+def distribution_bytes(name: str) -> int:
+    """Bytes of an installed distribution's files as its wheel ships them: the bytecode pip
+    compiled here and the scripts it wrote outside site-packages are left out, as a layer
+    build (which unpacks the wheels) has neither."""
+    files = metadata.distribution(name).files or []
+    return sum(
+        file.locate().stat().st_size
+        for file in files
+        if "__pycache__" not in file.parts and file.parts[0] != ".." and file.locate().exists()
+    )
 
-    layer_packages = ["requests", "urllib3", "idna", "certifi", "charset-normalizer", "aws-lambda-powertools",
-                      "aws-xray-sdk", "wrapt", "jmespath", "typing_extensions", "python-jsonpath"]
-    layer = 0
-    for name in layer_packages:
-        try:
-            files = metadata.distribution(name).files or []
-        except metadata.PackageNotFoundError:
-            continue
-        layer += sum((f.locate().stat().st_size for f in files if f.locate().exists()), 0)
-    own_code = sum(p.stat().st_size for p in (ROOT / "layers" / "airbyte_client").rglob("*.py"))
-    sizes = {}
-    for function in sorted((ROOT / "functions").iterdir()):
-        code = sum(p.stat().st_size for p in function.rglob("*.py"))
-        sizes[function.name] = code + own_code + layer
-    return sizes
+
+def source_bytes(directory: Path, leave_out: tuple[Path, ...] = ()) -> int:
+    """Bytes of the files under `directory` a build copies (bytecode caches are not)."""
+    return sum(
+        path.stat().st_size
+        for path in directory.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc" and path not in leave_out
+    )
+
+
+def bundle_sizes() -> tuple[list[str], int, dict[str, int]]:
+    """(the distributions the layer installs, the layer's bytes, the bytes each function
+    deploys: its own code plus the layer). The layer is its own code and the distributions its
+    requirements.txt pulls in, sized as installed here (this platform's wheels)."""
+    distributions = layer_distributions(LAYER_REQUIREMENTS)
+    layer = sum(distribution_bytes(name) for name in distributions) + source_bytes(LAYER, leave_out=(LAYER_REQUIREMENTS,))
+    functions = {function.name: source_bytes(function) + layer for function in sorted((ROOT / "functions").iterdir())}
+    return distributions, layer, functions
 
 
 def import_times(repeats: int = 5) -> dict[str, float]:
     """Median cold import time of each handler, as a ratio to a bare interpreter start."""
     env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-           "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
+           "AWS_DEFAULT_REGION": "us-east-1"}
 
     def median_run(code: str, cwd: Path | None = None) -> float:
         times = []
@@ -136,8 +151,12 @@ def main() -> int:
             bound = min(POLL_AGE_FRACTION * seconds, LONGEST_POLL_SECONDS)
             within = "" if policy != "adaptive" else (" (within 10% and 5 min)" if delay <= max(bound, 5) else " (OVER THE BOUND)")
             print(f"  {label:<9} {policy:<9} {reads:>6} {row['transitions']:>12} {row['events']:>8} {row['invocations']:>12} {row['requests']:>9} {delay:>7} s  {outcome}{within}")
-    print("\nDeployment bundle of each function (its code + the shared layer):")
-    for name, size in bundle_sizes().items():
+    distributions, layer, functions = bundle_sizes()
+    print("\nDeployment bundle: the shared layer (its code and the distributions it installs), then each")
+    print("function (its code + the layer):")
+    print(f"  layer distributions ({len(distributions)}): {', '.join(distributions)}")
+    print(f"  {'layer':<16} {layer / 1_048_576:6.2f} MiB")
+    for name, size in functions.items():
         print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
     print("\nCold import of each handler, as a multiple of a bare interpreter start:")
     for name, ratio in import_times().items():

@@ -5,5 +5,4 @@ import os
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "airbyte-resync")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AirbyteResync")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

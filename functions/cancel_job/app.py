@@ -13,14 +13,13 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from airbyte_client.handler import cancel_jobs_left_running, logger, metrics, tracer
+from airbyte_client.handler import cancel_jobs_left_running, logger, metrics
 
 FINAL_STATUSES = ("ABORTED", "TIMED_OUT")
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.executionArn", clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: Any) -> dict:
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict) or not isinstance(detail.get("executionArn"), str):

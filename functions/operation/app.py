@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from arazzo_runtime.errors import InvalidRequest, OperationError, ServerUrlMissing
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
 from arazzo_runtime.http import perform
-from arazzo_runtime.observability import logger, metrics, tracer
+from arazzo_runtime.observability import logger, metrics
 from arazzo_runtime.step import response_dict
 
 # Reused across warm invocations, so connections to the same server are too.
@@ -28,7 +28,6 @@ _session = requests.Session()
 
 @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: Any) -> dict:
     started = time.monotonic()
     try:

@@ -25,11 +25,10 @@ from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 # What the local process needs besides the functions' own environment: a region for the
-# AWS clients, and no X-Ray daemon.
+# AWS clients.
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
 

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+from packaging.utils import canonicalize_name
 
 from airbyte_client import handler as handler_module
 from airbyte_client.errors import (
@@ -23,6 +24,8 @@ from airbyte_client.errors import (
     TransientAirbyteError,
     UnsupportedOperation,
 )
+from airbyte_resync import bundle
+from airbyte_resync.bundle import layer_distributions
 from airbyte_resync.stub import AirbyteStub, Fault
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
@@ -642,3 +645,44 @@ def test_list_jobs_refuses_bad_queries_before_any_call(untouched_stub, query, fi
         list_jobs(event, CONTEXT)
 
     assert untouched_stub.calls == []
+
+
+# What the layer installs. Lambda's runtime has its own boto3 and botocore, and its active
+# tracing needs no SDK: the X-Ray SDK would add botocore (some 22 MiB) to the layer and slow
+# every cold start.
+
+LAYER_REQUIREMENTS = FUNCTIONS_DIR.parent / "layers" / "airbyte_client" / "requirements.txt"
+
+
+def test_the_layer_installs_neither_botocore_nor_the_xray_sdk():
+    distributions = {canonicalize_name(name) for name in layer_distributions(LAYER_REQUIREMENTS)}
+
+    assert {"requests", "aws-lambda-powertools", "python-jsonpath", "urllib3"} <= distributions
+    assert "botocore" not in distributions
+    assert "aws-xray-sdk" not in distributions
+
+
+@dataclass
+class FakeDistribution:
+    requires: list[str]
+
+
+def test_the_layer_closure_follows_the_extras_asked_for_and_no_others(tmp_path, monkeypatch):
+    installed = {
+        "aws-lambda-powertools": FakeDistribution(["jmespath>=1", "aws-xray-sdk>=2; extra == 'tracer'", "boto3; extra == 'aws-sdk'"]),
+        "aws-xray-sdk": FakeDistribution(["botocore>=1.11", "wrapt"]),
+        "requests": FakeDistribution(["urllib3<3", "PySocks>=1.5.6; extra == 'socks'", "legacy-shim; python_version < '3'"]),
+        "jmespath": FakeDistribution([]),
+        "botocore": FakeDistribution(["urllib3"]),
+        "wrapt": FakeDistribution([]),
+        "urllib3": FakeDistribution([]),
+    }
+    monkeypatch.setattr(bundle.metadata, "distribution", lambda name: installed[name])
+    requirements = tmp_path / "requirements.txt"
+
+    requirements.write_text("requests==2.34.2  # the HTTP client\naws-lambda-powertools==3.37.0\n")
+    assert layer_distributions(requirements) == ["aws-lambda-powertools", "jmespath", "requests", "urllib3"]
+
+    # Asked again with the extra, a distribution already reached brings the extra's requirements.
+    requirements.write_text("aws-lambda-powertools==3.37.0\nrequests\nAWS_Lambda_Powertools[Tracer]\n")
+    assert layer_distributions(requirements) == ["aws-lambda-powertools", "aws-xray-sdk", "botocore", "jmespath", "requests", "urllib3", "wrapt"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.client import AirbyteClient, ApiResponse
@@ -20,9 +20,10 @@ from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
 
+# No Powertools Tracer: Lambda's active tracing (Tracing: Active) records each invocation
+# without the X-Ray SDK, which would bring botocore into the layer and slow the cold import.
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_JOB_ID = 2**63 - 1
@@ -201,7 +202,6 @@ def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
     def decorate(perform: Callable[[StepRequest, Callable[[], AirbyteClient]], ApiResponse]) -> Callable:
         @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
         @metrics.log_metrics
-        @tracer.capture_lambda_handler(capture_response=False)
         @functools.wraps(perform)
         def lambda_handler(event: Any, context: Any) -> dict:
             started = time.monotonic()
