@@ -144,6 +144,9 @@ def _forget_warm_state() -> None:
     handler = sys.modules.get("airbyte_client.handler")
     if handler is not None:
         handler.forget_clients()
+    claims = sys.modules.get("airbyte_client.claims")
+    if claims is not None:
+        claims.forget_claim_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:
         parameters.clear_caches()

@@ -5,7 +5,9 @@ cause and outputs, and the exact HTTP calls Airbyte received."""
 from __future__ import annotations
 
 import json
+import time
 
+import boto3
 import pytest
 
 from airbyte_resync.stub import Fault
@@ -326,6 +328,49 @@ def test_a_second_run_while_the_first_one_resets_ends_at_once(harness):
     assert result.error == "ConnectionBusy"
     assert harness.calls() == [TOKEN, LIST]
     assert list(harness.stub.jobs) == [first_run_reset]
+
+
+def test_two_runs_started_together_reset_the_connection_once(harness):
+    # The race Airbyte's job list cannot settle: the second run starts after the first one
+    # checked the connection and before it created its reset, so Airbyte still shows the
+    # connection idle. The first run's claim turns the second one away.
+    second = {}
+
+    def start_second_run_in_the_window(logical_id, handler):
+        if logical_id != "TriggerResetFunction":
+            return handler
+
+        def trigger_reset(event, context):
+            if not second:
+                client = boto3.client("stepfunctions")
+                first = client.describe_execution(executionArn=event["executionId"])
+                second["arn"] = client.start_execution(
+                    stateMachineArn=first["stateMachineArn"], name="second-run", input=first["input"]
+                )["executionArn"]
+                second["end"] = wait_for_end(client, second["arn"])
+            return handler(event, context)
+
+        return trigger_reset
+
+    result = harness.run_raw({"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0}, wrap_function=start_second_run_in_the_window)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert second["end"]["status"] == "FAILED" and second["end"]["error"] == "ConnectionBusy"
+    message = json.loads(second["end"]["cause"])["errorMessage"]
+    assert CONNECTION_ID in message and "execution" in message and "started nothing" in message
+    # Airbyte heard from the first run only.
+    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]
+    assert harness.created() == ["reset", "sync"]
+
+
+def wait_for_end(client, execution_arn: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = client.describe_execution(executionArn=execution_arn)
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_arn} still runs after {timeout} s")
 
 
 def test_finished_jobs_do_not_block_a_reset(harness):

@@ -649,6 +649,12 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
         if function in ("TriggerResetFunction", "TriggerResyncFunction"):
             # Remember the jobs they created, in the idempotency table only.
             expected |= {(f"dynamodb:{action}", "<IdempotencyTable.Arn>") for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
+        if function == "ListJobsFunction":
+            # Claims the connection for its execution, and asks whether the holder still runs.
+            expected |= {(f"dynamodb:{action}", "<IdempotencyTable.Arn>") for action in ("GetItem", "PutItem")}
+            (holders,) = [grant for grant in grants if grant[0] == "states:DescribeExecution"]
+            assert holders[1] == f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<{STATE_MACHINE}.Name>:*", holders
+            expected.add(holders)
         if function == CANCEL_FUNCTION:
             # Reads the history of this state machine's executions, and nothing else.
             (history,) = [grant for grant in grants if grant[0] == "states:GetExecutionHistory"]

@@ -4,6 +4,7 @@ from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.errors import (
     AirbyteConfigurationError,
     AirbyteError,
+    ConnectionBusy,
     InvalidAirbyteResponse,
     InvalidInput,
     TransientAirbyteError,
@@ -15,6 +16,7 @@ __all__ = [
     "ApiResponse",
     "AirbyteConfigurationError",
     "AirbyteError",
+    "ConnectionBusy",
     "InvalidAirbyteResponse",
     "InvalidInput",
     "TransientAirbyteError",

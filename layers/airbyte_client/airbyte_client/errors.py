@@ -32,3 +32,9 @@ class AirbyteConfigurationError(AirbyteError):
 class InvalidAirbyteResponse(AirbyteError):
     """Airbyte answered a request that may have changed state with a body we cannot read.
     Not retried, because a retry could create a second job."""
+
+
+class ConnectionBusy(AirbyteError):
+    """Another execution that is still running holds the connection. Raised before any
+    call to Airbyte; never retried: this run ends, and the running one carries on. The
+    workflow fails with the same name when Airbyte itself runs a job for the connection."""

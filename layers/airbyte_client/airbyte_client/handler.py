@@ -41,6 +41,7 @@ class StepRequest:
     headers: dict = field(default_factory=dict)
     body: Any = None
     retrying_since: datetime | None = None  # when the run began, if this attempt is a retry
+    execution_id: str | None = None  # the execution's ARN, when Step Functions invoked the step
 
     @classmethod
     def from_event(cls, event: Any, operation_id: str) -> "StepRequest":
@@ -61,7 +62,13 @@ class StepRequest:
             if not isinstance(value, dict):
                 raise InvalidInput(f"{step}: request.{name} must be a JSON object, not {_json_type(value)}")
             parts[name] = value
-        return cls(step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"), _retry_start(event, step))
+        execution_id = event.get("executionId")
+        if execution_id is not None and not (isinstance(execution_id, str) and execution_id):
+            raise InvalidInput(f"{step}: executionId must be the execution's ARN, not {_json_type(execution_id)}")
+        return cls(
+            step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"),
+            _retry_start(event, step), execution_id,
+        )
 
     # --- validation helpers: each names the field and the problem, never guesses ---------
 
