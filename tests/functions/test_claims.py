@@ -95,14 +95,16 @@ def test_a_retry_of_the_holding_execution_keeps_its_claim(aws):
     assert aws.holder() == first
 
 
-@pytest.mark.parametrize("end", ["aborted", "never existed"])
+@pytest.mark.parametrize("end", ["aborted", "never existed", "not an execution ARN"])
 def test_a_claim_whose_execution_ended_is_taken_over(aws, end):
     first, second = aws.start(), aws.start()
     if end == "aborted":
         claim_connection(CONNECTION_ID, first)
         aws.stop(first)
-    else:
+    elif end == "never existed":
         claim_connection(CONNECTION_ID, first.replace(":run-1", ":deleted-long-ago"))
+    else:
+        claim_connection(CONNECTION_ID, "local-run-without-an-arn")
 
     claim_connection(CONNECTION_ID, second)
 

@@ -12,14 +12,12 @@ whether the holder still runs and takes the claim over from a holder that does n
 from __future__ import annotations
 
 import os
-import re
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy, TransientAirbyteError
 
-EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:[A-Za-z0-9_.-]{1,80}:[A-Za-z0-9_.-]{1,80}")
 # Only a clean-up: a Standard execution lives at most a year, so no running holder's claim
 # can expire under it.
 CLAIM_LIFETIME_SECONDS = 366 * 24 * 3600
@@ -77,14 +75,12 @@ def _holder(table: str, key: dict) -> str | None:
 
 
 def _still_running(execution_arn: str) -> bool:
-    if not EXECUTION_ARN.fullmatch(execution_arn):
-        return False  # not an execution anyone can be waiting for
     try:
         status = _client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
     except Exception as error:  # noqa: BLE001
         code = _error_code(error)
-        if code == "ExecutionDoesNotExist":
-            return False
+        if code in ("ExecutionDoesNotExist", "InvalidArn"):
+            return False  # no execution by that name can be running
         if code in ("AccessDeniedException", "AccessDenied"):
             raise AirbyteConfigurationError(
                 f"this function may not read execution {execution_arn} (states:DescribeExecution), "
