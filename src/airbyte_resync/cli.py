@@ -9,10 +9,10 @@ import re
 import sys
 from typing import TextIO
 
+from airbyte_client.ids import UUID_PATTERN
 from airbyte_resync.execution import print_result
 from airbyte_resync.local import Credentials, Transition, run_state_machine, start_embedded_stub
 
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
 
@@ -104,7 +104,7 @@ def _env(name: str) -> str | None:
 
 
 def _connection_id(value: str) -> str:
-    if not UUID.fullmatch(value.strip()):
+    if not UUID_PATTERN.fullmatch(value.strip()):
         raise UsageError(f"--connection-id must be a UUID like 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f, got {value[:60]!r}")
     return value.strip()
 

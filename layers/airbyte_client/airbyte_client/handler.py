@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
+from airbyte_client.ids import UUID_PATTERN
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
 
 # No Powertools Tracer: Lambda's active tracing (Tracing: Active) records each invocation
@@ -25,7 +26,6 @@ from arazzo_runtime.evaluate import CriterionError, compile_criteria
 logger = Logger()
 metrics = Metrics()
 
-UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_JOB_ID = 2**63 - 1
 _clients: dict[tuple[str, str], AirbyteClient] = {}
 
