@@ -21,8 +21,9 @@ from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy, Tra
 # Only a clean-up: a Standard execution lives at most a year, so no running holder's claim
 # can expire under it.
 CLAIM_LIFETIME_SECONDS = 366 * 24 * 3600
-# Each round either takes the claim or meets a holder; the holders of a contested claim
-# each ended in between is the only way to need another round.
+# A round either takes the claim or finds who holds it. Only a holder that has ended calls
+# for another round (to take over from it), and a rival may take over first; three rounds
+# settle that, and a connection contested harder than that is busy anyway.
 MAX_ROUNDS = 3
 _clients: dict[str, Any] = {}
 
