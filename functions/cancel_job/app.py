@@ -1,5 +1,7 @@
-"""cancel-job: when an execution is aborted or times out, cancel the Airbyte job it left
-running, so no reset or sync goes on with nobody watching it.
+"""cancel-job: when an execution is aborted or times out, cancel the reset it left running,
+so no reset goes on with nobody watching it. A sync is left to run (it refills the
+destination), and a reset that had succeeded with no sync after it is reported: the
+destination is empty, and the destination's alarm fires.
 
 Started by the EventBridge rule on Step Functions' "Execution Status Change" events for this
 state machine (status ABORTED or TIMED_OUT). The jobs the execution knew are in its last

@@ -35,14 +35,18 @@ def load_cancel_function():
     return module.lambda_handler
 
 
-def execution_holding(job: dict) -> dict:
-    """A machine whose state data holds the job as the real one does, then waits: long
-    enough to be stopped while it 'polls'."""
-    answer = {"statusCode": 200, "headers": {}, "body": job, "retryAfterSeconds": None, "criteria": {}}
+def execution_holding(job: dict, sync: dict | None = None) -> dict:
+    """A machine whose state data holds the reset job (and the sync, if given) as the real
+    one does, then waits: long enough to be stopped while it 'polls'."""
+    steps = {"triggerReset": job, **({"triggerResync": sync} if sync else {})}
+    answers = {
+        step: {"statusCode": 200, "headers": {}, "body": body, "retryAfterSeconds": None, "criteria": {}}
+        for step, body in steps.items()
+    }
     return {
-        "StartAt": "triggerReset",
+        "StartAt": "steps",
         "States": {
-            "triggerReset": {"Type": "Pass", "Result": answer, "ResultPath": "$.steps.triggerReset", "Next": "pollReset.stillRunning.Wait"},
+            "steps": {"Type": "Pass", "Result": answers, "ResultPath": "$.steps", "Next": "pollReset.stillRunning.Wait"},
             "pollReset.stillRunning.Wait": {"Type": "Wait", "Seconds": 30, "End": True},
         },
     }
@@ -59,10 +63,10 @@ def airbyte(monkeypatch):
         handler_module.forget_clients()
 
 
-def stopped_execution(job: dict, status: str = "ABORTED") -> dict:
+def stopped_execution(job: dict, status: str = "ABORTED", sync: dict | None = None) -> dict:
     """Run the machine in moto, stop it while it waits, and return the status-change event."""
     client = boto3.client("stepfunctions", region_name=REGION)
-    machine = client.create_state_machine(name="ResetAndResync", definition=json.dumps(execution_holding(job)), roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/r")["stateMachineArn"]
+    machine = client.create_state_machine(name="ResetAndResync", definition=json.dumps(execution_holding(job, sync)), roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/r")["stateMachineArn"]
     execution = client.start_execution(stateMachineArn=machine, name="to-stop", input=json.dumps({"steps": {}}))["executionArn"]
     for _ in range(200):
         events = client.get_execution_history(executionArn=execution)["events"]
@@ -105,6 +109,55 @@ def test_a_job_that_already_finished_is_left_alone(airbyte):
 
     assert result["cancelled"] == [] and result["finished"][0]["status"] == "succeeded"
     assert [c.operation_id for c in airbyte.calls] == ["getJob"]
+
+
+def emitted_metrics(output: str) -> dict:
+    """The metric values in the CloudWatch embedded-metric lines a function printed."""
+    values = {}
+    for line in output.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive["Metrics"]:
+                values[metric["Name"]] = record[metric["Name"]]
+    return values
+
+
+def test_a_stop_between_a_succeeded_reset_and_its_sync_is_reported_as_an_empty_destination(airbyte, capsys, caplog):
+    airbyte.script("reset", ["succeeded"])
+    job = AirbyteClient(Settings(airbyte.url, NoAuth())).create_job(CONNECTION_ID, "reset").body
+    airbyte.reset_calls()
+    cancel = load_cancel_function()
+
+    with local_aws(LocalFunctions()):
+        result = cancel(stopped_execution(job), CONTEXT)
+
+    assert result["destinationLeftReset"] == [CONNECTION_ID]
+    assert result["cancelled"] == []
+    output = capsys.readouterr().out
+    # Counted under its own name (the destination's alarm watches it) and logged as an error.
+    assert emitted_metrics(output)["DestinationLeftReset"] == [1.0]
+    (error,) = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "destination is empty" in error.getMessage() and error.connectionIds == [CONNECTION_ID]
+
+
+def test_a_running_sync_is_never_cancelled(airbyte, capsys):
+    client = AirbyteClient(Settings(airbyte.url, NoAuth()))
+    airbyte.script("reset", ["succeeded"])
+    reset = client.create_job(CONNECTION_ID, "reset").body
+    airbyte.script("sync", ["running"])
+    sync = client.create_job(CONNECTION_ID, "sync").body
+    airbyte.reset_calls()
+    cancel = load_cancel_function()
+
+    with local_aws(LocalFunctions()):
+        result = cancel(stopped_execution(reset, sync=sync), CONTEXT)
+
+    # The sync refills the destination: it runs on, and nothing is reported empty.
+    assert result["cancelled"] == [] and result["kept"] == [{"jobId": sync["jobId"], "status": "running"}]
+    assert result["destinationLeftReset"] == []
+    assert "DestinationLeftReset" not in emitted_metrics(capsys.readouterr().out)
+    assert "cancelJob" not in [c.operation_id for c in airbyte.calls]
+    assert airbyte.jobs[sync["jobId"]]["status"] == "running"
 
 
 def test_other_status_changes_cancel_nothing(airbyte):

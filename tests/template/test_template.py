@@ -529,7 +529,22 @@ def test_a_reset_left_without_its_sync_has_its_own_alarm(parameter_set):
     assert '$.details.error = "ResyncNotStarted"' in metric_filter["FilterPattern"]
     (transformation,) = metric_filter["MetricTransformations"]
     alarm = stack.of_type("AWS::CloudWatch::Alarm")["ResyncNotStartedAlarm"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == (transformation["MetricNamespace"], transformation["MetricName"])
+    metrics = {query["Id"]: query for query in alarm["Metrics"]}
+    (shown,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
+    assert shown["Expression"] == "FILL(notStarted, 0) + FILL(stoppedBeforeSync, 0)"
+    not_started = metrics["notStarted"]["MetricStat"]["Metric"]
+    assert (not_started["Namespace"], not_started["MetricName"]) == (transformation["MetricNamespace"], transformation["MetricName"])
+    assert "Dimensions" not in not_started  # a metric filter's metric has none
+    # What the cancel-job function emits when a stopped execution had reset without syncing:
+    # Powertools Metrics in the functions' namespace, with their service as the one dimension.
+    environment = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    stopped = metrics["stoppedBeforeSync"]["MetricStat"]["Metric"]
+    assert stopped == {
+        "Namespace": environment["POWERTOOLS_METRICS_NAMESPACE"],
+        "MetricName": "DestinationLeftReset",
+        "Dimensions": [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}],
+    }
+    assert all(query["MetricStat"]["Stat"] == "Sum" for query in metrics.values() if "MetricStat" in query)
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert ("AlarmActions" in alarm) is (parameter_set != "defaults")
 

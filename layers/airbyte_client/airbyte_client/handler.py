@@ -144,20 +144,48 @@ TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
-    """Cancel each of these Airbyte jobs that is not finished; report what was done."""
+    """Cancel each of these Airbyte jobs that is not finished, except a sync; report what was
+    done, and the connections whose reset succeeded while no sync followed (the destination
+    is empty). A sync is never cancelled: it is what refills the destination, and no run
+    ever waits for it, so it is no more unwatched than after a run that succeeded."""
     client = airbyte_client()
-    cancelled, finished = [], []
+    cancelled, finished, kept, jobs = [], [], [], []
     for job_id in job_ids:
         current = client.get_job(job_id)
-        status = current.body.get("status") if isinstance(current.body, dict) else None
+        body = current.body if isinstance(current.body, dict) else {}
+        status = body.get("status")
+        jobs.append(body)
         if current.status_code != 200 or status in TERMINAL_JOB_STATUSES:
             finished.append({"jobId": job_id, "status": status, "statusCode": current.status_code})
+            continue
+        if body.get("jobType") == "sync":
+            kept.append({"jobId": job_id, "status": status})
             continue
         answer = client.cancel_job(job_id)
         cancelled.append({"jobId": job_id, "was": status, "statusCode": answer.status_code})
         metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
-    logger.info("jobs of an aborted execution", extra={"executionArn": execution_arn, "cancelled": cancelled, "finished": finished})
-    return {"cancelled": cancelled, "finished": finished}
+    logger.info("jobs of an aborted execution", extra={"executionArn": execution_arn, "cancelled": cancelled, "finished": finished, "kept": kept})
+    left_reset = destinations_left_reset(jobs)
+    if left_reset:
+        # The worst outcome, reached by stopping the run between its reset and its sync:
+        # counted apart, so that the destination's own alarm fires, not only the failure alarm.
+        metrics.add_metric(name="DestinationLeftReset", unit=MetricUnit.Count, value=len(left_reset))
+        logger.error(
+            "a reset succeeded and the execution was stopped before its sync started: the destination is empty; start a sync",
+            extra={"executionArn": execution_arn, "connectionIds": left_reset},
+        )
+    return {"cancelled": cancelled, "finished": finished, "kept": kept, "destinationLeftReset": left_reset}
+
+
+def destinations_left_reset(jobs: list[dict]) -> list[str]:
+    """Connections among these jobs with a reset that succeeded and no sync after it."""
+    def connections(job_type: str, statuses: frozenset | None = None) -> set:
+        return {
+            job.get("connectionId") for job in jobs
+            if job.get("jobType") == job_type and (statuses is None or job.get("status") in statuses)
+        }
+
+    return sorted(connections("reset", frozenset({"succeeded"})) - connections("sync") - {None})
 
 
 def forget_clients() -> None:
