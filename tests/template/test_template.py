@@ -40,8 +40,11 @@ ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
 
 STATE_MACHINE = "ResetAndResyncStateMachine"
 FUNCTIONS = ("ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
-# Not a workflow step: it reacts to aborted and timed-out executions.
+# Not workflow steps: one reacts to aborted and timed-out executions, the other starts one
+# execution per reset-request event. EventBridge invokes both asynchronously.
 CANCEL_FUNCTION = "CancelJobFunction"
+STARTER_FUNCTION = "StartFromEventFunction"
+EVENT_FUNCTIONS = (CANCEL_FUNCTION, STARTER_FUNCTION)
 # Which function implements each workflow step; the local runner relies on it.
 EXPECTED_SUBSTITUTIONS = {
     "CheckConnectionIdleFunctionArn": "ListJobsFunction",
@@ -360,14 +363,6 @@ def _value_matches(condition: Any, present: bool, value: Any) -> bool:
     return value == condition
 
 
-def apply_input_path(input_path: str, event: dict[str, Any]) -> Any:
-    assert input_path.startswith("$"), input_path
-    value: Any = event
-    for part in filter(None, input_path[1:].split(".")):
-        value = value[part]
-    return value
-
-
 def execution_input_problems(document: Any) -> list[str]:
     """What the state machine needs from its input: a connection UUID, optionally a poll interval."""
     if not isinstance(document, dict):
@@ -387,7 +382,7 @@ def reset_requested_rule(stack: DeployedStack) -> dict[str, Any]:
     rules = [
         properties
         for properties in stack.of_type("AWS::Events::Rule").values()
-        if any(target["Arn"] == f"<{STATE_MACHINE}>" for target in properties["Targets"])
+        if any(target["Arn"] == f"<{STARTER_FUNCTION}.Arn>" for target in properties["Targets"])
     ]
     assert len(rules) == 1, rules
     return rules[0]
@@ -455,10 +450,10 @@ def test_sam_translator_transforms_the_template(parameter_set):
     stack = deployed(parameter_set)
     types = {resource["Type"] for resource in stack.template["Resources"].values()}
     assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
-    assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, CANCEL_FUNCTION}
+    assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, *EVENT_FUNCTIONS}
     assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
-    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "CancelNotDoneAlarm"}
+    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "UnhandledEventsAlarm"}
 
     schedules = stack.of_type("AWS::Scheduler::Schedule")
     if parameter_set == "secret-schedule-alarm":
@@ -567,19 +562,20 @@ def test_the_cancel_function_hears_only_aborted_and_timed_out_executions_of_this
 
 
 @pytest.mark.parametrize("parameter_set", ["defaults", "secret-schedule-alarm"])
-def test_a_cancellation_that_failed_is_kept_and_raises_an_alarm(parameter_set):
+def test_an_event_that_could_not_be_handled_is_kept_and_raises_an_alarm(parameter_set):
     stack = deployed(parameter_set)
-    # EventBridge invokes the cancel function asynchronously: what still fails after Lambda's
+    # EventBridge invokes these functions asynchronously: what still fails after Lambda's
     # retries goes to the queue rather than nowhere.
-    function = stack.properties(CANCEL_FUNCTION)
-    assert function["DeadLetterConfig"] == {"TargetArn": "<CancelNotDoneQueue.Arn>"}
-    (invoke_config,) = stack.of_type("AWS::Lambda::EventInvokeConfig").values()
-    assert invoke_config["MaximumRetryAttempts"] == 2
-    queue = stack.properties("CancelNotDoneQueue")
+    for function in EVENT_FUNCTIONS:
+        assert stack.properties(function)["DeadLetterConfig"] == {"TargetArn": "<UnhandledEventsQueue.Arn>"}, function
+    invoke_configs = stack.of_type("AWS::Lambda::EventInvokeConfig").values()
+    assert sorted(config["FunctionName"] for config in invoke_configs) == sorted(f"<{function}>" for function in EVENT_FUNCTIONS)
+    assert all(config["MaximumRetryAttempts"] == 2 for config in invoke_configs)
+    queue = stack.properties("UnhandledEventsQueue")
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600 and queue["SqsManagedSseEnabled"] is True
-    alarm = stack.of_type("AWS::CloudWatch::Alarm")["CancelNotDoneAlarm"]
+    alarm = stack.of_type("AWS::CloudWatch::Alarm")["UnhandledEventsAlarm"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "<CancelNotDoneQueue.QueueName>"}]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "<UnhandledEventsQueue.QueueName>"}]
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert ("AlarmActions" in alarm) is (parameter_set != "defaults")
     # The other functions are invoked synchronously by the state machine: no queue to fill.
@@ -676,23 +672,36 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
             assert history[1].startswith(f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:") and history[1].endswith(":*"), history
             assert STATE_MACHINE in history[1], history
             expected.add(history)
-            # Its dead-letter queue, which SAM grants for the DeadLetterQueue property.
-            expected.add(("sqs:SendMessage", "<CancelNotDoneQueue.Arn>"))
+        if function == STARTER_FUNCTION:
+            # Starts this state machine, and needs no Airbyte credentials to do it.
+            expected = {("states:StartExecution", f"<{STATE_MACHINE}>")}
+        if function in EVENT_FUNCTIONS:
+            # Their dead-letter queue, which SAM grants for the DeadLetterQueue property.
+            expected.add(("sqs:SendMessage", "<UnhandledEventsQueue.Arn>"))
         assert grants == expected, function
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
 def test_starters_may_only_start_this_state_machine(parameter_set):
     stack = deployed(parameter_set)
-    starters = {stack.role_of(reset_requested_rule(stack)["Targets"][0]["RoleArn"]): "events.amazonaws.com"}
+    # Reset requests reach it through the starter function (its role is checked with the
+    # other functions'); EventBridge may only invoke that function.
+    (target,) = reset_requested_rule(stack)["Targets"]
+    assert "RoleArn" not in target
+    permissions = [p for p in stack.of_type("AWS::Lambda::Permission").values() if p["FunctionName"] == f"<{STARTER_FUNCTION}>"]
+    assert [(p["Action"], p["Principal"]) for p in permissions] == [("lambda:InvokeFunction", "events.amazonaws.com")]
+    starters = {}
     for schedule in stack.of_type("AWS::Scheduler::Schedule").values():
         starters[stack.role_of(schedule["Target"]["RoleArn"])] = "scheduler.amazonaws.com"
-    assert len(starters) == (2 if parameter_set == "secret-schedule-alarm" else 1)
+    assert len(starters) == (1 if parameter_set == "secret-schedule-alarm" else 0)
     for role, service in starters.items():
         grants, managed = stack.permissions(role)
         assert stack.trusted_services(role) == {service}, role
         assert managed == set(), role
         assert grants == {("states:StartExecution", f"<{STATE_MACHINE}>")}, role
+    # Whoever may start executions: the schedule's role and the starter function's, nothing else.
+    may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" for a, _ in stack.permissions(role)[0])}
+    assert may_start == set(starters) | {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"])}
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
@@ -717,6 +726,8 @@ def test_function_environment_is_exactly_the_documented_set(parameter_set):
     parameters = stack.parameters
     for function, properties in stack.of_type("AWS::Lambda::Function").items():
         variables = properties["Environment"]["Variables"]
+        if function == STARTER_FUNCTION:
+            assert variables.pop("STATE_MACHINE_ARN") == f"<{STATE_MACHINE}>"
         assert set(variables) == EXPECTED_ENVIRONMENT, function
         assert variables["AIRBYTE_API_URL"] == parameters["AirbyteApiUrl"], function
         assert variables["AIRBYTE_SECRET_ID"] == parameters["AirbyteSecretName"], function
@@ -758,9 +769,10 @@ def test_eventbridge_sample_matches_the_rule_and_yields_valid_input():
     assert pattern["detail-type"] == [RESET_REQUESTED_DETAIL_TYPE]
     assert event_matches(pattern, event)
     (target,) = rule["Targets"]
-    execution_input = apply_input_path(target["InputPath"], event)
-    assert execution_input == event["detail"]
-    assert execution_input_problems(execution_input) == []
+    # The whole event reaches the starter function, which passes its detail on as the input.
+    assert target["Arn"] == f"<{STARTER_FUNCTION}.Arn>"
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    assert execution_input_problems(event["detail"]) == []
 
 
 @pytest.mark.parametrize(

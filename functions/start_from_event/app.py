@@ -1,0 +1,59 @@
+"""start-from-event: start one execution of the state machine per EventBridge event.
+
+EventBridge delivers an event at least once. Started straight from the rule, each copy
+would start an execution: a copy arriving while the first run runs would fail with
+ConnectionBusy (and page someone), one arriving after it ended would reset the connection
+again. So the execution is named after the event's id: Step Functions refuses a second
+execution of the same name for 90 days, and every copy of an event is the same one run.
+The event's detail is the execution input, unchanged; the state machine validates it."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+
+from airbyte_client.handler import logger, metrics
+
+# Execution names: letters, digits, - and _, at most 80 characters.
+NAME_PREFIX = "event-"
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: Any, context: Any) -> dict:
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
+        raise ValueError("the event must be an EventBridge event with an id")
+    name = execution_name(event["id"])
+    try:
+        started = states().start_execution(
+            stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(event.get("detail"))
+        )
+    except Exception as error:  # noqa: BLE001 - one refusal is expected, the rest go to Lambda's retries
+        if getattr(error, "response", {}).get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        # Another copy of this event started the run already (it may have ended since).
+        metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+        logger.info("a copy of an event that already started its execution", extra={"executionName": name})
+        return {"executionName": name, "started": False}
+    # A copy arriving while the run still runs gets that run back here: StartExecution is
+    # idempotent for a running execution of the same name and input.
+    metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+    logger.info("execution of the event", extra={"executionArn": started["executionArn"]})
+    return {"executionName": name, "executionArn": started["executionArn"], "started": True}
+
+
+def execution_name(event_id: str) -> str:
+    """`event-<id>`: EventBridge ids are UUIDs; anything else is made a valid name."""
+    return NAME_PREFIX + re.sub(r"[^A-Za-z0-9_-]", "_", event_id)[: 80 - len(NAME_PREFIX)]
+
+
+@functools.cache
+def states() -> Any:
+    """One Step Functions client per warm container."""
+    return boto3.client("stepfunctions")

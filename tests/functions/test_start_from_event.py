@@ -1,0 +1,124 @@
+"""start-from-event: each EventBridge event starts one execution, however many copies of it
+arrive and whenever they do, against moto's Step Functions."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.functions.test_handlers import LambdaContext
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+SAMPLE_EVENT = json.loads((ROOT / "events" / "eventbridge-reset-requested.json").read_text(encoding="utf-8"))
+# Stays RUNNING in moto (its engine is off here), like a reset being polled.
+DEFINITION = json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("stepfunctions", region_name=REGION)
+        arn = client.create_state_machine(name="ResetAndResync", definition=DEFINITION, roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        yield client, arn
+
+
+def load_handler():
+    # A fresh module each time: its Step Functions client must belong to this test's moto.
+    spec = importlib.util.spec_from_file_location("lambda_function_start_from_event_app", ROOT / "functions" / "start_from_event" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def executions(client, arn) -> list[dict]:
+    return client.list_executions(stateMachineArn=arn)["executions"]
+
+
+def test_an_event_starts_one_execution_named_after_it_with_its_detail_as_input(machine):
+    client, arn = machine
+
+    result = load_handler()(SAMPLE_EVENT, LambdaContext())
+
+    (execution,) = executions(client, arn)
+    assert execution["name"] == f"event-{SAMPLE_EVENT['id']}" == result["executionName"]
+    assert result["started"] is True and result["executionArn"] == execution["executionArn"]
+    assert json.loads(client.describe_execution(executionArn=execution["executionArn"])["input"]) == SAMPLE_EVENT["detail"]
+
+
+def test_a_copy_delivered_while_the_run_runs_starts_nothing(machine):
+    client, arn = machine
+    handler = load_handler()
+    handler(SAMPLE_EVENT, LambdaContext())
+
+    again = handler(copy.deepcopy(SAMPLE_EVENT), LambdaContext())
+
+    assert len(executions(client, arn)) == 1
+    assert again["executionName"] == f"event-{SAMPLE_EVENT['id']}"
+
+
+def test_a_copy_delivered_after_the_run_ended_starts_nothing(machine):
+    client, arn = machine
+    handler = load_handler()
+    first = handler(SAMPLE_EVENT, LambdaContext())
+    client.stop_execution(executionArn=first["executionArn"])
+
+    again = handler(copy.deepcopy(SAMPLE_EVENT), LambdaContext())
+
+    assert again == {"executionName": first["executionName"], "started": False}
+    assert [e["status"] for e in executions(client, arn)] == ["ABORTED"]
+
+
+def test_another_event_for_the_same_connection_is_another_request(machine):
+    client, arn = machine
+    handler = load_handler()
+    handler(SAMPLE_EVENT, LambdaContext())
+
+    handler({**SAMPLE_EVENT, "id": "0b5f7c8e-1111-4000-8000-000000000000"}, LambdaContext())
+
+    # Started; the claim in its first step then decides whether it may go on.
+    assert len(executions(client, arn)) == 2
+
+
+@pytest.mark.parametrize(
+    "event_id, name",
+    [("3f1d2c4b-6a7e-4b8f-9c0d-1e2f3a4b5c6d", "event-3f1d2c4b-6a7e-4b8f-9c0d-1e2f3a4b5c6d"), ("a b/c:d", "event-a_b_c_d"), ("x" * 200, "event-" + "x" * 74)],
+    ids=["uuid", "odd-characters", "too-long"],
+)
+def test_every_event_id_gives_a_valid_execution_name(machine, event_id, name):
+    client, arn = machine
+
+    result = load_handler()({**SAMPLE_EVENT, "id": event_id}, LambdaContext())
+
+    assert result["executionName"] == name and len(name) <= 80
+    assert [e["name"] for e in executions(client, arn)] == [name]
+
+
+@pytest.mark.parametrize("event", [None, [], {}, {"id": ""}, {"id": 7, "detail": {}}], ids=["null", "array", "no-id", "empty-id", "number-id"])
+def test_an_event_without_an_id_is_refused_and_starts_nothing(machine, event):
+    client, arn = machine
+
+    with pytest.raises(ValueError, match="EventBridge event with an id"):
+        load_handler()(event, LambdaContext())
+
+    assert executions(client, arn) == []
+
+
+def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatch):
+    client, arn = machine
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn.replace(":ResetAndResync", ":NoSuchMachine"))
+
+    with pytest.raises(Exception) as failure:
+        load_handler()(SAMPLE_EVENT, LambdaContext())
+
+    assert failure.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
