@@ -334,7 +334,7 @@ def test_two_runs_started_together_reset_the_connection_once(harness):
     # The race Airbyte's job list cannot settle: the second run starts after the first one
     # checked the connection and before it created its reset, so Airbyte still shows the
     # connection idle. The first run's claim turns the second one away. The second run has
-    # the first one's input: it is also what a second delivery of the same event looks like.
+    # the first one's input: two requests for one connection, or a schedule and a request.
     second = {}
 
     def start_second_run_in_the_window(logical_id, handler):
