@@ -4,42 +4,34 @@ Step Functions (the same calls the function makes on AWS)."""
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from airbyte_client import claims
 from airbyte_client.claims import claim_connection
 from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy
 from airbyte_resync.stub import AirbyteStub
+from tests.functions.conftest import REGION, create_holding_machine
 from tests.functions.test_handlers import LambdaContext
 
-REGION = "us-east-1"
 TABLE = "claims-under-test"
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 OTHER_CONNECTION_ID = "0b5f7c8e-0000-4000-8000-000000000000"
-# Runs forever in moto (its engine is off here): a state machine whose executions stay RUNNING.
-DEFINITION = json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def aws(moto_aws, monkeypatch):
     monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
     claims.forget_claim_clients()
-    with mock_aws():
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield Executions()
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield Executions()
     claims.forget_claim_clients()
 
 
@@ -47,10 +39,7 @@ class Executions:
     """Real executions in moto's Step Functions, to hold claims."""
 
     def __init__(self):
-        self.client = boto3.client("stepfunctions", region_name=REGION)
-        self.machine = self.client.create_state_machine(
-            name="ResetAndResync", definition=DEFINITION, roleArn="arn:aws:iam::123456789012:role/sfn"
-        )["stateMachineArn"]
+        self.client, self.machine = create_holding_machine()
         self.count = 0
 
     def start(self) -> str:

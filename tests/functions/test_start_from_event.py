@@ -8,29 +8,20 @@ import importlib.util
 import json
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from tests.functions.conftest import create_holding_machine
 from tests.functions.test_handlers import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
 SAMPLE_EVENT = json.loads((ROOT / "events" / "eventbridge-reset-requested.json").read_text(encoding="utf-8"))
-# Stays RUNNING in moto (its engine is off here), like a reset being polled.
-DEFINITION = json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
 
 @pytest.fixture
-def machine(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("stepfunctions", region_name=REGION)
-        arn = client.create_state_machine(name="ResetAndResync", definition=DEFINITION, roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
-        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        yield client, arn
+def machine(moto_aws, monkeypatch):
+    client, arn = create_holding_machine()
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    return client, arn
 
 
 def load_handler():
