@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.handler import logger, metrics
@@ -34,9 +35,9 @@ def lambda_handler(event: Any, context: Any) -> dict:
         started = states().start_execution(
             stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(event.get("detail"))
         )
-    except Exception as error:  # noqa: BLE001 - one refusal is expected, the rest go to Lambda's retries
-        if getattr(error, "response", {}).get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise  # Lambda retries it, then the event goes to the dead-letter queue
         # Another copy of this event started the run already (it may have ended since).
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
         logger.info("a copy of an event that already started its execution", extra={"executionName": name})

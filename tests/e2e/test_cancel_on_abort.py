@@ -7,7 +7,6 @@ import importlib.util
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -19,13 +18,10 @@ from airbyte_client.config import Settings
 from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 from airbyte_resync.stub import AirbyteStub
 from tests.e2e.conftest import CONNECTION_ID
+from tests.lambda_context import LambdaContext
 
 APP = Path(__file__).resolve().parents[2] / "functions" / "cancel_job" / "app.py"
-CONTEXT = SimpleNamespace(
-    function_name="cancel-job", function_version="$LATEST", memory_limit_in_mb=256, aws_request_id="r-1",
-    invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:cancel-job",
-    get_remaining_time_in_millis=lambda: 60_000,
-)
+CONTEXT = LambdaContext("cancel-job", aws_request_id="r-1")
 
 
 def load_cancel_function():

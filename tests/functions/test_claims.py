@@ -14,7 +14,7 @@ from airbyte_client.claims import claim_connection
 from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy
 from airbyte_resync.stub import AirbyteStub
 from tests.functions.conftest import REGION, create_holding_machine
-from tests.functions.test_handlers import LambdaContext
+from tests.lambda_context import LambdaContext
 
 TABLE = "claims-under-test"
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"

@@ -27,6 +27,7 @@ from airbyte_client.errors import (
 from airbyte_resync import bundle
 from airbyte_resync.bundle import layer_distributions
 from airbyte_resync.stub import AirbyteStub, Fault
+from tests.lambda_context import LambdaContext
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
@@ -49,18 +50,6 @@ def load_function(name: str):
 trigger_reset = load_function("trigger_reset").lambda_handler
 poll_job = load_function("poll_job").lambda_handler
 trigger_resync = load_function("trigger_resync").lambda_handler
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "trigger-reset"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:trigger-reset"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "5d8c1a52-0d7e-4f4b-9a3e-2c1b0f9e8d7c"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 CONTEXT = LambdaContext()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.functions.conftest import create_holding_machine
-from tests.functions.test_handlers import LambdaContext
+from tests.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = json.loads((ROOT / "events" / "eventbridge-reset-requested.json").read_text(encoding="utf-8"))

@@ -10,7 +10,6 @@ import os
 import socket
 import sys
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from arazzo_runtime import observability
 from arazzo_runtime.errors import InvalidRequest, ServerUrlMissing, TransientHttpError
 from arazzo_runtime.evaluate import CriterionError
+from tests.lambda_context import LambdaContext
 
 FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "operation" / "app.py"
 EXECUTION_ID = "arn:aws:states:us-east-1:123456789012:execution:pet-store:run-5a1e"
@@ -38,19 +38,7 @@ def load_function():
 operation = load_function()
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "operation"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:operation"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "0f1e2d3c-4b5a-4968-8776-655443322110"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-CONTEXT = LambdaContext()
+CONTEXT = LambdaContext("operation", aws_request_id="0f1e2d3c-4b5a-4968-8776-655443322110")
 
 
 class PetServer:
