@@ -1,7 +1,7 @@
 """What one reset-and-resync costs: state transitions, history events, Lambda invocations
 and Airbyte requests for reset jobs of 1 minute, 1 hour, 1 day and 7 days; the size of the
-shared layer (its code and every distribution its requirements pull in) and of each
-function's deployment bundle (its code + the layer); and each handler's cold import time
+layers (their code and every distribution their requirements pull in) and of each
+function's deployment bundle (its code + the layers); and each handler's cold import time
 against a bare interpreter.
 
 The per-execution figures are exact, not sampled: the committed state machine runs in moto
@@ -32,8 +32,8 @@ from arazzo_sfn.lower import loop_iteration_cap  # noqa: E402
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 HISTORY_LIMIT = 25_000
 WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
-LAYER = ROOT / "layers" / "airbyte_client"
-LAYER_REQUIREMENTS = LAYER / "requirements.txt"
+# The toolkit's runtime layer, then the Airbyte client's; every Airbyte function has both.
+LAYERS = [ROOT / "layers" / "arazzo_runtime", ROOT / "layers" / "airbyte_client"]
 TRANSITION_EVENTS = ("StateEntered",)  # one state transition per state entered
 
 
@@ -104,14 +104,20 @@ def source_bytes(directory: Path, leave_out: tuple[Path, ...] = ()) -> int:
     )
 
 
-def bundle_sizes() -> tuple[list[str], int, dict[str, int]]:
-    """(the distributions the layer installs, the layer's bytes, the bytes each function
-    deploys: its own code plus the layer). The layer is its own code and the distributions its
+def bundle_sizes() -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """(the distributions the layers install, each layer's bytes, the bytes each function
+    deploys: its own code plus the layers). A layer is its own code and the distributions its
     requirements.txt pulls in, sized as installed here (this platform's wheels)."""
-    distributions = layer_distributions(LAYER_REQUIREMENTS)
-    layer = sum(distribution_bytes(name) for name in distributions) + source_bytes(LAYER, leave_out=(LAYER_REQUIREMENTS,))
-    functions = {function.name: source_bytes(function) + layer for function in sorted((ROOT / "functions").iterdir())}
-    return distributions, layer, functions
+    distributions: list[str] = []
+    layers: dict[str, int] = {}
+    for layer in LAYERS:
+        requirements = layer / "requirements.txt"
+        own = [name for name in layer_distributions(requirements) if name not in distributions]
+        distributions += own
+        layers[layer.name] = sum(distribution_bytes(name) for name in own) + source_bytes(layer, leave_out=(requirements,))
+    total = sum(layers.values())
+    functions = {function.name: source_bytes(function) + total for function in sorted((ROOT / "functions").iterdir())}
+    return distributions, layers, functions
 
 
 def import_times(repeats: int = 5) -> dict[str, float]:
@@ -151,11 +157,12 @@ def main() -> int:
             bound = min(POLL_AGE_FRACTION * seconds, LONGEST_POLL_SECONDS)
             within = "" if policy != "adaptive" else (" (within 10% and 5 min)" if delay <= max(bound, 5) else " (OVER THE BOUND)")
             print(f"  {label:<9} {policy:<9} {reads:>6} {row['transitions']:>12} {row['events']:>8} {row['invocations']:>12} {row['requests']:>9} {delay:>7} s  {outcome}{within}")
-    distributions, layer, functions = bundle_sizes()
-    print("\nDeployment bundle: the shared layer (its code and the distributions it installs), then each")
-    print("function (its code + the layer):")
+    distributions, layers, functions = bundle_sizes()
+    print("\nDeployment bundle: the layers (their code and the distributions they install), then each")
+    print("function (its code + the layers):")
     print(f"  layer distributions ({len(distributions)}): {', '.join(distributions)}")
-    print(f"  {'layer':<16} {layer / 1_048_576:6.2f} MiB")
+    for name, size in layers.items():
+        print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
     for name, size in functions.items():
         print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
     print("\nCold import of each handler, as a multiple of a bare interpreter start:")

@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from airbyte_client.ids import UUID_PATTERN
-from airbyte_resync.execution import print_result
+from arazzo_sfn.execution import print_result
 from airbyte_resync.local import Credentials, Transition, run_state_machine, start_embedded_stub
 
 # With the built-in stub nothing real is waited for; keep the demo short.

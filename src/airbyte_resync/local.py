@@ -15,9 +15,9 @@ from typing import Any, Callable
 
 import boto3
 
-from airbyte_resync import execution
-from airbyte_resync.engine import REGION, LocalFunctions, function_arn
-from airbyte_resync.execution import LOCAL_ENVIRONMENT, RunResult
+from arazzo_sfn import execution
+from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
 from airbyte_resync.template import FunctionBinding, function_bindings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -88,45 +88,76 @@ def run_state_machine(
 ) -> RunResult:
     """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
     id, handler)` may replace a handler, to inject faults around it in tests."""
-    credentials = credentials or Credentials()
-    bindings = function_bindings(template_path)
-    definition = asl_path.read_text(encoding="utf-8")
-    functions = LocalFunctions()
-    for placeholder, binding in bindings.items():
-        arn = function_arn(f"{STACK_NAME}-{binding.logical_id}")
-        definition = definition.replace("${" + placeholder + "}", arn)
-        handler = load_handler_deferred(binding)
-        functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler)
-    missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
-    if missing:
-        raise ValueError(f"template.yaml binds no function to {', '.join(missing)}")
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), asl_path, template_path, wrap_function)
+    return execution.execute(
+        deployment.definition,
+        execution_input,
+        deployment.functions,
+        machine_name="ResetAndResync",
+        variables=deployment.variables,
+        read_transition=_JobTransitions(),
+        on_transition=on_transition,
+        retry_sleep=retry_sleep,
+        timeout_seconds=timeout_seconds,
+        prepare=deployment.create_resources,
+    )
 
-    secret = credentials.secret_value()
 
-    def create_resources() -> None:
+def run_state_machines(
+    execution_inputs: list[dict],
+    airbyte_url: str,
+    credentials: Credentials | None = None,
+    *,
+    retry_sleep: Callable[[float], None] | None = None,
+    timeout_seconds: float = 3600,
+) -> list[RunResult]:
+    """Start one execution per input at once, on one local deployment, and wait for all."""
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), ASL_PATH, TEMPLATE_PATH, None)
+    return execution.execute_many(
+        deployment.definition,
+        execution_inputs,
+        deployment.functions,
+        machine_name="ResetAndResync",
+        variables=deployment.variables,
+        retry_sleep=retry_sleep,
+        timeout_seconds=timeout_seconds,
+        prepare=deployment.create_resources,
+    )
+
+
+class _LocalDeployment:
+    """What `sam deploy` would create, made locally: the definition with each placeholder bound
+    to its function as template.yaml binds it, the functions' environment, and (in moto) the
+    secret and the table they read."""
+
+    def __init__(self, airbyte_url: str, credentials: Credentials, asl_path: Path, template_path: Path, wrap_function):
+        bindings = function_bindings(template_path)
+        definition = asl_path.read_text(encoding="utf-8")
+        self.functions = LocalFunctions()
+        for placeholder, binding in bindings.items():
+            arn = function_arn(f"{STACK_NAME}-{binding.logical_id}")
+            definition = definition.replace("${" + placeholder + "}", arn)
+            handler = one_at_a_time(load_handler_deferred(binding))
+            # A test's wrapper sits between Step Functions and the function, outside its lock.
+            self.functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler, exclusive=False)
+        missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
+        if missing:
+            raise ValueError(f"template.yaml binds no function to {', '.join(missing)}")
+        self.definition = definition
+        self.secret = credentials.secret_value()
+        self.variables = {**LOCAL_ENVIRONMENT, **function_environment(airbyte_url, SECRET_NAME if self.secret else "")}
+        _forget_warm_state()
+
+    def create_resources(self) -> None:
         """What the stack creates and the functions read: the secret and the idempotency table."""
-        if secret:
-            boto3.client("secretsmanager", region_name=REGION).create_secret(Name=SECRET_NAME, SecretString=json.dumps(secret))
+        if self.secret:
+            boto3.client("secretsmanager", region_name=REGION).create_secret(Name=SECRET_NAME, SecretString=json.dumps(self.secret))
         boto3.client("dynamodb", region_name=REGION).create_table(
             TableName=IDEMPOTENCY_TABLE,
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-
-    _forget_warm_state()
-    return execution.execute(
-        definition,
-        execution_input,
-        functions,
-        machine_name="ResetAndResync",
-        variables={**LOCAL_ENVIRONMENT, **function_environment(airbyte_url, SECRET_NAME if secret else "")},
-        read_transition=_JobTransitions(),
-        on_transition=on_transition,
-        retry_sleep=retry_sleep,
-        timeout_seconds=timeout_seconds,
-        prepare=create_resources,
-    )
 
 
 def load_handler_deferred(binding: FunctionBinding) -> Callable:

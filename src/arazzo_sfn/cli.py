@@ -95,7 +95,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(result.to_json()) + "\n")
     else:
-        from airbyte_resync.execution import print_result
+        from arazzo_sfn.execution import print_result
 
         print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from airbyte_resync import execution
-from airbyte_resync.engine import LocalFunctions, function_arn
-from airbyte_resync.execution import LOCAL_ENVIRONMENT, RunResult
+from arazzo_sfn import execution
+from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPERATION_FUNCTION = PROJECT_ROOT / "functions" / "operation" / "app.py"
@@ -52,7 +52,7 @@ def run_workflow(
     """
     if not function_path.is_file():
         raise FileNotFoundError(f"the operation function {function_path} does not exist")
-    handler = execution.deferred(lambda: execution.import_handler(function_path, OPERATION_HANDLER, "local_function_operation"))
+    handler = one_at_a_time(execution.deferred(lambda: execution.import_handler(function_path, OPERATION_HANDLER, "local_function_operation")))
     functions = LocalFunctions()
     definition = bind_functions(json.dumps(asl), functions, handler)
     variables: dict[str, str | None] = {name: None for name in os.environ if name.startswith(SOURCE_URL_PREFIX)}
@@ -72,13 +72,14 @@ def run_workflow(
 
 
 def bind_functions(definition: str, functions: LocalFunctions, handler: Callable) -> str:
-    """Replace each placeholder with a function ARN of its own, all bound to `handler`, so
-    the recorded invocations still say which placeholder (which step) was called."""
+    """Replace each placeholder with a function ARN of its own, all bound to `handler` (one
+    function: `one_at_a_time` already), so the recorded invocations still say which
+    placeholder (which step) was called."""
 
     def bind(match: re.Match) -> str:
         arn = function_arn(FUNCTION_NAME_PREFIX + match.group(1))
         if arn not in functions.handlers:
-            functions.register(arn, handler)
+            functions.register(arn, handler, exclusive=False)
         return arn
 
     return PLACEHOLDER.sub(bind, definition)

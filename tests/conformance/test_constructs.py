@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from airbyte_resync.execution import RunResult
+from arazzo_sfn.execution import RunResult
 from arazzo_sfn import ArazzoError, compile_document
 from arazzo_sfn.local_run import StepTransition, run_workflow
 from arazzo_sfn.testing import Reply, ScriptedServer

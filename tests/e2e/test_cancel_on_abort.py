@@ -15,7 +15,7 @@ from airbyte_client import handler as handler_module
 from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient
 from airbyte_client.config import Settings
-from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 from airbyte_resync.stub import AirbyteStub
 from tests.e2e.conftest import CONNECTION_ID
 from tests.lambda_context import LambdaContext

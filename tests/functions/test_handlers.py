@@ -640,11 +640,11 @@ def test_list_jobs_refuses_bad_queries_before_any_call(untouched_stub, query, fi
 # tracing needs no SDK: the X-Ray SDK would add botocore (some 22 MiB) to the layer and slow
 # every cold start.
 
-LAYER_REQUIREMENTS = FUNCTIONS_DIR.parent / "layers" / "airbyte_client" / "requirements.txt"
+LAYER_REQUIREMENTS = [FUNCTIONS_DIR.parent / "layers" / name / "requirements.txt" for name in ("arazzo_runtime", "airbyte_client")]
 
 
-def test_the_layer_installs_neither_botocore_nor_the_xray_sdk():
-    distributions = {canonicalize_name(name) for name in layer_distributions(LAYER_REQUIREMENTS)}
+def test_the_layers_install_neither_botocore_nor_the_xray_sdk():
+    distributions = {canonicalize_name(name) for path in LAYER_REQUIREMENTS for name in layer_distributions(path)}
 
     assert {"requests", "aws-lambda-powertools", "python-jsonpath", "urllib3"} <= distributions
     assert "botocore" not in distributions

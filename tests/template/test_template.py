@@ -452,7 +452,7 @@ def test_sam_translator_transforms_the_template(parameter_set):
     assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
     assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, *EVENT_FUNCTIONS}
     assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
-    assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 1
+    assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 2
     assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "UnhandledEventsAlarm"}
 
     schedules = stack.of_type("AWS::Scheduler::Schedule")
@@ -467,7 +467,10 @@ def test_sam_translator_transforms_the_template(parameter_set):
 
 def test_functions_share_runtime_layer_and_limits():
     stack = deployed("defaults")
-    (layer,) = stack.of_type("AWS::Lambda::LayerVersion")
+    layers = sorted(stack.of_type("AWS::Lambda::LayerVersion"))
+    # SAM appends a content hash to a layer's logical id: the toolkit's runtime first, then the Airbyte client.
+    runtime = next(layer for layer in layers if layer.startswith("ArazzoRuntimeLayer"))
+    client = next(layer for layer in layers if layer.startswith("AirbyteClientLayer"))
     for function, properties in stack.of_type("AWS::Lambda::Function").items():
         assert properties["Runtime"] == "python3.12", function
         assert properties["Architectures"] == ["arm64"], function
@@ -475,7 +478,7 @@ def test_functions_share_runtime_layer_and_limits():
         assert properties["Timeout"] == 60, function
         assert properties["MemorySize"] == 256, function
         assert properties["TracingConfig"] == {"Mode": "Active"}, function
-        assert properties["Layers"] == [f"<{layer}>"], function
+        assert properties["Layers"] == [f"<{runtime}>", f"<{client}>"], function
 
 
 def test_state_machine_is_standard_logged_and_traced():

@@ -1,7 +1,7 @@
 """Execute an ASL definition once in moto's Step Functions engine, with its Lambda tasks
-bound to in-process handlers, and follow it to the end. Shared by the two local runners:
-the reset-and-resync machine (`airbyte_resync.local`) and any compiled Arazzo workflow
-(`arazzo_sfn.local_run`)."""
+bound to in-process handlers, and follow it to the end. Shared by every local runner:
+`arazzo_sfn.local_run` for any compiled Arazzo workflow, and the applications built on the
+toolkit."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 
 import boto3
 
-from airbyte_resync.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -52,6 +52,7 @@ class RunResult:
     transitions: list = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     function_logs: str = ""
+    execution_arn: str = ""
 
     def to_json(self) -> dict:
         return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause, "events": self.events}
@@ -146,20 +147,56 @@ def execute(
 ) -> RunResult:
     """Create the state machine in moto, start one execution and wait for it to end.
     `prepare` runs inside the mocked AWS first (to create what the functions read)."""
+    with _local_run(functions, variables, retry_sleep, prepare) as (client, captured):
+        machine = _create_machine(client, machine_name, definition)
+        execution = _start(client, machine, execution_input)
+        result = follow(client, execution, read_transition, on_transition, timeout_seconds)
+    result.function_logs = captured.getvalue()
+    return result
+
+
+def execute_many(
+    definition: str,
+    execution_inputs: list[Any],
+    functions: LocalFunctions,
+    *,
+    machine_name: str,
+    variables: Mapping[str, str | None],
+    retry_sleep: Callable[[float], None] | None = None,
+    timeout_seconds: float = 3600,
+    prepare: Callable[[], None] | None = None,
+) -> list[RunResult]:
+    """Start one execution per input, all at once, and wait for every one to end: moto runs
+    them on threads of their own, as Step Functions runs them side by side. Each result's
+    `function_logs` holds what every function logged during the whole run."""
+    with _local_run(functions, variables, retry_sleep, prepare) as (client, captured):
+        machine = _create_machine(client, machine_name, definition)
+        executions = [_start(client, machine, execution_input) for execution_input in execution_inputs]
+        started = time.monotonic()
+        results = []
+        for execution in executions:
+            remaining = max(timeout_seconds - (time.monotonic() - started), 0)
+            results.append(follow(client, execution, lambda event, start: None, None, remaining))
+    for result in results:
+        result.function_logs = captured.getvalue()
+    return results
+
+
+@contextlib.contextmanager
+def _local_run(functions: LocalFunctions, variables: Mapping[str, str | None], retry_sleep, prepare) -> Iterator[tuple[Any, io.StringIO]]:
     FUNCTION_OUTPUT.target = captured = io.StringIO()
     with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), _function_log_handlers(), local_aws(functions, retry_sleep):
         if prepare is not None:
             prepare()
-        client = boto3.client("stepfunctions", region_name=REGION)
-        machine = client.create_state_machine(
-            name=machine_name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine"
-        )["stateMachineArn"]
-        execution = client.start_execution(
-            stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input)
-        )["executionArn"]
-        result = follow(client, execution, read_transition, on_transition, timeout_seconds)
-    result.function_logs = captured.getvalue()
-    return result
+        yield boto3.client("stepfunctions", region_name=REGION), captured
+
+
+def _create_machine(client, name: str, definition: str) -> str:
+    return client.create_state_machine(name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine")["stateMachineArn"]
+
+
+def _start(client, machine: str, execution_input: Any) -> str:
+    return client.start_execution(stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input))["executionArn"]
 
 
 @contextlib.contextmanager
@@ -209,6 +246,7 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
         events=len(history),
         transitions=transitions,
         history=history,
+        execution_arn=execution,
     )
 
 

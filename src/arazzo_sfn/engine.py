@@ -1,0 +1,199 @@
+"""moto's Step Functions engine, with Lambda invocations routed to in-process handlers
+and nested executions made to run.
+
+moto offers no documented hook for running Lambda code without Docker; with
+`use_docker: False` every invocation lands in `LambdaSimpleBackend.invoke`. Replacing that
+one method (for the duration of a run, and nowhere else) routes each invocation to the
+Python handler bound to the function's ARN. The retry sleep of moto's ASL interpreter can
+be replaced too, so tests can see the backoff schedule without waiting for it.
+
+moto 5.2.5 no longer normalises the parameters and results of its `states:startExecution`
+integrations (moto issue #10076): every one fails with `States.Runtime 'StateMachineArn'`.
+`_sfn_integration_normalised` puts that normalisation back, for those integrations only,
+for the duration of a run (a test fails the day moto no longer needs it).
+moto is pinned to an exact version because these are internals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator
+
+import botocore.session
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
+from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+# Lambda runs one invocation at a time in each execution environment. Here every function
+# shares one process, and with it the modules of its layers (Powertools' Logger and Metrics,
+# the handlers' client and secret caches): one invocation at a time in the whole process
+# gives each handler the guarantee Lambda gives it, however many executions moto runs at
+# once on its threads. Without it, log lines carry another execution's correlation id and
+# metrics are flushed into the wrong invocation.
+_ONE_INVOCATION_AT_A_TIME = threading.Lock()
+
+
+
+def one_at_a_time(handler: Handler) -> Handler:
+    """`handler`, run while no other function of the process runs (see above)."""
+
+    def invoke(event, context):
+        with _ONE_INVOCATION_AT_A_TIME:
+            return handler(event, context)
+
+    return invoke
+
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+Handler = Callable[[Any, Any], Any]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+
+
+@dataclass
+class Invocation:
+    function_arn: str
+    event: Any
+    result: Any = None
+    error_type: str | None = None
+
+
+class LocalFunctions:
+    """ARN -> handler; records every invocation."""
+
+    def __init__(self):
+        self.handlers: dict[str, tuple[str, Handler]] = {}
+        self.invocations: list[Invocation] = []
+        self._lock = threading.Lock()
+
+    def register(self, arn: str, handler: Handler, *, exclusive: bool = True) -> None:
+        """Bind `handler` to the function `arn`. It runs one invocation at a time in the
+        process; `exclusive=False` for a handler that is already `one_at_a_time` inside (a
+        test's wrapper around a function, which may wait for other executions)."""
+        self.handlers[arn] = (arn.rsplit(":", 1)[-1], one_at_a_time(handler) if exclusive else handler)
+
+    def invoke(self, arn: str, payload: bytes | str | None) -> tuple[bytes, bool]:
+        """Run the handler; return (response payload, True when it is a function error)."""
+        if arn not in self.handlers:
+            raise KeyError(f"no local handler is bound to {arn}")
+        name, handler = self.handlers[arn]
+        event = json.loads(payload) if payload else {}
+        request_id = str(uuid.uuid4())
+        context = SimpleNamespace(
+            function_name=name,
+            function_version="$LATEST",
+            invoked_function_arn=arn,
+            memory_limit_in_mb=256,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name="local",
+            get_remaining_time_in_millis=lambda: 60_000,
+        )
+        invocation = Invocation(arn, event)
+        with self._lock:
+            self.invocations.append(invocation)
+        try:
+            invocation.result = handler(event, context)
+            return json.dumps(invocation.result).encode(), False
+        except Exception as error:  # noqa: BLE001 - reported to the state machine like Lambda does
+            invocation.error_type = type(error).__name__
+            body = {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            return json.dumps(body).encode(), True
+
+
+@contextlib.contextmanager
+def _sfn_integration_normalised() -> Iterator[None]:
+    """What AWS does and moto 5.2.5 skips (moto issue #10076) for `states:startExecution`,
+    `.sync` and `.sync:2`: the request's members (`StateMachineArn`, `Name`, `Input`) become
+    the API's (`stateMachineArn`, ...), and the answers' members become Step Functions'
+    (`ExecutionArn`, `Output`, `Status`, ...), from the service's own model."""
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    operations = {camel_to_snake_case(name): model.operation_model(name) for name in model.operation_names}
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+    original_response = StateTaskServiceSfn._normalise_response
+
+    def normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        operation = operations.get(self._get_boto_service_action(service_action_name))
+        if operation is not None and operation.input_shape is not None:
+            self._to_boto_request(parameters, operation.input_shape)
+
+    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        original_response(self, response, boto_service_name, service_action_name)
+        operation = operations.get(self._get_boto_service_action(service_action_name))
+        if operation is not None and operation.output_shape is not None:
+            self._from_boto_response(response, operation.output_shape)
+        if isinstance(response, dict):
+            # Step Functions gives times as epoch milliseconds (StartDate, StopDate).
+            for key, value in response.items():
+                if isinstance(value, datetime):
+                    response[key] = round(value.timestamp() * 1000)
+
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters
+    StateTaskServiceSfn._normalise_response = normalise_response
+    try:
+        yield
+    finally:
+        StateTaskServiceSfn._normalise_parameters = original_parameters
+        StateTaskServiceSfn._normalise_response = original_response
+
+
+@contextlib.contextmanager
+def local_aws(functions: LocalFunctions, retry_sleep: Callable[[float], None] | None = None, *, nested_executions: bool = True) -> Iterator[None]:
+    """moto with its Step Functions engine on, Lambda routed to `functions`, nested
+    executions normalised (unless `nested_executions` is False, to show what moto does
+    alone), and optionally the interpreter's retry sleep replaced."""
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        payload, failed = functions.invoke(function_name, body)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    original_invoke = LambdaSimpleBackend.invoke
+    original_time = retrier_decl.time
+    quiet = _quiet_moto_loggers()
+    LambdaSimpleBackend.invoke = invoke
+    if retry_sleep is not None:
+        retrier_decl.time = SimpleNamespace(sleep=retry_sleep)
+    try:
+        with mock_aws(config=MOTO_CONFIG), (_sfn_integration_normalised() if nested_executions else contextlib.nullcontext()):
+            yield
+    finally:
+        LambdaSimpleBackend.invoke = original_invoke
+        retrier_decl.time = original_time
+        quiet.close()
+
+
+class _quiet_moto_loggers:
+    """moto logs every failed state with a stack trace; failures are reported by us instead."""
+
+    NAMES = ("moto.stepfunctions", "moto.stepfunctions.parser")
+
+    def __init__(self):
+        self.levels = {name: logging.getLogger(name).level for name in self.NAMES}
+        for name in self.NAMES:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    def close(self) -> None:
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -1,0 +1,102 @@
+"""The engine glue's patches of moto: each does what AWS does, and each has a test that
+fails the day moto no longer needs it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
+
+ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/local"
+CHILD_SUCCEEDS = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"given.$": "$.value"}, "End": True}}}
+CHILD_FAILS = {"StartAt": "Fail", "States": {"Fail": {"Type": "Fail", "Error": "ResetFailed", "Cause": "the reset failed"}}}
+
+
+def parent(child_arn: str) -> dict:
+    return {
+        "StartAt": "Child",
+        "States": {
+            "Child": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child_arn, "Name": "child-1", "Input": {"value": 7}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def run_parent(child: dict) -> dict:
+    client = boto3.client("stepfunctions", region_name=REGION)
+    child_arn = client.create_state_machine(name="child", definition=json.dumps(child), roleArn=ROLE)["stateMachineArn"]
+    parent_arn = client.create_state_machine(name="parent", definition=json.dumps(parent(child_arn)), roleArn=ROLE)["stateMachineArn"]
+    execution = client.start_execution(stateMachineArn=parent_arn, name="parent-1", input="{}")["executionArn"]
+    for _ in range(400):
+        description = client.describe_execution(executionArn=execution)
+        if description["status"] != "RUNNING":
+            return json.loads(description.get("output") or "null")
+        time.sleep(0.02)
+    raise AssertionError("the parent execution did not end")
+
+
+def test_a_child_execution_runs_and_its_output_comes_back_as_aws_shapes_it():
+    with local_aws(LocalFunctions()):
+        output = run_parent(CHILD_SUCCEEDS)
+    assert output["Status"] == "SUCCEEDED"
+    assert output["Output"] == {"given": 7}  # .sync:2: parsed JSON, not a string
+    assert output["Name"] == "child-1"
+    assert output["ExecutionArn"].endswith(":execution:child:child-1")
+    assert isinstance(output["StartDate"], int) and output["StopDate"] >= output["StartDate"]  # epoch milliseconds
+
+
+def test_a_failed_child_reaches_the_parent_as_states_task_failed_with_its_error_in_the_cause():
+    with local_aws(LocalFunctions()):
+        output = run_parent(CHILD_FAILS)
+    assert output["caught"]["Error"] == "States.TaskFailed"
+    cause = json.loads(output["caught"]["Cause"])
+    assert (cause["Status"], cause["Error"], cause["Cause"]) == ("FAILED", "ResetFailed", "the reset failed")
+
+
+def test_moto_still_needs_the_nested_execution_shim():
+    """moto issue #10076. When this fails, moto normalises startExecution parameters again:
+    drop `_sfn_integration_normalised` from the engine glue, and this test with it."""
+    with local_aws(LocalFunctions(), nested_executions=False):
+        output = run_parent(CHILD_SUCCEEDS)
+    assert output["caught"] == {"Error": "States.Runtime", "Cause": "'StateMachineArn'"}
+
+
+def test_lambda_tasks_reach_the_bound_handler_and_report_its_errors_as_lambda_does():
+    functions = LocalFunctions()
+    functions.register(function_arn("ok"), lambda event, context: {"doubled": event["n"] * 2})
+
+    def broken(event, context):
+        raise KeyError("n")
+
+    functions.register(function_arn("broken"), broken)
+    machine = {
+        "StartAt": "Ok",
+        "States": {
+            "Ok": {"Type": "Task", "Resource": function_arn("ok"), "ResultPath": "$.ok", "Next": "Broken"},
+            "Broken": {"Type": "Task", "Resource": function_arn("broken"), "Catch": [{"ErrorEquals": ["KeyError"], "ResultPath": "$.error", "Next": "Done"}], "End": True},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+    with local_aws(functions):
+        client = boto3.client("stepfunctions", region_name=REGION)
+        arn = client.create_state_machine(name="m", definition=json.dumps(machine), roleArn=ROLE)["stateMachineArn"]
+        execution = client.start_execution(stateMachineArn=arn, name="e", input=json.dumps({"n": 4}))["executionArn"]
+        for _ in range(400):
+            description = client.describe_execution(executionArn=execution)
+            if description["status"] != "RUNNING":
+                break
+            time.sleep(0.02)
+    output = json.loads(description["output"])
+    assert output["ok"] == {"doubled": 8}
+    assert output["error"]["Error"] == "KeyError"
+    assert [i.error_type for i in functions.invocations] == [None, "KeyError"]
