@@ -1,0 +1,172 @@
+"""What every pass of the lowering shares: limits, names, paths, and the small helpers that
+turn document values into ASL."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from arazzo_runtime import conditions as cr
+from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import parse_expression as _parse_expression
+
+from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
+
+# Step Functions fails an execution at 25,000 history events. One pass of a poll loop
+# (Task 5, Choice 2, counting Pass 2, Wait 2 events) costs 11; keep 8% of the history
+# for retries of failed attempts (3 events each) and for the states outside the loop.
+HISTORY_EVENT_LIMIT = 25_000
+HISTORY_RESERVE = 2_000
+EVENTS_PER_LOOP_PASS = 11
+
+# Retry the Lambda service's own transient errors, as AWS recommends for Lambda tasks.
+LAMBDA_SERVICE_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 6,
+}
+# What every step function returns; the Task keeps exactly these in $.steps.<step>.
+RESPONSE_KEYS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")
+DEFAULT_LOOP_WAIT_SECONDS = 30
+STEP_FAILED_ERROR = "StepFailed"
+INVALID_INPUT_ERROR = "InvalidInput"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+
+def loop_iteration_cap(span: int = 1) -> int:
+    """The most times a backward goto over `span` steps may be taken within the history budget."""
+    return (HISTORY_EVENT_LIMIT - HISTORY_RESERVE) // (EVENTS_PER_LOOP_PASS * span)
+
+
+def function_placeholder(step_id: str) -> str:
+    pascal = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", step_id) if part)
+    return f"{pascal}FunctionArn"
+
+
+
+
+def parse_expression(text: str, location: Location | None) -> RuntimeExpression:
+    try:
+        return _parse_expression(text)
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+def parse_condition(text: str, location: Location | None) -> cr.Condition:
+    try:
+        return cr.parse_condition(text)
+    except cr.ConditionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+RETURN = "$return"  # where an inlined workflow's last state goes: replaced by the caller's next state
+
+
+
+def retarget(state: dict, old: str, new: str) -> None:
+    """Point every transition of `state` that goes to `old` at `new` instead."""
+    if state.get("Next") == old:
+        state["Next"] = new
+    if state.get("Default") == old:
+        state["Default"] = new
+    for rule in state.get("Choices", []) + state.get("Catch", []):
+        if rule.get("Next") == old:
+            rule["Next"] = new
+
+
+def renamed(state: dict, prefix: str, then: str) -> dict:
+    """A called workflow's state, its transitions moved under `prefix.`; `$return` becomes `then`."""
+    def name(target: str) -> str:
+        return then if target == RETURN else f"{prefix}.{target}"
+
+    state = json.loads(json.dumps(state))
+    if "Next" in state:
+        state["Next"] = name(state["Next"])
+    if "Default" in state:
+        state["Default"] = name(state["Default"])
+    for rule in state.get("Choices", []):
+        rule["Next"] = name(rule["Next"])
+    for catcher in state.get("Catch", []):
+        catcher["Next"] = name(catcher["Next"])
+    return state
+
+
+
+def format_literal(text: str) -> str:
+    """Escape text for a single-quoted intrinsic string argument."""
+    return re.sub(r"([\\'{}])", r"\\\1", text)
+
+
+
+def safe_key(text: str) -> str:
+    key = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return key if _IDENTIFIER.match(key) else f"_{key}"
+
+
+def member(base: str, name: str) -> str:
+    return f"{base}.{name}" if _IDENTIFIER.match(name) else f"{base}['{name}']"
+
+
+def append_pointer(path: str, tokens: tuple[str, ...]) -> str:
+    for token in tokens:
+        if token.isdigit():
+            path += f"[{token}]"
+        elif "'" in token or "\\" in token:
+            raise UnsupportedConstruct(f"JSON pointer token {token!r} cannot be expressed as an ASL path")
+        else:
+            path = member(path, token)
+    return path
+
+
+def apply_replacements(payload: Any, replacements: tuple[dict, ...], location: Location) -> Any:
+    """Apply requestBody.replacements (JSON Pointer targets) to the payload template, at compile
+    time: the payload is a literal structure, so each target is a fixed place in it."""
+    if not replacements:
+        return payload
+    result = json.loads(json.dumps(payload))
+    for replacement in replacements:
+        target = replacement.get("target", "")
+        if not isinstance(target, str) or not target.startswith("/"):
+            raise UnsupportedConstruct(f"replacement target {target!r}: only JSON Pointer targets are supported (XPath is not)", location)
+        tokens = [t.replace("~1", "/").replace("~0", "~") for t in target[1:].split("/")]
+        parent = result
+        try:
+            for token in tokens[:-1]:
+                parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+            last = tokens[-1]
+            if isinstance(parent, list):
+                index = len(parent) if last == "-" else int(last)
+                if index == len(parent):
+                    parent.append(replacement.get("value"))
+                else:
+                    parent[index] = replacement.get("value")
+            elif isinstance(parent, dict):
+                parent[last] = replacement.get("value")
+            else:
+                raise TypeError
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise SemanticError(f"replacement target {target!r} is not a place in the payload", location) from None
+    return result
+
+
+def contains_expression(value: Any) -> bool:
+    if is_expression(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_expression(v) for v in value)
+    return False
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,153 @@
+"""Pass: criteria. Native Choice rules where ASL can say what a criterion means; otherwise
+the step's function evaluates it and the rule reads its verdict."""
+
+from __future__ import annotations
+
+import re
+
+from arazzo_runtime import conditions as cr
+
+from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
+from arazzo_sfn.lower.common import parse_condition, parse_expression
+from arazzo_sfn.model import Criterion, Step
+
+
+class CriteriaPass:
+
+    def _criteria_rule(self, criteria: tuple[Criterion, ...], step: Step) -> dict:
+        rules = [self._criterion_rule(c, step) for c in criteria]
+        return rules[0] if len(rules) == 1 else {"And": rules}
+
+    def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
+        """A native Choice rule where ASL can say what the criterion means; otherwise the
+        step's function evaluates it on the response and the rule reads its verdict."""
+        if criterion.type == "xpath":
+            raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
+        if criterion.type not in ("simple", "regex", "jsonpath"):
+            raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
+        if criterion.type in ("regex", "jsonpath") and criterion.context is None:
+            raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
+        try:
+            if criterion.type == "simple":
+                tree = parse_condition(criterion.condition, criterion.location)
+                return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
+            if criterion.type == "jsonpath" and not _is_rfc9535_query(criterion.condition):
+                if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
+                    raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
+                tree = parse_condition(criterion.condition, criterion.location)
+                base = self._value_path(parse_expression(criterion.context, criterion.location), step, criterion.location)
+                return _rule(tree, lambda operand: _jsonpath_operand(operand, base, criterion), criterion, case_insensitive=False)
+        except _NotNative:
+            pass
+        return self._evaluated_rule(criterion, step)
+
+    def _evaluated_rule(self, criterion: Criterion, step: Step) -> dict:
+        """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
+        registry = self.evaluated.setdefault(step.step_id, {"evaluate": {}, "values": {}})
+        spec = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
+        if criterion.version is not None:
+            spec["version"] = criterion.version
+        known = [cid for cid, existing in registry["evaluate"].items() if existing == spec]
+        cid = known[0] if known else f"c{len(registry['evaluate'])}"
+        registry["evaluate"][cid] = spec
+        texts = [criterion.condition] if criterion.type != "regex" else []
+        texts += [criterion.context] if criterion.context else []
+        for text in texts:
+            for expression_text in _NON_RESPONSE_EXPRESSION.findall(text):
+                if any(v["expression"] == expression_text for v in registry["values"].values()):
+                    continue
+                expression = parse_expression(expression_text, criterion.location)
+                path = self._value_path(expression, step, criterion.location)
+                registry["values"][f"v{len(registry['values'])}"] = {"expression": expression_text, "value.$": path}
+        verdict = f"{self._step_path(step.step_id)}.criteria.{cid}"
+        return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
+
+    def _attach_evaluated_criteria(self) -> None:
+        for step_id, registry in self.evaluated.items():
+            for task in self.tasks.get(step_id, []):
+                payload = task["Parameters"]["Payload"]
+                payload["evaluate"] = registry["evaluate"]
+                if registry["values"]:
+                    payload["values"] = registry["values"]
+
+    def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
+        return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location)
+
+
+
+
+class _NotNative(Exception):
+    """The criterion means something Choice rules cannot say; its function evaluates it."""
+
+
+_NON_RESPONSE_EXPRESSION = re.compile(r"\$(?:inputs|steps|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?")
+
+
+def _is_rfc9535_query(condition: str) -> bool:
+    """The comparison form compares members of the context; anything with a filter selector,
+    or a bare query with no comparison, is an RFC 9535 query."""
+    return "[?" in condition or not re.search(r"==|!=|<|>", condition)
+
+
+# --- Choice rules from condition trees -----------------------------------------------------------
+
+_OPS = {"==": "Equals", "<": "LessThan", "<=": "LessThanEquals", ">": "GreaterThan", ">=": "GreaterThanEquals"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: bool) -> dict:
+    if isinstance(tree, cr.Or):
+        return {"Or": [_rule(t, to_path, criterion, case_insensitive) for t in tree.terms]}
+    if isinstance(tree, cr.And):
+        return {"And": [_rule(t, to_path, criterion, case_insensitive) for t in tree.terms]}
+    if isinstance(tree, cr.Not):
+        return {"Not": _rule(tree.term, to_path, criterion, case_insensitive)}
+    if isinstance(tree, cr.Operand):
+        path = to_path(tree)
+        return {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "IsBoolean": True}, {"Variable": path, "BooleanEquals": True}]}
+    if isinstance(tree, cr.Literal):
+        always = {"Variable": "$", "IsPresent": True}
+        return always if tree.value is True else {"Not": always}
+    left, op, right = tree.left, tree.op, tree.right
+    if isinstance(left, cr.Literal) and isinstance(right, cr.Operand):
+        left, op, right = right, _FLIP[op], left
+    if not (isinstance(left, cr.Operand) and isinstance(right, cr.Literal)):
+        raise _NotNative()  # two values compared with each other
+    path, value = to_path(left), right.value
+    if isinstance(value, bool):
+        kind, test = "Boolean", "IsBoolean"
+    elif isinstance(value, (int, float)):
+        kind, test = "Numeric", "IsNumeric"
+    elif isinstance(value, str):
+        if case_insensitive:
+            # Arazzo 1.0.1 compares strings case-insensitively; Choice rules cannot.
+            raise _NotNative()
+        kind, test = "String", "IsString"
+    elif value is None:
+        if op not in ("==", "!="):
+            raise UnsupportedConstruct(f"condition {criterion.condition!r}: null can only be compared with == or !=", criterion.location)
+        rule = {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "IsNull": True}]}
+        return rule if op == "==" else {"Not": rule}
+    else:
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: cannot compare with {value!r}", criterion.location)
+    if kind == "Boolean" and op not in ("==", "!="):
+        raise UnsupportedConstruct(f"condition {criterion.condition!r}: booleans can only be compared with == or !=", criterion.location)
+    comparison = {"Variable": path, kind + _OPS["==" if op == "!=" else op]: value}
+    # A missing value or one of another type makes the comparison false, not a runtime error.
+    rule = {"And": [{"Variable": path, "IsPresent": True}, {"Variable": path, test: True}, comparison]}
+    return {"Not": rule} if op == "!=" else rule
+
+
+def _jsonpath_operand(operand: cr.Operand, base: str, criterion: Criterion) -> str:
+    """The seed's comparison form: `$.a.b` names a member of the context value."""
+    text = operand.text
+    match = re.fullmatch(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['(?:[^'\\]|'')*'\])*)", text)
+    if not match:
+        raise _NotNative()  # a query Choice rules cannot follow
+    return base + match.group(1)
+
+
+def status_2xx(at: str) -> dict:
+    code = f"{at}.statusCode"
+    return {"And": [{"Variable": code, "NumericGreaterThanEquals": 200}, {"Variable": code, "NumericLessThan": 300}]}
+

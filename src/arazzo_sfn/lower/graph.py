@@ -1,0 +1,58 @@
+"""The step graph of a workflow: which steps have certainly run before each one, and the
+state-data key of each step."""
+
+from __future__ import annotations
+
+from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.lower.common import safe_key
+from arazzo_sfn.model import Workflow
+
+
+def guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
+    """For each step, the steps that have certainly run before it starts (a dominator
+    analysis over the step graph, success and failure edges alike); under "$end", those
+    certain at a successful end."""
+    steps = workflow.steps
+    ids = [s.step_id for s in steps]
+    successors: dict[str, set[str]] = {}
+    for step in steps:
+        targets: set[str] = set()
+        unconditional = False
+        for action in tuple(step.on_success or ()) + workflow.success_actions:
+            if action.type == "goto" and action.step_id:
+                targets.add(action.step_id)
+            elif action.type == "end" and action.fail is None:
+                targets.add("$end")
+            if not action.criteria:
+                unconditional = True
+                break
+        if not unconditional:
+            targets.add(ids[step.index + 1] if step.index + 1 < len(ids) else "$end")
+        for action in tuple(step.on_failure or ()) + workflow.failure_actions:
+            if action.type in ("goto", "retry") and action.step_id:
+                targets.add(action.step_id)
+        successors[step.step_id] = targets
+    everything = frozenset(ids)
+    before: dict[str, frozenset] = {sid: everything for sid in ids + ["$end"]}
+    before[ids[0]] = frozenset()
+    changed = True
+    while changed:
+        changed = False
+        for node in ids[1:] + ["$end"]:
+            preds = [p for p in ids if node in successors[p]]
+            value = frozenset.intersection(*[before[p] | {p} for p in preds]) if preds else frozenset()
+            if value != before[node]:
+                before[node], changed = value, True
+    return before
+
+
+def data_keys(ids: list[str], workflow: Workflow) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for step_id in ids:
+        key = safe_key(step_id)
+        if key in keys.values():
+            raise UnsupportedConstruct(f"step ids {step_id!r} and another map to the same state data key {key!r}", workflow.location)
+        keys[step_id] = key
+    return keys
+
+

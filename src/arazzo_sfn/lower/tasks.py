@@ -1,0 +1,68 @@
+"""Pass: the Task that performs each step's operation, and the payload it sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.lower.common import LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements
+from arazzo_sfn.model import Step
+
+
+class TasksPass:
+    def _add_task(self, step: Step, name: str, next_state: str) -> None:
+        """The Lambda task that performs the step's operation; its answer lands in $.steps.<step>."""
+        task: dict[str, Any] = {"Type": "Task"}
+        if step.description and name == step.step_id:
+            task["Comment"] = " ".join(step.description.split())
+        task.update({
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${" + self._placeholder(step) + "}", "Payload": self._payload(step)},
+            "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS},
+            "ResultPath": self._step_path(step.step_id),
+            "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in (self.workflow.retry if step.retry is None else step.retry)],
+        })
+        if self._failure_actions(step):
+            # Errors that survive the retries are step failures too, so failure actions apply.
+            task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": self._step_path(step.step_id), "Next": self._failure_route_name(step)}]
+        task["Next"] = next_state
+        self._add(name, task, step.location)
+        self.tasks.setdefault(step.step_id, []).append(task)
+
+    def _payload(self, step: Step) -> dict:
+        operation = step.operation
+        request: dict[str, Any] = {"method": operation.method, "path": operation.path}
+        groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
+        for parameter in step.parameters:
+            if parameter.where not in groups:
+                raise UnsupportedConstruct(f"step {step.step_id!r}: parameter {parameter.name!r} needs `in` (path, query, header or cookie)", parameter.location)
+            group = request.setdefault(groups[parameter.where], {})
+            key, value = self._template_entry(parameter.name, parameter.value, step, parameter.location)
+            group[key] = value
+        if step.request_body is not None:
+            body = step.request_body
+            if body.content_type:
+                request["contentType"] = body.content_type
+            payload = apply_replacements(body.payload, body.replacements, body.location)
+            key, value = self._template_entry("body", payload, step, body.location)
+            request[key] = value
+        return {
+            "step": step.step_id,
+            "operationId": operation.operation_id,
+            "source": operation.source,
+            "request": request,
+            "executionId.$": "$$.Execution.Id",
+            # A retried attempt knows it is one, and since when the run goes: a function can
+            # then look for what an earlier attempt did before its answer was lost.
+            "attempt.$": "$$.State.RetryCount",
+            "executionStartTime.$": "$$.Execution.StartTime",
+        }
+
+    def _retrier(self, policy) -> dict:
+        retrier = {"ErrorEquals": list(policy.errors), "IntervalSeconds": policy.interval_seconds, "BackoffRate": policy.backoff_rate, "MaxAttempts": policy.max_attempts}
+        if policy.max_delay_seconds is not None:
+            retrier["MaxDelaySeconds"] = policy.max_delay_seconds
+        if policy.jitter is not None:
+            retrier["JitterStrategy"] = policy.jitter
+        return retrier
+
