@@ -42,9 +42,11 @@ compile: install
 check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL) --check
 
-# Figures, not pass/fail: compile time of large documents; what one run costs.
+# Figures, not pass/fail: compile time of large documents; what a pass of each loop form costs;
+# what one run costs.
 bench: install
 	$(BIN)/python bench/compile_time.py
+	$(BIN)/python bench/loop_forms.py
 	$(BIN)/python bench/cost.py
 
 clean:

@@ -145,7 +145,7 @@ def main() -> int:
     print("Per execution, from the committed state machine run in moto (exact counts):")
     print(f"  fixed part: {json.dumps(fixed)}")
     print(f"  each further read of the reset job: {json.dumps(per_poll)}")
-    cap = loop_iteration_cap()
+    cap = loop_iteration_cap(1, "folded")
     print(f"\nHistory limit {HISTORY_LIMIT} events; the loop's cap is {cap} re-reads.")
     print(f"Adaptive polling (the default: wait {POLL_AGE_FRACTION:.0%} of the job's age, 5 s to {LONGEST_POLL_SECONDS} s) against a fixed 30 s loop:")
     print(f"  {'reset job':<9} {'policy':<9} {'reads':>6} {'transitions':>12} {'events':>8} {'invocations':>12} {'requests':>9} {'unseen':>9}  outcome")

@@ -5,7 +5,8 @@ destination is empty, and the destination's alarm fires.
 
 Started by the EventBridge rule on Step Functions' "Execution Status Change" events for this
 state machine (status ABORTED or TIMED_OUT). The jobs the execution knew are in its last
-state data: every step answer that is an Airbyte job (`jobId` and `jobType`)."""
+state data: every step answer that names an Airbyte job (a `jobId` output, or a body with
+`jobId` and `jobType`)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,14 @@ def jobs_of(execution_arn: str) -> list[int]:
 def _job_ids(steps: dict) -> list[int]:
     found: list[int] = []
     for answer in steps.values():
-        body = answer.get("body") if isinstance(answer, dict) else None
-        if isinstance(body, dict) and isinstance(body.get("jobId"), int) and "jobType" in body and body["jobId"] not in found:
-            found.append(body["jobId"])
+        if not isinstance(answer, dict):
+            continue
+        body, outputs = answer.get("body"), answer.get("outputs")
+        candidates = [outputs.get("jobId")] if isinstance(outputs, dict) else []
+        candidates += [body.get("jobId")] if isinstance(body, dict) and "jobType" in body else []
+        for job_id in candidates:
+            if isinstance(job_id, int) and not isinstance(job_id, bool) and job_id not in found:
+                found.append(job_id)
     return sorted(found, reverse=True)
 
 

@@ -16,11 +16,11 @@ from typing import Any
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
 
-from arazzo_runtime.errors import InvalidRequest, OperationError, ServerUrlMissing
+from arazzo_runtime.errors import InvalidRequest, LoopAgain, OperationError, ServerUrlMissing
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
 from arazzo_runtime.http import perform
 from arazzo_runtime.observability import logger, metrics
-from arazzo_runtime.step import response_dict
+from arazzo_runtime.step import step_answer
 
 # Reused across warm invocations, so connections to the same server are too.
 _session = requests.Session()
@@ -36,7 +36,11 @@ def lambda_handler(event: Any, context: Any) -> dict:
         # Compiled now only to refuse a bad criterion before the request is sent.
         compile_criteria(event.get("evaluate"), event.get("values"))
         response = perform(request, server_url(source), _session)
-        result = response_dict(response, event.get("evaluate"), event.get("values"))
+        result = step_answer(response, event)
+    except LoopAgain:
+        # Not a failure: a loop in the Task's own Retry goes on (x-loop mode retry).
+        metrics.add_metric(name="LoopPasses", unit=MetricUnit.Count, value=1)
+        raise
     except (OperationError, CriterionError) as exc:
         # One metric per error class, e.g. TransientHttpError or InvalidRequest.
         metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)

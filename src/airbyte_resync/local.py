@@ -204,11 +204,18 @@ def _transition(event: dict, start, last_job) -> Transition | None:
         job_id, job_status = last_job
         try:
             data = json.loads(details.get("output") or "{}")
-            body = (data.get("steps") or {}).get(details["name"], {}).get("body") if isinstance(data, dict) else None
+            answer = (data.get("steps") or {}).get(details["name"], {}) if isinstance(data, dict) else {}
         except (ValueError, AttributeError):
-            body = None
-        if isinstance(body, dict) and "jobId" in body:
-            job_id, job_status = body.get("jobId"), body.get("status")
+            answer = {}
+        # What the step kept of Airbyte's answer: its body's members, and its outputs.
+        seen: dict = {}
+        for part in ("body", "outputs"):
+            if isinstance(answer, dict) and isinstance(answer.get(part), dict):
+                seen.update(answer[part])
+        if "jobId" in seen:
+            job_id, job_status = seen.get("jobId"), seen.get("status")
+        elif "status" in seen and job_id is not None:
+            job_status = seen["status"]
         return Transition(details["name"], kind[: -len("StateExited")], elapsed, job_id, job_status)
     if kind == "FailStateEntered":
         name = event["stateEnteredEventDetails"]["name"]

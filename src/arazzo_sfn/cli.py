@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from arazzo_sfn.compiler import compile_all, compile_document, compile_file, diagram_of
+from arazzo_sfn.compiler import compile_all, compile_bundle, compile_file, diagram_of
 from arazzo_sfn.emit import emit_json
-from arazzo_sfn.errors import ArazzoError
+from arazzo_sfn.errors import ArazzoError, ArazzoWarning
 
 
 class UsageError(Exception):
@@ -18,6 +19,18 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A warning about the document (a step no route reaches) is one line on standard error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ArazzoWarning)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"arazzo-sfn: warning: {message}", file=sys.stderr)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="arazzo-sfn", description="Compile Arazzo workflows into AWS Step Functions state machines.")
     commands = parser.add_subparsers(dest="command", required=True)
     compile_cmd = commands.add_parser("compile", help="compile one workflow into ASL JSON")
@@ -84,14 +97,17 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     execution_input = _workflow_input(args.input)
     server_url = _server_url(args.server_url)
     try:
-        asl = compile_document(args.workflow, args.workflow_id)
+        bundle = compile_bundle(args.workflow, args.workflow_id)
     except ArazzoError as error:
         print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
         return 2
+    root = next(iter(bundle))  # the workflow asked for; the others are its children
+    asl = bundle[root]
+    children = {workflow_id: child for workflow_id, child in bundle.items() if workflow_id != root}
     if not args.json:
         out.write(f"Running {_workflow_name(asl)} against {server_url}\n")
         out.write(f"{'elapsed':>8}  {'state':<40} {'type':<8} HTTP\n")
-    result = run_workflow(asl, execution_input, server_url, on_transition=None if args.json else lambda t: _print_transition(out, t))
+    result = run_workflow(asl, execution_input, server_url, children=children, on_transition=None if args.json else lambda t: _print_transition(out, t))
     if args.json:
         out.write(json.dumps(result.to_json()) + "\n")
     else:

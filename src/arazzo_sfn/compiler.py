@@ -7,7 +7,7 @@ from pathlib import Path
 from arazzo_sfn.diagram import workflow_to_mermaid
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.lower import lower_workflow
+from arazzo_sfn.lower import lower, lower_workflow
 from arazzo_sfn.model import build_workflow, workflow_ids
 from arazzo_sfn.validate import validate_document
 from arazzo_sfn.verify import verify_state_machine
@@ -21,6 +21,26 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
     asl = lower_workflow(workflow, lambda other: build_workflow(document, other))
     verify_state_machine(asl)
     return asl
+
+
+def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict]:
+    """A workflow and every workflow it starts as a child execution, however deep, each
+    compiled into its own state machine: workflowId -> ASL, the workflow asked for first.
+    A parent names each child's state machine `${<WorkflowId>StateMachineArn}`."""
+    document = load_document(path)
+    validate_document(document)
+    root = build_workflow(document, workflow_id)
+    compiled: dict[str, dict] = {}
+    pending = [root.workflow_id]
+    while pending:
+        current = pending.pop(0)
+        if current in compiled:
+            continue
+        lowered = lower(build_workflow(document, current), lambda other: build_workflow(document, other))
+        verify_state_machine(lowered.asl)
+        compiled[current] = lowered.asl
+        pending.extend(sorted(lowered.children))
+    return compiled
 
 
 def compile_all(path: str | Path) -> dict[str, dict]:

@@ -53,6 +53,19 @@ class LoweringError(ArazzoError):
     """The generated state machine failed its own consistency checks (a compiler bug)."""
 
 
+class ArazzoWarning(UserWarning):
+    """Valid Arazzo the compiler translates, with something the author should know (a step
+    no route reaches, left out). Issued with `warnings.warn`; the command line prints it."""
+
+    def __init__(self, message: str, location: Location | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
 Problem = ArazzoError
 
 

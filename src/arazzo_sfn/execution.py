@@ -144,10 +144,14 @@ def execute(
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     prepare: Callable[[], None] | None = None,
+    other_machines: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Create the state machine in moto, start one execution and wait for it to end.
-    `prepare` runs inside the mocked AWS first (to create what the functions read)."""
+    `prepare` runs inside the mocked AWS first (to create what the functions read);
+    `other_machines` (name -> definition) are created first, for child executions."""
     with _local_run(functions, variables, retry_sleep, prepare) as (client, captured):
+        for name, other in (other_machines or {}).items():
+            _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
         execution = _start(client, machine, execution_input)
         result = follow(client, execution, read_transition, on_transition, timeout_seconds)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from arazzo_sfn import execution
-from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time
+from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time, state_machine_arn
+from arazzo_sfn.lower import state_machine_placeholder
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ def run_workflow(
     execution_input: dict,
     server_url: str,
     *,
+    children: dict[str, dict] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     on_transition: Callable[[StepTransition], None] | None = None,
@@ -47,14 +49,20 @@ def run_workflow(
 ) -> RunResult:
     """Execute a compiled workflow once in moto and wait for it to end.
 
-    Every `${...}` placeholder in the definition is bound to the operation function
-    (`function_path`), imported afresh for the run as a new deployment would be.
+    `children` are the state machines of the workflows it starts as child executions
+    (workflowId -> ASL, as `compile_bundle` gives them): each is created beside it, and every
+    `${<WorkflowId>StateMachineArn}` placeholder is bound to its ARN. Every other `${...}`
+    placeholder is bound to the operation function (`function_path`), imported afresh for the
+    run as a new deployment would be.
     """
     if not function_path.is_file():
         raise FileNotFoundError(f"the operation function {function_path} does not exist")
     handler = one_at_a_time(execution.deferred(lambda: execution.import_handler(function_path, OPERATION_HANDLER, "local_function_operation")))
     functions = LocalFunctions()
-    definition = bind_functions(json.dumps(asl), functions, handler)
+    machines = {_machine_name(workflow_id): child for workflow_id, child in (children or {}).items()}
+    arns = {state_machine_placeholder(workflow_id): state_machine_arn(_machine_name(workflow_id)) for workflow_id in children or {}}
+    bound = {name: bind_functions(bind_state_machines(json.dumps(definition), arns), functions, handler) for name, definition in machines.items()}
+    definition = bind_functions(bind_state_machines(json.dumps(asl), arns), functions, handler)
     variables: dict[str, str | None] = {name: None for name in os.environ if name.startswith(SOURCE_URL_PREFIX)}
     variables.update({name: os.environ.get(name) or value for name, value in POWERTOOLS_DEFAULTS.items()})
     variables.update({**LOCAL_ENVIRONMENT, "SERVER_URL": server_url})
@@ -62,13 +70,24 @@ def run_workflow(
         definition,
         execution_input,
         functions,
-        machine_name=_machine_name(asl),
+        machine_name=_machine_name(_workflow_id(asl)),
         variables=variables,
         read_transition=_StepTransitions(),
         on_transition=on_transition,
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
+        other_machines=bound,
     )
+
+
+def bind_state_machines(definition: str, arns: dict[str, str]) -> str:
+    """Replace each `${<WorkflowId>StateMachineArn}` placeholder with its state machine's ARN."""
+    for placeholder, arn in arns.items():
+        definition = definition.replace("${" + placeholder + "}", arn)
+    missing = sorted(name for name in PLACEHOLDER.findall(definition) if name.endswith("StateMachineArn"))
+    if missing:
+        raise ValueError(f"no child state machine is given for {', '.join(missing)}")
+    return definition
 
 
 def bind_functions(definition: str, functions: LocalFunctions, handler: Callable) -> str:
@@ -85,9 +104,13 @@ def bind_functions(definition: str, functions: LocalFunctions, handler: Callable
     return PLACEHOLDER.sub(bind, definition)
 
 
-def _machine_name(asl: dict) -> str:
-    # The comment starts with the workflowId; state machine names allow a narrower alphabet.
-    workflow_id = str(asl.get("Comment") or "").split(":", 1)[0]
+def _workflow_id(asl: dict) -> str:
+    # The comment starts with the workflowId.
+    return str(asl.get("Comment") or "").split(":", 1)[0]
+
+
+def _machine_name(workflow_id: str) -> str:
+    # State machine names allow a narrower alphabet than workflow ids.
     name = re.sub(r"[^A-Za-z0-9_-]", "-", workflow_id)[:80]
     return name or "ArazzoWorkflow"
 

@@ -3,7 +3,7 @@ step's operation resolved in its OpenAPI source and each node's location kept.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arazzo_sfn.errors import Location, SemanticError
@@ -31,13 +31,24 @@ class FailSpec:
 
 @dataclass(frozen=True)
 class LoopSpec:
-    """`x-loop` on a backward goto: wait before going back, and give up after a bound."""
+    """`x-loop` on a backward goto: how the loop waits, and when it gives up.
+
+    mode `choice` (the default): Task → Choice → Wait, waiting `wait_seconds` (a number, an
+    `$inputs` expression, or an expression about the response, which needs
+    `fallback_wait_seconds` for when it does not resolve). mode `retry`: a step that goes back
+    to itself becomes its Task's own Retry, waiting `interval_seconds × backoff_rate^n`, at
+    most `max_delay_seconds`."""
 
     wait_seconds: Any  # int or runtime expression text
     max_iterations: Any  # int, runtime expression text, or None (the history budget)
     error: str
     cause: dict[str, Any]
     location: Location
+    fallback_wait_seconds: int | None = None
+    mode: str = "choice"  # choice | retry
+    interval_seconds: int = 5
+    backoff_rate: float = 1.1
+    max_delay_seconds: int | None = 300
 
 
 @dataclass(frozen=True)
@@ -115,8 +126,10 @@ class Workflow:
     depends_on: tuple[str, ...] = ()
     success_actions: tuple[Action, ...] = ()
     failure_actions: tuple[Action, ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
+    # `x-child-execution: true`: a step that calls this workflow starts it as a child execution
+    # of its own state machine, instead of inlining its states.
+    child_execution: bool = False
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.step_id == step_id)
@@ -155,7 +168,8 @@ class _Builder:
             index = matches[0]
         raw = workflows[index]
         base = f"/workflows/{index}"
-        steps = tuple(self.step(step, i, f"{base}/steps/{i}") for i, step in enumerate(raw.get("steps", [])))
+        shared = tuple(self.parameter(p, f"{base}/parameters/{i}") for i, p in enumerate(raw.get("parameters") or []))
+        steps = tuple(_with_workflow_parameters(self.step(step, i, f"{base}/steps/{i}"), shared) for i, step in enumerate(raw.get("steps", [])))
         return Workflow(
             workflow_id=raw["workflowId"],
             summary=raw.get("summary"),
@@ -168,8 +182,8 @@ class _Builder:
             depends_on=tuple(raw.get("dependsOn") or ()),
             success_actions=tuple(self.action(a, f"{base}/successActions/{i}", "successActions") for i, a in enumerate(raw.get("successActions") or [])),
             failure_actions=tuple(self.action(a, f"{base}/failureActions/{i}", "failureActions") for i, a in enumerate(raw.get("failureActions") or [])),
-            extras={key: raw[key] for key in ("parameters",) if key in raw},
             field_locations={key: locate(f"{base}/{key}") for key in raw},
+            child_execution=_child_execution(raw.get("x-child-execution", False), locate(f"{base}/x-child-execution")),
         )
 
     def inputs_schema(self, schema: dict, where: str) -> dict:
@@ -244,6 +258,22 @@ class _Builder:
         return Parameter(raw["name"], raw.get("in"), raw.get("value"), location)
 
 
+def _with_workflow_parameters(step: Step, shared: tuple[Parameter, ...]) -> Step:
+    """Arazzo 1.0.1: a workflow's parameters apply to each of its steps; a step's own parameter
+    of the same name and `in` wins. A step that calls a workflow takes them as inputs (by name).
+    A path parameter goes only to the steps whose path has it."""
+    if not shared:
+        return step
+    if step.target_kind == "workflowId":
+        own = {p.name for p in step.parameters}
+        inherited = [replace(p, where=None) for p in shared if p.name not in own]
+    else:
+        own = {(p.name, p.where) for p in step.parameters}
+        path_names = set(step.operation.path_parameters) if step.operation is not None else set()
+        inherited = [p for p in shared if (p.name, p.where) not in own and (p.where != "path" or p.name in path_names)]
+    return replace(step, parameters=tuple(inherited) + step.parameters)
+
+
 def _find_operation(reference: str, operations: dict[str, dict[str, Operation]]) -> Operation:
     if reference.startswith("$sourceDescriptions."):
         source, _, name = reference[len("$sourceDescriptions."):].partition(".")
@@ -286,10 +316,13 @@ def _fail(raw: Any, location: Location) -> FailSpec:
     return FailSpec(raw["error"], cause, location)
 
 
+LOOP_FIELDS = {"waitSeconds", "fallbackWaitSeconds", "maxIterations", "error", "cause", "mode", "intervalSeconds", "backoffRate", "maxDelaySeconds"}
+
+
 def _loop(raw: Any, location: Location) -> LoopSpec:
     if not isinstance(raw, dict):
         raise SemanticError("x-loop must be a mapping with waitSeconds and maxIterations", location)
-    unknown = set(raw) - {"waitSeconds", "maxIterations", "error", "cause"}
+    unknown = set(raw) - LOOP_FIELDS
     if unknown:
         raise SemanticError(f"x-loop has unknown field(s): {', '.join(sorted(unknown))}", location)
     error = raw.get("error", "LoopLimitExceeded")
@@ -298,7 +331,43 @@ def _loop(raw: Any, location: Location) -> LoopSpec:
     cause = raw.get("cause") or {}
     if not isinstance(cause, dict):
         raise SemanticError("x-loop `cause` must be a mapping", location)
-    return LoopSpec(raw.get("waitSeconds", 30), raw.get("maxIterations"), error, cause, location)
+    mode = raw.get("mode", "choice")
+    if mode not in ("choice", "retry"):
+        raise SemanticError("x-loop `mode` must be choice (Task, Choice, Wait: the default) or retry (the Task's own Retry)", location)
+    fallback = raw.get("fallbackWaitSeconds")
+    if fallback is not None and not _non_negative_int(fallback):
+        raise SemanticError("x-loop `fallbackWaitSeconds` must be a non-negative integer", location)
+    schedule = {key: raw[key] for key in ("intervalSeconds", "backoffRate", "maxDelaySeconds") if key in raw}
+    if mode == "choice":
+        if schedule:
+            raise SemanticError(f"x-loop {', '.join(sorted(schedule))} belong to mode: retry; mode choice waits waitSeconds", location)
+    else:
+        if "waitSeconds" in raw or fallback is not None:
+            raise SemanticError("x-loop mode retry waits on a schedule (intervalSeconds, backoffRate, maxDelaySeconds), not waitSeconds", location)
+        if not _non_negative_int(schedule.get("intervalSeconds", 5)) or schedule.get("intervalSeconds", 5) < 1:
+            raise SemanticError("x-loop `intervalSeconds` must be an integer of at least 1", location)
+        rate = schedule.get("backoffRate", 1.1)
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 1:
+            raise SemanticError("x-loop `backoffRate` must be a number of at least 1", location)
+        ceiling = schedule.get("maxDelaySeconds", 300)
+        if ceiling is not None and (not _non_negative_int(ceiling) or ceiling < 1):
+            raise SemanticError("x-loop `maxDelaySeconds` must be a positive integer", location)
+    return LoopSpec(
+        raw.get("waitSeconds", 30), raw.get("maxIterations"), error, cause, location,
+        fallback_wait_seconds=fallback, mode=mode,
+        interval_seconds=schedule.get("intervalSeconds", 5), backoff_rate=float(schedule.get("backoffRate", 1.1)),
+        max_delay_seconds=schedule.get("maxDelaySeconds", 300),
+    )
+
+
+def _child_execution(value: Any, location: Location) -> bool:
+    if not isinstance(value, bool):
+        raise SemanticError("x-child-execution must be true (a step calling this workflow starts a child execution) or false (its states are inlined)", location)
+    return value
+
+
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _retry(raw: Any, location: Location) -> RetryPolicy:

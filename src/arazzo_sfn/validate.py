@@ -94,7 +94,9 @@ def semantic_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
                 for a_index, action in enumerate(step.get(kind) or []):
                     if "reference" in action and _component(data, action["reference"], component_kind) is None:
                         yield SemanticError(f"{action['reference']!r} is not in components.{component_kind}", locate(f"{where}/{kind}/{a_index}/reference"))
-            yield from _operation_problems(step, where, operations, document.sources, locate)
+            shared_paths = [p.get("name") for p in workflow.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "path"]
+            shared_paths += [(_component(data, p["reference"], "parameters") or {}).get("name") for p in workflow.get("parameters") or [] if isinstance(p, dict) and "reference" in p and (_component(data, p["reference"], "parameters") or {}).get("in") == "path"]
+            yield from _operation_problems({**step, "_workflow_path_parameters": shared_paths}, where, operations, document.sources, locate)
             for kind in ("onSuccess", "onFailure"):
                 for a_index, action in enumerate(step.get(kind) or []):
                     if "reference" in action:
@@ -164,6 +166,8 @@ def _operation_problems(step: dict, where: str, operations: dict, sources: dict,
 def _path_parameter_problems(step: dict, where: str, operation, name: str, locate) -> Iterator[ArazzoError]:
     supplied = {p.get("name") for p in step.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "path"}
     supplied |= set(step.get("_referenced_path_parameters", ()))
+    # The workflow's own path parameters go to the steps whose path has them.
+    supplied |= set(step.get("_workflow_path_parameters", ())) & set(operation.path_parameters)
     for missing in sorted(set(operation.path_parameters) - supplied):
         yield SemanticError(f"step {step.get('stepId')!r} does not supply path parameter {missing!r} of {name}", locate(f"{where}/parameters"))
     for unknown in sorted(supplied - set(operation.path_parameters)):
@@ -181,7 +185,10 @@ def expression_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
     for w_index, workflow in enumerate(data.get("workflows", [])):
         base = f"/workflows/{w_index}"
         inputs = workflow.get("inputs") or {}
-        declared = set((inputs.get("properties") or {}).keys()) if isinstance(inputs, dict) and "$ref" not in inputs else None
+        # Only a schema that forbids other properties makes an undeclared input an error: an
+        # allowed one that is absent at run time reads as null.
+        closed = isinstance(inputs, dict) and "$ref" not in inputs and inputs.get("additionalProperties") is False
+        declared = set((inputs.get("properties") or {}).keys()) if closed else None
         steps = {s.get("stepId"): s for s in workflow.get("steps", [])}
         for pointer, text in _expressions(workflow, base):
             try:
@@ -266,8 +273,19 @@ def endless_loop_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
                 if sid not in can_end and targets & can_end:
                     can_end.add(sid)
                     changed = True
+        # A step no route reaches is left out of the state machine (with a warning), not refused.
+        reached, frontier = set(), ids[:1]
+        while frontier:
+            sid = frontier.pop()
+            if sid in reached or sid not in exits:
+                continue
+            reached.add(sid)
+            frontier.extend(target for target in exits[sid] if target)
+            step = steps[ids.index(sid)]
+            failures = list(step.get("onFailure") or []) + list(workflow.get("failureActions") or [])
+            frontier.extend(a.get("stepId") for a in failures if isinstance(a, dict) and a.get("stepId") in ids)
         for index, sid in enumerate(ids):
-            if sid not in can_end:
+            if sid not in can_end and sid in reached:
                 yield SemanticError(
                     f"step {sid!r} can never reach the end of workflow {workflow.get('workflowId')!r}: "
                     "every way on is a goto back into the same steps",

@@ -352,7 +352,9 @@ def poll_route(asl) -> str:
 
 @pytest.fixture(scope="module")
 def loop_key(asl) -> str:
-    loops = asl["States"]["StartWorkflow"]["Parameters"]["loops"]
+    # The poll loop is folded: its count travels with the poll step, none is kept apart.
+    assert asl["States"]["StartWorkflow"]["Parameters"]["loops"] == {}
+    loops = asl["States"]["StartWorkflow"]["Parameters"]["steps"]["pollReset"]["loops"]
     assert len(loops) == 1, "the workflow has exactly one loop"
     return next(iter(loops))
 
@@ -361,15 +363,21 @@ def loop_key(asl) -> str:
 def poll_data(loop_key):
     """State data as the poll Choice sees it."""
 
-    def make(status: Any = _MISSING, iterations: int = 0, max_polls: int = 1440, status_code: int = 200, total: int | None = None) -> dict:
+    def make(status: Any = _MISSING, iterations: int = 1, max_polls: int = 1440, status_code: int = 200, total: int | None = None) -> dict:
+        """`iterations`: the reads of the job since the loop was entered, this one included."""
         body = {"jobId": 1001} if status is _MISSING else {"jobId": 1001, "status": status}
+        kept = None if status is _MISSING else status
         return {
             "inputs": {"connectionId": "c", "pollIntervalSeconds": 30, "maxPolls": max_polls},
             "steps": {
-                "triggerReset": {"statusCode": 200, "headers": {}, "body": {"jobId": 1001, "status": "pending"}},
-                "pollReset": {"statusCode": status_code, "headers": {}, "body": body},
+                "triggerReset": {"statusCode": 200, "headers": {}, "body": None, "outputs": {"jobId": 1001}, "reads": {}},
+                "pollReset": {
+                    "statusCode": status_code, "headers": {}, "body": body,
+                    "outputs": {"status": kept}, "reads": {"r0": kept, "r1": 30},
+                    "loops": {loop_key: {"iterations": iterations, "total": iterations if total is None else total}},
+                },
             },
-            "loops": {loop_key: {"iterations": iterations, "total": iterations if total is None else total}},
+            "loops": {},
         }
 
     return make
@@ -404,31 +412,33 @@ def test_a_poll_answered_with_another_status_code_is_a_step_failure(asl, poll_ro
     assert outcome(asl, route(asl, poll_route, poll_data("succeeded", status_code=status_code))) == ("Fail", "StepFailed")
 
 
-def test_the_poll_loop_stops_after_max_polls_reads(asl, poll_route, poll_data):
-    still_going = route(asl, poll_route, poll_data("running", iterations=9, max_polls=10))
+def test_the_poll_loop_stops_after_max_polls_reads_again(asl, poll_route, poll_data):
+    # maxPolls 10: the first read, then 10 more; the 11th read of a running job ends the loop.
+    still_going = route(asl, poll_route, poll_data("running", iterations=10, max_polls=10))
     assert outcome(asl, still_going) == ("Task", "pollReset")
-    at_the_bound = route(asl, poll_route, poll_data("running", iterations=10, max_polls=10))
+    at_the_bound = route(asl, poll_route, poll_data("running", iterations=11, max_polls=10))
     assert outcome(asl, at_the_bound) == ("Fail", "ResetTimedOut")
     # The bound only stops a loop; a finished job at the bound still takes its own way.
-    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", iterations=10, max_polls=10))) == ("Task", "triggerResync")
+    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", iterations=11, max_polls=10))) == ("Task", "triggerResync")
 
 
 def test_the_hard_cap_stops_the_loop_within_the_history_limit(asl, poll_route, poll_data):
-    cap = loop_iteration_cap()
-    assert lower.EVENTS_PER_LOOP_PASS == 11
-    assert 11 * cap < HISTORY_EVENT_LIMIT
+    cap = loop_iteration_cap(1, "folded")
+    assert lower.EVENTS_PER_PASS["folded"] == 9
+    assert 9 * cap < HISTORY_EVENT_LIMIT
     # Even when maxPolls asks for more, the cap ends the loop; it counts the whole execution,
     # so entering the loop again does not give the history back.
     huge = 10 * cap
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap - 1, max_polls=huge))) == ("Task", "pollReset")
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap, max_polls=huge))) == ("Fail", "ResetTimedOut")
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=0, total=cap, max_polls=huge))) == ("Fail", "ResetTimedOut")
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap, max_polls=huge))) == ("Task", "pollReset")
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap + 1, max_polls=huge))) == ("Fail", "ResetTimedOut")
+    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=1, total=cap + 1, max_polls=huge))) == ("Fail", "ResetTimedOut")
 
 
 def test_one_pass_of_the_poll_loop_costs_the_events_the_cap_assumes(asl, poll_route, poll_data):
     loop = route(asl, poll_route, poll_data("running"))
     one_pass = ["pollReset"] + loop[:-1]  # the Task, its Choice, and what leads back to the Task
-    assert sum(EVENTS_PER_STATE[asl["States"][name]["Type"]] for name in one_pass) == lower.EVENTS_PER_LOOP_PASS
+    assert [asl["States"][name]["Type"] for name in one_pass] == ["Task", "Choice", "Wait"]
+    assert sum(EVENTS_PER_STATE[asl["States"][name]["Type"]] for name in one_pass) == lower.EVENTS_PER_PASS["folded"]
 
 
 # --- validation: all problems at once, each located ----------------------------------------------
@@ -676,6 +686,7 @@ REFUSALS = {
         workflow_extra="""\
             inputs:
               type: object
+              additionalProperties: false  # an open schema allows it: absent, it reads as null
               properties:
                 connectionId:
                   type: string
@@ -1058,7 +1069,10 @@ def test_each_loop_has_its_own_counter(tmp_path):
         asl = compile_text(tmp_path, arazzo_text(SELF_LOOPS_WITH_CLASHING_KEYS))
     except (UnsupportedConstruct, SemanticError):
         return  # refusing the pair is fine too
-    assert len(asl["States"]["StartWorkflow"]["Parameters"]["loops"]) == 2
+    start = asl["States"]["StartWorkflow"]["Parameters"]
+    # Each counted apart, in $.loops or (folded) with its own step's answer.
+    folded = [key for step in start["steps"].values() for key in step.get("loops", {})]
+    assert len(start["loops"]) + len(folded) == 2 and len(set(start["loops"]) | set(folded)) == 2
 
 
 # --- the Mermaid diagram ------------------------------------------------------------------------
@@ -1435,7 +1449,7 @@ def test_a_workflow_step_inlines_the_called_workflow_with_its_inputs_and_outputs
     workflow_extra = "inputs:\n  type: object\n  properties:\n    user: {type: string}\n"
     asl = compile_text(tmp_path, arazzo_text(steps, workflow_extra, after_workflow=CALLING_WORKFLOWS), "fixture")
     states = asl["States"]
-    assert states["signIn"]["Parameters"] == {"given": {"user.$": "$.inputs.user"}, "defaults": {"realm": "main"}}
+    assert states["signIn"]["Parameters"] == {"given": {"user.$": "$.inputs.user"}, "defaults": {"realm": "main", "user": None}}  # an absent input reads as null
     assert states["signIn"]["ResultPath"] == "$.calls.signIn" and states["signIn"]["Next"] == "signIn.Start"
     assert states["signIn.Start"]["Parameters"]["inputs.$"] == "States.JsonMerge($.calls.signIn.defaults, $.calls.signIn.given, false)"
     inner = states["signIn.token"]
@@ -1443,7 +1457,8 @@ def test_a_workflow_step_inlines_the_called_workflow_with_its_inputs_and_outputs
     assert inner["Parameters"]["Payload"]["request"]["body"] == {"user.$": "$.calls.signIn.inputs.user", "realm.$": "$.calls.signIn.inputs.realm"}
     assert inner["ResultPath"] == "$.calls.signIn.steps.token"
     back = states["signIn.WorkflowOutputs"]
-    assert back["Parameters"] == {"token.$": "$.calls.signIn.steps.token.body.token"}
+    # The step's function resolves the output it reads of its answer (null when it does not resolve).
+    assert back["Parameters"] == {"token.$": "$.calls.signIn.steps.token.outputs.value"}
     assert (back["ResultPath"], back["Next"]) == ("$.calls.signIn.outputs", "signIn.Route")
     assert states["use"]["Parameters"]["Payload"]["request"]["pathParameters"] == {"jobId.$": "$.calls.signIn.outputs.token"}
     assert states["StartWorkflow"]["Parameters"]["calls"] == {}
@@ -1500,7 +1515,7 @@ def test_validation_reports_every_bad_expression_at_once(tmp_path):
       y: "id-{$steps.ghost.outputs.id}"
       z: $notAnExpression
 """
-    error = compile_error(tmp_path, arazzo_text(steps, "inputs:\n  type: object\n  properties:\n    real: {type: string}\n"))
+    error = compile_error(tmp_path, arazzo_text(steps, "inputs:\n  type: object\n  additionalProperties: false\n  properties:\n    real: {type: string}\n"))
     assert isinstance(error, ProblemList)
     messages = " | ".join(problem.message for problem in error.problems)
     assert "no input 'nope'" in messages and "no step 'ghost'" in messages and "not a runtime expression" in messages

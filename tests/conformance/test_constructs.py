@@ -19,6 +19,7 @@ import pytest
 
 from arazzo_sfn.execution import RunResult
 from arazzo_sfn import ArazzoError, compile_document
+from arazzo_sfn.compiler import compile_bundle
 from arazzo_sfn.local_run import StepTransition, run_workflow
 from arazzo_sfn.testing import Reply, ScriptedServer
 
@@ -110,7 +111,10 @@ class Execution:
 
 
 def execute(document: Path, routes: dict, inputs: dict | None = None, workflow_id: str | None = None, server_url: str | None = None) -> Execution:
-    asl = compile_document(document, workflow_id)
+    """Compile the workflow and the workflows it starts as child executions, and run them all."""
+    bundle = compile_bundle(document, workflow_id)
+    root = next(iter(bundle))
+    asl = bundle.pop(root)
     transitions: list[StepTransition] = []
     sleeps: list[float] = []
     with ScriptedServer(routes) as server:
@@ -118,6 +122,7 @@ def execute(document: Path, routes: dict, inputs: dict | None = None, workflow_i
             asl,
             inputs or {},
             server_url or server.url,
+            children=bundle,
             retry_sleep=sleeps.append,
             on_transition=transitions.append,
             timeout_seconds=60,

@@ -21,7 +21,7 @@ import requests
 
 from airbyte_client.auth import ClientCredentials
 from arazzo_runtime.http import retry_after_seconds
-from arazzo_runtime.step import response_dict
+from arazzo_runtime.step import step_answer
 from airbyte_client.config import Settings
 from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 
@@ -49,10 +49,10 @@ class ApiResponse:
     headers: Mapping[str, str]
     body: Any
 
-    def to_dict(self, evaluate: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None) -> dict:
-        """The answer as every step function returns it to the state machine, with the
-        verdicts of the criteria the state machine asked this function to evaluate."""
-        return response_dict(self, evaluate, values)
+    def to_dict(self, payload: Mapping[str, Any] | None = None) -> dict:
+        """The answer as every step function returns it to the state machine, to the step
+        payload it sent (criteria to evaluate, what to keep, loop counters)."""
+        return step_answer(self, payload)
 
 
 class AirbyteClient:

@@ -19,7 +19,9 @@ from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from airbyte_client.ids import UUID_PATTERN
+from arazzo_runtime.errors import InvalidRequest, LoopAgain, OperationError
 from arazzo_runtime.evaluate import CriterionError, compile_criteria
+from arazzo_runtime.http import prepared_body
 
 # No Powertools Tracer: Lambda's active tracing (Tracing: Active) records each invocation
 # without the X-Ray SDK, which would bring botocore into the layer and slow the cold import.
@@ -66,7 +68,7 @@ class StepRequest:
         if execution_id is not None and not (isinstance(execution_id, str) and execution_id):
             raise InvalidInput(f"{step}: executionId must be the execution's ARN, not {_json_type(execution_id)}")
         return cls(
-            step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], request.get("body"),
+            step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], _body(step, request),
             _retry_start(event, step), execution_id,
         )
 
@@ -240,36 +242,51 @@ def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
         @functools.wraps(perform)
         def lambda_handler(event: Any, context: Any) -> dict:
             started = time.monotonic()
+
+            def answer(request: StepRequest) -> dict:
+                response = perform(request, airbyte_client)
+                body = response.body if isinstance(response.body, dict) else {}
+                logger.info(
+                    "Airbyte answered",
+                    extra={
+                        "statusCode": response.status_code,
+                        "jobId": body.get("jobId"),
+                        "jobStatus": body.get("status"),
+                        "elapsedMs": round((time.monotonic() - started) * 1000),
+                    },
+                )
+                metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
+                # What the state machine keeps of the answer, as the step's payload asks.
+                return response.to_dict(event)
+
             try:
                 request = StepRequest.from_event(event, operation_id)
                 logger.append_keys(step=request.step, operation=operation_id)
                 # Criteria the state machine cannot evaluate come along; refuse bad ones before any call.
                 compile_criteria(event.get("evaluate"), event.get("values"))
-                if idempotent:
-                    result = once_per_step(event, context, lambda: perform(request, airbyte_client).to_dict(event.get("evaluate"), event.get("values")))
-                else:
-                    result = perform(request, airbyte_client).to_dict(event.get("evaluate"), event.get("values"))
-            except (AirbyteError, CriterionError) as exc:
+                # Idempotent: a retried invocation whose first attempt succeeded gets its answer back.
+                return once_per_step(event, context, lambda: answer(request)) if idempotent else answer(request)
+            except LoopAgain:
+                # Not a failure: a loop in the Task's own Retry goes on (x-loop mode retry).
+                metrics.add_metric(name="LoopPasses", unit=MetricUnit.Count, value=1)
+                raise
+            except (AirbyteError, OperationError, CriterionError) as exc:
                 # One metric per error class, e.g. TransientAirbyteError or InvalidInput.
                 metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
                 logger.warning("step failed", extra={"errorType": type(exc).__name__, "error": str(exc)})
                 raise
-            body = result["body"] if isinstance(result["body"], dict) else {}
-            logger.info(
-                "Airbyte answered",
-                extra={
-                    "statusCode": result["statusCode"],
-                    "jobId": body.get("jobId"),
-                    "jobStatus": body.get("status"),
-                    "elapsedMs": round((time.monotonic() - started) * 1000),
-                },
-            )
-            metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
-            return result
 
         return lambda_handler
 
     return decorate
+
+
+def _body(step: str, request: dict) -> Any:
+    """The body as the workflow gives it, its run-time replacements and absent members applied."""
+    try:
+        return prepared_body(request)[1]
+    except InvalidRequest as error:
+        raise InvalidInput(f"{step}: {error}") from None
 
 
 def _retry_start(event: dict, step: str) -> datetime | None:

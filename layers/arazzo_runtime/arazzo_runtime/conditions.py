@@ -60,6 +60,7 @@ _TOKEN = re.compile(
     | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\))
     | (?P<word>true|false|null)(?![A-Za-z0-9_])
+    | (?P<step_output>\$steps\.(?:(?!\.outputs\.)[^\n])+?\.outputs\.[A-Za-z0-9_\-]+(?:\#[^\s()=!<>&|]*)?)
     | (?P<operand>[$@](?:\[(?:'(?:[^']|'')*'|[^\]])*\]|[^\s()=!<>&|\[])*)
     )""",
     re.VERBOSE,
@@ -91,6 +92,8 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
             tokens.append(("literal", float(raw) if any(c in raw for c in ".eE") else int(raw)))
         elif kind == "word":
             tokens.append(("literal", {"true": True, "false": False, "null": None}[raw]))
+        elif kind == "step_output":
+            tokens.append(("operand", raw))
         else:
             tokens.append((kind, raw))
         position = match.end()

@@ -39,3 +39,9 @@ class ResponseTooLarge(OperationError):
 class TlsError(OperationError):
     """The server's certificate could not be verified. Not transient: it will not heal by
     retrying, and verification is never turned off."""
+
+
+class LoopAgain(Exception):
+    """Not a failure: a poll loop lowered into the Task's own Retry goes on. The function
+    raises it while the loop action's criteria hold; the Retrier on this error name waits
+    and runs the step again (see `arazzo_runtime.step`)."""

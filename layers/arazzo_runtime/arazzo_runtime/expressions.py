@@ -16,7 +16,8 @@ _FORMS = [
     ("method", re.compile(r"^\$method$")),
     ("inputs", re.compile(rf"^\$inputs\.(?P<name>[A-Za-z0-9_\-]+)(?P<rest>(?:\.{NAME}|#/.*)?)$")),
     ("outputs", re.compile(r"^\$outputs\.(?P<name>[A-Za-z0-9_\-]+)$")),
-    ("step_output", re.compile(r"^\$steps\.(?P<step>[A-Za-z0-9_\-]+)\.outputs\.(?P<name>[A-Za-z0-9_\-]+)(?P<rest>#/.*)?$")),
+    # A step id may hold any character the schema allows (spaces, dots): it ends at `.outputs.`.
+    ("step_output", re.compile(r"^\$steps\.(?P<step>.+?)\.outputs\.(?P<name>[A-Za-z0-9_\-]+)(?P<rest>#/.*)?$")),
     ("workflow_output", re.compile(r"^\$workflows\.(?P<workflow>[A-Za-z0-9_\-]+)\.outputs\.(?P<name>[A-Za-z0-9_\-]+)$")),
     ("response_body", re.compile(r"^\$response\.body(?P<pointer>#.*)?$")),
     ("response_header", re.compile(r"^\$response\.header\.(?P<name>[A-Za-z0-9!#$%&'*+\-.^_`|~]+)$")),

@@ -167,7 +167,8 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
     - Headers: values as strings (arrays joined with `, `); nulls are left out.
     - Cookies: one `Cookie` header (after any given one), values percent-encoded where
       RFC 6265 does not allow the character.
-    - Body, sent when the request has a `body` member: JSON media types (`application/json`,
+    - Body, sent when the request has a `body` member (after `prepared_body`) that is not
+      null: JSON media types (`application/json`,
       `*/*+json`) get `json.dumps`; `application/x-www-form-urlencoded` gets an object
       form-encoded (arrays repeat the key) or a string as it is; anything else gets a
       string as it is and other values as JSON text. Without `contentType`, JSON. Text is
@@ -206,13 +207,14 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
         outgoing_headers = _with_cookies(outgoing_headers, cookies)
 
     body = None
-    if "body" in request:
+    sent, value = prepared_body(request)
+    if sent:
         content_type = request.get("contentType")
         if content_type is None:
             content_type = "application/json"
         if not isinstance(content_type, str) or not content_type.strip() or _BAD_HEADER_VALUE.search(content_type):
             raise InvalidRequest("request.contentType must be a media type string")
-        body = encode_body(request["body"], content_type)
+        body = encode_body(value, content_type)
         outgoing_headers = {name: value for name, value in outgoing_headers.items() if name.lower() != "content-type"}
         outgoing_headers["Content-Type"] = content_type
 
@@ -225,6 +227,76 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
         headers=outgoing_headers,
         body=body,
     )
+
+
+def prepared_body(request: Mapping[str, Any]) -> tuple[bool, Any]:
+    """(whether a body is sent, the body) once the request's run-time parts are applied:
+
+    - `replacements`, `[{target, value}]`: each value put at its JSON Pointer target, in
+      order (a target of `-` in an array appends), for a payload that is only known at run
+      time (a runtime expression); every target must be a place in the body;
+    - `omitNull`, `[pointer]`: the members given by runtime expressions; one that is null
+      (an absent input, an output that did not resolve) is left out, and a body that is
+      itself such a value and null is not sent.
+    The request's own body is never changed: a copy is."""
+    if "body" not in request:
+        return False, None
+    body = request["body"]
+    replacements = request.get("replacements") or []
+    omit = request.get("omitNull") or []
+    if not isinstance(replacements, list) or not all(isinstance(r, Mapping) and isinstance(r.get("target"), str) for r in replacements):
+        raise InvalidRequest("request.replacements must be a list of {target, value} with JSON Pointer targets")
+    if not isinstance(omit, list) or not all(isinstance(p, str) for p in omit):
+        raise InvalidRequest("request.omitNull must be a list of JSON Pointers")
+    if replacements or omit:
+        body = json.loads(json.dumps(body))
+    for replacement in replacements:
+        body = _replaced(body, replacement["target"], replacement.get("value"))
+    for pointer in sorted(omit, key=lambda p: -p.count("/")):
+        if pointer == "":
+            if body is None:
+                return False, None
+            continue
+        try:
+            parent, last = _parent(body, pointer)
+        except InvalidRequest:
+            continue  # inside a member already left out
+        if isinstance(parent, dict) and last in parent and parent[last] is None:
+            del parent[last]
+    return True, body
+
+
+def _replaced(body: Any, target: str, value: Any) -> Any:
+    if target == "":
+        return value
+    parent, last = _parent(body, target)
+    if isinstance(parent, dict):
+        parent[last] = value
+    elif isinstance(parent, list) and (last == "-" or (last.isdigit() and int(last) <= len(parent))):
+        index = len(parent) if last == "-" else int(last)
+        if index == len(parent):
+            parent.append(value)
+        else:
+            parent[index] = value
+    else:
+        raise InvalidRequest(f"request.replacements: target {target!r} is not a place in the body")
+    return body
+
+
+def _parent(body: Any, pointer: str) -> tuple[Any, str]:
+    """The container holding the member `pointer` names, and that member's token."""
+    if not pointer.startswith("/"):
+        raise InvalidRequest(f"request body pointer {pointer!r} must start with '/'")
+    tokens = [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+    parent = body
+    for token in tokens[:-1]:
+        if isinstance(parent, dict) and token in parent:
+            parent = parent[token]
+        elif isinstance(parent, list) and token.isdigit() and int(token) < len(parent):
+            parent = parent[int(token)]
+        else:
+            raise InvalidRequest(f"request body pointer {pointer!r} is not a place in the body")
+    return parent, tokens[-1]
 
 
 def validate_server_url(server_url: str) -> tuple[str, str]:

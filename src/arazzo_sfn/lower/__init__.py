@@ -15,15 +15,29 @@ no extra state per iteration.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
-from arazzo_sfn.lower.common import EVENTS_PER_LOOP_PASS, HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, loop_iteration_cap
+from arazzo_sfn.lower.common import HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, state_machine_placeholder
+from arazzo_sfn.lower.loops import EVENTS_PER_PASS, loop_iteration_cap
 from arazzo_sfn.lower.machine import _Lowering
 from arazzo_sfn.model import Workflow
 
-__all__ = ["EVENTS_PER_LOOP_PASS", "HISTORY_EVENT_LIMIT", "HISTORY_RESERVE", "function_placeholder", "loop_iteration_cap", "lower_workflow"]
+__all__ = ["EVENTS_PER_PASS", "HISTORY_EVENT_LIMIT", "HISTORY_RESERVE", "Lowered", "function_placeholder", "loop_iteration_cap", "lower", "lower_workflow", "state_machine_placeholder"]
 
 
 def lower_workflow(workflow: Workflow, resolve: Callable[[str], Workflow] | None = None) -> dict:
     """`resolve` gives the other workflows of the document, for workflowId steps and dependsOn."""
-    return _Lowering(workflow, resolve).run()
+    return lower(workflow, resolve).asl
+
+
+@dataclass(frozen=True)
+class Lowered:
+    asl: dict
+    children: frozenset[str]  # the workflows it starts as child executions (their own state machines)
+
+
+def lower(workflow: Workflow, resolve: Callable[[str], Workflow] | None = None) -> Lowered:
+    lowering = _Lowering(workflow, resolve)
+    asl = lowering.run()
+    return Lowered(asl, frozenset(lowering.children))

@@ -3,12 +3,82 @@ lowering of their own and inlined under a prefix; their data lives under $.calls
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
-from arazzo_sfn.lower.common import RETURN, renamed, safe_key
+from arazzo_sfn.lower.common import RETURN, format_literal, renamed, safe_key, state_machine_placeholder
+from arazzo_sfn.lower.inputs import input_defaults
 from arazzo_sfn.model import Step
 
 
+# Retry what the Step Functions API may answer to StartExecution for a while; starting a
+# child of the same name again is safe (an execution name is used once).
+STEP_FUNCTIONS_SERVICE_RETRY = {
+    "ErrorEquals": ["StepFunctions.SdkClientException", "StepFunctions.AWSStepFunctionsException", "StepFunctions.ExecutionLimitExceededException"],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 6,
+}
+
+
 class CallsPass:
+
+    def _is_child_step(self, step: Step) -> bool:
+        """A workflowId step whose workflow says `x-child-execution: true`."""
+        if step.target_kind != "workflowId" or self.resolve is None or step.operation_ref.startswith("$"):
+            return False
+        return self.resolve(step.operation_ref).child_execution
+
+    def _lower_child_step(self, step: Step) -> None:
+        """The step starts the called workflow's own state machine and waits for it
+        (`startExecution.sync:2`): its parameters are the child's input, its `$outputs` the
+        child's output. The child execution is named after the step and the moment the step
+        was entered, so a Task retried after a transient error starts no second child, while
+        each pass of a loop starts a new one. A child that fails reaches the step with its own
+        error and cause, so the step's criteria and failure actions apply."""
+        workflow_id = step.operation_ref
+        self.children.add(workflow_id)
+        at = self._step_path(step.step_id)
+        given: dict[str, Any] = {}
+        for parameter in step.parameters:
+            if parameter.where is not None:
+                raise SemanticError(f"a workflowId step passes inputs: parameter {parameter.name!r} must not have `in`", parameter.location)
+            key, value = self._template_entry(parameter.name, parameter.value, step, parameter.location)
+            given[key] = value
+        # Lets the console link the child to its parent, both ways.
+        given["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] = "$$.Execution.Id"
+        tag = re.sub(r"[^A-Za-z0-9_-]", "-", step.step_id)[:40]
+        task: dict[str, Any] = {"Type": "Task"}
+        if step.description:
+            task["Comment"] = " ".join(step.description.split())
+        task.update({
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {
+                "StateMachineArn": "${" + state_machine_placeholder(workflow_id) + "}",
+                "Name.$": f"States.Format('{format_literal(tag)}-{{}}', States.Hash(States.Format('{{}}/{{}}/{{}}', $$.Execution.Id, $$.State.Name, $$.State.EnteredTime), 'MD5'))",
+                "Input": given,
+            },
+            "ResultSelector": {"status.$": "$.Status", "outputs.$": "$.Output", "executionArn.$": "$.ExecutionArn"},
+            "ResultPath": at,
+            "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
+            # The child's failure arrives as States.TaskFailed with the child described in the cause.
+            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": at, "Next": f"{step.step_id}.ChildFailed"}],
+            "Next": self._route_name(step),
+        })
+        self._add(step.step_id, task, step.location)
+        child_failed: dict[str, Any] = {
+            "Type": "Pass",
+            "Comment": "The child's own error and cause (the execution's description where it gave none).",
+            "Parameters": {"child.$": f"States.JsonMerge({at}, States.StringToJson({at}.Cause), false)"},
+            "ResultPath": at,
+        }
+        self._add(f"{step.step_id}.ChildFailed", child_failed, step.location)
+        self._lower_routing(step)
+        failure_route = self._lower_failure_routing(step) if self._failure_actions(step) else None
+        if failure_route is not None:
+            task["Catch"].append({"ErrorEquals": ["States.ALL"], "ResultPath": at, "Next": failure_route})
+        child_failed["Next"] = failure_route or self._step_failed(step)
 
     def _lower_workflow_step(self, step: Step) -> None:
         """The called workflow's states are inlined under `<step>.`; its inputs are the step's
@@ -50,8 +120,8 @@ class CallsPass:
         callee = self.resolve(workflow_id)
         child = type(self)(callee, self.resolve, root=data, placeholder_prefix=f"{self.placeholder_prefix}{prefix}-", call_stack=self.call_stack)
         child_start = child.run_embedded()
-        properties = (callee.inputs or {}).get("properties") or {}
-        defaults = {name: prop["default"] for name, prop in properties.items() if isinstance(prop, dict) and "default" in prop}
+        self.children |= child.children
+        defaults = input_defaults(callee, child.read_inputs)
         given_path = f"{data}.given.{unwrap}" if unwrap else f"{data}.given"
         self._add(prefix, {
             "Type": "Pass",
@@ -64,7 +134,7 @@ class CallsPass:
             "Type": "Pass",
             "Parameters": {
                 "inputs.$": f"States.JsonMerge({data}.defaults, {given_path}, false)",
-                "steps": {},
+                "steps": child._initial_steps(),
                 "loops": child._initial_counters(),
                 **({"calls": {}} if child.calls else {}),
             },
@@ -78,16 +148,16 @@ class CallsPass:
     def run_embedded(self) -> str:
         """Lower as a called workflow: no input states (the caller builds them), and the
         outputs go to <data>.outputs before control returns. Returns the first state."""
-        self._refuse_workflow_constructs()
         if not self.workflow.steps:
             raise SemanticError("the workflow has no steps", self.workflow.location)
         start = self._lower_dependencies(self.workflow.steps[0].step_id)
-        for step in self.workflow.steps:
+        for step in self.lowered_steps:
             self._lower_step(step)
         self._lower_outputs()
         outputs = self.states["WorkflowOutputs"]
         del outputs["End"]
         outputs.update({"ResultPath": f"{self.root}.outputs", "Next": RETURN})
-        self._attach_evaluated_criteria()
+        self._attach_payload_extras()
+        self._attach_loops()
         return self._reset_loops_on_entry(start)
 

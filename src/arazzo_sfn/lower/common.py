@@ -12,13 +12,13 @@ from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression,
 from arazzo_runtime.expressions import parse_expression as _parse_expression
 
 from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.model import Criterion
 
-# Step Functions fails an execution at 25,000 history events. One pass of a poll loop
-# (Task 5, Choice 2, counting Pass 2, Wait 2 events) costs 11; keep 8% of the history
-# for retries of failed attempts (3 events each) and for the states outside the loop.
+# Step Functions fails an execution at 25,000 history events. Keep 8% of the history for
+# retries of failed attempts (3 events each) and for the states outside a loop; the loops
+# pass knows what one pass of each form costs.
 HISTORY_EVENT_LIMIT = 25_000
 HISTORY_RESERVE = 2_000
-EVENTS_PER_LOOP_PASS = 11
 
 # Retry the Lambda service's own transient errors, as AWS recommends for Lambda tasks.
 LAMBDA_SERVICE_RETRY = {
@@ -35,21 +35,41 @@ LAMBDA_SERVICE_RETRY = {
 }
 # What every step function returns; the Task keeps exactly these in $.steps.<step>.
 RESPONSE_KEYS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")
+# What a function answers to `keep`: the step's outputs and other values read of its answer.
+KEPT_KEYS = ("outputs", "reads")
 DEFAULT_LOOP_WAIT_SECONDS = 30
 STEP_FAILED_ERROR = "StepFailed"
+# A step without successCriteria succeeds on an HTTP 2xx (its function is told so, for `keep`).
+DEFAULT_SUCCESS = Criterion("$statusCode >= 200 && $statusCode < 300", "simple", None, Location("(default)"))
 INVALID_INPUT_ERROR = "InvalidInput"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 
-def loop_iteration_cap(span: int = 1) -> int:
-    """The most times a backward goto over `span` steps may be taken within the history budget."""
-    return (HISTORY_EVENT_LIMIT - HISTORY_RESERVE) // (EVENTS_PER_LOOP_PASS * span)
+# A runtime expression inside a condition that a step function cannot resolve from the
+# response; a step id ends at `.outputs.` (the schema allows spaces and dots in it).
+_NON_RESPONSE_EXPRESSION = re.compile(
+    r"\$steps\.(?:(?!\.outputs\.)[^\n])+?\.outputs\.[A-Za-z0-9_\-]+(?:#/[^\s'\])]*)?"
+    r"|\$(?:inputs|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?"
+)
+
+
+def non_response_expressions(text: str) -> list[str]:
+    """The runtime expressions in a condition or context that are not about the response."""
+    return _NON_RESPONSE_EXPRESSION.findall(text)
 
 
 def function_placeholder(step_id: str) -> str:
-    pascal = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", step_id) if part)
-    return f"{pascal}FunctionArn"
+    return f"{_pascal(step_id)}FunctionArn"
+
+
+def state_machine_placeholder(workflow_id: str) -> str:
+    """`${<WorkflowId>StateMachineArn}`: the state machine a child execution of that workflow runs."""
+    return f"{_pascal(workflow_id)}StateMachineArn"
+
+
+def _pascal(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
 
@@ -125,6 +145,12 @@ def append_pointer(path: str, tokens: tuple[str, ...]) -> str:
         else:
             path = member(path, token)
     return path
+
+
+def replacement_target(target: Any, location: Location) -> str:
+    if not isinstance(target, str) or not (target == "" or target.startswith("/")):
+        raise UnsupportedConstruct(f"replacement target {target!r}: only JSON Pointer targets are supported (XPath is not)", location)
+    return target
 
 
 def apply_replacements(payload: Any, replacements: tuple[dict, ...], location: Location) -> Any:

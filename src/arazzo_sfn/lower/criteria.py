@@ -4,11 +4,12 @@ the step's function evaluates it and the rule reads its verdict."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from arazzo_runtime import conditions as cr
 
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
-from arazzo_sfn.lower.common import parse_condition, parse_expression
+from arazzo_sfn.lower.common import non_response_expressions, parse_condition, parse_expression
 from arazzo_sfn.model import Criterion, Step
 
 
@@ -35,43 +36,62 @@ class CriteriaPass:
                 if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
                     raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
                 tree = parse_condition(criterion.condition, criterion.location)
-                base = self._value_path(parse_expression(criterion.context, criterion.location), step, criterion.location)
-                return _rule(tree, lambda operand: _jsonpath_operand(operand, base, criterion), criterion, case_insensitive=False)
+                context = parse_expression(criterion.context, criterion.location)
+
+                def member_path(operand: cr.Operand) -> str:
+                    # The member itself is what the rule reads (and the step keeps), not the context.
+                    member = replace(context, pointer=context.pointer + _jsonpath_tokens(operand))
+                    return self._value_path(member, step, criterion.location, choice=True)
+
+                return _rule(tree, member_path, criterion, case_insensitive=False)
         except _NotNative:
             pass
         return self._evaluated_rule(criterion, step)
 
     def _evaluated_rule(self, criterion: Criterion, step: Step) -> dict:
         """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
-        registry = self.evaluated.setdefault(step.step_id, {"evaluate": {}, "values": {}})
-        spec = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
-        if criterion.version is not None:
-            spec["version"] = criterion.version
+        if step.target_kind == "workflowId":
+            raise UnsupportedConstruct(
+                f"criterion {criterion.condition!r} needs a step function to evaluate it (Choice rules compare strings exactly, "
+                "and simple criteria compare them ignoring case); a step that calls a workflow has none: compare with a jsonpath "
+                "criterion (context: $outputs.<name>, condition: $ == 'done'), a number or a boolean",
+                criterion.location,
+            )
+        verdict = f"{self._step_path(step.step_id)}.criteria.{self._evaluated_id(criterion, step)}"
+        return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
+
+    def _evaluated_id(self, criterion: Criterion, step: Step) -> str:
+        """The id under which the step's function evaluates `criterion` (`evaluate.<id>`)."""
+        registry = self._evaluation(step)
+        spec = self._criterion_spec(criterion, step)
         known = [cid for cid, existing in registry["evaluate"].items() if existing == spec]
         cid = known[0] if known else f"c{len(registry['evaluate'])}"
         registry["evaluate"][cid] = spec
+        return cid
+
+    def _criterion_spec(self, criterion: Criterion, step: Step) -> dict:
+        """The criterion as a step function evaluates it; the values it reads besides the
+        response are sent along (`values`)."""
+        registry = self._evaluation(step)
+        spec = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
+        if criterion.version is not None:
+            spec["version"] = criterion.version
         texts = [criterion.condition] if criterion.type != "regex" else []
         texts += [criterion.context] if criterion.context else []
         for text in texts:
-            for expression_text in _NON_RESPONSE_EXPRESSION.findall(text):
+            for expression_text in non_response_expressions(text):
                 if any(v["expression"] == expression_text for v in registry["values"].values()):
                     continue
                 expression = parse_expression(expression_text, criterion.location)
                 path = self._value_path(expression, step, criterion.location)
                 registry["values"][f"v{len(registry['values'])}"] = {"expression": expression_text, "value.$": path}
-        verdict = f"{self._step_path(step.step_id)}.criteria.{cid}"
-        return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
+        return spec
 
-    def _attach_evaluated_criteria(self) -> None:
-        for step_id, registry in self.evaluated.items():
-            for task in self.tasks.get(step_id, []):
-                payload = task["Parameters"]["Payload"]
-                payload["evaluate"] = registry["evaluate"]
-                if registry["values"]:
-                    payload["values"] = registry["values"]
+    def _evaluation(self, step: Step) -> dict:
+        return self.evaluated.setdefault(step.step_id, {"evaluate": {}, "values": {}})
 
     def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
-        return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location)
+        return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
 
 
 
@@ -80,7 +100,6 @@ class _NotNative(Exception):
     """The criterion means something Choice rules cannot say; its function evaluates it."""
 
 
-_NON_RESPONSE_EXPRESSION = re.compile(r"\$(?:inputs|steps|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?")
 
 
 def _is_rfc9535_query(condition: str) -> bool:
@@ -138,13 +157,14 @@ def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: b
     return {"Not": rule} if op == "!=" else rule
 
 
-def _jsonpath_operand(operand: cr.Operand, base: str, criterion: Criterion) -> str:
-    """The seed's comparison form: `$.a.b` names a member of the context value."""
+def _jsonpath_tokens(operand: cr.Operand) -> tuple[str, ...]:
+    """The seed's comparison form: `$.a.b`, `$.a[0]`, `$['a b']` name a member of the context
+    value; its JSON Pointer tokens relative to the context."""
     text = operand.text
-    match = re.fullmatch(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['(?:[^'\\]|'')*'\])*)", text)
-    if not match:
+    if not re.fullmatch(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['(?:[^'\\]|'')*'\])*)", text):
         raise _NotNative()  # a query Choice rules cannot follow
-    return base + match.group(1)
+    segments = re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|'')*)'\]", text[1:])
+    return tuple(name or index or quoted.replace("''", "'") for name, index, quoted in segments)
 
 
 def status_2xx(at: str) -> dict:

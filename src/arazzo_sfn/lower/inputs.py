@@ -4,6 +4,7 @@ failure a Fail naming the field), then the schema's defaults are merged in."""
 from __future__ import annotations
 
 from arazzo_sfn.lower.common import INVALID_INPUT_ERROR, compact_json, member
+from arazzo_sfn.model import Workflow
 
 
 class InputsPass:
@@ -17,28 +18,33 @@ class InputsPass:
         for name, prop in self.properties.items():
             if isinstance(prop, dict):
                 rules.extend(self._input_checks(name, prop))
-        defaults = {name: prop["default"] for name, prop in self.properties.items() if isinstance(prop, dict) and "default" in prop}
-        loops: dict = {}  # filled once every step is lowered and each counter is known
-        init = "StartWorkflow"
-        if defaults:
-            self._add("ApplyInputDefaults", {
-                "Type": "Pass",
-                "Comment": "Keep the defaults beside the input, so the next state can merge them.",
-                "Parameters": {"defaults": defaults, "given.$": "$"},
-                "Next": init,
-            }, schema_location)
-            inputs = {"inputs.$": "States.JsonMerge($.defaults, $.given, false)"}
-        else:
-            inputs = {"inputs.$": "$"}
-        self._add(init, {"Type": "Pass", "Parameters": {**inputs, "steps": {}, "loops": loops}, "Next": first_step}, schema_location)
-        after_checks = "ApplyInputDefaults" if defaults else init
+        # The defaults are known once every step is lowered (`_finish_inputs`), like the loops.
+        self._add("ApplyInputDefaults", {
+            "Type": "Pass",
+            "Comment": "Keep the defaults beside the input, so the next state can merge them.",
+            "Parameters": {"defaults": {}, "given.$": "$"},
+            "Next": "StartWorkflow",
+        }, schema_location)
+        self._add("StartWorkflow", {"Type": "Pass", "Parameters": {"inputs.$": "States.JsonMerge($.defaults, $.given, false)", "steps": {}, "loops": {}}, "Next": first_step}, schema_location)
         if not rules:
-            return after_checks
+            return "ApplyInputDefaults"
         fails = {name: self.states.pop(name) for name in list(self.states) if name.startswith(INVALID_INPUT_ERROR + ".")}
-        checks = {"CheckInput": {"Type": "Choice", "Choices": rules, "Default": after_checks}}
+        checks = {"CheckInput": {"Type": "Choice", "Choices": rules, "Default": "ApplyInputDefaults"}}
         # Reading order: the check first, then its failures, then the rest.
         self.states = {**checks, **fails, **self.states}
         return "CheckInput"
+
+    def _finish_inputs(self, start: str) -> str:
+        """Give the defaults to ApplyInputDefaults, or leave it out when there are none."""
+        defaults = input_defaults(self.workflow, self.read_inputs)
+        if defaults:
+            self.states["ApplyInputDefaults"]["Parameters"]["defaults"] = defaults
+            return start
+        del self.states["ApplyInputDefaults"]
+        self.states["StartWorkflow"]["Parameters"]["inputs.$"] = "$"
+        if "CheckInput" in self.states:
+            self.states["CheckInput"]["Default"] = "StartWorkflow"
+        return "StartWorkflow" if start == "ApplyInputDefaults" else start
 
     def _input_checks(self, name: str, prop: dict) -> list[dict]:
         var = member("$", name)
@@ -67,3 +73,13 @@ class InputsPass:
         self._add(name, {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": compact_json({"field": field, "message": message})}, self.workflow.location)
         return {**rule, "Next": name}
 
+
+def input_defaults(workflow: Workflow, read: set[str]) -> dict:
+    """The schema's defaults, and null for every other input the workflow reads: an input
+    that is absent (optional, or allowed but not declared) reads as null, so no path into
+    the state data leads nowhere. The functions leave null parameters and body members out."""
+    properties = (workflow.inputs or {}).get("properties") or {}
+    defaults = {name: prop["default"] for name, prop in properties.items() if isinstance(prop, dict) and "default" in prop}
+    required = set((workflow.inputs or {}).get("required") or ())  # checked present already
+    defaults.update({name: None for name in sorted(read) if name not in defaults and name not in required})
+    return defaults

@@ -3,13 +3,14 @@ calls, outputs; values and criteria serve them all), in reading order."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
-from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import ArazzoWarning, Location, SemanticError
 from arazzo_sfn.lower.calls import CallsPass
 from arazzo_sfn.lower.common import function_placeholder
 from arazzo_sfn.lower.criteria import CriteriaPass
-from arazzo_sfn.lower.graph import data_keys, guaranteed_before
+from arazzo_sfn.lower.graph import backward_gotos, data_keys, guaranteed_before, reachable_steps
 from arazzo_sfn.lower.inputs import InputsPass
 from arazzo_sfn.lower.loops import LoopsPass
 from arazzo_sfn.lower.outputs import OutputsPass
@@ -31,11 +32,19 @@ class _Lowering(InputsPass, TasksPass, RoutingPass, LoopsPass, CallsPass, Output
         self.step_keys = data_keys([s.step_id for s in workflow.steps], workflow)
         self.properties: dict = (workflow.inputs or {}).get("properties") or {}
         self.guaranteed = guaranteed_before(workflow)
+        self.lowered_steps = self._reachable_steps()
         self.counters: dict[tuple[str, str, str], str] = {}  # (step, action, kind) -> state-data key
         self.tasks: dict[str, list[dict]] = {}  # step id -> its Task states (a retry target has two)
         self.evaluated: dict[str, dict] = {}  # step id -> criteria its function evaluates
         self.built: set[tuple] = set()  # what has its states already, so it is built once
-        self.loop_entries: dict[str, list[tuple]] = {}  # loop target step -> (counter key, its Wait, location)
+        self.loop_entries: dict[str, list[tuple]] = {}  # loop target step -> (its loop, location)
+        self.loop_targets = backward_gotos(workflow)  # step id -> how many backward gotos lead to it
+        self.loop_forms: dict[tuple[str, str], str] = {}  # (step, action) -> counted | folded | retry
+        self.folded: dict[str, list[str]] = {}  # target step -> keys of the counts its Task carries
+        self.retry_loops: dict[str, dict] = {}  # step -> its retry-form loop
+        self.children: set[str] = set()  # workflows started as child executions
+        self.keeps: dict[str, dict] = {}  # step id -> what the workflow reads of its answer
+        self.read_inputs: set[str] = set()  # the inputs the workflow reads
         placeholders: dict[str, str] = {}
         for step in workflow.steps:
             placeholder = self._placeholder(step)
@@ -69,32 +78,42 @@ class _Lowering(InputsPass, TasksPass, RoutingPass, LoopsPass, CallsPass, Output
         return function_placeholder(f"{self.placeholder_prefix}{step.step_id}")
 
     def run(self) -> dict:
-        self._refuse_workflow_constructs()
         if not self.workflow.steps:
             raise SemanticError("the workflow has no steps", self.workflow.location)
         first = self._lower_dependencies(self.workflow.steps[0].step_id)
         start = self._lower_inputs(first)
-        for step in self.workflow.steps:
+        for step in self.lowered_steps:
             self._lower_step(step)
         self._lower_outputs()
         start = self._reset_loops_on_entry(start)
+        start = self._finish_inputs(start)
         self.states["StartWorkflow"]["Parameters"]["loops"].update(self._initial_counters())
+        self.states["StartWorkflow"]["Parameters"]["steps"].update(self._initial_steps())
         if self.calls:
             self.states["StartWorkflow"]["Parameters"]["calls"] = {}
-        self._attach_evaluated_criteria()
+        self._attach_payload_extras()
+        self._attach_loops()
         comment = f"{self.workflow.workflow_id}: {self.workflow.summary or ''}".strip()
         comment += f" Generated from {self.workflow.source_file} by arazzo-sfn; do not edit."
         return {"Comment": comment, "StartAt": start, "States": self.states}
 
-    def _refuse_workflow_constructs(self) -> None:
-        w = self.workflow
-        at = w.field_locations.get
-        if "parameters" in w.extras:
-            raise UnsupportedConstruct("workflow-level parameters are not supported yet", at("parameters", w.location))
+    def _reachable_steps(self) -> tuple[Step, ...]:
+        """The steps some route reaches; the others are valid Arazzo, left out with a warning."""
+        reachable = reachable_steps(self.workflow)
+        for step in self.workflow.steps:
+            if step.step_id not in reachable:
+                warnings.warn(ArazzoWarning(
+                    f"step {step.step_id!r} can never be reached (no action and no step before it leads to it): it is left out of the state machine",
+                    step.location,
+                ), stacklevel=2)
+        return tuple(step for step in self.workflow.steps if step.step_id in reachable)
 
     # --- steps -----------------------------------------------------------------------------
 
     def _lower_step(self, step: Step) -> None:
+        if self._is_child_step(step):
+            self._lower_child_step(step)
+            return
         if step.target_kind == "workflowId":
             self._lower_workflow_step(step)
             return

@@ -29,8 +29,10 @@ class RoutingPass:
         order (the first whose criteria hold wins), then the spec's default (next step)."""
         choice: dict[str, Any] = {"Type": "Choice"}
         self._add(self._route_name(step), choice, step.location)  # right after the task, for reading order
-        # A called workflow has no HTTP answer to judge: its own failures end the execution.
-        rules: list[dict] = [] if step.target_kind == "workflowId" else [{"Not": self._success_rule(step), "Next": self._lower_failure_routing(step)}]
+        # An inlined workflow has no answer to judge: its own failures end the execution. A child
+        # execution that failed is caught; one that succeeded is judged by the step's criteria.
+        judged = step.target_kind != "workflowId" or (self._is_child_step(step) and step.success_criteria)
+        rules: list[dict] = [{"Not": self._success_rule(step), "Next": self._lower_failure_routing(step)}] if judged else []
         retry_actions = [action for action in self._failure_actions(step) if action.type == "retry"]
         if retry_actions:
             # A success gives the step's retry budget back, for the next time it runs.
@@ -88,10 +90,7 @@ class RoutingPass:
             if action.loop is not None:
                 raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
             return action.step_id
-        loop = self._loop(step, action)
-        limit = self._loop_limit(step, action, loop)
-        rules.append({**({"And": [condition, limit]} if condition else limit), "Next": loop.limit_state})
-        return loop.count_state
+        return self._lower_loop(step, action, rules, condition)
 
     def _next_after(self, step: Step) -> str:
         following = step.index + 1
@@ -179,6 +178,9 @@ class RoutingPass:
         if not self._first_time(("failed", step.step_id)):
             return name
         at = self._step_path(step.step_id)
+        if self._is_child_step(step):
+            self._child_step_failed(step, name, at)
+            return name
         operation = step.operation.operation_id or f"{step.operation.method} {step.operation.path}"
         cause_state = name
         if self._failure_actions(step):
@@ -207,6 +209,31 @@ class RoutingPass:
             # The function's own error and cause, unchanged.
             self._add(f"{name}.Error", {"Type": "Fail", "ErrorPath": f"{at}.Error", "CausePath": f"{at}.Cause"}, step.location)
         return name
+
+    def _child_step_failed(self, step: Step, name: str, at: str) -> None:
+        """A child execution that failed ends the workflow with the child's error and cause;
+        one that succeeded but not by the step's criteria, with StepFailed and its outputs."""
+        choices = [{"Variable": f"{at}.child", "IsPresent": True, "Next": f"{name}.Child"}]
+        if self._failure_actions(step):
+            choices.append({"Variable": f"{at}.Error", "IsPresent": True, "Next": f"{name}.Error"})
+        self._add(name, {"Type": "Choice", "Choices": choices, "Default": f"{name}.Cause"}, step.location)
+        self._add(f"{name}.Child", {"Type": "Fail", "ErrorPath": f"{at}.child.Error", "CausePath": f"{at}.child.Cause"}, step.location)
+        if self._failure_actions(step):
+            self._add(f"{name}.Error", {"Type": "Fail", "ErrorPath": f"{at}.Error", "CausePath": f"{at}.Cause"}, step.location)
+        self._add(f"{name}.Cause", {
+            "Type": "Pass",
+            "Comment": "The child execution succeeded, but not by the step's successCriteria.",
+            "Parameters": {
+                "message": f"Step {step.step_id} (workflow {step.operation_ref}) failed its success criteria",
+                "step": step.step_id,
+                "workflowId": step.operation_ref,
+                "executionArn.$": f"{at}.executionArn",
+                "outputs.$": f"{at}.outputs",
+            },
+            "ResultPath": "$.failure",
+            "Next": f"{name}.Fail",
+        }, step.location)
+        self._add(f"{name}.Fail", {"Type": "Fail", "Error": STEP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"}, step.location)
 
     def _failure(self, name: str, error: str, cause: dict, step: Step, location: Location, extra: dict | None = None) -> None:
         parameters = dict(extra or {})

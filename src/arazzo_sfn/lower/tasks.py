@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from arazzo_sfn.errors import UnsupportedConstruct
-from arazzo_sfn.lower.common import LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements
+from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, is_expression
+from arazzo_sfn.lower.common import DEFAULT_SUCCESS, KEPT_KEYS, LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements, replacement_target
 from arazzo_sfn.model import Step
 
 
@@ -18,7 +19,7 @@ class TasksPass:
         task.update({
             "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "${" + self._placeholder(step) + "}", "Payload": self._payload(step)},
-            "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS},
+            "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS + KEPT_KEYS},
             "ResultPath": self._step_path(step.step_id),
             "Retry": [dict(LAMBDA_SERVICE_RETRY)] + [self._retrier(r) for r in (self.workflow.retry if step.retry is None else step.retry)],
         })
@@ -43,9 +44,24 @@ class TasksPass:
             body = step.request_body
             if body.content_type:
                 request["contentType"] = body.content_type
-            payload = apply_replacements(body.payload, body.replacements, body.location)
+            payload = body.payload
+            if is_expression(payload) and body.replacements:
+                # The payload is only known at run time: the function applies the replacements.
+                replacements = []
+                for index, replacement in enumerate(body.replacements):
+                    entry = {"target": replacement_target(replacement.get("target"), body.location)}
+                    key, value = self._template_entry("value", replacement.get("value"), step, body.location)
+                    entry[key] = value
+                    replacements.append(entry)
+                request["replacements"] = replacements
+            else:
+                payload = apply_replacements(payload, body.replacements, body.location)
             key, value = self._template_entry("body", payload, step, body.location)
             request[key] = value
+            omitted = expression_members(payload, "") + [r["target"] for r in request.get("replacements", []) if "value.$" in r]
+            if omitted:
+                # A member given by a runtime expression that has no value is left out.
+                request["omitNull"] = omitted
         return {
             "step": step.step_id,
             "operationId": operation.operation_id,
@@ -66,3 +82,28 @@ class TasksPass:
             retrier["JitterStrategy"] = policy.jitter
         return retrier
 
+    def _attach_payload_extras(self) -> None:
+        """Once every step is lowered, what each step's function is asked besides its request:
+        the criteria it evaluates, and what the workflow reads of its answer (`keep`)."""
+        for step_id, tasks in self.tasks.items():
+            step = self.workflow.step(step_id)
+            keep = {part: wanted for part, wanted in self._keep(step).items() if wanted}
+            criteria = step.success_criteria or (DEFAULT_SUCCESS,)
+            keep["success"] = [self._criterion_spec(criterion, step) for criterion in criteria]
+            registry = self.evaluated.get(step_id, {"evaluate": {}, "values": {}})
+            for task in tasks:
+                payload = task["Parameters"]["Payload"]
+                if registry["evaluate"]:
+                    payload["evaluate"] = registry["evaluate"]
+                if registry["values"]:
+                    payload["values"] = registry["values"]
+                payload["keep"] = keep
+
+
+def expression_members(value: Any, pointer: str) -> list[str]:
+    """JSON Pointers of the members of a payload template given by a plain runtime expression."""
+    if is_expression(value) and not EMBEDDED_EXPRESSION.search(value):
+        return [pointer]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in expression_members(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")]
+    return []
