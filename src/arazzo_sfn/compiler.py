@@ -6,8 +6,9 @@ from pathlib import Path
 
 from arazzo_sfn.diagram import workflow_to_mermaid
 from arazzo_sfn.emit import emit_json
+from arazzo_sfn.errors import SemanticError
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.lower import lower, lower_workflow
+from arazzo_sfn.lower import lower, lower_workflow, state_machine_placeholder
 from arazzo_sfn.model import build_workflow, workflow_ids
 from arazzo_sfn.validate import validate_document
 from arazzo_sfn.verify import verify_state_machine
@@ -40,7 +41,22 @@ def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str
         verify_state_machine(lowered.asl)
         compiled[current] = lowered.asl
         pending.extend(sorted(lowered.children))
+    _check_state_machine_placeholders(document, set(compiled) - {root.workflow_id})
     return compiled
+
+
+def _check_state_machine_placeholders(document, children: set[str]) -> None:
+    """Two child workflows whose ids give the same `${<WorkflowId>StateMachineArn}` could not be
+    told apart by a deployment: refused, naming both."""
+    seen: dict[str, str] = {}
+    for workflow_id in sorted(children):
+        placeholder = state_machine_placeholder(workflow_id)
+        if placeholder in seen:
+            raise SemanticError(
+                f"workflows {seen[placeholder]!r} and {workflow_id!r} would share the placeholder ${{{placeholder}}}: rename one of them",
+                build_workflow(document, workflow_id).location,
+            )
+        seen[placeholder] = workflow_id
 
 
 def compile_all(path: str | Path) -> dict[str, dict]:
@@ -52,6 +68,7 @@ def compile_all(path: str | Path) -> dict[str, dict]:
         asl = lower_workflow(build_workflow(document, workflow_id), lambda other: build_workflow(document, other))
         verify_state_machine(asl)
         compiled[workflow_id] = asl
+    _check_state_machine_placeholders(document, {w for w in compiled if build_workflow(document, w).child_execution})
     return compiled
 
 
