@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 # The security scanner lives apart: its pins clash with the project's (see constraints-scan.txt).
 SCAN_VENV := .venv-scan
 WORKFLOW := workflows/airbyte-reset-and-resync.arazzo.yaml
+# The run's state machine, and wait-for-job, the child it starts to watch each job.
 ASL := statemachine/reset_and_resync.asl.json
+CHILD_ASL := statemachine/wait_for_job.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
 .PHONY: install scan-install demo test scan compile check bench clean
@@ -37,10 +39,12 @@ scan: scan-install
 
 # Regenerate the committed state machine after editing the workflow.
 compile: install
-	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL)
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL)
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
 
 check: install
-	$(BIN)/arazzo-sfn compile $(WORKFLOW) -o $(ASL) --check
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 
 # Figures, not pass/fail: compile time of large documents; what a pass of each loop form costs;
 # what one run costs.

@@ -1,10 +1,11 @@
-"""cancel-job: when an execution is aborted or times out, cancel the reset it left running,
-so no reset goes on with nobody watching it. A sync is left to run (it refills the
-destination), and a reset that had succeeded with no sync after it is reported: the
-destination is empty, and the destination's alarm fires.
+"""cancel-job: when an execution fails, is aborted or times out, cancel the reset it left
+running (if it is still the connection's current job), so no reset goes on with nobody
+watching it. A sync is left to run (it refills the destination), and a reset that had
+succeeded, or not ended, with no sync after it is reported: the destination is empty, and
+the destination's alarm fires.
 
 Started by the EventBridge rule on Step Functions' "Execution Status Change" events for this
-state machine (status ABORTED or TIMED_OUT). The jobs the execution knew are in its last
+state machine (status FAILED, ABORTED or TIMED_OUT). The jobs the execution knew are in its last
 state data: every step answer that names an Airbyte job (a `jobId` output, or a body with
 `jobId` and `jobType`)."""
 
@@ -18,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.handler import cancel_jobs_left_running, logger, metrics
 
-FINAL_STATUSES = ("ABORTED", "TIMED_OUT")
+FINAL_STATUSES = ("FAILED", "ABORTED", "TIMED_OUT")
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.executionArn", clear_state=True)
@@ -29,7 +30,7 @@ def lambda_handler(event: Any, context: Any) -> dict:
         raise ValueError("the event must be a Step Functions Execution Status Change with detail.executionArn")
     if detail.get("status") not in FINAL_STATUSES:
         return {"executionArn": detail["executionArn"], "cancelled": [], "skipped": f"status {detail.get('status')}"}
-    metrics.add_metric(name="StoppedExecutions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="UnsuccessfulExecutions", unit=MetricUnit.Count, value=1)
     job_ids = jobs_of(detail["executionArn"])
     return {"executionArn": detail["executionArn"], **cancel_jobs_left_running(job_ids, detail["executionArn"])}
 

@@ -1,7 +1,6 @@
-"""list-jobs: claim the connection for this execution, then list its most recent jobs, so
-the workflow never resets a connection that another run, or Airbyte itself, is busy with."""
+"""list-jobs: list the connection's most recent jobs, so the workflow never resets a
+connection Airbyte is busy with, and knows the newest job id before it creates one."""
 
-from airbyte_client.claims import claim_connection
 from airbyte_client.handler import StepRequest, step_function
 
 
@@ -9,7 +8,6 @@ from airbyte_client.handler import StepRequest, step_function
 def lambda_handler(request: StepRequest, airbyte_client):
     connection_id = request.query_uuid("connectionId")
     limit = request.query_limit("limit")
-    # Before Airbyte is asked anything: a second run of the same connection ends here.
-    claim_connection(connection_id, request.execution_id)
-    # Most recently updated first: a job still running is among them.
-    return airbyte_client().list_jobs(connectionId=connection_id, limit=limit, orderBy="updatedAt|DESC")
+    # Newest first: a connection runs one job at a time, so a job still running is the
+    # newest, and the first job's id is the highest this run has seen.
+    return airbyte_client().list_jobs(connectionId=connection_id, limit=limit, orderBy="createdAt|DESC")

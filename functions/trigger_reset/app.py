@@ -7,4 +7,5 @@ from airbyte_client.handler import StepRequest, step_function
 def lambda_handler(request: StepRequest, airbyte_client):
     connection_id = request.body_uuid("connectionId")
     job_type = request.body_equals("jobType", "reset")
-    return airbyte_client().create_job_once(connection_id, job_type, request.retrying_since)
+    adopt_above = request.adopt_above()
+    return airbyte_client().create_job_once(connection_id, job_type, retry=request.retrying_since is not None, adopt_above=adopt_above)

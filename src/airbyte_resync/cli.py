@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute the state machine locally (moto) against the built-in stub or a real Airbyte")
     run.add_argument("--connection-id", required=True, help="UUID of the Airbyte connection to reset and re-sync")
     run.add_argument("--airbyte-url", help="Airbyte public API base URL, e.g. http://127.0.0.1:8000/api/public/v1 (default: start the built-in stub)")
-    run.add_argument("--poll-interval", help="the shortest wait between two reads of the reset job, in seconds (0 allowed; the wait grows with the job's age up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)")
-    run.add_argument("--max-polls", help="how many times the reset job may be read again before giving up (default: the workflow's)")
+    run.add_argument("--poll-interval", help="the shortest wait between two reads of a job, in seconds (0 allowed; the wait grows with the job's age up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)")
+    run.add_argument("--no-wait-for-resync", action="store_true", help="end once the sync has started, instead of watching it to its end (the default)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
     stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
     stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
@@ -56,7 +56,6 @@ def serve_stub(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     execution_input = {"connectionId": _connection_id(args.connection_id)}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
-    max_polls = _non_negative_int("--max-polls", args.max_polls, minimum=1, maximum=2090)
     stub = None
     if args.airbyte_url:
         url = _airbyte_url(args.airbyte_url)
@@ -67,8 +66,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         poll_interval = EMBEDDED_POLL_INTERVAL if poll_interval is None else poll_interval
     if poll_interval is not None:
         execution_input["pollIntervalSeconds"] = poll_interval
-    if max_polls is not None:
-        execution_input["maxPolls"] = max_polls
+    if args.no_wait_for_resync:
+        execution_input["waitForResync"] = False
 
     if not args.json:
         where = f"the built-in Airbyte stub at {url}" if stub else url

@@ -16,12 +16,11 @@ from typing import Any, Callable
 import boto3
 
 from arazzo_sfn import execution
-from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time
+from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
-from airbyte_resync.template import FunctionBinding, function_bindings
+from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = PROJECT_ROOT / "statemachine" / "reset_and_resync.asl.json"
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 STACK_NAME = "airbyte-resync-local"
 SECRET_NAME = "airbyte-resync/local"
@@ -79,27 +78,30 @@ def run_state_machine(
     airbyte_url: str,
     credentials: Credentials | None = None,
     *,
-    asl_path: Path = ASL_PATH,
     template_path: Path = TEMPLATE_PATH,
     on_transition: Callable[[Transition], None] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     wrap_function: Callable[[str, Callable], Callable] | None = None,
+    wait_sleep: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
-    id, handler)` may replace a handler, to inject faults around it in tests."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), asl_path, template_path, wrap_function)
+    id, handler)` may replace a handler, to inject faults around it in tests; `wait_sleep`
+    stands for the Wait states' waits (a test's clock)."""
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function)
     return execution.execute(
         deployment.definition,
         execution_input,
         deployment.functions,
-        machine_name="ResetAndResync",
+        machine_name=deployment.machine_name,
+        other_machines=deployment.children,
         variables=deployment.variables,
         read_transition=_JobTransitions(),
         on_transition=on_transition,
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
         prepare=deployment.create_resources,
+        wait_sleep=wait_sleep,
     )
 
 
@@ -112,12 +114,13 @@ def run_state_machines(
     timeout_seconds: float = 3600,
 ) -> list[RunResult]:
     """Start one execution per input at once, on one local deployment, and wait for all."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), ASL_PATH, TEMPLATE_PATH, None)
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), TEMPLATE_PATH, None)
     return execution.execute_many(
         deployment.definition,
         execution_inputs,
         deployment.functions,
-        machine_name="ResetAndResync",
+        machine_name=deployment.machine_name,
+        other_machines=deployment.children,
         variables=deployment.variables,
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
@@ -126,24 +129,33 @@ def run_state_machines(
 
 
 class _LocalDeployment:
-    """What `sam deploy` would create, made locally: the definition with each placeholder bound
-    to its function as template.yaml binds it, the functions' environment, and (in moto) the
-    secret and the table they read."""
+    """What `sam deploy` would create, made locally: each state machine of template.yaml, its
+    placeholders bound as the template binds them (functions, and the child state machines it
+    starts), the functions' environment, and (in moto) the secret and the table they read."""
 
-    def __init__(self, airbyte_url: str, credentials: Credentials, asl_path: Path, template_path: Path, wrap_function):
-        bindings = function_bindings(template_path)
-        definition = asl_path.read_text(encoding="utf-8")
+    def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function):
+        machines = state_machine_bindings(template_path)
+        root = root_state_machine(machines)
         self.functions = LocalFunctions()
-        for placeholder, binding in bindings.items():
-            arn = function_arn(f"{STACK_NAME}-{binding.logical_id}")
-            definition = definition.replace("${" + placeholder + "}", arn)
-            handler = one_at_a_time(load_handler_deferred(binding))
-            # A test's wrapper sits between Step Functions and the function, outside its lock.
-            self.functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler, exclusive=False)
-        missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
-        if missing:
-            raise ValueError(f"template.yaml binds no function to {', '.join(missing)}")
-        self.definition = definition
+        definitions: dict[str, str] = {}
+        for logical_id, machine in machines.items():
+            definition = machine.definition_path.read_text(encoding="utf-8")
+            for placeholder, binding in machine.functions.items():
+                arn = function_arn(f"{STACK_NAME}-{binding.logical_id}")
+                definition = definition.replace("${" + placeholder + "}", arn)
+                if arn not in self.functions.handlers:
+                    handler = one_at_a_time(load_handler_deferred(binding))
+                    # A test's wrapper sits between Step Functions and the function, outside its lock.
+                    self.functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler, exclusive=False)
+            for placeholder, other in machine.state_machines.items():
+                definition = definition.replace("${" + placeholder + "}", state_machine_arn(machine_name(other)))
+            missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
+            if missing:
+                raise ValueError(f"template.yaml binds nothing to {', '.join(missing)} in {machine.definition_path.name}")
+            definitions[machine_name(logical_id)] = definition
+        self.machine_name = machine_name(root)
+        self.definition = definitions.pop(self.machine_name)
+        self.children = definitions
         self.secret = credentials.secret_value()
         self.variables = {**LOCAL_ENVIRONMENT, **function_environment(airbyte_url, SECRET_NAME if self.secret else "")}
         _forget_warm_state()
@@ -158,6 +170,11 @@ class _LocalDeployment:
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
+
+
+def machine_name(logical_id: str) -> str:
+    """The local name of a template's state machine: ResetAndResyncStateMachine -> ResetAndResync."""
+    return logical_id.removesuffix("StateMachine")
 
 
 def load_handler_deferred(binding: FunctionBinding) -> Callable:

@@ -1,14 +1,28 @@
 """A local stand-in for Airbyte's public API, served over real HTTP.
 
 `AirbyteStub` runs a `ThreadingHTTPServer` on a background thread, bound to a
-loopback address, and implements the five operations described in
-``openapi/airbyte-openapi.yml``: createAccessToken, createJob, getJob,
-cancelJob and listJobs. Error answers use Airbyte's problem bodies
-(``{status, type, title, detail, data}``, ``Content-Type: application/json``)
-and 429 uses the rate limiter's ``{"message": ...}`` body without Retry-After.
+loopback address, and implements the six operations described in
+``openapi/airbyte-openapi.yml``: createAccessToken, getConnection, createJob,
+getJob, cancelJob and listJobs. Error answers use Airbyte's problem bodies
+(``{status, type, title, detail, data}``, ``Content-Type: application/json``),
+a body that does not deserialise gets 422 ``{"errorId"}``, and 429 uses the
+rate limiter's ``{"message": ...}`` body without Retry-After.
+
+It behaves as Airbyte's server code does (see the reference FACTS): a
+connection has a status (active unless a test says otherwise) and a sync of
+one that is not active is refused (409 state-conflict); a sync while any job
+of the connection runs is refused (409 try-again-later); a reset is accepted
+whatever runs and cancels it; `clear` is stored and reported as `reset`;
+cancelling a job cancels the connection's current job, whatever the id;
+lastUpdatedAt is given only once a job ended, duration once it started, rows
+and bytes on syncs.
 
 Jobs follow scripts: a job's status starts at the first status of its script
-and every GET /jobs/{jobId} moves it one step on; the last status repeats.
+and every GET /jobs/{jobId} moves it one step on; the last status repeats. A
+job nobody polls to its end ends by itself `finish_after` seconds after it was
+created. A timed job (`script_timed`) follows the clock instead. The clock is
+the stub's `clock` (real time by default): every timestamp and the Date header
+come from it, so a test can run a 30-day sync in a second.
 
 Order in which a request is handled:
 
@@ -38,13 +52,15 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Callable, Literal
+from email.utils import format_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from arazzo_runtime.hosts import is_loopback
@@ -56,7 +72,15 @@ CREATE_JOB = "createJob"
 GET_JOB = "getJob"
 CANCEL_JOB = "cancelJob"
 LIST_JOBS = "listJobs"
-OPERATION_IDS: tuple[str, ...] = (CREATE_ACCESS_TOKEN, CREATE_JOB, GET_JOB, CANCEL_JOB, LIST_JOBS)
+GET_CONNECTION = "getConnection"
+OPERATION_IDS: tuple[str, ...] = (CREATE_ACCESS_TOKEN, CREATE_JOB, GET_JOB, CANCEL_JOB, LIST_JOBS, GET_CONNECTION)
+CONNECTION_STATUSES: tuple[str, ...] = ("active", "inactive", "deprecated", "locked")
+# A job nobody polls to its end ends by itself after this long (so a sync the run does not
+# watch does not hold the connection forever, as a real one would not).
+DEFAULT_FINISH_AFTER_SECONDS = 120.0
+# What a succeeded sync reports it moved (rows, bytes), unless a test says otherwise.
+DEFAULT_SYNC_STATS = (12_345, 6_789_012)
+WORKSPACE_ID = "5b7e6e6c-0000-4000-8000-00000000a1b2"
 
 JOB_STATUSES: tuple[str, ...] = (
     "pending",
@@ -289,34 +313,62 @@ class _Job:
     last_updated_at: datetime
     # Orders updatedAt ties deterministically (several changes in one second).
     update_sequence: int
+    now: Callable[[], datetime]
+    # A job that nobody polls to its end ends by itself after this many seconds.
+    finish_after: float
+    # (status, seconds since creation at which it begins): a job that follows the clock, not its polls.
+    timeline: tuple[tuple[str, float], ...] = ()
     cancelled_by_client: bool = False
+    sync_stats: tuple[int, int] = (0, 0)  # rows, bytes a finished sync reports
 
     def set_status(self, status: str, update_sequence: int) -> None:
         if status != self.status:
             self.status = status
-            self.last_updated_at = _utc_now()
+            self.last_updated_at = self.now()
             self.update_sequence = update_sequence
 
     def advance(self, update_sequence: int) -> None:
-        if self.cancelled_by_client:
+        """A poll: a scripted job moves one step on (a timed one follows the clock only)."""
+        if self.cancelled_by_client or self.timeline:
             return
         self.step = min(self.step + 1, len(self.script) - 1)
         self.set_status(self.script[self.step], update_sequence)
 
+    def settle(self, update_sequence: int) -> None:
+        """What the clock alone does: a timed job takes the status of its age; a scripted one
+        past `finish_after` jumps to the end of its script (if that end is terminal)."""
+        if self.cancelled_by_client or self.status in TERMINAL_STATUSES:
+            return
+        age = (self.now() - self.start_time).total_seconds()
+        if self.timeline:
+            status, begins = [(status, begins) for status, begins in self.timeline if begins <= age][-1]
+            if status != self.status:
+                self.set_status(status, update_sequence)
+                self.last_updated_at = self.start_time + timedelta(seconds=begins)  # when it changed, not when seen
+        elif age >= self.finish_after and self.script[-1] in TERMINAL_STATUSES:
+            self.step = len(self.script) - 1
+            self.set_status(self.script[-1], update_sequence)
+
     def to_response(self) -> dict[str, Any]:
-        """The JobResponse body. duration is a non-nullable string upstream, so it
-        is left out (not null) while the job has not started."""
+        """The JobResponse body, as the server fills it: lastUpdatedAt only once the job has
+        ended; duration (a non-nullable string upstream) left out while it has not started;
+        rows and bytes on a sync, from its attempts so far."""
         response: dict[str, Any] = {
             "jobId": self.job_id,
             "status": self.status,
             "jobType": self.job_type,
             "startTime": _format_timestamp(self.start_time),
             "connectionId": self.connection_id,
-            "lastUpdatedAt": _format_timestamp(self.last_updated_at),
         }
+        if self.status in TERMINAL_STATUSES:
+            response["lastUpdatedAt"] = _format_timestamp(self.last_updated_at)
         if self.status not in NOT_STARTED_STATUSES:
-            end = self.last_updated_at if self.status in TERMINAL_STATUSES else _utc_now()
+            end = self.last_updated_at if self.status in TERMINAL_STATUSES else self.now()
             response["duration"] = _format_duration((end - self.start_time).total_seconds())
+        if self.job_type == "sync":
+            rows, size = self.sync_stats
+            share = 0 if self.status in NOT_STARTED_STATUSES else 1 if self.status == "succeeded" else 0.5
+            response["rowsSynced"], response["bytesSynced"] = int(rows * share), int(size * share)
         return response
 
 
@@ -411,9 +463,13 @@ class AirbyteStub:
     static bearer token is accepted on /jobs* as well. With neither, /jobs*
     needs no token and /applications/token hands out tokens to anyone.
 
-    `known_connections` limits createJob to those connection ids (others get
-    404); None accepts any UUID. `job_scripts` replaces the default status
-    sequence per job type.
+    `known_connections` limits createJob and getConnection to those connection
+    ids (others get 404); None accepts any UUID. A connection is `active` until
+    `set_connection_status` says otherwise. `job_scripts` replaces the default
+    status sequence per job type. `clock` gives the current UTC time for every
+    timestamp the stub writes (and its Date header), so a test can drive time.
+    A job that nobody polls to its end ends by itself `finish_after` seconds
+    (of that clock) after it was created.
     """
 
     def __init__(
@@ -427,6 +483,9 @@ class AirbyteStub:
         base_path: str = DEFAULT_BASE_PATH,
         known_connections: Iterable[str] | None = None,
         job_scripts: Mapping[str, Sequence[str]] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        finish_after: float = DEFAULT_FINISH_AFTER_SECONDS,
+        sync_stats: tuple[int, int] = DEFAULT_SYNC_STATS,
     ) -> None:
         if not is_loopback(host):
             # The stub has no real security; it must not be reachable from other machines.
@@ -446,6 +505,10 @@ class AirbyteStub:
             None if known_connections is None else {_canonical_uuid(c) for c in known_connections}
         )
         self._forgotten_connections: set[str] = set()
+        self._connection_statuses: dict[str, str] = {}
+        self._clock = clock or _utc_now
+        self._finish_after = finish_after
+        self._sync_stats = sync_stats
         self._default_scripts = dict(DEFAULT_JOB_SCRIPTS)
         for job_type, statuses in (job_scripts or {}).items():
             self._default_scripts[job_type] = _checked_script(job_type, statuses)
@@ -455,7 +518,8 @@ class AirbyteStub:
         self._jobs: dict[int, _Job] = {}
         self._next_job_id = FIRST_JOB_ID
         self._update_sequence = 0
-        self._queued_scripts: dict[str, deque[tuple[str, ...]]] = {}
+        # Per job type, the next jobs' scripts: (statuses, finish_after, timeline).
+        self._queued_scripts: dict[str, deque[tuple[tuple[str, ...], float | None, tuple]]] = {}
         self._faults: dict[str, deque[Fault]] = {operation: deque() for operation in OPERATION_IDS}
         # token -> number (1, 2, ...) used in redacted markers; kept after expiry.
         self._token_numbers: dict[str, int] = {}
@@ -527,13 +591,38 @@ class AirbyteStub:
 
     # ---- test controls ----
 
-    def script(self, job_type: str, statuses: Sequence[str], *, allow_unknown: bool = False) -> None:
-        """Statuses of the next job created of `job_type` (queued: one script per job).
+    def script(self, job_type: str, statuses: Sequence[str], *, allow_unknown: bool = False, finish_after: float | None = None) -> None:
+        """Statuses of the next job created of `job_type` (queued: one script per job); each
+        poll moves it one step on. A sync that makes several attempts is scripted with
+        `incomplete` between them (`["running", "incomplete", "running", "succeeded"]`).
         `allow_unknown` lets a script use a status Airbyte does not define (yet), to test
-        how a client copes with one; such responses no longer match the OpenAPI spec."""
+        how a client copes with one; such responses no longer match the OpenAPI spec.
+        `finish_after` overrides how long the job takes to end by itself when not polled."""
         checked = _checked_script(job_type, statuses, allow_unknown=allow_unknown)
         with self._lock:
-            self._queued_scripts.setdefault(job_type, deque()).append(checked)
+            self._queued_scripts.setdefault(job_type, deque()).append((checked, finish_after, ()))
+
+    def script_timed(self, job_type: str, timeline: Sequence[tuple[str, float]]) -> None:
+        """The next job of `job_type` follows the clock, not its polls: each (status, seconds)
+        holds for that many seconds, then the next begins; the last one stays. For long jobs
+        under a test's clock, e.g. `[("running", 30 * 86400), ("succeeded", 0)]`."""
+        statuses = _checked_script(job_type, [status for status, _ in timeline])
+        begins, offset = [], 0.0
+        for status, seconds in timeline:
+            if seconds < 0:
+                raise ValueError(f"a timeline's seconds must not be negative, got {seconds}")
+            begins.append((status, offset))
+            offset += seconds
+        with self._lock:
+            self._queued_scripts.setdefault(job_type, deque()).append((statuses, None, tuple(begins)))
+
+    def set_connection_status(self, connection_id: str, status: str) -> None:
+        """A connection's status as getConnection reports it (active, inactive, deprecated,
+        locked); Airbyte refuses to sync a connection that is not active."""
+        if status not in CONNECTION_STATUSES:
+            raise ValueError(f"connection status must be one of {CONNECTION_STATUSES}, got {status!r}")
+        with self._lock:
+            self._connection_statuses[_canonical_uuid(connection_id)] = status
 
     def forget_connection(self, connection_id: str) -> None:
         """Make `connection_id` unknown: createJob for it answers 404 from now on."""
@@ -573,6 +662,7 @@ class AirbyteStub:
     def jobs(self) -> dict[int, dict[str, Any]]:
         """Current job records as JobResponse bodies, by jobId (a copy)."""
         with self._lock:
+            self._settle()
             return {job_id: job.to_response() for job_id, job in self._jobs.items()}
 
     def issued_tokens(self) -> list[str]:
@@ -647,6 +737,9 @@ class AirbyteStub:
         if path == "/applications/token":
             routes = {"POST": CREATE_ACCESS_TOKEN}
             return path, routes.get(method), {}, tuple(routes)
+        if len(segments) == 2 and segments[0] == "connections" and segments[1] and not path.endswith("/"):
+            routes = {"GET": GET_CONNECTION}
+            return path, routes.get(method), {"connectionId": segments[1]}, tuple(routes)
         return path, None, {}, ()
 
     def _next_fault(self, operation_id: str | None) -> Fault | None:
@@ -671,6 +764,8 @@ class AirbyteStub:
             return _json_response(409, problem_body(problem), headers)
         if code == 404:
             return _json_response(404, problem_body(RESOURCE_NOT_FOUND, _resource_of(request)), headers)
+        if code == 422 and request.operation_id == GET_CONNECTION:
+            return _json_response(422, {"errorId": str(uuid.uuid4())}, headers)
         return _json_response(code, problem_body(_problem_for_status(code)), headers)
 
     def _respond(self, request: _Request) -> _Response:
@@ -687,6 +782,9 @@ class AirbyteStub:
                 if request.operation_id == CREATE_ACCESS_TOKEN:
                     return _json_response(200, self._create_access_token(request))
                 self._authenticate(request)
+                self._settle()
+                if request.operation_id == GET_CONNECTION:
+                    return _json_response(200, self._get_connection(request))
                 if request.operation_id == CREATE_JOB:
                     return _json_response(200, self._create_job(request))
                 if request.operation_id == GET_JOB:
@@ -710,6 +808,8 @@ class AirbyteStub:
             status=response.status,
             authorization=self._redact_authorization(request.authorization),
         )
+        # Every answer says when, by the stub's clock (a client may count a job's age by it).
+        response.headers.setdefault("Date", format_datetime(self._clock(), usegmt=True))
         # Recorded before answering, so a client sees the call as soon as it has the answer.
         with self._lock:
             self._calls.append(call)
@@ -776,41 +876,76 @@ class AirbyteStub:
             label = "unknown"
         return f"Bearer <redacted:{label}>"
 
+    # ---- connections ----
+
+    def _known(self, connection_id: str) -> bool:
+        return connection_id not in self._forgotten_connections and (
+            self._known_connections is None or connection_id in self._known_connections
+        )
+
+    def _get_connection(self, request: _Request) -> dict[str, Any]:
+        raw_id = request.path_params["connectionId"]
+        if not _UUID_PATTERN.fullmatch(raw_id):
+            raise _Reply(422, {"errorId": str(uuid.uuid4())})  # the id does not deserialise
+        connection_id = _canonical_uuid(raw_id)
+        if not self._known(connection_id):
+            raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "connection", "resourceId": connection_id})
+        return {
+            "connectionId": connection_id,
+            "name": f"Connection {connection_id[:8]}",
+            "sourceId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"source:{connection_id}")),
+            "destinationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"destination:{connection_id}")),
+            "workspaceId": WORKSPACE_ID,
+            "status": self._connection_statuses.get(connection_id, "active"),
+            "schedule": {"scheduleType": "manual"},
+            "configurations": {"streams": []},
+            "createdAt": 1_700_000_000,
+            "tags": [],
+        }
+
     # ---- jobs ----
+
+    def _settle(self) -> None:
+        """Let the clock act on every job (a timed job's status, a job that ends by itself)."""
+        for job in self._jobs.values():
+            job.settle(self._next_update_sequence())
+
+    def _running(self, connection_id: str) -> list[_Job]:
+        return [job for job in self._jobs.values() if job.connection_id == connection_id and job.status not in TERMINAL_STATUSES]
 
     def _create_job(self, request: _Request) -> dict[str, Any]:
         body = request.body
-        if not isinstance(body, dict):
-            raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "The body must be a JSON object."})
-        connection_id, job_type = body.get("connectionId"), body.get("jobType")
-        if not isinstance(connection_id, str) or not _UUID_PATTERN.fullmatch(connection_id):
-            raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "connectionId must be a UUID."})
-        if job_type not in JOB_TYPES:
-            raise _problem_reply(
-                UNPROCESSABLE_ENTITY, {"message": f"jobType must be one of {', '.join(JOB_TYPES)}."}
-            )
+        connection_id = body.get("connectionId") if isinstance(body, dict) else None
+        job_type = body.get("jobType") if isinstance(body, dict) else None
+        if not isinstance(connection_id, str) or not _UUID_PATTERN.fullmatch(connection_id) or job_type not in JOB_TYPES:
+            # A body that does not deserialise (malformed JSON, a missing field, an unknown
+            # enum value, a connectionId that is no UUID): Airbyte answers with an error id only.
+            raise _Reply(422, {"errorId": str(uuid.uuid4())})
         if job_type not in CREATABLE_JOB_TYPES:
-            raise _problem_reply(
-                UNPROCESSABLE_ENTITY, {"message": f"Jobs of type {job_type} cannot be created here."}
-            )
+            raise _problem_reply(UNPROCESSABLE_ENTITY, {"message": "Refreshes are not supported in the public API."})
         connection_id = _canonical_uuid(connection_id)
-        if connection_id in self._forgotten_connections or (
-            self._known_connections is not None and connection_id not in self._known_connections
-        ):
+        if not self._known(connection_id):
             raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "connection", "resourceId": connection_id})
-        if job_type == "sync" and any(
-            job.connection_id == connection_id and job.job_type == "sync" and job.status not in TERMINAL_STATUSES
-            for job in self._jobs.values()
-        ):
-            raise _problem_reply(
-                TRY_AGAIN_LATER, {"message": f"A sync is already running for connection {connection_id}."}
-            )
-        queued = self._queued_scripts.get(job_type)
-        script = queued.popleft() if queued else self._default_scripts[job_type]
-        now = _utc_now()
+        stored_type = "reset" if job_type == "clear" else job_type  # stored as reset_connection
+        running = self._running(connection_id)
+        if stored_type == "sync":
+            if self._connection_statuses.get(connection_id, "active") != "active":
+                raise _problem_reply(STATE_CONFLICT, {"message": f"Connection {connection_id} is not active; it cannot be synced."})
+            if running:
+                raise _problem_reply(
+                    TRY_AGAIN_LATER, {"message": f"A sync is already running for connection {connection_id}."}
+                )
+        else:
+            # A reset is accepted whatever runs, and cancels it (a sync, or another reset).
+            for job in running:
+                job.cancelled_by_client = True
+                job.set_status("cancelled", self._next_update_sequence())
+        queued = self._queued_scripts.get(stored_type) or self._queued_scripts.get(job_type)
+        script, finish_after, timeline = queued.popleft() if queued else (self._default_scripts[stored_type], None, ())
+        now = self._clock()
         job = _Job(
             job_id=self._next_job_id,
-            job_type=job_type,
+            job_type=stored_type,
             connection_id=connection_id,
             script=script,
             step=0,
@@ -818,6 +953,10 @@ class AirbyteStub:
             start_time=now,
             last_updated_at=now,
             update_sequence=self._next_update_sequence(),
+            now=self._clock,
+            finish_after=self._finish_after if finish_after is None else finish_after,
+            timeline=timeline,
+            sync_stats=self._sync_stats,
         )
         self._next_job_id += 1
         self._jobs[job.job_id] = job
@@ -840,11 +979,14 @@ class AirbyteStub:
         return job.to_response()
 
     def _cancel_job(self, request: _Request) -> dict[str, Any]:
-        job = self._find_job(request)
-        if job.status in TERMINAL_STATUSES:
+        """Airbyte cancels the connection's current job, whatever id was asked for."""
+        asked = self._find_job(request)
+        running = self._running(asked.connection_id)
+        if not running:
             raise _problem_reply(
-                STATE_CONFLICT, {"message": f"Job {job.job_id} is {job.status} and cannot be cancelled."}
+                STATE_CONFLICT, {"message": f"No job is running for connection {asked.connection_id}; nothing to cancel."}
             )
+        job = max(running, key=lambda candidate: candidate.job_id)
         job.cancelled_by_client = True
         job.set_status("cancelled", self._next_update_sequence())
         return job.to_response()
@@ -865,6 +1007,7 @@ class AirbyteStub:
         limit = _int_parameter(query, "limit", default=20, minimum=1, maximum=100)
         offset = _int_parameter(query, "offset", default=0, minimum=0, maximum=None)
         order_field, order_direction = _parse_order_by(query.get("orderBy"))
+        window = {name: _time_parameter(query, name) for name in TIME_FILTERS}
 
         matching = [
             job
@@ -872,6 +1015,8 @@ class AirbyteStub:
             if (connection_id is None or job.connection_id == connection_id)
             and (job_type is None or job.job_type == job_type)
             and (status is None or job.status == status)
+            and _within(job.start_time, window["createdAtStart"], window["createdAtEnd"])
+            and _within(job.last_updated_at, window["updatedAtStart"], window["updatedAtEnd"])
         ]
         if order_field == "createdAt":
             matching.sort(key=lambda job: job.job_id, reverse=order_direction == "DESC")
@@ -887,6 +1032,7 @@ class AirbyteStub:
                 ("jobType", job_type),
                 ("status", status),
                 ("orderBy", query.get("orderBy")),
+                *((name, query.get(name)) for name in TIME_FILTERS),
             )
             if value is not None
         }
@@ -984,6 +1130,8 @@ def _resource_of(request: _Request) -> dict[str, str]:
         return {"resourceType": "connection", "resourceId": str(connection_id or "")}
     if request.operation_id == LIST_JOBS:
         return {"resourceType": "connection", "resourceId": request.query.get("connectionId", "")}
+    if "connectionId" in request.path_params:
+        return {"resourceType": "connection", "resourceId": request.path_params["connectionId"]}
     return {"resourceType": "application", "resourceId": ""}
 
 
@@ -1001,6 +1149,24 @@ def _int_parameter(
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be {bounds}."})
     return value
+
+
+TIME_FILTERS = ("createdAtStart", "createdAtEnd", "updatedAtStart", "updatedAtEnd")
+
+
+def _time_parameter(query: Mapping[str, str], name: str) -> datetime | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be an ISO-8601 date-time."}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or moment >= start) and (end is None or moment <= end)
 
 
 def _parse_order_by(raw: str | None) -> tuple[str, str]:
@@ -1032,7 +1198,9 @@ def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
             pass
         return
     try:
-        handler.send_response(response.status)
+        # Not send_response: it adds a Date of its own (the real clock), and the stub's clock rules.
+        handler.send_response_only(response.status)
+        handler.send_header("Server", handler.version_string())
         for name, value in response.headers.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(response.body)))

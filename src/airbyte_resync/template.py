@@ -38,26 +38,56 @@ class FunctionBinding:
     handler: str  # module.function, e.g. app.lambda_handler
 
 
+@dataclass(frozen=True)
+class StateMachineBinding:
+    logical_id: str  # e.g. ResetAndResyncStateMachine
+    definition_path: Path  # its DefinitionUri
+    functions: dict[str, FunctionBinding]  # placeholder -> the function it is bound to
+    state_machines: dict[str, str]  # placeholder -> logical id of the state machine it is bound to
+
+
 def load_template(path: Path) -> dict:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
 
 
-def function_bindings(template_path: Path) -> dict[str, FunctionBinding]:
-    """Placeholder name -> the function bound to it by the state machine's DefinitionSubstitutions."""
+def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding]:
+    """Each state machine of the template, with what its DefinitionSubstitutions bind: a
+    function (`!GetAtt <Function>.Arn`) or another state machine (`!Ref <StateMachine>`).
+    Other substitutions (a table name, say) bind nothing to run."""
     template = load_template(template_path)
     resources = template.get("Resources", {})
     globals_ = template.get("Globals", {}).get("Function", {})
-    machines = [r for r in resources.values() if r.get("Type") == STATE_MACHINE_TYPE]
-    if len(machines) != 1:
-        raise ValueError(f"{template_path.name} must define exactly one {STATE_MACHINE_TYPE}")
-    bindings = {}
-    for placeholder, value in (machines[0]["Properties"].get("DefinitionSubstitutions") or {}).items():
-        target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
-        if not target or target[1] != "Arn" or target[0] not in resources:
-            continue  # not a function ARN (e.g. a table name): nothing to bind
-        function = resources[target[0]]
-        properties = function.get("Properties", {})
-        code_uri = properties.get("CodeUri", globals_.get("CodeUri"))
-        handler = properties.get("Handler", globals_.get("Handler"))
-        bindings[placeholder] = FunctionBinding(placeholder, target[0], template_path.parent / code_uri, handler)
-    return bindings
+    machines = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != STATE_MACHINE_TYPE:
+            continue
+        properties = resource.get("Properties", {})
+        functions, others = {}, {}
+        for placeholder, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+            if target and target[1] == "Arn" and resources.get(target[0], {}).get("Type") == "AWS::Serverless::Function":
+                function = resources[target[0]].get("Properties", {})
+                code_uri = function.get("CodeUri", globals_.get("CodeUri"))
+                handler = function.get("Handler", globals_.get("Handler"))
+                functions[placeholder] = FunctionBinding(placeholder, target[0], template_path.parent / code_uri, handler)
+            reference = value.get("Ref") if isinstance(value, dict) else None
+            if reference and resources.get(reference, {}).get("Type") == STATE_MACHINE_TYPE:
+                others[placeholder] = reference
+        machines[logical_id] = StateMachineBinding(logical_id, template_path.parent / properties["DefinitionUri"], functions, others)
+    if not machines:
+        raise ValueError(f"{template_path.name} defines no {STATE_MACHINE_TYPE}")
+    return machines
+
+
+def root_state_machine(machines: dict[str, StateMachineBinding]) -> str:
+    """The state machine no other one starts: the one a run is an execution of."""
+    started = {target for machine in machines.values() for target in machine.state_machines.values()}
+    roots = [logical_id for logical_id in machines if logical_id not in started]
+    if len(roots) != 1:
+        raise ValueError(f"expected one state machine that no other starts, found {roots}")
+    return roots[0]
+
+
+def function_bindings(template_path: Path) -> dict[str, FunctionBinding]:
+    """Placeholder name -> the function bound to it, over every state machine."""
+    return {placeholder: binding for machine in state_machine_bindings(template_path).values() for placeholder, binding in machine.functions.items()}

@@ -31,6 +31,7 @@ import botocore.session
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
@@ -162,10 +163,17 @@ def _sfn_integration_normalised() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def local_aws(functions: LocalFunctions, retry_sleep: Callable[[float], None] | None = None, *, nested_executions: bool = True) -> Iterator[None]:
+def local_aws(
+    functions: LocalFunctions,
+    retry_sleep: Callable[[float], None] | None = None,
+    *,
+    nested_executions: bool = True,
+    wait_sleep: Callable[[float], None] | None = None,
+) -> Iterator[None]:
     """moto with its Step Functions engine on, Lambda routed to `functions`, nested
     executions normalised (unless `nested_executions` is False, to show what moto does
-    alone), and optionally the interpreter's retry sleep replaced."""
+    alone), and optionally the interpreter's retry sleep and Wait states' sleep replaced
+    (a test's clock: `wait_sleep(seconds)` instead of waiting)."""
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         payload, failed = functions.invoke(function_name, body)
@@ -175,16 +183,20 @@ def local_aws(functions: LocalFunctions, retry_sleep: Callable[[float], None] | 
 
     original_invoke = LambdaSimpleBackend.invoke
     original_time = retrier_decl.time
+    original_wait = WaitFunction._wait_interval
     quiet = _quiet_moto_loggers()
     LambdaSimpleBackend.invoke = invoke
     if retry_sleep is not None:
         retrier_decl.time = SimpleNamespace(sleep=retry_sleep)
+    if wait_sleep is not None:
+        WaitFunction._wait_interval = lambda self, env, wait_seconds: wait_sleep(wait_seconds)
     try:
         with mock_aws(config=MOTO_CONFIG), (_sfn_integration_normalised() if nested_executions else contextlib.nullcontext()):
             yield
     finally:
         LambdaSimpleBackend.invoke = original_invoke
         retrier_decl.time = original_time
+        WaitFunction._wait_interval = original_wait
         quiet.close()
 
 

@@ -145,11 +145,13 @@ def execute(
     timeout_seconds: float = 3600,
     prepare: Callable[[], None] | None = None,
     other_machines: Mapping[str, str] | None = None,
+    wait_sleep: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Create the state machine in moto, start one execution and wait for it to end.
     `prepare` runs inside the mocked AWS first (to create what the functions read);
-    `other_machines` (name -> definition) are created first, for child executions."""
-    with _local_run(functions, variables, retry_sleep, prepare) as (client, captured):
+    `other_machines` (name -> definition) are created first, for child executions;
+    `wait_sleep(seconds)`, when given, stands for every Wait state's wait (a test's clock)."""
+    with _local_run(functions, variables, retry_sleep, prepare, wait_sleep) as (client, captured):
         for name, other in (other_machines or {}).items():
             _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
@@ -169,11 +171,14 @@ def execute_many(
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     prepare: Callable[[], None] | None = None,
+    other_machines: Mapping[str, str] | None = None,
 ) -> list[RunResult]:
     """Start one execution per input, all at once, and wait for every one to end: moto runs
     them on threads of their own, as Step Functions runs them side by side. Each result's
     `function_logs` holds what every function logged during the whole run."""
     with _local_run(functions, variables, retry_sleep, prepare) as (client, captured):
+        for name, other in (other_machines or {}).items():
+            _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
         executions = [_start(client, machine, execution_input) for execution_input in execution_inputs]
         started = time.monotonic()
@@ -187,9 +192,9 @@ def execute_many(
 
 
 @contextlib.contextmanager
-def _local_run(functions: LocalFunctions, variables: Mapping[str, str | None], retry_sleep, prepare) -> Iterator[tuple[Any, io.StringIO]]:
+def _local_run(functions: LocalFunctions, variables: Mapping[str, str | None], retry_sleep, prepare, wait_sleep=None) -> Iterator[tuple[Any, io.StringIO]]:
     FUNCTION_OUTPUT.target = captured = io.StringIO()
-    with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), _function_log_handlers(), local_aws(functions, retry_sleep):
+    with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), _function_log_handlers(), local_aws(functions, retry_sleep, wait_sleep=wait_sleep):
         if prepare is not None:
             prepare()
         yield boto3.client("stepfunctions", region_name=REGION), captured

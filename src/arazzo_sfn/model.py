@@ -49,6 +49,7 @@ class LoopSpec:
     interval_seconds: int = 5
     backoff_rate: float = 1.1
     max_delay_seconds: int | None = 300
+    on_limit: str = "fail"  # fail (the x-loop error) | end (the workflow ends, with its outputs)
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,7 @@ def _fail(raw: Any, location: Location) -> FailSpec:
     return FailSpec(raw["error"], cause, location)
 
 
-LOOP_FIELDS = {"waitSeconds", "fallbackWaitSeconds", "maxIterations", "error", "cause", "mode", "intervalSeconds", "backoffRate", "maxDelaySeconds"}
+LOOP_FIELDS = {"waitSeconds", "fallbackWaitSeconds", "maxIterations", "error", "cause", "mode", "intervalSeconds", "backoffRate", "maxDelaySeconds", "onLimit"}
 
 
 def _loop(raw: Any, location: Location) -> LoopSpec:
@@ -334,6 +335,9 @@ def _loop(raw: Any, location: Location) -> LoopSpec:
     mode = raw.get("mode", "choice")
     if mode not in ("choice", "retry"):
         raise SemanticError("x-loop `mode` must be choice (Task, Choice, Wait: the default) or retry (the Task's own Retry)", location)
+    on_limit = raw.get("onLimit", "fail")
+    if on_limit not in ("fail", "end"):
+        raise SemanticError("x-loop `onLimit` must be fail (the x-loop error: the default) or end (the workflow ends with its outputs)", location)
     fallback = raw.get("fallbackWaitSeconds")
     if fallback is not None and not _non_negative_int(fallback):
         raise SemanticError("x-loop `fallbackWaitSeconds` must be a non-negative integer", location)
@@ -356,7 +360,7 @@ def _loop(raw: Any, location: Location) -> LoopSpec:
         raw.get("waitSeconds", 30), raw.get("maxIterations"), error, cause, location,
         fallback_wait_seconds=fallback, mode=mode,
         interval_seconds=schedule.get("intervalSeconds", 5), backoff_rate=float(schedule.get("backoffRate", 1.1)),
-        max_delay_seconds=schedule.get("maxDelaySeconds", 300),
+        max_delay_seconds=schedule.get("maxDelaySeconds", 300), on_limit=on_limit,
     )
 
 

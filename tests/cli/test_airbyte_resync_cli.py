@@ -32,7 +32,10 @@ def test_json_run_on_the_embedded_stub_prints_exactly_one_object():
     result = json.loads(done.stdout)  # the whole of stdout is one JSON document
     assert set(result) == {"status", "output", "error", "cause", "events"}
     assert result["status"] == "SUCCEEDED"
-    assert result["output"] == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert result["output"] == {
+        "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncWatched": True,
+        "resyncStatus": "succeeded", "rowsSynced": 12_345, "bytesSynced": 6_789_012, "resyncDuration": "PT0S",
+    }
     assert result["error"] is None and result["cause"] is None
     assert isinstance(result["events"], int) and result["events"] > 20
 
@@ -44,11 +47,10 @@ def test_human_run_prints_a_line_per_transition_then_the_outputs():
     lines = done.stdout.splitlines()
     states = [line.split()[1] for line in lines if "s  " in line and " 1001" in line]
     assert states[:2] == ["triggerReset", "triggerReset.Route"]
-    assert "pollReset" in states
-    assert any("pollReset" in line and "1001" in line and line.endswith("running") for line in lines)
-    assert any("triggerResync" in line and "1002" in line for line in lines)
+    assert any("waitForReset" in line and "1001" in line and line.endswith("succeeded") for line in lines)
+    assert any("waitForResync" in line and "1002" in line and line.endswith("succeeded") for line in lines)
     assert "Execution SUCCEEDED" in done.stdout
-    assert "  resyncJobId: 1002" in lines
+    assert "  resyncJobId: 1002" in lines and "  rowsSynced: 12345" in lines
     assert not any(line.startswith("{") for line in lines), "function logs leaked into the output"
 
 
@@ -59,7 +61,6 @@ def test_human_run_prints_a_line_per_transition_then_the_outputs():
         (["run", "--connection-id", "not-a-uuid"], "--connection-id"),
         (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "soon"], "--poll-interval"),
         (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "-5"], "--poll-interval"),
-        (["run", "--connection-id", CONNECTION_ID, "--max-polls", "0"], "--max-polls"),
         (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "ftp://airbyte.internal/v1"], "--airbyte-url"),
         (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://airbyte.example.com/api/public/v1"], "--airbyte-url"),
     ],
@@ -79,9 +80,21 @@ def test_a_real_url_with_a_bearer_token_from_the_environment():
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
-    assert [c.operation_id for c in calls] == ["listJobs", "createJob", "getJob", "getJob", "createJob"]
+    assert [c.operation_id for c in calls] == ["getConnection", "listJobs", "createJob", "getJob", "getJob", "createJob", "getJob", "getJob"]
     assert {c.authorization for c in calls} == {"Bearer <redacted:api-token>"}
     assert API_TOKEN not in done.stdout + done.stderr
+
+
+def test_no_wait_for_resync_ends_once_the_sync_has_started():
+    with AirbyteStub() as stub:
+        done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "0", "--no-wait-for-resync", "--json")
+        calls = stub.calls
+
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)["output"]
+    assert output["resyncWatched"] is False and output["resyncStatus"] == "running"
+    # The sync's status is read once, as it started; nobody waits for its end.
+    assert [c.operation_id for c in calls][-2:] == ["createJob", "getJob"]
 
 
 def test_empty_credential_variables_count_as_unset():

@@ -253,9 +253,19 @@ def step_data(step: str, status_code: int = 200, body: Any = None, **extra: Any)
 # --- the committed state machine -----------------------------------------------------------------
 
 
+ROOT_WORKFLOW, CHILD_WORKFLOW = "reset-and-resync", "wait-for-job"
+CHILD_ASL_PATH = ROOT / "statemachine" / "wait_for_job.asl.json"
+COMMITTED = {ROOT_WORKFLOW: ASL_PATH, CHILD_WORKFLOW: CHILD_ASL_PATH}
+
+
 @pytest.fixture(scope="module")
 def compiled_text() -> str:
-    return compile_file(WORKFLOW_PATH)
+    return compile_file(WORKFLOW_PATH, ROOT_WORKFLOW)
+
+
+@pytest.fixture(scope="module")
+def child_text() -> str:
+    return compile_file(WORKFLOW_PATH, CHILD_WORKFLOW)
 
 
 @pytest.fixture(scope="module")
@@ -263,25 +273,40 @@ def asl(compiled_text: str) -> dict:
     return json.loads(compiled_text)
 
 
-def test_committed_asl_is_exactly_what_the_compiler_produces(compiled_text):
+@pytest.fixture(scope="module")
+def child(child_text: str) -> dict:
+    return json.loads(child_text)
+
+
+def test_committed_asl_is_exactly_what_the_compiler_produces(compiled_text, child_text):
     assert ASL_PATH.read_bytes() == compiled_text.encode("utf-8")
+    assert CHILD_ASL_PATH.read_bytes() == child_text.encode("utf-8")
 
 
-def test_compiling_twice_gives_identical_text(compiled_text):
-    assert compile_file(WORKFLOW_PATH) == compiled_text
+def test_compiling_twice_gives_identical_text(compiled_text, child_text):
+    assert compile_file(WORKFLOW_PATH, ROOT_WORKFLOW) == compiled_text
+    assert compile_file(WORKFLOW_PATH, CHILD_WORKFLOW) == child_text
 
 
 def test_cli_output_in_another_process_is_identical(compiled_text):
     # A fresh interpreter has another hash seed: set or dict ordering that depends on it shows here.
-    result = run_cli("compile", WORKFLOW_PATH)
+    result = run_cli("compile", WORKFLOW_PATH, "--workflow", ROOT_WORKFLOW)
     assert result.returncode == 0, result.stderr
     assert result.stdout == compiled_text
 
 
-def test_check_passes_on_the_committed_file():
-    result = run_cli("compile", WORKFLOW_PATH, "-o", ASL_PATH, "--check")
+def test_check_passes_on_the_committed_files():
+    for workflow_id, path in COMMITTED.items():
+        result = run_cli("compile", WORKFLOW_PATH, "--workflow", workflow_id, "-o", path, "--check")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+
+
+def test_compile_all_writes_the_run_and_its_child(tmp_path):
+    result = run_cli("compile", WORKFLOW_PATH, "--all", "-o", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    for workflow_id, path in COMMITTED.items():
+        assert (tmp_path / f"{workflow_id}.asl.json").read_bytes() == path.read_bytes()
 
 
 def test_check_fails_on_a_modified_copy_and_names_it(tmp_path):
@@ -289,7 +314,7 @@ def test_check_fails_on_a_modified_copy_and_names_it(tmp_path):
     stale.write_text(ASL_PATH.read_text(encoding="utf-8").replace('"ResetFailed"', '"ResetFailedEdited"'), encoding="utf-8")
     before = stale.read_text(encoding="utf-8")
 
-    result = run_cli("compile", WORKFLOW_PATH, "-o", stale, "--check")
+    result = run_cli("compile", WORKFLOW_PATH, "--workflow", ROOT_WORKFLOW, "-o", stale, "--check")
 
     assert result.returncode == 1
     assert str(stale) in result.stderr
@@ -304,16 +329,26 @@ def test_check_without_output_is_a_usage_error():
     assert result.stdout == ""
 
 
-def test_every_task_invokes_its_own_lambda_placeholder(asl):
+def test_every_task_invokes_its_own_lambda_or_starts_the_child(asl, child):
     tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
-    assert set(tasks) == {"checkConnectionIdle", "triggerReset", "pollReset", "triggerResync"}
+    assert set(tasks) == {"checkConnection", "checkConnectionIdle", "triggerReset", "waitForReset", "triggerResync", "waitForResync"}
     for name, state in tasks.items():
-        assert state["Resource"] == LAMBDA_INVOKE
-        assert state["Parameters"]["FunctionName"] == "${" + name[0].upper() + name[1:] + "FunctionArn}"
+        if name.startswith("waitFor"):
+            assert state["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+            assert state["Parameters"]["StateMachineArn"] == "${WaitForJobStateMachineArn}"
+        else:
+            assert state["Resource"] == LAMBDA_INVOKE
+            assert state["Parameters"]["FunctionName"] == "${" + name[0].upper() + name[1:] + "FunctionArn}"
+    child_tasks = [name for name, state in child["States"].items() if state["Type"] == "Task"]
+    assert child_tasks == ["pollJob"]
+    assert child["States"]["pollJob"]["Parameters"]["FunctionName"] == "${PollJobFunctionArn}"
 
 
-def test_the_only_placeholders_are_the_four_function_arns(compiled_text):
-    assert set(re.findall(r"\$\{([^}]*)\}", compiled_text)) == {"CheckConnectionIdleFunctionArn", "TriggerResetFunctionArn", "PollResetFunctionArn", "TriggerResyncFunctionArn"}
+def test_the_only_placeholders_are_the_function_and_child_arns(compiled_text, child_text):
+    assert set(re.findall(r"\$\{([^}]*)\}", compiled_text)) == {
+        "CheckConnectionFunctionArn", "CheckConnectionIdleFunctionArn", "TriggerResetFunctionArn", "TriggerResyncFunctionArn", "WaitForJobStateMachineArn",
+    }
+    assert set(re.findall(r"\$\{([^}]*)\}", child_text)) == {"PollJobFunctionArn"}
 
 
 def _cycle_without(asl: dict, excluded_type: str) -> list[str] | None:
@@ -338,42 +373,99 @@ def _cycle_without(asl: dict, excluded_type: str) -> list[str] | None:
     return None
 
 
-def test_every_loop_passes_through_a_wait_state(asl):
-    assert _cycle_without(asl, "Wait") is None
-    # ...and the poll loop is a loop at all (the check above would hold for no loop).
-    assert _cycle_without(asl, "Fail") is not None
+def test_every_loop_passes_through_a_wait_state(asl, child):
+    for machine in (asl, child):
+        assert _cycle_without(machine, "Wait") is None
+        # ...and each has a loop at all (the check above would hold for no loop).
+        assert _cycle_without(machine, "Fail") is not None
+
+
+# --- the run: what it does with what wait-for-job says ---------------------------------------------
+
+ROOT_INPUTS = {"connectionId": "c", "pollIntervalSeconds": 30, "maxResetSeconds": 604800, "maxResyncSeconds": 2678400, "waitForResync": True}
+
+
+def watched(step: str, status: Any, overdue: str | None = "false", **inputs: Any) -> dict:
+    """State data as the route after a wait-for-job step sees it: the child's outputs."""
+    return {
+        "inputs": {**ROOT_INPUTS, **inputs},
+        "steps": {
+            "triggerReset": {"statusCode": 200, "headers": {}, "body": None, "outputs": {"jobId": 1001}, "reads": {}},
+            "triggerResync": {"statusCode": 200, "headers": {}, "body": None, "outputs": {"jobId": 1002}, "reads": {}},
+            step: {"status": "SUCCEEDED", "executionArn": "arn:child", "outputs": {"status": status, "overdue": overdue, "rowsSynced": 10, "bytesSynced": 20, "duration": "PT1M"}},
+        },
+        # Starting wait-for-job again is a loop counted apart (a child's answer cannot carry it).
+        "loops": {f"{name}_stillRunning": {"iterations": 1, "total": 1} for name in ("waitForReset", "waitForResync")},
+    }
+
+
+@pytest.mark.parametrize("status", ["queued", "pending", "running", "incomplete"])
+@pytest.mark.parametrize("step", ["waitForReset", "waitForResync"])
+def test_a_job_still_running_starts_wait_for_job_again(asl, step, status):
+    assert outcome(asl, route(asl, f"{step}.Route", watched(step, status))) == ("Task", step)
+
+
+def test_a_succeeded_reset_goes_on_to_the_sync_and_a_succeeded_sync_ends_the_run(asl):
+    assert outcome(asl, route(asl, "waitForReset.Route", watched("waitForReset", "succeeded"))) == ("Task", "triggerResync")
+    assert outcome(asl, route(asl, "waitForResync.Route", watched("waitForResync", "succeeded"))) == ("End", "WorkflowOutputs")
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_a_failed_or_cancelled_job_fails_the_run_with_its_own_error(asl, status):
+    assert outcome(asl, route(asl, "waitForReset.Route", watched("waitForReset", status))) == ("Fail", "ResetFailed")
+    assert outcome(asl, route(asl, "waitForResync.Route", watched("waitForResync", status))) == ("Fail", "ResyncFailed")
+
+
+def test_a_job_past_its_limit_fails_the_run_with_the_job_s_timeout(asl):
+    assert outcome(asl, route(asl, "waitForReset.Route", watched("waitForReset", "running", overdue="true"))) == ("Fail", "ResetTimedOut")
+    assert outcome(asl, route(asl, "waitForResync.Route", watched("waitForResync", "running", overdue="true"))) == ("Fail", "ResyncTimedOut")
+
+
+@pytest.mark.parametrize("status", ["Succeeded", "RUNNING", "paused", "", 3, None])
+def test_any_other_status_ends_in_unexpected_job_status(asl, status):
+    # Includes a missing or non-string status: the guards make it "unexpected", not a runtime error.
+    assert outcome(asl, route(asl, "waitForReset.Route", watched("waitForReset", status))) == ("Fail", "UnexpectedJobStatus")
+    assert outcome(asl, route(asl, "waitForResync.Route", watched("waitForResync", status))) == ("Fail", "UnexpectedJobStatus")
+
+
+def test_a_sync_not_watched_ends_the_run_whatever_its_status(asl):
+    data = watched("waitForResync", "running", waitForResync=False)
+    assert outcome(asl, route(asl, "waitForResync.Route", data)) == ("End", "WorkflowOutputs")
+
+
+def test_a_child_that_failed_fails_the_run_with_the_child_s_own_error(asl):
+    failed = {"child": {"Error": "TransientAirbyteError", "Cause": "{}"}}
+    data = {**watched("waitForReset", None), "steps": {"waitForReset": failed}}
+    assert outcome(asl, route(asl, "waitForReset.Failed", data)) == ("Fail", "<$.steps.waitForReset.child.Error>")
+    assert asl["States"]["waitForReset"]["Catch"][0] == {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.steps.waitForReset", "Next": "waitForReset.ChildFailed"}
+
+
+# --- wait-for-job: its poll loop ------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def poll_route(asl) -> str:
-    """The Choice after the poll task."""
-    return asl["States"]["pollReset"]["Next"]
-
-
-@pytest.fixture(scope="module")
-def loop_key(asl) -> str:
+def loop_key(child) -> str:
     # The poll loop is folded: its count travels with the poll step, none is kept apart.
-    assert asl["States"]["StartWorkflow"]["Parameters"]["loops"] == {}
-    loops = asl["States"]["StartWorkflow"]["Parameters"]["steps"]["pollReset"]["loops"]
+    assert child["States"]["StartWorkflow"]["Parameters"]["loops"] == {}
+    loops = child["States"]["StartWorkflow"]["Parameters"]["steps"]["pollJob"]["loops"]
     assert len(loops) == 1, "the workflow has exactly one loop"
     return next(iter(loops))
 
 
 @pytest.fixture(scope="module")
 def poll_data(loop_key):
-    """State data as the poll Choice sees it."""
+    """State data as the poll Choice of wait-for-job sees it."""
 
-    def make(status: Any = _MISSING, iterations: int = 1, max_polls: int = 1440, status_code: int = 200, total: int | None = None) -> dict:
+    def make(status: Any = _MISSING, iterations: int = 1, status_code: int = 200, total: int | None = None, overdue: str = "false", watch: bool = True) -> dict:
         """`iterations`: the reads of the job since the loop was entered, this one included."""
         body = {"jobId": 1001} if status is _MISSING else {"jobId": 1001, "status": status}
         kept = None if status is _MISSING else status
         return {
-            "inputs": {"connectionId": "c", "pollIntervalSeconds": 30, "maxPolls": max_polls},
+            "inputs": {"jobId": 1001, "pollIntervalSeconds": 30, "maxJobSeconds": 3600, "watch": watch},
             "steps": {
-                "triggerReset": {"statusCode": 200, "headers": {}, "body": None, "outputs": {"jobId": 1001}, "reads": {}},
-                "pollReset": {
-                    "statusCode": status_code, "headers": {}, "body": body,
-                    "outputs": {"status": kept}, "reads": {"r0": kept, "r1": 30},
+                "pollJob": {
+                    "statusCode": status_code, "headers": {}, "body": body, "criteria": {"c0": overdue == "true"},
+                    "outputs": {"status": kept, "overdue": overdue}, "reads": {"r0": 30},
                     "loops": {loop_key: {"iterations": iterations, "total": iterations if total is None else total}},
                 },
             },
@@ -384,61 +476,43 @@ def poll_data(loop_key):
 
 
 @pytest.mark.parametrize("status", ["queued", "pending", "running", "incomplete"])
-def test_unfinished_statuses_wait_then_poll_again(asl, poll_route, poll_data, status):
-    visited = route(asl, poll_route, poll_data(status))
-    assert outcome(asl, visited) == ("Task", "pollReset")
-    assert "Wait" in [asl["States"][name]["Type"] for name in visited]
+def test_unfinished_statuses_wait_then_poll_again(child, poll_data, status):
+    visited = route(child, "pollJob.Route", poll_data(status))
+    assert outcome(child, visited) == ("Task", "pollJob")
+    assert "Wait" in [child["States"][name]["Type"] for name in visited]
 
 
-def test_succeeded_goes_on_to_the_resync(asl, poll_route, poll_data):
-    visited = route(asl, poll_route, poll_data("succeeded"))
-    assert outcome(asl, visited) == ("Task", "triggerResync")
-    assert [asl["States"][name]["Type"] for name in visited] == ["Choice", "Task"]
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled", "RUNNING", None, _MISSING])
+def test_anything_but_an_unfinished_status_ends_wait_for_job_with_its_outputs(child, poll_data, status):
+    # The run judges the status; wait-for-job only stops reading.
+    assert outcome(child, route(child, "pollJob.Route", poll_data(status))) == ("End", "WorkflowOutputs")
 
 
-@pytest.mark.parametrize("status", ["failed", "cancelled"])
-def test_failed_and_cancelled_end_in_reset_failed(asl, poll_route, poll_data, status):
-    assert outcome(asl, route(asl, poll_route, poll_data(status))) == ("Fail", "ResetFailed")
-
-
-@pytest.mark.parametrize("status", ["Succeeded", "RUNNING", "paused", "", 3, None, _MISSING])
-def test_any_other_status_ends_in_unexpected_job_status(asl, poll_route, poll_data, status):
-    # Includes a missing or non-string status: the guards make it "unexpected", not a runtime error.
-    assert outcome(asl, route(asl, poll_route, poll_data(status))) == ("Fail", "UnexpectedJobStatus")
+def test_an_overdue_job_or_a_single_read_ends_wait_for_job(child, poll_data):
+    assert outcome(child, route(child, "pollJob.Route", poll_data("running", overdue="true"))) == ("End", "WorkflowOutputs")
+    assert outcome(child, route(child, "pollJob.Route", poll_data("running", watch=False))) == ("End", "WorkflowOutputs")
 
 
 @pytest.mark.parametrize("status_code", [404, 500, 201])
-def test_a_poll_answered_with_another_status_code_is_a_step_failure(asl, poll_route, poll_data, status_code):
-    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", status_code=status_code))) == ("Fail", "StepFailed")
+def test_a_poll_answered_with_another_status_code_is_a_step_failure(child, poll_data, status_code):
+    assert outcome(child, route(child, "pollJob.Route", poll_data("succeeded", status_code=status_code))) == ("Fail", "StepFailed")
 
 
-def test_the_poll_loop_stops_after_max_polls_reads_again(asl, poll_route, poll_data):
-    # maxPolls 10: the first read, then 10 more; the 11th read of a running job ends the loop.
-    still_going = route(asl, poll_route, poll_data("running", iterations=10, max_polls=10))
-    assert outcome(asl, still_going) == ("Task", "pollReset")
-    at_the_bound = route(asl, poll_route, poll_data("running", iterations=11, max_polls=10))
-    assert outcome(asl, at_the_bound) == ("Fail", "ResetTimedOut")
-    # The bound only stops a loop; a finished job at the bound still takes its own way.
-    assert outcome(asl, route(asl, poll_route, poll_data("succeeded", iterations=11, max_polls=10))) == ("Task", "triggerResync")
-
-
-def test_the_hard_cap_stops_the_loop_within_the_history_limit(asl, poll_route, poll_data):
+def test_the_history_budget_ends_wait_for_job_with_the_status_for_the_run_to_start_it_again(child, poll_data):
     cap = loop_iteration_cap(1, "folded")
     assert lower.EVENTS_PER_PASS["folded"] == 9
     assert 9 * cap < HISTORY_EVENT_LIMIT
-    # Even when maxPolls asks for more, the cap ends the loop; it counts the whole execution,
-    # so entering the loop again does not give the history back.
-    huge = 10 * cap
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap, max_polls=huge))) == ("Task", "pollReset")
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=cap + 1, max_polls=huge))) == ("Fail", "ResetTimedOut")
-    assert outcome(asl, route(asl, poll_route, poll_data("running", iterations=1, total=cap + 1, max_polls=huge))) == ("Fail", "ResetTimedOut")
+    assert outcome(child, route(child, "pollJob.Route", poll_data("running", iterations=cap))) == ("Task", "pollJob")
+    # At the bound the loop ends the workflow, with its outputs (onLimit: end): not a failure.
+    assert outcome(child, route(child, "pollJob.Route", poll_data("running", iterations=cap + 1))) == ("End", "WorkflowOutputs")
+    assert outcome(child, route(child, "pollJob.Route", poll_data("running", iterations=1, total=cap + 1))) == ("End", "WorkflowOutputs")
 
 
-def test_one_pass_of_the_poll_loop_costs_the_events_the_cap_assumes(asl, poll_route, poll_data):
-    loop = route(asl, poll_route, poll_data("running"))
-    one_pass = ["pollReset"] + loop[:-1]  # the Task, its Choice, and what leads back to the Task
-    assert [asl["States"][name]["Type"] for name in one_pass] == ["Task", "Choice", "Wait"]
-    assert sum(EVENTS_PER_STATE[asl["States"][name]["Type"]] for name in one_pass) == lower.EVENTS_PER_PASS["folded"]
+def test_one_pass_of_the_poll_loop_costs_the_events_the_cap_assumes(child, poll_data):
+    loop = route(child, "pollJob.Route", poll_data("running"))
+    one_pass = ["pollJob"] + loop[:-1]  # the Task, its Choice, and what leads back to the Task
+    assert [child["States"][name]["Type"] for name in one_pass] == ["Task", "Choice", "Wait"]
+    assert sum(EVENTS_PER_STATE[child["States"][name]["Type"]] for name in one_pass) == lower.EVENTS_PER_PASS["folded"]
 
 
 # --- validation: all problems at once, each located ----------------------------------------------
@@ -1079,19 +1153,22 @@ def test_each_loop_has_its_own_counter(tmp_path):
 
 
 def test_diagram_draws_steps_actions_loops_and_declared_failures():
-    done = run_cli("diagram", WORKFLOW_PATH)
+    done = run_cli("diagram", WORKFLOW_PATH, "--workflow", ROOT_WORKFLOW)
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "flowchart TD"
-    assert '    s1["triggerReset<br/>POST /jobs"]' in lines
-    assert '    s2["pollReset<br/>GET /jobs/{jobId}"]' in lines
-    assert '    s2 -- "stillRunning<br/>wait $response.header.Retry-After" --> s2' in lines
-    assert '    s2 -- "resetSucceeded" --> s3' in lines
-    for error in ("StepFailed", "ConnectionBusy", "ResetFailed", "UnexpectedJobStatus", "ResyncNotStarted"):
+    assert '    s2["triggerReset<br/>POST /jobs"]' in lines
+    assert '    s3["waitForReset<br/>workflowId wait-for-job"]' in lines
+    assert '    s3 -- "stillRunning<br/>wait 0" --> s3' in lines
+    assert '    s3 -- "resetSucceeded" --> s4' in lines
+    for error in ("StepFailed", "ConnectionNotActive", "ConnectionBusy", "ResetFailed", "ResetTimedOut", "UnexpectedJobStatus", "ResyncNotStarted", "ResyncFailed", "ResyncTimedOut"):
         assert any(f'[["fail: {error}"]]' in line for line in lines), error
-    assert '    s3 --> succeed' in lines
-    assert not any(line.startswith("    s3 -. \"failed\"") for line in lines)  # its failure action takes every failure
+    assert '    s5 -- "resyncSucceeded" --> succeed' in lines
+    assert not any(line.startswith("    s4 -. \"failed\"") for line in lines)  # its failure action takes every failure
+
+    child = run_cli("diagram", WORKFLOW_PATH, "--workflow", CHILD_WORKFLOW)
+    assert '    s0 -- "stillRunning<br/>wait $response.header.Retry-After" --> s0' in child.stdout.splitlines()
 
 
 # --- failure actions: retry, goto, end; workflow-level actions; $components ----------------------

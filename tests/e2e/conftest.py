@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -17,11 +18,33 @@ CLIENT_ID = "e2e-client-7b1f0c"
 CLIENT_SECRET = "e2e-secret-Qx8vT2mLr9ZpW4kN"
 
 
+class VirtualClock:
+    """Time for the stub and the state machines' waits alike: a Wait state or a retry's
+    backoff moves it on at once, so a run of days takes seconds."""
+
+    def __init__(self, start: datetime = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)):
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
 @dataclass
 class Harness:
     stub: AirbyteStub
     credentials: Credentials
     retry_sleeps: list[float] = field(default_factory=list)
+    clock: VirtualClock | None = None
+
+    def _retry_sleep(self, seconds: float) -> None:
+        self.retry_sleeps.append(seconds)
+        if self.clock is not None:
+            self.clock.sleep(seconds)
 
     def run(self, **input_overrides) -> RunResult:
         execution_input = {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0, **input_overrides}
@@ -30,7 +53,8 @@ class Harness:
     def run_raw(self, execution_input, wrap_function=None) -> RunResult:
         return run_state_machine(
             execution_input, self.stub.url, self.credentials,
-            retry_sleep=self.retry_sleeps.append, timeout_seconds=120, wrap_function=wrap_function,
+            retry_sleep=self._retry_sleep, timeout_seconds=600, wrap_function=wrap_function,
+            wait_sleep=self.clock.sleep if self.clock is not None else None,
         )
 
     def calls(self) -> list[tuple[str, int]]:
@@ -46,6 +70,14 @@ class Harness:
 def harness():
     with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub:
         yield Harness(stub, Credentials(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
+
+
+@pytest.fixture
+def clocked_harness():
+    """A harness whose stub and waits follow a virtual clock."""
+    clock = VirtualClock()
+    with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as stub:
+        yield Harness(stub, Credentials(client_id=CLIENT_ID, client_secret=CLIENT_SECRET), clock=clock), clock
 
 
 def cause_of(result: RunResult) -> dict:

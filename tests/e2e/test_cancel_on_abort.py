@@ -90,8 +90,41 @@ def test_an_aborted_execution_has_its_running_job_cancelled(airbyte):
         result = cancel(event, CONTEXT)
 
     assert result["cancelled"] == [{"jobId": job["jobId"], "was": "running", "statusCode": 200}]
-    assert [(c.operation_id, c.status) for c in airbyte.calls] == [("getJob", 200), ("cancelJob", 200)]
+    # Airbyte cancels the connection's current job, whatever id it is given: the reset must be it.
+    assert [(c.operation_id, c.status) for c in airbyte.calls] == [("getJob", 200), ("listJobs", 200), ("cancelJob", 200)]
     assert airbyte.jobs[job["jobId"]]["status"] == "cancelled"
+    # It may have cleared part of the destination: the destination's alarm fires.
+    assert result["destinationLeftReset"] == [CONNECTION_ID]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "TIMED_OUT"])
+def test_a_failed_or_timed_out_execution_has_its_running_reset_cancelled_too(airbyte, status):
+    airbyte.script("reset", ["running"])
+    job = AirbyteClient(Settings(airbyte.url, NoAuth())).create_job(CONNECTION_ID, "reset").body
+    cancel = load_cancel_function()
+
+    with local_aws(LocalFunctions()):
+        result = cancel(stopped_execution(job, status=status), CONTEXT)
+
+    assert [entry["jobId"] for entry in result["cancelled"]] == [job["jobId"]]
+    assert result["destinationLeftReset"] == [CONNECTION_ID]
+
+
+def test_a_reset_that_is_no_longer_the_connections_current_job_is_left_alone(airbyte):
+    # DELETE /jobs/{id} would cancel whatever runs now for the connection: someone's new job.
+    client = AirbyteClient(Settings(airbyte.url, NoAuth()))
+    airbyte.script("reset", ["running"])
+    reset = client.create_job(CONNECTION_ID, "reset").body
+    airbyte.script("reset", ["running"])
+    newer = client.create_job(CONNECTION_ID, "reset").body  # cancels ours, and runs
+    airbyte.jobs  # (the stub settles)
+    cancel = load_cancel_function()
+
+    with local_aws(LocalFunctions()):
+        result = cancel(stopped_execution(reset), CONTEXT)
+
+    assert result["cancelled"] == []
+    assert airbyte.jobs[newer["jobId"]]["status"] == "running"
 
 
 def test_a_job_that_already_finished_is_left_alone(airbyte):
@@ -149,7 +182,8 @@ def test_a_running_sync_is_never_cancelled(airbyte, capsys):
         result = cancel(stopped_execution(reset, sync=sync), CONTEXT)
 
     # The sync refills the destination: it runs on, and nothing is reported empty.
-    assert result["cancelled"] == [] and result["kept"] == [{"jobId": sync["jobId"], "status": "running"}]
+    assert result["cancelled"] == [] and [(k["jobId"], k["status"]) for k in result["kept"]] == [(sync["jobId"], "running")]
+    assert "runs on" in result["kept"][0]["why"]
     assert result["destinationLeftReset"] == []
     assert "DestinationLeftReset" not in emitted_metrics(capsys.readouterr().out)
     assert "cancelJob" not in [c.operation_id for c in airbyte.calls]

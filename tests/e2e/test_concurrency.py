@@ -34,9 +34,16 @@ def test_thirty_concurrent_executions_each_succeed_and_log_only_their_own_jobs()
             assert jobs[job_id]["connectionId"] == connection
             execution_of_job[job_id] = result.execution_arn
 
-    # Each log line naming a job was written by an invocation of the execution that owns it.
+    # Each log line naming a job was written by an invocation of the execution that owns it:
+    # the run itself (its triggers), or a wait-for-job child it started (its polls), which
+    # watches one job only.
     lines = [json.loads(line) for line in results[0].function_logs.splitlines() if line.startswith("{")]
     answered = [line for line in lines if line.get("message") == "Airbyte answered" and line.get("jobId") is not None]
-    assert len(answered) >= 3 * EXECUTIONS  # a reset, at least one poll, a sync
+    assert len(answered) >= 4 * EXECUTIONS  # a reset, its poll, a sync, its poll
+    jobs_of_child: dict[str, set] = {}
     for line in answered:
-        assert line["correlation_id"] == execution_of_job[line["jobId"]], line
+        if ":WaitForJob:" in line["correlation_id"]:
+            jobs_of_child.setdefault(line["correlation_id"], set()).add(line["jobId"])
+        else:
+            assert line["correlation_id"] == execution_of_job[line["jobId"]], line
+    assert len(jobs_of_child) == 2 * EXECUTIONS and all(len(jobs) == 1 for jobs in jobs_of_child.values())

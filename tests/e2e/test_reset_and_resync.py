@@ -14,23 +14,33 @@ from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CONNECTION_ID, cause_of
 
 TOKEN = ("createAccessToken", 200)
+CONNECTION = ("getConnection", 200)
 LIST = ("listJobs", 200)
 RESET = ("createJob", 200)
 POLL = ("getJob", 200)
 SYNC = ("createJob", 200)
+# Before anything is reset: the connection read, then its jobs.
+CHECKS = [TOKEN, CONNECTION, LIST]
+# The default stub scripts: the reset and the sync each read twice to their end.
+WATCHED = [RESET, POLL, POLL, SYNC, POLL, POLL]
+OUTPUT = {
+    "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncWatched": True,
+    "resyncStatus": "succeeded", "rowsSynced": 12_345, "bytesSynced": 6_789_012, "resyncDuration": "PT0S",
+}
 
 
 def test_success_resets_polls_then_resyncs(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert result.output == OUTPUT
     assert result.error is None and result.cause is None
     # One token for the whole run: warm invocations reuse it.
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]
+    assert harness.calls() == CHECKS + WATCHED
+    assert [call.path for call in harness.stub.calls][1] == f"/connections/{CONNECTION_ID}"
     bodies = [call.body for call in harness.stub.calls if call.operation_id == "createJob"]
     assert bodies == [{"connectionId": CONNECTION_ID, "jobType": "reset"}, {"connectionId": CONNECTION_ID, "jobType": "sync"}]
-    assert [call.path for call in harness.stub.calls if call.operation_id == "getJob"] == ["/jobs/1001", "/jobs/1001"]
+    assert [call.path for call in harness.stub.calls if call.operation_id == "getJob"] == ["/jobs/1001"] * 2 + ["/jobs/1002"] * 2
     assert harness.created() == ["reset", "sync"]
 
 
@@ -40,12 +50,10 @@ def test_pending_queued_and_incomplete_all_mean_keep_polling(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
-    assert harness.calls() == [TOKEN, LIST, RESET] + [POLL] * 5 + [SYNC]
-    waits = [t.state for t in result.transitions if t.state == "pollReset.stillRunning.Wait"]
-    assert len(waits) == 4
-    polled = [t.job_status for t in result.transitions if t.state == "pollReset"]
-    assert polled == ["queued", "pending", "incomplete", "running", "succeeded"]
+    assert result.output == OUTPUT
+    assert harness.calls() == CHECKS + [RESET] + [POLL] * 5 + [SYNC, POLL, POLL]
+    polled = [call.path for call in harness.stub.calls if call.operation_id == "getJob"]
+    assert polled == ["/jobs/1001"] * 5 + ["/jobs/1002"] * 2
 
 
 @pytest.mark.parametrize("final_status", ["failed", "cancelled"])
@@ -60,7 +68,7 @@ def test_a_reset_that_did_not_succeed_fails_without_a_sync(harness, final_status
     assert cause["resetJobId"] == 1001 and cause["resetStatus"] == final_status
     assert "no sync was started" in cause["message"]
     assert result.output is None
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL]
+    assert harness.calls() == CHECKS + [RESET, POLL, POLL]
     assert harness.created() == ["reset"]
 
 
@@ -72,7 +80,7 @@ def test_an_unknown_status_never_starts_a_sync(harness):
     assert result.status == "FAILED"
     assert result.error == "UnexpectedJobStatus"
     assert cause_of(result)["resetStatus"] == "paused_by_operator"
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL]
+    assert harness.calls() == CHECKS + [RESET, POLL]
     assert harness.created() == ["reset"]
 
 
@@ -84,13 +92,29 @@ def test_unknown_connection_fails_naming_the_step_and_airbyte_problem(harness):
     assert result.status == "FAILED"
     assert result.error == "StepFailed"
     cause = cause_of(result)
-    assert cause["step"] == "triggerReset" and cause["statusCode"] == 404
+    assert cause["step"] == "checkConnection" and cause["statusCode"] == 404
     assert cause["response"]["title"] == "resource-not-found"
     assert CONNECTION_ID in json.dumps(cause["response"])
-    assert "triggerReset" in cause["message"] and "404" in cause["message"]
-    # A 404 is not retried.
-    assert harness.calls() == [TOKEN, LIST, ("createJob", 404)]
+    assert "checkConnection" in cause["message"] and "404" in cause["message"]
+    # A 404 is not retried, and nothing was reset.
+    assert harness.calls() == [TOKEN, ("getConnection", 404)]
     assert harness.retry_sleeps == []
+
+
+@pytest.mark.parametrize("status", ["inactive", "deprecated", "locked"])
+def test_a_connection_that_is_not_active_is_not_reset(harness, status):
+    # Airbyte would reset it, then refuse its sync (409 state-conflict): the destination empty.
+    harness.stub.set_connection_status(CONNECTION_ID, status)
+
+    result = harness.run()
+
+    assert result.status == "FAILED"
+    assert result.error == "ConnectionNotActive"
+    cause = cause_of(result)
+    assert (cause["connectionId"], cause["connectionStatus"]) == (CONNECTION_ID, status)
+    assert "nothing was reset" in cause["message"] and "Enable the connection" in cause["message"]
+    assert harness.calls() == [TOKEN, CONNECTION]
+    assert harness.created() == []
 
 
 def test_unknown_job_fails_the_poll_step(harness):
@@ -100,8 +124,9 @@ def test_unknown_job_fails_the_poll_step(harness):
 
     assert result.error == "StepFailed"
     cause = cause_of(result)
-    assert (cause["step"], cause["statusCode"], cause["response"]["title"]) == ("pollReset", 404, "resource-not-found")
-    assert harness.calls() == [TOKEN, LIST, RESET, ("getJob", 404)]
+    # The child watching the reset failed; its own error and cause are the run's.
+    assert (cause["step"], cause["statusCode"], cause["response"]["title"]) == ("pollJob", 404, "resource-not-found")
+    assert harness.calls() == CHECKS + [RESET, ("getJob", 404)]
     assert harness.created() == ["reset"]
 
 
@@ -112,7 +137,7 @@ def test_unprocessable_request_is_not_retried(harness):
 
     assert result.error == "StepFailed"
     assert cause_of(result)["response"]["title"] == "unprocessable-entity"
-    assert harness.calls() == [TOKEN, LIST, ("createJob", 422)]
+    assert harness.calls() == CHECKS + [("createJob", 422)]
     assert harness.created() == []
 
 
@@ -122,9 +147,9 @@ def test_a_401_renews_the_token_once_and_carries_on(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert harness.calls() == [TOKEN, LIST, RESET, ("getJob", 401), TOKEN, POLL, POLL, SYNC]
+    assert harness.calls() == CHECKS + [RESET, ("getJob", 401), TOKEN, POLL, POLL, SYNC, POLL, POLL]
     tokens = [call.authorization for call in harness.stub.calls if call.operation_id == "getJob"]
-    assert tokens == ["Bearer <redacted:1>", "Bearer <redacted:2>", "Bearer <redacted:2>"]
+    assert tokens == ["Bearer <redacted:1>"] + ["Bearer <redacted:2>"] * 4
     assert harness.retry_sleeps == []  # renewed inside the function, not by a state machine retry
 
 
@@ -138,7 +163,7 @@ def test_a_token_about_to_expire_is_renewed_before_use(harness):
         result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert harness.calls() == [TOKEN, LIST, TOKEN, RESET, TOKEN, POLL, TOKEN, POLL, TOKEN, SYNC]  # never a 401
+    assert harness.calls() == [TOKEN, CONNECTION, TOKEN, LIST] + [call for step in WATCHED for call in (TOKEN, step)]  # never a 401
 
 
 def test_bad_client_credentials_fail_as_configuration_error(harness):
@@ -163,17 +188,19 @@ def test_bursts_of_429_and_5xx_are_retried_with_backoff_then_recover(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
-    # A retried createJob first looks for a job its failed attempt may have created.
-    assert harness.calls() == [
-        TOKEN, LIST, ("createJob", 429), LIST, ("createJob", 502), LIST, RESET,
+    assert result.output == OUTPUT
+    # A retried createJob first looks for a job its failed attempt may have created: one
+    # newer than every job the run saw (the connection had none: any job of it).
+    assert harness.calls() == CHECKS + [
+        ("createJob", 429), LIST, ("createJob", 502), LIST, RESET,
         ("getJob", 500), ("getJob", 503), ("getJob", 504), ("getJob", 429), POLL, POLL,
-        SYNC,
+        SYNC, POLL, POLL,
     ]
     # The faulted requests created nothing: exactly one reset job and one sync job.
     assert harness.created() == ["reset", "sync"]
-    # Two retries for the reset, four for the poll; full jitter keeps each under its cap.
-    caps = [5, 10, 5, 10, 20, 40]
+    # Two retries for the reset; four for the poll, which retries for as long as the sync
+    # does (30 s doubling); full jitter keeps each under its cap.
+    caps = [5, 10, 30, 60, 120, 240]
     assert len(harness.retry_sleeps) == len(caps)
     assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps))
 
@@ -199,7 +226,7 @@ def test_retries_run_out_and_the_execution_fails_with_the_transient_error(harnes
     assert result.error == "TransientAirbyteError"
     message = json.loads(result.cause)["errorMessage"]
     assert "createJob" in message and "503" in message
-    assert harness.calls() == [TOKEN, LIST, ("createJob", 503)] + [LIST, ("createJob", 503)] * 6
+    assert harness.calls() == CHECKS + [("createJob", 503)] + [LIST, ("createJob", 503)] * 6
     assert harness.created() == []
     assert len(harness.retry_sleeps) == 6
 
@@ -215,7 +242,9 @@ def test_retries_run_out_and_the_execution_fails_with_the_transient_error(harnes
         ({"connectionId": "../../jobs/1"}, "connectionId", "function"),
         ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": -1}, "pollIntervalSeconds", "state machine"),
         ({"connectionId": CONNECTION_ID, "pollIntervalSeconds": "5"}, "pollIntervalSeconds", "state machine"),
-        ({"connectionId": CONNECTION_ID, "maxPolls": 0}, "maxPolls", "state machine"),
+        ({"connectionId": CONNECTION_ID, "maxResetSeconds": 0}, "maxResetSeconds", "state machine"),
+        ({"connectionId": CONNECTION_ID, "maxResyncSeconds": "a month"}, "maxResyncSeconds", "state machine"),
+        ({"connectionId": CONNECTION_ID, "waitForResync": "yes"}, "waitForResync", "state machine"),
     ],
 )
 def test_invalid_input_fails_at_once_naming_the_field(harness, execution_input, field, source):
@@ -233,16 +262,20 @@ def test_invalid_input_fails_at_once_naming_the_field(harness, execution_input, 
     assert harness.stub.calls == []  # nothing reached Airbyte, not even the token endpoint
 
 
-def test_the_poll_loop_is_bounded(harness):
-    harness.stub.script("reset", ["pending", "running"])  # running forever
+def test_a_reset_past_max_reset_seconds_fails_with_reset_timed_out(clocked_harness):
+    harness, clock = clocked_harness
+    harness.stub.script_timed("reset", [("pending", 30), ("running", 86400)])
 
-    result = harness.run(maxPolls=3)
+    result = harness.run(maxResetSeconds=120, pollIntervalSeconds=60)
 
     assert result.status == "FAILED"
     assert result.error == "ResetTimedOut"
     cause = cause_of(result)
-    assert cause["iterations"] == 3 and cause["resetJobId"] == 1001 and cause["resetStatus"] == "running"
-    assert harness.calls() == [TOKEN, LIST, RESET] + [POLL] * 4
+    assert cause["resetJobId"] == 1001 and cause["resetStatus"] == "running" and cause["connectionId"] == CONNECTION_ID
+    assert "may still be running" in cause["message"]
+    # Reads at 0, 60, 120 and 180 s of the reset's age: the last is past 120 s.
+    assert harness.calls() == CHECKS + [RESET] + [POLL] * 4
+    assert clock.waits == [60, 60, 60]
     assert harness.created() == ["reset"]
 
 
@@ -256,7 +289,7 @@ def test_a_sync_refused_after_a_successful_reset_fails_as_resync_not_started(har
     cause = cause_of(result)
     assert cause["connectionId"] == CONNECTION_ID and cause["resetJobId"] == 1001
     assert "destination is empty" in cause["message"]
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, ("createJob", 403)]
+    assert harness.calls() == CHECKS + [RESET, POLL, POLL, ("createJob", 403)]
     assert harness.created() == ["reset"]
 
 
@@ -266,7 +299,8 @@ def test_the_sync_is_retried_for_hours_before_resync_not_started(harness):
     result = harness.run()
 
     assert result.error == "ResyncNotStarted"
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, ("createJob", 503)] + [LIST, ("createJob", 503)] * 22
+    # Each retry first looks for a sync its lost attempt may have created, above the reset.
+    assert harness.calls() == CHECKS + [RESET, POLL, POLL, ("createJob", 503)] + [LIST, ("createJob", 503)] * 22
     assert harness.created() == ["reset"]
     # 22 retries of the sync, each waiting up to 30 s doubling to 15 minutes (full jitter):
     # up to about 4.5 hours in all, against 4.5 minutes for the other steps.
@@ -282,7 +316,7 @@ def test_a_sync_that_succeeds_after_a_long_outage_completes_the_run(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output == {"resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002}
+    assert result.output == OUTPUT
     assert harness.created() == ["reset", "sync"]
 
 
@@ -313,9 +347,9 @@ def test_a_connection_with_a_job_in_flight_is_not_reset(harness, job_type, statu
     assert result.error == "ConnectionBusy"
     cause = cause_of(result)
     assert cause["connectionId"] == CONNECTION_ID and "no reset was started" in cause["message"]
-    assert harness.calls() == [TOKEN, LIST]  # nothing created
+    assert harness.calls() == CHECKS  # nothing created
     assert [call.query for call in harness.stub.calls if call.operation_id == "listJobs"] == [
-        {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "updatedAt|DESC"}
+        {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "createdAt|DESC"}
     ]
     assert len(harness.stub.jobs) == 1
 
@@ -326,7 +360,7 @@ def test_a_second_run_while_the_first_one_resets_ends_at_once(harness):
     result = harness.run()
 
     assert result.error == "ConnectionBusy"
-    assert harness.calls() == [TOKEN, LIST]
+    assert harness.calls() == CHECKS
     assert list(harness.stub.jobs) == [first_run_reset]
 
 
@@ -338,7 +372,7 @@ def test_two_runs_started_together_reset_the_connection_once(harness):
     second = {}
 
     def start_second_run_in_the_window(logical_id, handler):
-        if logical_id != "TriggerResetFunction":
+        if logical_id != "TriggerResetFunction":  # after the first run's checks
             return handler
 
         def trigger_reset(event, context):
@@ -360,7 +394,7 @@ def test_two_runs_started_together_reset_the_connection_once(harness):
     message = json.loads(second["end"]["cause"])["errorMessage"]
     assert CONNECTION_ID in message and "execution" in message and "started nothing" in message
     # Airbyte heard from the first run only.
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]
+    assert harness.calls() == CHECKS + WATCHED
     assert harness.created() == ["reset", "sync"]
 
 
@@ -381,4 +415,4 @@ def test_finished_jobs_do_not_block_a_reset(harness):
     result = harness.run()
 
     assert result.status == "SUCCEEDED", result.cause
-    assert harness.calls() == [TOKEN, LIST, RESET, POLL, POLL, SYNC]
+    assert harness.calls() == CHECKS + WATCHED

@@ -139,14 +139,15 @@ def test_list_jobs_sends_filters_as_query_and_drops_unset_ones(stub, client):
     assert call.query == {"connectionId": CONNECTION_ID, "jobType": "reset", "limit": "5"}
 
 
-def test_only_content_type_retry_after_and_location_headers_are_kept(stub, client):
+def test_only_content_type_retry_after_location_and_date_headers_are_kept(stub, client):
     ok = client.create_job(CONNECTION_ID, "reset")
-    # The stub also sends Server, Date and Content-Length; none of them may travel on.
-    assert ok.headers == {"content-type": "application/json"}
+    # The stub also sends Server and Content-Length; neither may travel on. The Date tells a
+    # job's age by Airbyte's clock.
+    assert set(ok.headers) == {"content-type", "date"}
 
     stub.inject("getJob", Fault.status(404, retry_after=3))
     not_found = client.get_job(1001)
-    assert not_found.headers == {"content-type": "application/json", "retry-after": "3"}
+    assert {name: value for name, value in not_found.headers.items() if name != "date"} == {"content-type": "application/json", "retry-after": "3"}
 
 
 def test_api_response_to_dict_is_the_step_result_shape(client):
@@ -154,7 +155,7 @@ def test_api_response_to_dict_is_the_step_result_shape(client):
 
     assert response.to_dict() == {
         "statusCode": 200,
-        "headers": {"content-type": "application/json"},
+        "headers": {"content-type": "application/json", "date": response.headers["date"]},
         "body": response.body,
         "retryAfterSeconds": None,
         "criteria": {},
@@ -769,34 +770,75 @@ def test_a_post_whose_answer_is_cut_off_is_not_retried_blindly():
 
 
 def test_a_retried_create_takes_the_job_its_lost_attempt_created():
-    from datetime import datetime, timezone
-
     with AirbyteStub() as stub:
         client = AirbyteClient(Settings(stub.url, NoAuth()))
-        run_began = datetime.now(timezone.utc)
+        stub.script("sync", ["succeeded"])
+        seen = client.create_job(CONNECTION_ID, "sync").body["jobId"]  # the newest job the run saw: 1001
         stub.inject("createJob", Fault.truncated())  # created, answer lost
         with pytest.raises(TransientAirbyteError, match="looks for the job"):
-            client.create_job_once(CONNECTION_ID, "reset")
+            client.create_job_once(CONNECTION_ID, "reset", adopt_above=seen)
 
-        again = client.create_job_once(CONNECTION_ID, "reset", retrying_since=run_began)
+        again = client.create_job_once(CONNECTION_ID, "reset", retry=True, adopt_above=seen)
 
-        assert [job["jobType"] for job in stub.jobs.values()] == ["reset"]
-        assert again.status_code == 200 and again.body["jobId"] == 1001
+        assert [job["jobType"] for job in stub.jobs.values()] == ["sync", "reset"]
+        assert again.status_code == 200 and again.body["jobId"] == 1002
         assert [c.operation_id for c in stub.calls][-1] == "listJobs"
 
 
-def test_a_retried_create_ignores_jobs_from_before_the_run():
-    from datetime import datetime, timedelta, timezone
+def test_a_retried_create_adopts_no_job_the_run_had_seen_before_its_first_attempt():
+    """The race of two runs a minute apart: the second run's sync, retried after a lost answer,
+    must not take the first run's sync (created before the second run's reset) as its own."""
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        stub.script("sync", ["succeeded"])
+        first_runs_sync = client.create_job(CONNECTION_ID, "sync").body["jobId"]
+        stub.script("reset", ["succeeded"])
+        second_runs_reset = client.create_job(CONNECTION_ID, "reset").body["jobId"]
+        assert first_runs_sync < second_runs_reset
 
+        answer = client.create_job_once(CONNECTION_ID, "sync", retry=True, adopt_above=second_runs_reset)
+
+        assert answer.body["jobId"] not in (first_runs_sync, second_runs_reset)  # a new sync
+        assert [job["jobType"] for job in stub.jobs.values()] == ["sync", "reset", "sync"]
+
+
+def test_a_retry_that_knows_no_job_of_the_run_adopts_nothing():
     with AirbyteStub() as stub:
         client = AirbyteClient(Settings(stub.url, NoAuth()))
         stub.script("reset", ["succeeded"])
         client.create_job(CONNECTION_ID, "reset")  # an old reset, from another run
 
-        answer = client.create_job_once(CONNECTION_ID, "reset", retrying_since=datetime.now(timezone.utc) + timedelta(minutes=5))
+        answer = client.create_job_once(CONNECTION_ID, "reset", retry=True, adopt_above=None)
 
         assert answer.body["jobId"] == 1002  # a new job, not the old one
-        assert len(stub.jobs) == 2
+        assert "listJobs" not in [c.operation_id for c in stub.calls]
+
+
+def test_create_job_waits_longer_than_airbyte_may_hold_the_answer():
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth(), read_timeout=0.5, create_job_read_timeout=3))
+        stub.inject("createJob", Fault.slow_answer(1))  # Airbyte holds a POST /jobs for up to 60 s
+        assert client.create_job(CONNECTION_ID, "sync").status_code == 200
+    assert Settings("https://x", NoAuth()).create_job_read_timeout > 60
+
+
+def test_poll_job_says_whether_a_job_that_has_not_ended_is_past_its_limit():
+    from datetime import datetime, timedelta, timezone
+
+    now = [datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)]
+    with AirbyteStub(clock=lambda: now[0]) as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        stub.script_timed("sync", [("running", 7200), ("succeeded", 0)])
+        job_id = client.create_job(CONNECTION_ID, "sync").body["jobId"]
+        now[0] += timedelta(seconds=3000)
+        # Airbyte's clock (its Date header), not this machine's, tells the job's age.
+        assert client.poll_job(job_id, 5, max_job_seconds=3600).headers["x-job-overdue"] == "false"
+        assert client.poll_job(job_id, 5, max_job_seconds=3600).headers["retry-after"] == "300"
+        now[0] += timedelta(seconds=1000)
+        assert client.poll_job(job_id, 5, max_job_seconds=3600).headers["x-job-overdue"] == "true"
+        assert "x-job-overdue" not in client.poll_job(job_id, 5).headers
+        now[0] += timedelta(seconds=4000)
+        assert client.poll_job(job_id, 5, max_job_seconds=3600).headers["x-job-overdue"] == "false"  # it ended
 
 
 # ---------------------------------------------------------------- adaptive polling

@@ -147,9 +147,9 @@ def test_a_missing_table_is_a_configuration_error(aws, monkeypatch):
         claim_connection(CONNECTION_ID, aws.start())
 
 
-def test_the_list_jobs_function_claims_before_it_asks_airbyte(aws, monkeypatch):
+def test_the_get_connection_function_claims_before_it_asks_airbyte(aws, monkeypatch):
     spec = importlib.util.spec_from_file_location(
-        "lambda_function_list_jobs_claims_app", Path(__file__).resolve().parents[2] / "functions" / "list_jobs" / "app.py"
+        "lambda_function_get_connection_claims_app", Path(__file__).resolve().parents[2] / "functions" / "get_connection" / "app.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -160,9 +160,9 @@ def test_the_list_jobs_function_claims_before_it_asks_airbyte(aws, monkeypatch):
 
         def event(execution_arn):
             return {
-                "step": "checkConnectionIdle",
-                "operationId": "listJobs",
-                "request": {"query": {"connectionId": CONNECTION_ID, "limit": 20}},
+                "step": "checkConnection",
+                "operationId": "getConnection",
+                "request": {"pathParameters": {"connectionId": CONNECTION_ID}},
                 "executionId": execution_arn,
             }
 
@@ -170,6 +170,6 @@ def test_the_list_jobs_function_claims_before_it_asks_airbyte(aws, monkeypatch):
         with pytest.raises(ConnectionBusy):
             module.lambda_handler(event(second), LambdaContext())
 
-        assert answer["statusCode"] == 200
-        assert [call.operation_id for call in stub.calls] == ["listJobs"]  # the refused run asked nothing
+        assert answer["statusCode"] == 200 and answer["body"]["status"] == "active"
+        assert [call.operation_id for call in stub.calls] == ["getConnection"]  # the refused run asked nothing
     assert aws.holder() == first

@@ -160,7 +160,7 @@ def test_trigger_reset_creates_a_reset_job(stub):
     result = trigger_reset(create_job_event(), CONTEXT)
 
     assert result["statusCode"] == 200
-    assert result["headers"] == {"content-type": "application/json"}
+    assert result["headers"]["content-type"] == "application/json"
     assert result["body"]["jobId"] == 1001
     assert result["body"]["jobType"] == "reset"
     assert result["body"]["connectionId"] == CONNECTION_ID
@@ -601,7 +601,7 @@ def list_jobs_event(**query) -> dict:
     }
 
 
-def test_list_jobs_asks_for_the_connections_most_recently_updated_jobs(stub):
+def test_list_jobs_asks_for_the_connections_newest_jobs(stub):
     trigger_reset(create_job_event(), CONTEXT)
     stub.reset_calls()
 
@@ -610,7 +610,8 @@ def test_list_jobs_asks_for_the_connections_most_recently_updated_jobs(stub):
     assert result["statusCode"] == 200
     assert [job["jobType"] for job in result["body"]["data"]] == ["reset"]
     (call,) = stub.calls
-    assert call.query == {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "updatedAt|DESC"}
+    # Newest first: a job still running is the newest, and the first id is the highest.
+    assert call.query == {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "createdAt|DESC"}
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ SPEC = _load_yaml(SPEC_PATH)
 UPSTREAM_JOBS = _load_yaml(UPSTREAM_DIR / "api_documentation_jobs.yaml")
 UPSTREAM_APPLICATIONS = _load_yaml(UPSTREAM_DIR / "api_documentation_applications.yaml")
 UPSTREAM_PROBLEMS = _load_yaml(UPSTREAM_DIR / "api-problems.yaml")
+UPSTREAM_CONNECTIONS = _load_yaml(UPSTREAM_DIR / "api_documentation_connections.yaml")
 
 
 # ---------------------------------------------------------------- spec helpers
@@ -120,7 +121,7 @@ class SpecChecker:
         if errors:
             details = "; ".join(f"{list(error.path)}: {error.message}" for error in errors)
             pytest.fail(f"{operation_id} {status} body does not match the spec: {details}\n{body}")
-        if response.status_code >= 400 and response.status_code != 429:
+        if response.status_code >= 400 and response.status_code != 429 and set(body) != {"errorId"}:
             # Airbyte's problem bodies always carry these, though the schema requires only type and title.
             assert {"status", "type", "title", "detail", "data"} <= set(body), body
             assert body["status"] == response.status_code
@@ -149,6 +150,7 @@ class ApiClient:
         path, method, _ = SPEC_OPERATIONS[operation_id]
         if job_id is not None:
             path = path.replace("{jobId}", str(job_id))
+        path = path.replace("{connectionId}", str(kwargs.pop("connection_id", CONNECTION_ID)))
         headers = dict(kwargs.pop("headers", {}))
         if authenticated and self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -368,6 +370,8 @@ def test_rate_limit_has_no_retry_after_unless_asked(open_stub: AirbyteStub) -> N
 
 
 def _upstream_for(operation_id: str) -> dict[str, Any]:
+    if operation_id == "getConnection":
+        return UPSTREAM_CONNECTIONS
     return UPSTREAM_APPLICATIONS if operation_id == "createAccessToken" else UPSTREAM_JOBS
 
 
@@ -395,6 +399,7 @@ def test_the_spec_declares_exactly_the_operations_the_workflow_uses() -> None:
         "getJob": ("/jobs/{jobId}", "get"),
         "cancelJob": ("/jobs/{jobId}", "delete"),
         "createAccessToken": ("/applications/token", "post"),
+        "getConnection": ("/connections/{connectionId}", "get"),
     }
 
 
@@ -437,6 +442,7 @@ def test_operations_declare_the_errors_airbyte_sends() -> None:
         "getJob": every_operation | {400, 404},
         "cancelJob": every_operation | {400, 404, 409},
         "listJobs": every_operation | {400},
+        "getConnection": every_operation | {404, 422},
     }
     for operation_id, statuses in expected.items():
         declared = {int(code) for code in SPEC_OPERATIONS[operation_id][2]["responses"]} - {200}
@@ -446,7 +452,8 @@ def test_operations_declare_the_errors_airbyte_sends() -> None:
         for operation_id in ("createJob", "cancelJob")
     }
     assert conflicts == {
-        "createJob": "#/components/responses/TryAgainLater",
+        # try-again-later while a job runs; state-conflict for a connection that is not active.
+        "createJob": "#/components/responses/CreateJobConflict",
         "cancelJob": "#/components/responses/StateConflict",
     }
 
@@ -640,10 +647,13 @@ def _create(client: ApiClient, job_type: str, connection_id: str = CONNECTION_ID
     return client.call("createJob", expect, json={"connectionId": connection_id, "jobType": job_type})
 
 
+THREE_CONNECTIONS = (CONNECTION_ID, OTHER_CONNECTION_ID, "2c1d7a0e-5b6f-4c3d-8e9f-0a1b2c3d4e5f")
+
+
 def test_scripts_advance_per_poll_and_repeat_the_last_status(open_client: ApiClient, open_stub: AirbyteStub) -> None:
     open_stub.script("reset", ["pending", "queued", "running", "failed"])
     open_stub.script("reset", ["queued", "succeeded"])
-    first, second, third = (_create(open_client, "reset") for _ in range(3))
+    first, second, third = (_create(open_client, "reset", connection) for connection in THREE_CONNECTIONS)
     assert [first["jobId"], second["jobId"], third["jobId"]] == [1001, 1002, 1003]
     assert [first["status"], second["status"], third["status"]] == ["pending", "queued", "pending"]
 
@@ -661,7 +671,8 @@ def test_default_scripts_and_constructor_overrides(checker: SpecChecker) -> None
     with AirbyteStub(job_scripts={"sync": ["queued", "succeeded"]}) as stub:
         client = ApiClient(stub, checker)
         sync = _create(client, "sync")
-        clear = _create(client, "clear")
+        clear = _create(client, "clear", OTHER_CONNECTION_ID)
+        assert clear["jobType"] == "reset"  # stored as a reset, and reported so
         assert sync["status"] == "queued" and clear["status"] == "pending"
         assert client.call("getJob", 200, job_id=sync["jobId"])["status"] == "succeeded"
         assert client.call("getJob", 200, job_id=clear["jobId"])["status"] == "running"
@@ -681,22 +692,75 @@ def test_unknown_connection_is_404_and_creates_nothing(checker: SpecChecker) -> 
         assert _create(client, "reset", CONNECTION_ID.upper())["connectionId"] == CONNECTION_ID
 
 
-def test_second_sync_while_one_runs_is_409(open_client: ApiClient) -> None:
+def test_a_sync_while_any_job_runs_is_409_try_again_later(open_client: ApiClient) -> None:
     first = _create(open_client, "sync")
     body = _create(open_client, "sync", expect=409)
     assert body["title"] == "try-again-later"
     _create(open_client, "sync", OTHER_CONNECTION_ID)  # another connection is not blocked
-    _create(open_client, "reset")  # a reset is not a sync
     for _ in range(2):
         open_client.call("getJob", 200, job_id=first["jobId"])  # running -> succeeded
+    reset = _create(open_client, "reset")
+    assert _create(open_client, "sync", expect=409)["title"] == "try-again-later"  # the reset runs
+    for _ in range(2):
+        open_client.call("getJob", 200, job_id=reset["jobId"])
     _create(open_client, "sync")
 
 
+def test_a_reset_cancels_the_running_sync_and_a_second_reset_the_first(open_client: ApiClient, open_stub: AirbyteStub) -> None:
+    sync = _create(open_client, "sync")
+    reset = _create(open_client, "reset")
+    cancelled = open_client.call("getJob", 200, job_id=sync["jobId"])
+    assert cancelled["status"] == "cancelled" and "lastUpdatedAt" in cancelled
+    second = _create(open_client, "clear")
+    assert open_stub.jobs[reset["jobId"]]["status"] == "cancelled"
+    assert open_stub.jobs[second["jobId"]]["status"] == "pending"
+
+
+def test_an_inactive_connection_is_reset_and_then_refused_its_sync(open_client: ApiClient, open_stub: AirbyteStub) -> None:
+    for status in ("inactive", "deprecated", "locked"):
+        open_stub.set_connection_status(CONNECTION_ID, status)
+        assert open_client.call("getConnection", 200)["status"] == status
+    reset = _create(open_client, "reset")
+    for _ in range(2):
+        open_client.call("getJob", 200, job_id=reset["jobId"])
+    assert open_stub.jobs[reset["jobId"]]["status"] == "succeeded"
+    refused = _create(open_client, "sync", expect=409)
+    assert refused["title"] == "state-conflict"  # not transient: the destination stays empty
+    open_stub.set_connection_status(CONNECTION_ID, "active")
+    _create(open_client, "sync")
+
+
+def test_get_connection_answers_the_connection_or_404(checker: SpecChecker) -> None:
+    with AirbyteStub(known_connections={CONNECTION_ID}) as stub:
+        client = ApiClient(stub, checker)
+        connection = client.call("getConnection", 200)
+        assert (connection["connectionId"], connection["status"]) == (CONNECTION_ID, "active")
+        missing = client.call("getConnection", 404, connection_id=UNKNOWN_CONNECTION_ID)
+        assert missing["data"] == {"resourceType": "connection", "resourceId": UNKNOWN_CONNECTION_ID}
+        client.call("getConnection", 422, connection_id="not-a-uuid")
+        stub.forget_connection(CONNECTION_ID)
+        client.call("getConnection", 404)
+
+
+def test_cancelling_any_job_cancels_the_connections_current_one(open_client: ApiClient, open_stub: AirbyteStub) -> None:
+    sync = _create(open_client, "sync")
+    for _ in range(2):
+        open_client.call("getJob", 200, job_id=sync["jobId"])  # succeeded
+    reset = _create(open_client, "reset")
+    # Asked to cancel the finished sync, Airbyte cancels the connection's current job: the reset.
+    cancelled = open_client.call("cancelJob", 200, job_id=sync["jobId"])
+    assert cancelled["jobId"] == reset["jobId"] and cancelled["status"] == "cancelled"
+    assert open_stub.jobs[sync["jobId"]]["status"] == "succeeded"
+    assert open_client.call("cancelJob", 409, job_id=reset["jobId"])["title"] == "state-conflict"
+
+
 def test_refresh_and_malformed_bodies_are_422(open_client: ApiClient, open_stub: AirbyteStub) -> None:
-    _create(open_client, "refresh", expect=422)
-    _create(open_client, "rebuild", expect=422)
-    open_client.call("createJob", 422, json={"jobType": "reset"})
-    open_client.call("createJob", 422, json=[CONNECTION_ID])
+    assert _create(open_client, "refresh", expect=422)["detail"]  # a problem body
+    # Bodies that do not deserialise: only an error id.
+    for body in ({"connectionId": CONNECTION_ID, "jobType": "rebuild"}, {"jobType": "reset"}, [CONNECTION_ID]):
+        answer = open_client.call("createJob", 422, json=body)
+        assert set(answer) == {"errorId"}
+    assert set(open_client.call("createJob", 422, data="[1, 2", headers={"Content-Type": "application/json"})) == {"errorId"}
     assert open_stub.jobs == {}
 
 
@@ -717,19 +781,22 @@ def test_get_job_with_bad_or_unknown_id(open_client: ApiClient) -> None:
 
 def test_list_jobs_filters_orders_and_pages(open_client: ApiClient) -> None:
     reset = _create(open_client, "reset")
+    for _ in range(2):
+        open_client.call("getJob", 200, job_id=reset["jobId"])  # succeeded
     sync = _create(open_client, "sync")
     other = _create(open_client, "clear", OTHER_CONNECTION_ID)
-    open_client.call("getJob", 200, job_id=reset["jobId"])  # reset becomes the latest update
+    open_client.call("getJob", 200, job_id=other["jobId"])  # pending -> running: the latest update
 
     def job_ids(**params: Any) -> list[int]:
         return [job["jobId"] for job in open_client.call("listJobs", 200, params=params)["data"]]
 
     assert job_ids() == [other["jobId"], sync["jobId"], reset["jobId"]]
     assert job_ids(orderBy="createdAt|ASC") == [reset["jobId"], sync["jobId"], other["jobId"]]
-    assert job_ids(orderBy="updatedAt|DESC")[0] == reset["jobId"]
+    assert job_ids(orderBy="updatedAt|DESC")[0] == other["jobId"]
     assert job_ids(connectionId=CONNECTION_ID, orderBy="createdAt|ASC") == [reset["jobId"], sync["jobId"]]
     assert job_ids(jobType="sync") == [sync["jobId"]]
-    assert job_ids(status="running") == [sync["jobId"], reset["jobId"]]
+    assert job_ids(status="running") == [other["jobId"], sync["jobId"]]
+    assert job_ids(jobType="clear") == []  # a clear is stored as a reset
 
     page = open_client.call("listJobs", 200, params={"limit": 1, "offset": 1, "orderBy": "createdAt|ASC"})
     assert [job["jobId"] for job in page["data"]] == [sync["jobId"]]

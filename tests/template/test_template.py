@@ -28,6 +28,7 @@ from samtranslator.translator.translator import Translator
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "statemachine" / "reset_and_resync.asl.json"
+CHILD_ASL_PATH = ROOT / "statemachine" / "wait_for_job.asl.json"
 EVENTBRIDGE_SAMPLE_PATH = ROOT / "events" / "eventbridge-reset-requested.json"
 EXECUTION_INPUT_SAMPLE_PATH = ROOT / "events" / "execution-input.json"
 
@@ -39,19 +40,27 @@ SECRET_NAME = "airbyte/api-credentials"
 ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
 
 STATE_MACHINE = "ResetAndResyncStateMachine"
-FUNCTIONS = ("ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
+# wait-for-job: the child state machine the run starts to watch each job.
+CHILD_STATE_MACHINE = "WaitForJobStateMachine"
+FUNCTIONS = ("GetConnectionFunction", "ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
 # Not workflow steps: one reacts to aborted and timed-out executions, the other starts one
 # execution per reset-request event. EventBridge invokes both asynchronously.
 CANCEL_FUNCTION = "CancelJobFunction"
 STARTER_FUNCTION = "StartFromEventFunction"
 EVENT_FUNCTIONS = (CANCEL_FUNCTION, STARTER_FUNCTION)
-# Which function implements each workflow step; the local runner relies on it.
+# Which function implements each workflow step, and which state machine each child
+# execution runs, per state machine; the local runner relies on it.
 EXPECTED_SUBSTITUTIONS = {
-    "CheckConnectionIdleFunctionArn": "ListJobsFunction",
-    "TriggerResetFunctionArn": "TriggerResetFunction",
-    "PollResetFunctionArn": "PollJobFunction",
-    "TriggerResyncFunctionArn": "TriggerResyncFunction",
+    STATE_MACHINE: {
+        "CheckConnectionFunctionArn": "GetConnectionFunction",
+        "CheckConnectionIdleFunctionArn": "ListJobsFunction",
+        "TriggerResetFunctionArn": "TriggerResetFunction",
+        "TriggerResyncFunctionArn": "TriggerResyncFunction",
+        "WaitForJobStateMachineArn": CHILD_STATE_MACHINE,
+    },
+    CHILD_STATE_MACHINE: {"PollJobFunctionArn": "PollJobFunction"},
 }
+ASL_OF = {STATE_MACHINE: ASL_PATH, CHILD_STATE_MACHINE: CHILD_ASL_PATH}
 EXPECTED_ENVIRONMENT = {
     "IDEMPOTENCY_TABLE",
     "AIRBYTE_API_URL",
@@ -123,14 +132,12 @@ def translate(parameters: dict[str, str]) -> dict[str, Any]:
     return copy.deepcopy(_translated(tuple(sorted(parameters.items()))))
 
 
-def load_asl_text() -> str:
-    if not ASL_PATH.exists():
-        pytest.skip(f"{ASL_PATH.relative_to(ROOT)} has not been generated yet")
-    return ASL_PATH.read_text(encoding="utf-8")
+def load_asl_text(machine: str = STATE_MACHINE) -> str:
+    return ASL_OF[machine].read_text(encoding="utf-8")
 
 
-def state_machine_substitutions() -> dict[str, Any]:
-    return load_template()["Resources"][STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+def state_machine_substitutions(machine: str = STATE_MACHINE) -> dict[str, Any]:
+    return load_template()["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
 
 
 def lint(source: str, regions: list[str], include_informational: bool) -> list[Any]:
@@ -419,16 +426,19 @@ def _asl_lint_template(definition: dict[str, Any], form: str) -> str:
     )
 
 
-def _concrete_function_arn(placeholder: str) -> str:
-    binding = state_machine_substitutions().get(placeholder)
+def _concrete_arn(machine: str, placeholder: str) -> str:
+    binding = state_machine_substitutions(machine).get(placeholder)
+    if isinstance(binding, dict) and "Ref" in binding:
+        return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{STACK_NAME}-{binding['Ref']}"
     function = binding["Fn::GetAtt"][0] if isinstance(binding, dict) and "Fn::GetAtt" in binding else placeholder
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK_NAME}-{function}"
 
 
+@pytest.mark.parametrize("machine", [STATE_MACHINE, CHILD_STATE_MACHINE])
 @pytest.mark.parametrize("form", ["Definition", "DefinitionString"])
-def test_generated_asl_passes_cfn_lint(form):
-    asl_text = load_asl_text()
-    concrete = PLACEHOLDER_PATTERN.sub(lambda match: _concrete_function_arn(match.group(1)), asl_text)
+def test_generated_asl_passes_cfn_lint(form, machine):
+    asl_text = load_asl_text(machine)
+    concrete = PLACEHOLDER_PATTERN.sub(lambda match: _concrete_arn(machine, match.group(1)), asl_text)
     definition = json.loads(concrete)
     matches = lint(_asl_lint_template(definition, form), regions=[REGION], include_informational=False)
     errors = [match for match in matches if match.rule.id.startswith("E")]
@@ -451,7 +461,7 @@ def test_sam_translator_transforms_the_template(parameter_set):
     types = {resource["Type"] for resource in stack.template["Resources"].values()}
     assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
     assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, *EVENT_FUNCTIONS}
-    assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE}
+    assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE, CHILD_STATE_MACHINE}
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 2
     assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "UnhandledEventsAlarm"}
 
@@ -475,7 +485,8 @@ def test_functions_share_runtime_layer_and_limits():
         assert properties["Runtime"] == "python3.12", function
         assert properties["Architectures"] == ["arm64"], function
         assert properties["Handler"] == "app.lambda_handler", function
-        assert properties["Timeout"] == 60, function
+        # The trigger functions wait out Airbyte holding a POST /jobs for 60 s (twice, with a 401).
+        assert properties["Timeout"] == (180 if function in ("TriggerResetFunction", "TriggerResyncFunction") else 60), function
         assert properties["MemorySize"] == 256, function
         assert properties["TracingConfig"] == {"Mode": "Active"}, function
         assert properties["Layers"] == [f"<{runtime}>", f"<{client}>"], function
@@ -547,19 +558,22 @@ def test_a_reset_left_without_its_sync_has_its_own_alarm(parameter_set):
     assert ("AlarmActions" in alarm) is (parameter_set != "defaults")
 
 
-def test_the_error_the_resync_alarm_watches_is_the_one_the_state_machine_raises():
+def test_the_errors_the_destination_alarm_watches_are_the_ones_the_state_machine_raises():
     definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
     errors = {state.get("Error") for state in definition["States"].values() if state["Type"] == "Fail"}
-    assert "ResyncNotStarted" in errors
+    watched = re.findall(r'\$\.details\.error = "(\w+)"', load_template()["Resources"]["ResyncNotStartedMetricFilter"]["Properties"]["FilterPattern"])
+    assert sorted(watched) == ["ResyncFailed", "ResyncNotStarted", "ResyncTimedOut"]
+    assert set(watched) <= errors
 
 
-def test_the_cancel_function_hears_only_aborted_and_timed_out_executions_of_this_state_machine():
+def test_the_cancel_function_hears_only_unsuccessful_executions_of_this_state_machine():
     stack = deployed("defaults")
     rules = [rule for rule in stack.of_type("AWS::Events::Rule").values() if rule["EventPattern"].get("source") == ["aws.states"]]
     (rule,) = rules
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "TIMED_OUT"]
+    # Failed too: a run that failed while its reset ran, or after it succeeded, left the destination empty.
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [f"<{STATE_MACHINE}>"]
     assert rule["Targets"][0]["Arn"] == f"<{CANCEL_FUNCTION}.Arn>"
 
@@ -592,7 +606,9 @@ def test_outputs_cover_what_operators_need():
         "StateMachineArn",
         "StateMachineName",
         "StateMachineConsoleUrl",
+        "GetConnectionFunctionArn",
         "ListJobsFunctionArn",
+        "WaitForJobStateMachineArn",
         "TriggerResetFunctionArn",
         "PollJobFunctionArn",
         "TriggerResyncFunctionArn",
@@ -609,20 +625,26 @@ def test_outputs_cover_what_operators_need():
 
 def test_definition_substitutions_bind_each_step_to_a_function_of_this_template():
     template = load_template()
-    substitutions = state_machine_substitutions()
-    bound = {}
-    for placeholder, value in substitutions.items():
-        assert isinstance(value, dict) and set(value) == {"Fn::GetAtt"}, (placeholder, value)
-        function, attribute = value["Fn::GetAtt"]
-        assert attribute == "Arn", (placeholder, value)
-        assert template["Resources"][function]["Type"] == "AWS::Serverless::Function", (placeholder, value)
-        bound[placeholder] = function
-    assert bound == EXPECTED_SUBSTITUTIONS
+    for machine, expected in EXPECTED_SUBSTITUTIONS.items():
+        bound = {}
+        for placeholder, value in state_machine_substitutions(machine).items():
+            if placeholder.endswith("StateMachineArn"):
+                assert isinstance(value, dict) and set(value) == {"Ref"}, (placeholder, value)
+                assert template["Resources"][value["Ref"]]["Type"] == "AWS::Serverless::StateMachine", (placeholder, value)
+                bound[placeholder] = value["Ref"]
+                continue
+            assert isinstance(value, dict) and set(value) == {"Fn::GetAtt"}, (placeholder, value)
+            function, attribute = value["Fn::GetAtt"]
+            assert attribute == "Arn", (placeholder, value)
+            assert template["Resources"][function]["Type"] == "AWS::Serverless::Function", (placeholder, value)
+            bound[placeholder] = function
+        assert bound == expected, machine
 
 
-def test_asl_placeholders_and_definition_substitutions_agree():
-    placeholders = set(PLACEHOLDER_PATTERN.findall(load_asl_text()))
-    substitutions = set(state_machine_substitutions())
+@pytest.mark.parametrize("machine", [STATE_MACHINE, CHILD_STATE_MACHINE])
+def test_asl_placeholders_and_definition_substitutions_agree(machine):
+    placeholders = set(PLACEHOLDER_PATTERN.findall(load_asl_text(machine)))
+    substitutions = set(state_machine_substitutions(machine))
     assert placeholders == substitutions, (
         f"placeholders without a substitution: {sorted(placeholders - substitutions)}; "
         f"substitutions the ASL does not use: {sorted(substitutions - placeholders)}"
@@ -633,19 +655,24 @@ def test_asl_placeholders_and_definition_substitutions_agree():
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
-def test_state_machine_role_invokes_only_its_functions(parameter_set):
+def test_state_machine_roles_invoke_only_their_functions_and_start_only_their_child(parameter_set):
     stack = deployed(parameter_set)
-    role = stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])
-    grants, managed = stack.permissions(role)
-    assert stack.trusted_services(role) == {"states.amazonaws.com"}
-    # X-Ray comes from SAM for Tracing; log delivery is the template's own statement.
-    assert managed == {XRAY_WRITE_POLICY}
-    expected = {("lambda:InvokeFunction", lambda_arn_pattern(function)) for function in FUNCTIONS}
-    expected |= {(action, "*") for action in LOG_DELIVERY_ACTIONS}
-    assert grants == expected
-    # The functions it may invoke are exactly those the definition is bound to.
-    invoked = {re.search(r"<(\w+)>", resource).group(1) for action, resource in grants if action.startswith("lambda:")}
-    assert invoked == set(EXPECTED_SUBSTITUTIONS.values())
+    for machine, substitutions in EXPECTED_SUBSTITUTIONS.items():
+        role = stack.role_of(stack.properties(machine)["RoleArn"])
+        grants, managed = stack.permissions(role)
+        assert stack.trusted_services(role) == {"states.amazonaws.com"}
+        # X-Ray comes from SAM for Tracing; log delivery is the template's own statement.
+        assert managed == {XRAY_WRITE_POLICY}
+        functions = {target for placeholder, target in substitutions.items() if placeholder.endswith("FunctionArn")}
+        expected = {("lambda:InvokeFunction", lambda_arn_pattern(function)) for function in functions}
+        expected |= {(action, "*") for action in LOG_DELIVERY_ACTIONS}
+        for child in (target for placeholder, target in substitutions.items() if placeholder.endswith("StateMachineArn")):
+            # Exactly what startExecution.sync:2 needs on its child, and nothing more.
+            executions = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<{child}.Name>:*"
+            rule = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+            expected |= {("states:StartExecution", f"<{child}>"), ("states:DescribeExecution", executions), ("states:StopExecution", executions)}
+            expected |= {(action, rule) for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")}
+        assert grants == expected, machine
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
@@ -663,7 +690,7 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
         if function in ("TriggerResetFunction", "TriggerResyncFunction"):
             # Remember the jobs they created, in the idempotency table only.
             expected |= {(f"dynamodb:{action}", "<IdempotencyTable.Arn>") for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
-        if function == "ListJobsFunction":
+        if function == "GetConnectionFunction":
             # Claims the connection for its execution, and asks whether the holder still runs.
             expected |= {(f"dynamodb:{action}", "<IdempotencyTable.Arn>") for action in ("GetItem", "PutItem")}
             (holders,) = [grant for grant in grants if grant[0] == "states:DescribeExecution"]
@@ -703,8 +730,11 @@ def test_starters_may_only_start_this_state_machine(parameter_set):
         assert managed == set(), role
         assert grants == {("states:StartExecution", f"<{STATE_MACHINE}>")}, role
     # Whoever may start executions: the schedule's role and the starter function's, nothing else.
-    may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" for a, _ in stack.permissions(role)[0])}
+    may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
     assert may_start == set(starters) | {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"])}
+    # The child is started by the run's own role only.
+    may_start_child = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{CHILD_STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
+    assert may_start_child == {stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])}
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 import requests
@@ -30,17 +31,18 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRY_AGAIN_LATER_TYPE = "try-again-later"
 # Error bodies are carried into the execution's failure cause; keep them small.
 MAX_ERROR_BODY_CHARS = 2000
-# Only these response headers travel into the state machine's data.
-KEPT_HEADERS = ("content-type", "retry-after", "location")
+# Only these response headers travel on from Airbyte (the Date tells a job's age by Airbyte's clock).
+KEPT_HEADERS = ("content-type", "retry-after", "location", "date")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Polling policy: read a running job again after a tenth of its age so far, so a finished
 # job is noticed within 10% of its run time, but never wait longer than five minutes (or
 # than the shortest interval the caller asked for, if that is longer).
 POLL_AGE_FRACTION = 0.1
 LONGEST_POLL_SECONDS = 300
-# Airbyte's clock and Step Functions' may disagree a little; a job that started this much
-# before the run is still taken as the run's own when an attempt is retried.
-ADOPTION_CLOCK_SKEW = timedelta(seconds=60)
+# What poll_job tells the workflow besides Airbyte's answer: a job that has run longer than
+# the caller allows (X-Max-Job-Seconds) and has not ended.
+OVERDUE_HEADER = "x-job-overdue"
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,17 @@ class AirbyteClient:
     # --- operations -------------------------------------------------------------------
 
     def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
-        return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type})
+        return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type}, read_timeout=self.settings.create_job_read_timeout)
 
-    def create_job_once(self, connection_id: str, job_type: str, retrying_since: datetime | None = None) -> ApiResponse:
-        """Create a job, safely retryable. On a retry (`retrying_since`: when the run began),
-        a job of this type for this connection that started since then is the one an earlier
-        attempt created before its answer was lost: it is returned instead of a second job.
-        An answer lost that way is raised as transient, so the retry comes to look for it."""
-        if retrying_since is not None:
-            earlier = self.job_started_since(connection_id, job_type, retrying_since - ADOPTION_CLOCK_SKEW)
+    def create_job_once(self, connection_id: str, job_type: str, retry: bool = False, adopt_above: int | None = None) -> ApiResponse:
+        """Create a job, safely retryable. On a retry, a job of this type for this connection
+        with an id above `adopt_above` (the newest job id this run saw before its first
+        attempt: Airbyte's ids only grow) is the one an earlier attempt created before its
+        answer was lost: it is returned instead of a second job. Without `adopt_above` no job
+        is adopted, since none can be told to be this run's. An answer lost that way is raised
+        as transient, so the retry comes to look for it."""
+        if retry and adopt_above is not None:
+            earlier = self.job_created_above(connection_id, job_type, adopt_above)
             if earlier is not None:
                 return ApiResponse(200, {"content-type": "application/json"}, earlier)
         try:
@@ -83,31 +87,50 @@ class AirbyteClient:
         except InvalidAirbyteResponse as exc:
             raise TransientAirbyteError(f"{exc}; the retry looks for the job before creating one") from None
 
-    def job_started_since(self, connection_id: str, job_type: str, since: datetime) -> dict | None:
-        """The newest job of this type for this connection that started at or after `since`."""
+    def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> dict | None:
+        """The first job of this type for this connection created after job `job_id`."""
         answer = self.list_jobs(connectionId=connection_id, jobType=job_type, orderBy="createdAt|DESC", limit=5)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             raise TransientAirbyteError(f"listJobs: HTTP {answer.status_code} while looking for a job created by an earlier attempt")
-        for job in answer.body.get("data") or []:
-            started = _timestamp(job.get("startTime")) if isinstance(job, dict) else None
-            if started is not None and started >= since and job.get("jobType") == job_type:
-                return job
-        return None
+        newer = [
+            job for job in answer.body.get("data") or []
+            if isinstance(job, dict) and job.get("jobType") == job_type and isinstance(job.get("jobId"), int) and job["jobId"] > job_id
+        ]
+        return min(newer, key=lambda job: job["jobId"]) if newer else None
 
     def get_job(self, job_id: int) -> ApiResponse:
         return self._request("GET", f"/jobs/{int(job_id)}", "getJob")
 
-    def poll_job(self, job_id: int, shortest_wait: int) -> ApiResponse:
+    def get_connection(self, connection_id: str) -> ApiResponse:
+        return self._request("GET", f"/connections/{connection_id}", "getConnection")
+
+    def current_job(self, connection_id: str) -> dict | None:
+        """The connection's newest job (a connection runs one job at a time, so a job still
+        running is the newest), or None when it has none."""
+        answer = self.list_jobs(connectionId=connection_id, orderBy="createdAt|DESC", limit=1)
+        if answer.status_code != 200 or not isinstance(answer.body, dict):
+            raise TransientAirbyteError(f"listJobs: HTTP {answer.status_code} while looking for the connection's current job")
+        jobs = [job for job in answer.body.get("data") or [] if isinstance(job, dict)]
+        return jobs[0] if jobs else None
+
+    def poll_job(self, job_id: int, shortest_wait: int, max_job_seconds: int | None = None) -> ApiResponse:
         """Read a job, and propose when to read it again (as Retry-After, unless Airbyte sent
-        one): `next_poll_seconds` of the job's age."""
+        one): `next_poll_seconds` of the job's age. The age is counted by Airbyte's clock (its
+        Date header) where it sends one, so the two clocks need not agree. With
+        `max_job_seconds`, say (X-Job-Overdue: true or false) whether a job that has not ended
+        has run longer than that."""
         answer = self.get_job(job_id)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             return answer
-        if retry_after_seconds(answer.headers) is not None:
-            return answer  # Airbyte's own word wins
         started = _timestamp(answer.body.get("startTime"))
-        age = (datetime.now(timezone.utc) - started).total_seconds() if started else 0.0
-        headers = {**answer.headers, "retry-after": str(next_poll_seconds(age, shortest_wait))}
+        now = _http_date(answer.headers.get("date")) or datetime.now(timezone.utc)
+        age = (now - started).total_seconds() if started else 0.0
+        headers = dict(answer.headers)
+        if retry_after_seconds(answer.headers) is None:  # Airbyte's own word wins
+            headers["retry-after"] = str(next_poll_seconds(age, shortest_wait))
+        if max_job_seconds is not None:
+            overdue = answer.body.get("status") not in TERMINAL_STATUSES and age > max_job_seconds
+            headers[OVERDUE_HEADER] = "true" if overdue else "false"
         return ApiResponse(answer.status_code, headers, answer.body)
 
     def cancel_job(self, job_id: int) -> ApiResponse:
@@ -119,15 +142,15 @@ class AirbyteClient:
 
     # --- transport --------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping | None = None) -> ApiResponse:
+    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping | None = None, read_timeout: float | None = None) -> ApiResponse:
         auth = self.settings.auth
-        response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token))
+        response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         if response.status_code == 401 and auth.invalidate():
             # A token can expire before its announced lifetime: renew once and try again.
-            response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token))
+            response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         return self._interpret(method, operation, response)
 
-    def _send(self, method, path, operation, json_body, params, authorization) -> requests.Response:
+    def _send(self, method, path, operation, json_body, params, authorization, read_timeout: float | None = None) -> requests.Response:
         headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
         if authorization:
             headers["Authorization"] = authorization
@@ -139,7 +162,7 @@ class AirbyteClient:
                 json=json_body,
                 params=params,
                 headers=headers,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                timeout=(self.settings.connect_timeout, read_timeout or self.settings.read_timeout),
                 allow_redirects=False,
             )
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
@@ -192,6 +215,17 @@ _UNREADABLE = object()
 def next_poll_seconds(age_seconds: float, shortest_wait: int) -> int:
     """Seconds to wait before reading a job of this age again."""
     return max(int(shortest_wait), min(int(max(age_seconds, 0) * POLL_AGE_FRACTION), LONGEST_POLL_SECONDS))
+
+
+def _http_date(value: Any) -> datetime | None:
+    """An HTTP Date header (RFC 7231), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -19,6 +19,10 @@ from arazzo_runtime.hosts import is_loopback  # noqa: F401 - also part of this m
 SECRET_MAX_AGE_SECONDS = 300
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 20.0
+# Airbyte holds a POST /jobs for up to 60 s before it answers (it waits for the job's id):
+# a shorter read timeout would lose answers, and the retry would find a job it cannot be
+# sure is its own.
+CREATE_JOB_READ_TIMEOUT_SECONDS = 75.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Settings:
     auth: Auth
     connect_timeout: float = CONNECT_TIMEOUT_SECONDS
     read_timeout: float = READ_TIMEOUT_SECONDS
+    create_job_read_timeout: float = CREATE_JOB_READ_TIMEOUT_SECONDS
 
 
 def load_settings() -> Settings:

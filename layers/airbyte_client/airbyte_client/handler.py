@@ -29,6 +29,9 @@ logger = Logger()
 metrics = Metrics()
 
 MAX_JOB_ID = 2**63 - 1
+# The newest job id the run saw before a trigger's first attempt: a retried trigger adopts
+# only a job created after it (see AirbyteClient.create_job_once).
+ADOPT_ABOVE_HEADER = "X-Adopt-Above-Job-Id"
 _clients: dict[tuple[str, str], AirbyteClient] = {}
 
 
@@ -111,12 +114,39 @@ class StepRequest:
             raise InvalidInput(f"{self.step}: query parameter {name} must be an integer from 1 to {maximum}, got {_preview(value)}")
         return value
 
-    def header_seconds(self, name: str, default: int) -> int:
-        """A whole number of seconds (0 to 3600) passed as a request header by the workflow."""
-        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
-            raise InvalidInput(f"{self.step}: header {name} must be a number of seconds from 0 to 3600, got {_preview(value)}")
+    def header_seconds(self, name: str, default: int | None, maximum: int = 3600) -> int | None:
+        """A whole number of seconds (0 to `maximum`) passed as a request header by the
+        workflow; `default` when it is absent (or null: an input left out)."""
+        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= maximum:
+            raise InvalidInput(f"{self.step}: header {name} must be a number of seconds from 0 to {maximum}, got {_preview(value)}")
         return int(value)
+
+    def adopt_above(self, name: str = ADOPT_ABOVE_HEADER) -> int | None:
+        """The newest job id the run saw before this step, from the workflow's header: 0 when
+        the header is there but null (the run saw no job, so any job created since is newer),
+        None when the workflow sends no such header (no job can be told to be the run's)."""
+        present = [v for k, v in self.headers.items() if k.lower() == name.lower()]
+        if not present:
+            return None
+        value = present[0]
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_JOB_ID:
+            raise InvalidInput(f"{self.step}: header {name} must be a job id (a positive integer) or null, got {_preview(value)}")
+        return value
+
+    def path_uuid(self, name: str) -> str:
+        value = self.path_parameters.get(name)
+        if value is None:
+            raise InvalidInput(f"{self.step}: path parameter {name} is required")
+        if not isinstance(value, str):
+            raise InvalidInput(f"{self.step}: path parameter {name} must be a string (a UUID), not {_json_type(value)}")
+        if not UUID_PATTERN.fullmatch(value):
+            raise InvalidInput(f"{self.step}: path parameter {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
+        return value.lower()
 
     def path_job_id(self, name: str = "jobId") -> int:
         if name not in self.path_parameters or self.path_parameters[name] is None:
@@ -146,10 +176,13 @@ TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
-    """Cancel each of these Airbyte jobs that is not finished, except a sync; report what was
-    done, and the connections whose reset succeeded while no sync followed (the destination
-    is empty). A sync is never cancelled: it is what refills the destination, and no run
-    ever waits for it, so it is no more unwatched than after a run that succeeded."""
+    """For a run that ended (failed, stopped or timed out) with these Airbyte jobs: cancel
+    each reset that has not ended, nobody watching it any more, but only while it is its
+    connection's current job (Airbyte's DELETE /jobs/{id} cancels the connection's current
+    job, whatever the id). A sync is never cancelled: it is what refills the destination.
+    Report what was done, and the connections whose destination the run left empty: a reset
+    that succeeded with no sync after it, or one that had not ended (it may have cleared
+    part of the destination, or may still clear it)."""
     client = airbyte_client()
     cancelled, finished, kept, jobs = [], [], [], []
     for job_id in job_ids:
@@ -161,33 +194,39 @@ def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
             finished.append({"jobId": job_id, "status": status, "statusCode": current.status_code})
             continue
         if body.get("jobType") == "sync":
-            kept.append({"jobId": job_id, "status": status})
+            kept.append({"jobId": job_id, "status": status, "why": "a sync refills the destination: it runs on, unwatched"})
+            continue
+        running = client.current_job(body.get("connectionId")) if body.get("connectionId") else None
+        if not running or running.get("jobId") != job_id:
+            kept.append({"jobId": job_id, "status": status, "why": f"the connection's current job is {running.get('jobId') if running else 'none'}, not this reset"})
             continue
         answer = client.cancel_job(job_id)
         cancelled.append({"jobId": job_id, "was": status, "statusCode": answer.status_code})
         metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
-    logger.info("jobs of an aborted execution", extra={"executionArn": execution_arn, "cancelled": cancelled, "finished": finished, "kept": kept})
+    logger.info("jobs of an execution that ended", extra={"executionArn": execution_arn, "cancelled": cancelled, "finished": finished, "kept": kept})
     left_reset = destinations_left_reset(jobs)
     if left_reset:
-        # The worst outcome, reached by stopping the run between its reset and its sync:
-        # counted apart, so that the destination's own alarm fires, not only the failure alarm.
+        # The worst outcome: counted apart, so that the destination's own alarm fires, not
+        # only the failure alarm.
         metrics.add_metric(name="DestinationLeftReset", unit=MetricUnit.Count, value=len(left_reset))
         logger.error(
-            "a reset succeeded and the execution was stopped before its sync started: the destination is empty; start a sync",
+            "the run ended after its reset and before a sync refilled it: the destination is empty; start a sync of the connection once no reset runs",
             extra={"executionArn": execution_arn, "connectionIds": left_reset},
         )
     return {"cancelled": cancelled, "finished": finished, "kept": kept, "destinationLeftReset": left_reset}
 
 
 def destinations_left_reset(jobs: list[dict]) -> list[str]:
-    """Connections among these jobs with a reset that succeeded and no sync after it."""
+    """Connections among these jobs with a reset that succeeded or had not ended (as the run
+    knew it), and no sync after it."""
     def connections(job_type: str, statuses: frozenset | None = None) -> set:
         return {
             job.get("connectionId") for job in jobs
             if job.get("jobType") == job_type and (statuses is None or job.get("status") in statuses)
         }
 
-    return sorted(connections("reset", frozenset({"succeeded"})) - connections("sync") - {None})
+    unfinished_or_succeeded = frozenset({"pending", "queued", "running", "incomplete", "succeeded"})
+    return sorted(connections("reset", unfinished_or_succeeded) - connections("sync") - {None})
 
 
 def forget_clients() -> None:

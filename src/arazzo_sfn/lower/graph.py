@@ -20,6 +20,8 @@ def step_successors(workflow: Workflow) -> dict[str, set[str]]:
         for action in tuple(step.on_success or ()) + workflow.success_actions:
             if action.type == "goto" and action.step_id:
                 targets.add(action.step_id)
+                if action.loop is not None and action.loop.on_limit == "end":
+                    targets.add("$end")  # a loop at its bound may end the workflow
             elif action.type == "end" and action.fail is None:
                 targets.add("$end")
             if not action.criteria:

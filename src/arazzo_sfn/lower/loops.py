@@ -115,25 +115,29 @@ class LoopsPass:
         error, cause = (spec.error, spec.cause) if spec is not None else ("LoopLimitExceeded", {})
         # Counted, a loop's count is the gotos taken; folded, the target's passes (one more).
         bound_test = "NumericGreaterThan" if loop.form == "folded" else "NumericGreaterThanEquals"
+        # At its bound a loop fails the workflow with the x-loop error, or (onLimit: end) ends it
+        # with its outputs, as an end action would: a caller may then start it again.
+        at_limit = "WorkflowOutputs" if spec is not None and spec.on_limit == "end" else loop.limit_state
         if self._first_time(("loop", loop.key)):
-            # The cause counts the gotos taken, whatever the form counts.
-            taken = f"States.MathAdd({loop.counts}.iterations, -1)" if loop.form == "folded" else f"{loop.counts}.iterations"
-            self._failure(
-                loop.limit_state, error, cause, step, location,
-                extra={"step": step.step_id, "iterations.$": taken, "maxIterationsAllowedByHistory": cap},
-            )
+            if at_limit == loop.limit_state:
+                # The cause counts the gotos taken, whatever the form counts.
+                taken = f"States.MathAdd({loop.counts}.iterations, -1)" if loop.form == "folded" else f"{loop.counts}.iterations"
+                self._failure(
+                    loop.limit_state, error, cause, step, location,
+                    extra={"step": step.step_id, "iterations.$": taken, "maxIterationsAllowedByHistory": cap},
+                )
             if loop.form == "retry":
                 self._retry_loop(step, action, loop, cap)
             else:
                 self._wait_states(step, action, loop, location)
         if loop.form == "retry":
-            return loop.limit_state
+            return at_limit
         limits = [{"Variable": f"{loop.counts}.total", bound_test: cap}]
         if spec is not None and spec.max_iterations is not None:
             bound = self._number_or_path(spec.max_iterations, "maxIterations", bound_test, step, location)
             limits.insert(0, {"Variable": f"{loop.counts}.iterations", **bound})
         limit = {"Or": limits} if len(limits) > 1 else limits[0]
-        rules.append({**({"And": [condition, limit]} if condition else limit), "Next": loop.limit_state})
+        rules.append({**({"And": [condition, limit]} if condition else limit), "Next": at_limit})
         return loop.count_state if loop.form == "counted" else loop.wait_state
 
     def _wait_states(self, step: Step, action: Action, loop: _Loop, location: Location) -> None:
