@@ -11,12 +11,19 @@ moto 5.2.5 no longer normalises the parameters and results of its `states:startE
 integrations (moto issue #10076): every one fails with `States.Runtime 'StateMachineArn'`.
 `_sfn_integration_normalised` puts that normalisation back, for those integrations only,
 for the duration of a run (a test fails the day moto no longer needs it).
+
+moto's interpreter parses each JSONPath anew every time a state reads one, and
+jsonpath_ng builds its whole parser for each parse: most of the time a long local run
+takes. `_json_paths_parsed_once` caches the parsed paths for the duration of a run.
+A `.sync` Task looks whether its child has ended every half second; a run here looks every
+`SYNC_CHECK_SECONDS`, so a child that ends is noticed in the time its last state takes.
 moto is pinned to an exact version because these are internals.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -28,10 +35,15 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 import botocore.session
+import jsonpath_ng
+import jsonpath_ng.ext
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
@@ -162,6 +174,23 @@ def _sfn_integration_normalised() -> Iterator[None]:
         StateTaskServiceSfn._normalise_response = original_response
 
 
+# How often a `.sync` Task looks whether its child execution has ended (moto: 0.5 s).
+SYNC_CHECK_SECONDS = 0.02
+
+
+@contextlib.contextmanager
+def _json_paths_parsed_once() -> Iterator[None]:
+    """Parse each JSONPath once per run, not at every read (a parsed path is only read
+    from: `find` and `update_or_create` leave it as it is)."""
+    originals = json_path.parse, result_path.parse
+    json_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)
+    result_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.parse)
+    try:
+        yield
+    finally:
+        json_path.parse, result_path.parse = originals
+
+
 @contextlib.contextmanager
 def local_aws(
     functions: LocalFunctions,
@@ -182,6 +211,8 @@ def local_aws(
         return payload
 
     original_invoke = LambdaSimpleBackend.invoke
+    original_sync_check = state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_CHECK_SECONDS
     original_time = retrier_decl.time
     original_wait = WaitFunction._wait_interval
     quiet = _quiet_moto_loggers()
@@ -191,10 +222,11 @@ def local_aws(
     if wait_sleep is not None:
         WaitFunction._wait_interval = lambda self, env, wait_seconds: wait_sleep(wait_seconds)
     try:
-        with mock_aws(config=MOTO_CONFIG), (_sfn_integration_normalised() if nested_executions else contextlib.nullcontext()):
+        with mock_aws(config=MOTO_CONFIG), _json_paths_parsed_once(), (_sfn_integration_normalised() if nested_executions else contextlib.nullcontext()):
             yield
     finally:
         LambdaSimpleBackend.invoke = original_invoke
+        state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = original_sync_check
         retrier_decl.time = original_time
         WaitFunction._wait_interval = original_wait
         quiet.close()

@@ -53,6 +53,8 @@ class RunResult:
     history: list[dict] = field(default_factory=list)
     function_logs: str = ""
     execution_arn: str = ""
+    # The history of each child execution the run started, in the order they started.
+    child_histories: list[list[dict]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause, "events": self.events}
@@ -157,6 +159,7 @@ def execute(
         machine = _create_machine(client, machine_name, definition)
         execution = _start(client, machine, execution_input)
         result = follow(client, execution, read_transition, on_transition, timeout_seconds)
+        result.child_histories = _child_histories(client, machine)
     result.function_logs = captured.getvalue()
     return result
 
@@ -226,10 +229,14 @@ def _function_log_handlers():
             handler.setStream(stream)
 
 
+# The shortest and the longest pause between two reads of a followed execution.
+FOLLOW_PAUSE_SECONDS = (0.05, 0.8)
+
+
 def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float) -> RunResult:
     """Poll the execution until it ends, reporting each new transition as it appears."""
     started = time.monotonic()
-    seen, transitions = 0, []
+    seen, transitions, pause = 0, [], FOLLOW_PAUSE_SECONDS[0]
     while True:
         description = client.describe_execution(executionArn=execution)
         history = history_of(client, execution)
@@ -239,13 +246,16 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
                 transitions.append(transition)
                 if on_transition:
                     on_transition(transition)
+        # Read again soon after a change, less often while nothing changes: each read
+        # competes with the engine's own thread, which a long child execution keeps busy.
+        pause = FOLLOW_PAUSE_SECONDS[0] if len(history) > seen else min(pause * 2, FOLLOW_PAUSE_SECONDS[1])
         seen = len(history)
         if description["status"] in TERMINAL:
             break
         if time.monotonic() - started > timeout_seconds:
             client.stop_execution(executionArn=execution, error="LocalTimeout", cause="the local run took too long")
             continue
-        time.sleep(0.05)
+        time.sleep(pause)
     output = description.get("output")
     return RunResult(
         status=description["status"],
@@ -257,6 +267,18 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
         history=history,
         execution_arn=execution,
     )
+
+
+def _child_histories(client, root_machine: str) -> list[list[dict]]:
+    """The histories of every execution of every state machine but the root's (the run's
+    children: each local run has a moto of its own), oldest first."""
+    executions = []
+    for machine in client.list_state_machines()["stateMachines"]:
+        if machine["stateMachineArn"] != root_machine:
+            for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+                executions += page["executions"]
+    executions.sort(key=lambda execution: execution["startDate"])
+    return [history_of(client, execution["executionArn"]) for execution in executions]
 
 
 def history_of(client, execution: str) -> list[dict]:

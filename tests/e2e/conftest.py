@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+import yaml
 
-from airbyte_resync.local import Credentials, RunResult, run_state_machine
+from airbyte_resync.local import TEMPLATE_PATH, Credentials, RunResult, run_state_machine
+from arazzo_sfn.compiler import compile_document
 from airbyte_resync.stub import AirbyteStub
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
@@ -34,12 +37,42 @@ class VirtualClock:
         self.now += timedelta(seconds=seconds)
 
 
+def template_with_child_bound(directory: Path, reads: int) -> Path:
+    """A copy of the application whose wait-for-job child reads a job at most `reads` times
+    before it hands back to its parent (the committed one reads it up to 2,556 times, as
+    many as its history holds), so a test or a benchmark crosses from one child execution
+    to the next in a few polls. Everything else is the committed application: the same
+    workflow, the root's ASL, the functions and layers."""
+    root = TEMPLATE_PATH.parent
+    document = yaml.safe_load((root / "workflows" / "airbyte-reset-and-resync.arazzo.yaml").read_text())
+    wait_for_job = next(workflow for workflow in document["workflows"] if workflow["workflowId"] == "wait-for-job")
+    loop = next(action for action in wait_for_job["steps"][0]["onSuccess"] if action["name"] == "stillRunning")
+    loop["x-loop"]["maxIterations"] = reads - 1  # gotos: the first read is not one
+    (directory / "workflows").mkdir(parents=True, exist_ok=True)
+    bounded = directory / "workflows" / "bounded.arazzo.yaml"
+    bounded.write_text(yaml.safe_dump(document, sort_keys=False))
+    for source in document["sourceDescriptions"]:  # the OpenAPI descriptions, where the document expects them
+        target = (bounded.parent / source["url"]).resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to((root / "workflows" / source["url"]).resolve())
+    (directory / "statemachine").mkdir(exist_ok=True)
+    (directory / "statemachine" / "wait_for_job.asl.json").write_text(json.dumps(compile_document(bounded, "wait-for-job"), indent=2))
+    (directory / "statemachine" / "reset_and_resync.asl.json").write_text((root / "statemachine" / "reset_and_resync.asl.json").read_text())
+    for shared in ("functions", "layers"):
+        if not (directory / shared).exists():
+            (directory / shared).symlink_to(root / shared)
+    (directory / "template.yaml").write_text(TEMPLATE_PATH.read_text())
+    return directory / "template.yaml"
+
+
 @dataclass
 class Harness:
     stub: AirbyteStub
     credentials: Credentials
     retry_sleeps: list[float] = field(default_factory=list)
     clock: VirtualClock | None = None
+    template_path: Path = TEMPLATE_PATH
 
     def _retry_sleep(self, seconds: float) -> None:
         self.retry_sleeps.append(seconds)
@@ -54,7 +87,7 @@ class Harness:
         return run_state_machine(
             execution_input, self.stub.url, self.credentials,
             retry_sleep=self._retry_sleep, timeout_seconds=600, wrap_function=wrap_function,
-            wait_sleep=self.clock.sleep if self.clock is not None else None,
+            wait_sleep=self.clock.sleep if self.clock is not None else None, template_path=self.template_path,
         )
 
     def calls(self) -> list[tuple[str, int]]:

@@ -100,3 +100,38 @@ def test_lambda_tasks_reach_the_bound_handler_and_report_its_errors_as_lambda_do
     assert output["ok"] == {"doubled": 8}
     assert output["error"]["Error"] == "KeyError"
     assert [i.error_type for i in functions.invocations] == [None, "KeyError"]
+
+
+# ------------------------------------------------------------ speed: what a long local run takes
+
+
+def test_json_paths_are_parsed_once_per_run_and_read_the_same():
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    with local_aws(LocalFunctions()):
+        assert json_path.parse("$.steps.poll.body") is json_path.parse("$.steps.poll.body")
+        assert json_path.extract_json("$.steps.poll.body.status", {"steps": {"poll": {"body": {"status": "running"}}}}) == "running"
+        assert result_path.parse("$.steps.poll") is result_path.parse("$.steps.poll")
+
+
+def test_moto_still_parses_each_json_path_at_every_read():
+    # The day moto (or jsonpath_ng) caches parsed paths itself, the glue's cache can go.
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert json_path.parse is jsonpath_ng.ext.parse
+    assert result_path.parse is jsonpath_ng.parse
+    assert json_path.parse("$.a") is not json_path.parse("$.a")
+
+
+def test_a_sync_task_looks_for_its_childs_end_more_often_during_a_run_only():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback as callback
+
+    from arazzo_sfn.engine import SYNC_CHECK_SECONDS
+
+    assert callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5  # moto's own: the day it changes, look again
+    with local_aws(LocalFunctions()):
+        assert callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == SYNC_CHECK_SECONDS
+    assert callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5

@@ -676,3 +676,55 @@ def test_the_layer_closure_follows_the_extras_asked_for_and_no_others(tmp_path, 
     # Asked again with the extra, a distribution already reached brings the extra's requirements.
     requirements.write_text("aws-lambda-powertools==3.37.0\nrequests\nAWS_Lambda_Powertools[Tracer]\n")
     assert layer_distributions(requirements) == ["aws-lambda-powertools", "aws-xray-sdk", "botocore", "jmespath", "requests", "urllib3", "wrapt"]
+
+
+# ------------------------------------------------- a retried trigger; a poll with a deadline
+
+
+def retried(event: dict, adopt_above) -> dict:
+    """The event of a second attempt, as the state machine sends it."""
+    event = copy.deepcopy(event)
+    event["attempt"] = 1
+    event["executionStartTime"] = "2026-12-01T09:00:00Z"
+    event["request"]["headers"] = {"X-Adopt-Above-Job-Id": adopt_above}
+    return event
+
+
+def test_a_retried_trigger_adopts_a_job_above_the_one_it_names(stub):
+    stub.script("reset", ["succeeded"])
+    trigger_reset(create_job_event(), CONTEXT)  # 1001: what the lost first attempt created
+    stub.reset_calls()
+
+    result = trigger_reset(retried(create_job_event(), adopt_above=1000), CONTEXT)
+
+    assert result["body"]["jobId"] == 1001
+    assert [call.operation_id for call in stub.calls] == ["listJobs"]  # looked, found, created nothing
+
+
+def test_a_retried_trigger_never_adopts_the_job_it_names_or_an_older_one(stub):
+    stub.script("reset", ["succeeded"])
+    trigger_reset(create_job_event(), CONTEXT)  # 1001: an earlier run's reset
+    stub.reset_calls()
+
+    result = trigger_reset(retried(create_job_event(), adopt_above=1001), CONTEXT)
+
+    assert result["body"]["jobId"] == 1002
+    assert [call.operation_id for call in stub.calls] == ["listJobs", "createJob"]
+
+
+@pytest.mark.parametrize("adopt_above", ["1001", -1, True, "latest"])
+def test_a_bad_adopt_above_header_is_refused_before_any_call(untouched_stub, adopt_above):
+    with pytest.raises(InvalidInput, match="X-Adopt-Above-Job-Id"):
+        trigger_reset(retried(create_job_event(), adopt_above=adopt_above), CONTEXT)
+    assert untouched_stub.calls == []
+
+
+def test_poll_job_with_a_deadline_says_whether_the_job_is_overdue(stub):
+    trigger_reset(create_job_event(), CONTEXT)
+    event = get_job_event(1001)
+    event["request"]["headers"] = {"X-Max-Job-Seconds": 3600}
+
+    result = poll_job(event, CONTEXT)
+
+    assert result["headers"]["x-job-overdue"] == "false"
+    assert "x-job-overdue" not in poll_job(get_job_event(1001), CONTEXT)["headers"]
