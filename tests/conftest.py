@@ -6,3 +6,27 @@ import os
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "airbyte-resync")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AirbyteResync")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+# The fault matrix's outcomes, as each test recorded them (in whichever worker it ran).
+_FAULT_MATRIX: dict[tuple[str, str], str] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "fault_matrix":
+                fault, step, outcome = value
+                _FAULT_MATRIX[(fault, step)] = outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault matrix as a table, after the progress dots rather than between them."""
+    if not _FAULT_MATRIX:
+        return
+    from tests.e2e.test_fault_matrix import FAULTS, STEPS
+
+    width = max(len(fault) for fault in FAULTS) + 2
+    terminalreporter.section("fault matrix: how a run ends with each fault at each step")
+    terminalreporter.write_line("fault".ljust(width) + "".join(step.ljust(28) for step in STEPS))
+    for fault in FAULTS:
+        terminalreporter.write_line(fault.ljust(width) + "".join(_FAULT_MATRIX.get((fault, step), "-").ljust(28) for step in STEPS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -15,6 +16,10 @@ from airbyte_resync.local import Credentials, Transition, run_state_machine, sta
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
+
+
+# The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"airbyte-resync: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # A local run keeps nothing between runs: nothing is left to clean up but the line.
+        print("\nairbyte-resync: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def serve_stub(args: argparse.Namespace) -> int:
@@ -49,7 +58,14 @@ def serve_stub(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
-    serve(args.port, host=args.host, client_id=_env("AIRBYTE_CLIENT_ID"), client_secret=_env("AIRBYTE_CLIENT_SECRET"), api_token=_env("AIRBYTE_API_TOKEN"))
+    try:
+        serve(args.port, host=args.host, client_id=_env("AIRBYTE_CLIENT_ID"), client_secret=_env("AIRBYTE_CLIENT_SECRET"), api_token=_env("AIRBYTE_API_TOKEN"))
+    except ValueError as error:  # not a loopback address
+        raise UsageError(f"--host: {error}; use 127.0.0.1 or ::1") from None
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} on {args.host} is already in use: stop what listens there, or pick another --port (0 = any free port)") from None
+        raise UsageError(f"cannot listen on {args.host} port {args.port}: {error.strerror or error}") from None
     return 0
 
 

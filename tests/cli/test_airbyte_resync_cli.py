@@ -135,3 +135,41 @@ def test_stub_command_serves_airbyte_over_http():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_stub_on_a_busy_port_says_so_in_one_line_and_exits_2():
+    with AirbyteStub() as busy:
+        port = busy.url.rsplit(":", 1)[1].split("/")[0]
+        done = run_cli("stub", "--port", port)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"airbyte-resync: error: port {port} on 127.0.0.1 is already in use: stop what listens there, or pick another --port (0 = any free port)"
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_stub_on_a_non_loopback_host_is_refused_in_one_line_with_exit_2():
+    done = run_cli("stub", "--host", "0.0.0.0", "--port", "0")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("airbyte-resync: error: --host:") and "0.0.0.0" in line and "127.0.0.1" in line
+
+
+def test_ctrl_c_ends_a_local_run_with_one_line_and_exit_130():
+    import signal
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    # A poll interval long enough that the run is surely still going when interrupted.
+    process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--poll-interval", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert process.stdout.readline().startswith("Resetting and re-syncing")
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == ["airbyte-resync: interrupted"]
+    assert "Traceback" not in stdout + stderr

@@ -1,6 +1,7 @@
 """Every fault at every step: the run either recovers with exactly the jobs it should have
 created, or fails with a named error. Never a silent success, never a duplicate job, never
-a sync after a reset that did not succeed. Prints the table of outcomes."""
+a sync after a reset that did not succeed. The table of outcomes is printed at the end of
+the test session (tests/conftest.py), from each test's recorded outcome."""
 
 from __future__ import annotations
 
@@ -51,12 +52,9 @@ def expected(fault: str, step: str) -> tuple[str, str | None]:
     return "FAILED", "StepFailed"
 
 
-OUTCOMES: dict[tuple[str, str], str] = {}
-
-
 @pytest.mark.parametrize("step", list(STEPS))
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_fault_at_step(harness, monkeypatch, fault, step):
+def test_fault_at_step(harness, monkeypatch, record_property, fault, step):
     monkeypatch.setenv("AIRBYTE_READ_TIMEOUT_SECONDS", str(READ_TIMEOUT))
     operation, earlier = STEPS[step]
     harness.stub.inject(operation, *[Fault.delay(0)] * earlier, *FAULTS[fault])
@@ -66,7 +64,7 @@ def test_fault_at_step(harness, monkeypatch, fault, step):
 
     status, error = expected(fault, step)
     jobs = [job["jobType"] for job in harness.stub.jobs.values()]
-    OUTCOMES[(fault, step)] = f"{result.status} {result.error or ''}".strip()
+    record_property("fault_matrix", (fault, step, f"{result.status} {result.error or ''}".strip()))
     assert (result.status, result.error) == (status, error), result.cause
     if status == "SUCCEEDED":
         assert jobs == ["reset", "sync"]
@@ -78,15 +76,3 @@ def test_fault_at_step(harness, monkeypatch, fault, step):
             assert jobs.count("sync") == 0  # no sync after a failed step
         if step == "triggerResync":
             assert jobs == ["reset"]
-
-
-def test_print_the_fault_matrix(capsys):
-    if not OUTCOMES:
-        pytest.skip("run with the matrix above to print it")
-    width = max(len(fault) for fault in FAULTS) + 2
-    lines = ["", "fault".ljust(width) + "".join(step.ljust(28) for step in STEPS)]
-    for fault in FAULTS:
-        lines.append(fault.ljust(width) + "".join(OUTCOMES.get((fault, step), "-").ljust(28) for step in STEPS))
-    with capsys.disabled():
-        print("\n".join(lines))
-    assert len(OUTCOMES) == len(FAULTS) * len(STEPS)

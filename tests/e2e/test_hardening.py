@@ -54,7 +54,7 @@ MALFORMED_INPUTS = [
 ]
 
 
-def test_malformed_inputs_are_refused_before_any_call_naming_the_field(harness, capsys):
+def test_malformed_inputs_are_refused_before_any_call_naming_the_field(harness):
     refused = 0
     for execution_input, field in MALFORMED_INPUTS:
         harness.stub.reset_calls()
@@ -69,9 +69,7 @@ def test_malformed_inputs_are_refused_before_any_call_naming_the_field(harness, 
         assert field in message, f"{label}: {message}"
         assert harness.stub.calls == [], f"{label} reached Airbyte"
         refused += 1
-    with capsys.disabled():
-        print(f"\n{refused} malformed inputs tried, {refused} refused before any call to Airbyte")
-    assert refused >= 30
+    assert refused == len(MALFORMED_INPUTS) >= 30
 
 
 def test_no_secret_or_token_appears_in_logs_outputs_errors_or_history(harness):
