@@ -202,12 +202,6 @@ def test_the_childs_failure_is_caught_by_the_parent_steps_on_failure_goto(tmp_pa
     assert execution.result.output == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a caught child failure replaces $.steps.look with {Error, Cause, child}: no `outputs`, so the "
-    "parent's WorkflowOutputs ($.steps.look.outputs.name) fails with States.Runtime instead of giving "
-    "null, as outputs that do not resolve give elsewhere (the compiler accepts the reference: look "
-    "always runs before the end)"
-))
 def test_outputs_of_a_caught_failed_child_step_are_null(tmp_path):
     execution = run_restock(restock(tmp_path, actions=GOTO_RECREATE), Reply(404, {"error": "no such item"}))
 

@@ -1247,3 +1247,43 @@ def test_each_workflow_of_a_document_is_compiled_on_its_own(tmp_path, workflow_i
 def test_a_document_with_several_workflows_needs_one_chosen(tmp_path):
     with pytest.raises(ArazzoError, match="add-item, remove-item"):
         compile_document(write_document(tmp_path, TWO_WORKFLOWS))
+
+
+# --- a caught failure: the failed step's outputs read as null -----------------------------------
+
+CAUGHT = """\
+workflows:
+- workflowId: look-or-report
+  steps:
+  - stepId: look
+    operationId: getItem
+    parameters:
+    - {name: itemId, in: path, value: it-1}
+    outputs:
+      name: $response.body#/name
+    onFailure:
+    - name: report
+      type: goto
+      stepId: report
+  - stepId: done
+    operationId: checkHealth
+    onSuccess:
+    - {name: finish, type: end}
+  - stepId: report
+    operationId: createReport
+  outputs:
+    name: $steps.look.outputs.name
+"""
+
+
+def test_outputs_of_a_step_whose_error_was_caught_are_null(tmp_path):
+    # An answer too large to keep: the step's function raises, the error is caught, and the
+    # failure action goes on; the workflow's output reading the step gives null.
+    execution = execute(write_document(tmp_path, CAUGHT), {
+        "GET /items/{itemId}": Reply(200, {"name": "x" * 300_000}),
+        "POST /reports": Reply(201, {}),
+    })
+
+    assert execution.result.status == "SUCCEEDED", execution.result.cause
+    assert execution.result.output == {"name": None}
+    assert execution.tasks == ["look", "report"]

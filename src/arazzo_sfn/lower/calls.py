@@ -67,17 +67,21 @@ class CallsPass:
             "Next": self._route_name(step),
         })
         self._add(step.step_id, task, step.location)
+        # A caught failure takes the place of the step's answer: its outputs (the step's own
+        # and the child's) read as null later, as outputs that do not resolve do.
+        called_outputs = set(self.resolve(workflow_id).outputs)
+        unresolved = {name: None for name in sorted(set(step.outputs) | called_outputs)}
         child_failed: dict[str, Any] = {
             "Type": "Pass",
             "Comment": "The child's own error and cause (the execution's description where it gave none).",
-            "Parameters": {"child.$": f"States.JsonMerge({at}, States.StringToJson({at}.Cause), false)"},
+            "Parameters": {"child.$": f"States.JsonMerge({at}, States.StringToJson({at}.Cause), false)", "outputs": unresolved},
             "ResultPath": at,
         }
         self._add(f"{step.step_id}.ChildFailed", child_failed, step.location)
         self._lower_routing(step)
         failure_route = self._lower_failure_routing(step) if self._failure_actions(step) else None
         if failure_route is not None:
-            task["Catch"].append({"ErrorEquals": ["States.ALL"], "ResultPath": at, "Next": failure_route})
+            task["Catch"].append({"ErrorEquals": ["States.ALL"], "ResultPath": at, "Next": self._caught(step, unresolved, failure_route)})
         child_failed["Next"] = failure_route or self._step_failed(step)
 
     def _lower_workflow_step(self, step: Step) -> None:

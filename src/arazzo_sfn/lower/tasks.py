@@ -25,10 +25,29 @@ class TasksPass:
         })
         if self._failure_actions(step):
             # Errors that survive the retries are step failures too, so failure actions apply.
-            task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": self._step_path(step.step_id), "Next": self._failure_route_name(step)}]
+            unresolved = {name: None for name in sorted(step.outputs)}
+            task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": self._step_path(step.step_id),
+                              "Next": self._caught(step, unresolved, self._failure_route_name(step))}]
         task["Next"] = next_state
         self._add(name, task, step.location)
         self.tasks.setdefault(step.step_id, []).append(task)
+
+    def _caught(self, step: Step, unresolved: dict[str, None], failure_route: str) -> str:
+        """Where a caught error goes: it takes the place of the step's answer, so when the step
+        has outputs, a Pass first gives them as null (later steps and the workflow's outputs
+        read them as outputs that do not resolve), then the failure actions apply."""
+        if not unresolved:
+            return failure_route
+        name = f"{step.step_id}.Caught"
+        if self._first_time(("caught", step.step_id)):
+            self._add(name, {
+                "Type": "Pass",
+                "Comment": "The error took the place of the step's answer: its outputs are null.",
+                "Result": unresolved,
+                "ResultPath": f"{self._step_path(step.step_id)}.outputs",
+                "Next": failure_route,
+            }, step.location)
+        return name
 
     def _payload(self, step: Step) -> dict:
         operation = step.operation
