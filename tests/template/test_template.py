@@ -836,3 +836,58 @@ def test_execution_input_sample_is_valid():
 )
 def test_execution_input_check_rejects_bad_input(document):
     assert execution_input_problems(document) != []
+
+
+# ---------------------------------------------------------------- deploy-time rules
+
+
+def evaluate_rule_function(value: Any, parameters: dict[str, str]) -> Any:
+    """CloudFormation's rule functions the template uses, as CloudFormation evaluates them."""
+    if isinstance(value, dict) and len(value) == 1:
+        [(name, argument)] = value.items()
+        if name == "Ref":
+            return parameters[argument]
+        arguments = [evaluate_rule_function(item, parameters) for item in argument]
+        if name == "Fn::Equals":
+            return arguments[0] == arguments[1]
+        if name == "Fn::Not":
+            return not arguments[0]
+        if name == "Fn::Contains":
+            return arguments[1] in arguments[0]
+        raise AssertionError(f"a rule function this test does not know: {name}")
+    if isinstance(value, list):
+        return [evaluate_rule_function(item, parameters) for item in value]
+    return value
+
+
+def failed_assertions(parameters: dict[str, str]) -> list[str]:
+    template = load_template()
+    values = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()} | parameters
+    failed = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not evaluate_rule_function(rule["RuleCondition"], values):
+            continue
+        failed += [assertion["AssertDescription"] for assertion in rule["Assertions"] if not evaluate_rule_function(assertion["Assert"], values)]
+    return failed
+
+
+@pytest.mark.parametrize("parameters, refused", [
+    ({}, True),  # the defaults: Airbyte Cloud, no secret
+    ({"AirbyteApiUrl": "https://api.airbyte.com/v1/"}, True),
+    ({"AirbyteSecretName": "airbyte/resync"}, False),
+    ({"AirbyteApiUrl": "https://airbyte.internal.example/api/public/v1"}, False),  # self-managed may run without auth
+    ({"AirbyteApiUrl": "https://airbyte.internal.example/api/public/v1", "AirbyteSecretName": "airbyte/resync"}, False),
+])
+def test_a_deployment_against_airbyte_cloud_without_a_secret_is_refused(parameters, refused):
+    failed = failed_assertions(parameters)
+    assert bool(failed) == refused
+    if refused:
+        [description] = failed
+        assert "AirbyteSecretName" in description and "secretsmanager create-secret --name airbyte/resync" in " ".join(description.split())
+
+
+def test_the_readme_and_samconfig_name_the_same_example_secret():
+    readme = (TEMPLATE_PATH.parent / "README.md").read_text(encoding="utf-8")
+    samconfig = (TEMPLATE_PATH.parent / "samconfig.toml").read_text(encoding="utf-8")
+    named = set(re.findall(r'AirbyteSecretName=\\?"([^"\\]+)', samconfig)) | set(re.findall(r"--name (airbyte/[\w/-]+)", readme))
+    assert named == {"airbyte/resync"}
