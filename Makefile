@@ -41,10 +41,12 @@ scan: scan-install
 compile: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL)
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
+	$(BIN)/python -m airbyte_resync.contracts
 
 check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
+	$(BIN)/python -m airbyte_resync.contracts --check
 
 # Figures, not pass/fail: compile time of large documents; what a pass of each loop form costs;
 # what one run costs.

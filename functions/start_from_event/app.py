@@ -5,7 +5,10 @@ would start an execution: a copy arriving while the first run runs would fail wi
 ConnectionBusy (and page someone), one arriving after it ended would reset the connection
 again. So the execution is named after the event's id: Step Functions refuses a second
 execution of the same name for 90 days, and every copy of an event is the same one run.
-The event's detail is the execution input, unchanged; the state machine validates it."""
+The event's detail is the execution input, unchanged. It is checked against the input's
+contract first (execution-input.schema.json beside this file): a malformed request starts nothing, and fails this function
+naming the field, so after Lambda's retries it lands in the unhandled-events queue and
+raises that alarm, instead of starting a run that can only fail."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import functools
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,9 +24,17 @@ from botocore.exceptions import ClientError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from airbyte_client.handler import logger, metrics
+from airbyte_client.contract import load_contract, problems
+
+# The execution input's contract, generated from the workflow's inputs (make compile).
+CONTRACT = load_contract(Path(__file__).with_name("execution-input.schema.json"))
 
 # Execution names: letters, digits, - and _, at most 80 characters.
 NAME_PREFIX = "event-"
+
+
+class InvalidRequest(ValueError):
+    """The event's detail breaks the execution input's contract."""
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
@@ -31,6 +43,10 @@ def lambda_handler(event: Any, context: Any) -> dict:
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise ValueError("the event must be an EventBridge event with an id")
     name = execution_name(event["id"])
+    refused = problems(event.get("detail"), CONTRACT)
+    if refused:
+        metrics.add_metric(name="RefusedEvents", unit=MetricUnit.Count, value=1)
+        raise InvalidRequest(f"event {event['id']}: the detail is not a valid execution input: {'; '.join(refused)}")
     try:
         started = states().start_execution(
             stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(event.get("detail"))

@@ -84,6 +84,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         execution_input["pollIntervalSeconds"] = poll_interval
     if args.no_wait_for_resync:
         execution_input["waitForResync"] = False
+    _check_contract(execution_input)
 
     if not args.json:
         where = f"the built-in Airbyte stub at {url}" if stub else url
@@ -99,6 +100,16 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _check_contract(execution_input: dict) -> None:
+    """The input meets the execution input's contract (schemas/), before anything starts."""
+    from airbyte_client.contract import load_contract, problems
+    from airbyte_resync.contracts import ROOT
+
+    refused = problems(execution_input, load_contract(ROOT / "schemas" / "execution-input.schema.json"))
+    if refused:
+        raise UsageError(f"the execution input breaks its contract: {'; '.join(refused)}")
 
 
 def credentials_from_environment() -> Credentials:

@@ -113,3 +113,20 @@ def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatc
         load_handler()(SAMPLE_EVENT, LambdaContext())
 
     assert failure.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+@pytest.mark.parametrize("detail, field", [
+    ({}, "connectionId is required"),
+    ({"connectionId": "not-a-uuid"}, "connectionId must be a UUID"),
+    ({"connectionId": "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f", "pollIntervalSeconds": -5}, "pollIntervalSeconds must be at least 0"),
+    (None, "the input must be an object"),
+])
+def test_a_malformed_request_starts_nothing_and_fails_naming_the_field(machine, detail, field):
+    client, arn = machine
+    event = {**copy.deepcopy(SAMPLE_EVENT), "detail": detail}
+
+    with pytest.raises(ValueError, match=field) as raised:
+        load_handler()(event, LambdaContext())
+
+    assert executions(client, arn) == []
+    assert SAMPLE_EVENT["id"] in str(raised.value)
