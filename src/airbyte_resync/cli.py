@@ -35,6 +35,27 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--poll-interval", help="the shortest wait between two reads of a job, in seconds (0 allowed; the wait grows with the job's age up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)")
     run.add_argument("--no-wait-for-resync", action="store_true", help="end once the sync has started, instead of watching it to its end (the default)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
+    start = commands.add_parser("start", help="start one execution per connection on AWS (or attach to the one running), optionally watch them")
+    start.add_argument("--connection-id", required=True, action="append", help="UUID of a connection; repeat for several")
+    _add_machine_arguments(start)
+    start.add_argument("--poll-interval", help="the shortest wait between two reads of a job, in seconds (default: the workflow's 5)")
+    start.add_argument("--no-wait-for-resync", action="store_true", help="each run ends once its sync has started")
+    start.add_argument("--wait", action="store_true", help="watch every execution to its end, then print its outputs")
+    start.add_argument("--json", action="store_true", help="print JSON: one object per execution (a list for several)")
+    watch = commands.add_parser("watch", help="follow an execution on AWS to its end")
+    watch.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    watch.add_argument("--json", action="store_true", help="print exactly one JSON object at the end")
+    status = commands.add_parser("status", help="an execution's status, outputs or error (exit 0 succeeded, 1 failed, 3 running)")
+    status.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    status.add_argument("--json", action="store_true")
+    listing = commands.add_parser("list", help="the state machine's executions, newest first")
+    _add_machine_arguments(listing)
+    listing.add_argument("--connection-id", help="only this connection's")
+    listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"])
+    request = commands.add_parser("request", help="put the EventBridge event that requests a run (the stack's rule starts it)")
+    request.add_argument("--connection-id", required=True)
+    request.add_argument("--poll-interval")
+    request.add_argument("--no-wait-for-resync", action="store_true")
     stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
     stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
     stub.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
@@ -43,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "stub":
             return serve_stub(args)
+        if args.command in AWS_COMMANDS:
+            from airbyte_resync.operate import OperationError
+
+            try:
+                return AWS_COMMANDS[args.command](args, sys.stdout)
+            except OperationError as error:
+                raise UsageError(str(error)) from None
         return run_command(args, sys.stdout)
     except UsageError as error:
         print(f"airbyte-resync: error: {error}", file=sys.stderr)
@@ -110,6 +138,118 @@ def _check_contract(execution_input: dict) -> None:
     refused = problems(execution_input, load_contract(ROOT / "schemas" / "execution-input.schema.json"))
     if refused:
         raise UsageError(f"the execution input breaks its contract: {'; '.join(refused)}")
+
+
+def _add_machine_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack-name", help="the deployed stack (its StateMachineArn output)")
+    where.add_argument("--state-machine-arn")
+
+
+def _execution_input(connection_id: str, args: argparse.Namespace) -> dict:
+    execution_input: dict = {"connectionId": _connection_id(connection_id)}
+    poll_interval = _non_negative_int("--poll-interval", getattr(args, "poll_interval", None), minimum=0, maximum=3600)
+    if poll_interval is not None:
+        execution_input["pollIntervalSeconds"] = poll_interval
+    if getattr(args, "no_wait_for_resync", False):
+        execution_input["waitForResync"] = False
+    _check_contract(execution_input)
+    return execution_input
+
+
+def start_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    inputs = [_execution_input(connection, args) for connection in args.connection_id]  # all checked before any start
+    client = boto3.client("stepfunctions")
+    machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
+    started = operate.start(client, machine, inputs)
+    for item in started:
+        if not args.json:
+            verb = "already running, attached to" if item.attached else "started"
+            out.write(f"{item.connection_id}: {verb} {item.execution_arn}\n")
+    if not args.wait:
+        if args.json:
+            listed = [{"connectionId": item.connection_id, "executionArn": item.execution_arn, "attached": item.attached} for item in started]
+            out.write(json.dumps(listed[0] if len(listed) == 1 else listed) + "\n")
+        return 0
+    results = operate.watch(client, [item.execution_arn for item in started], None if args.json else _progress(out, started))
+    return _report(out, results, args.json)
+
+
+def watch_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    arn = operate.checked_execution_arn(args.execution_arn)
+    [result] = operate.watch(boto3.client("stepfunctions"), [arn], None if args.json else lambda _, t: _print_transition(out, t))
+    return _report(out, [result], args.json)
+
+
+def status_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    result = operate.result_of(boto3.client("stepfunctions"), operate.checked_execution_arn(args.execution_arn))
+    if args.json:
+        out.write(json.dumps(result.to_json()) + "\n")
+    else:
+        operate.print_status(out, result)
+    return operate.exit_code(result)
+
+
+def list_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    client = boto3.client("stepfunctions")
+    machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
+    connection = _connection_id(args.connection_id) if args.connection_id else None
+    if operate.print_listing(out, client, operate.executions(client, machine, args.status), connection) == 0:
+        out.write("no executions\n")
+    return 0
+
+
+def request_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    event_id = operate.request(boto3.client("events"), _execution_input(args.connection_id, args))
+    out.write(f"requested: event {event_id}; its execution is named event-{event_id}\n")
+    return 0
+
+
+def _progress(out: TextIO, started) -> callable:
+    names = {item.execution_arn: item.connection_id[:8] for item in started}
+
+    def report(arn: str, transition: Transition) -> None:
+        if len(names) > 1:
+            out.write(f"{names[arn]}  ")
+        _print_transition(out, transition)
+
+    return report
+
+
+def _report(out: TextIO, results, as_json: bool) -> int:
+    from airbyte_resync import operate
+
+    if as_json:
+        documents = [{**result.to_json(), "executionArn": result.execution_arn} for result in results]
+        out.write(json.dumps(documents[0] if len(documents) == 1 else documents) + "\n")
+    else:
+        for result in results:
+            out.write(f"\n{result.execution_arn}")
+            print_result(out, result)
+    return max(operate.exit_code(result) for result in results)
+
+
+AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status_command, "list": list_command, "request": request_command}
 
 
 def credentials_from_environment() -> Credentials:

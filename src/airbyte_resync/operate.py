@@ -1,0 +1,177 @@
+"""Runs on AWS, from a terminal: start (or attach to) one execution per connection, watch
+them, read one's status, list them, and request a run through EventBridge. boto3 only; the
+state machine is named by its ARN or found in the stack's outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from arazzo_sfn.execution import TERMINAL, RunResult, history_of, print_result
+from airbyte_resync.contracts import DETAIL_TYPE
+from airbyte_resync.local import Transition, _JobTransitions
+
+EVENT_SOURCE = "airbyte-resync.cli"
+# Between two reads of a watched execution: Step Functions' own pace is seconds.
+WATCH_PAUSE_SECONDS = 2.0
+
+
+class OperationError(Exception):
+    """Something on AWS the operator must fix (no credentials, no such stack): exit 2."""
+
+
+@dataclass
+class Started:
+    connection_id: str
+    execution_arn: str
+    attached: bool  # an execution of this connection was already running
+
+
+def aws_call(what: str, call: Callable[[], Any]) -> Any:
+    """One AWS call; its failure becomes one line that names what was asked."""
+    try:
+        return call()
+    except NoCredentialsError:
+        raise OperationError(f"{what}: no AWS credentials: set AWS_PROFILE, or run `aws configure`") from None
+    except ClientError as error:
+        code, message = error.response["Error"].get("Code", "Error"), error.response["Error"].get("Message", "")
+        raise OperationError(f"{what}: {code}: {message}") from None
+    except BotoCoreError as error:
+        raise OperationError(f"{what}: {error}") from None
+
+
+def state_machine_arn(stack_name: str | None, arn: str | None, cloudformation=None) -> str:
+    """The run's state machine: given, or the `StateMachineArn` output of the stack."""
+    if arn:
+        return arn
+    cloudformation = cloudformation or boto3.client("cloudformation")
+    stacks = aws_call(f"stack {stack_name}", lambda: cloudformation.describe_stacks(StackName=stack_name))["Stacks"]
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"] == "StateMachineArn":
+            return output["OutputValue"]
+    raise OperationError(f"stack {stack_name} has no StateMachineArn output: is it this application's stack?")
+
+
+def connection_of(client, execution_arn: str) -> str | None:
+    """The connection an execution runs for, from its input."""
+    description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
+    try:
+        value = json.loads(description.get("input") or "{}").get("connectionId")
+    except (ValueError, AttributeError):
+        return None
+    return value.lower() if isinstance(value, str) else None
+
+
+def executions(client, machine: str, status: str | None = None) -> list[dict]:
+    found = []
+    paginator = client.get_paginator("list_executions")
+    pages = paginator.paginate(stateMachineArn=machine, **({"statusFilter": status} if status else {}))
+    aws_call("list-executions", lambda: [found.extend(page["executions"]) for page in pages])
+    return found
+
+
+def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
+    """One execution per input's connection; a connection that already has a running
+    execution of this state machine is attached to instead, so starting twice starts nothing
+    twice (and pages nobody with ConnectionBusy)."""
+    running = {connection_of(client, item["executionArn"]): item["executionArn"] for item in executions(client, machine, "RUNNING")}
+    started = []
+    for execution_input in execution_inputs:
+        connection = execution_input["connectionId"].lower()
+        if connection in running:
+            started.append(Started(connection, running[connection], attached=True))
+            continue
+        name = f"cli-{connection[:8]}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        answer = aws_call(f"start-execution for {connection}", lambda: client.start_execution(
+            stateMachineArn=machine, name=name, input=json.dumps(execution_input)))
+        running[connection] = answer["executionArn"]
+        started.append(Started(connection, answer["executionArn"], attached=False))
+    return started
+
+
+def result_of(client, execution_arn: str, history: list[dict] | None = None) -> RunResult:
+    description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
+    history = history if history is not None else aws_call("get-execution-history", lambda: history_of(client, execution_arn))
+    output = description.get("output")
+    return RunResult(
+        status=description["status"], output=json.loads(output) if output else None,
+        error=description.get("error"), cause=description.get("cause"), events=len(history),
+        history=history, execution_arn=execution_arn,
+    )
+
+
+def watch(client, execution_arns: list[str], on_transition: Callable[[str, Transition], None] | None = None,
+          pause: float = WATCH_PAUSE_SECONDS) -> list[RunResult]:
+    """Follow every execution to its end, reporting each step it goes through; never stops one."""
+    readers = {arn: _JobTransitions() for arn in execution_arns}
+    seen = {arn: 0 for arn in execution_arns}
+    results: dict[str, RunResult] = {}
+    while len(results) < len(execution_arns):
+        for arn in execution_arns:
+            if arn in results:
+                continue
+            status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["status"]
+            history = aws_call("get-execution-history", lambda: history_of(client, arn))
+            for event in history[seen[arn]:]:
+                transition = readers[arn](event, history[0]["timestamp"])
+                if transition and on_transition:
+                    on_transition(arn, transition)
+            seen[arn] = len(history)
+            if status in TERMINAL:  # read before the history, so the history holds the end
+                results[arn] = result_of(client, arn, history)
+        if len(results) < len(execution_arns):
+            time.sleep(pause)
+    return [results[arn] for arn in execution_arns]
+
+
+def request(events_client, execution_input: dict) -> str:
+    """Put the documented EventBridge event; the stack's rule starts the run. Its event id."""
+    answer = aws_call("put-events", lambda: events_client.put_events(Entries=[{
+        "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(execution_input)}]))
+    entry = answer["Entries"][0]
+    if answer.get("FailedEntryCount") or "EventId" not in entry:
+        raise OperationError(f"put-events: {entry.get('ErrorCode', 'refused')}: {entry.get('ErrorMessage', '')}")
+    return entry["EventId"]
+
+
+def print_listing(out: TextIO, client, listed: list[dict], connection: str | None) -> int:
+    shown = 0
+    for item in listed:
+        owner = connection_of(client, item["executionArn"])
+        if connection and owner != connection.lower():
+            continue
+        started = item["startDate"].strftime("%Y-%m-%d %H:%M:%S")
+        out.write(f"{item['status']:<10} {started}  {owner or '-':<36}  {item['executionArn']}\n")
+        shown += 1
+    return shown
+
+
+def print_status(out: TextIO, result: RunResult) -> None:
+    if result.status in TERMINAL:
+        print_result(out, result)
+    else:
+        out.write(f"Execution {result.status} ({result.events} history events so far).\n")
+
+
+def exit_code(result: RunResult) -> int:
+    """0 succeeded; 1 failed, aborted or timed out; 3 still running."""
+    if result.status == "SUCCEEDED":
+        return 0
+    return 1 if result.status in TERMINAL else 3
+
+
+_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:execution:[\w-]+:[\w-]+$")
+
+
+def checked_execution_arn(value: str) -> str:
+    if not _ARN.match(value.strip()):
+        raise OperationError(f"EXECUTION_ARN must be a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>), got {value[:80]!r}")
+    return value.strip()
+
