@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import re
+import signal
 import sys
+import threading
 from typing import TextIO
 
 from airbyte_client.ids import UUID_PATTERN
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
     stub.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+        signal.signal(signal.SIGINT, _interrupted)
 
     try:
         if args.command == "stub":
@@ -79,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         # A local run keeps nothing between runs: nothing is left to clean up but the line.
         print("\nairbyte-resync: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _interrupted(signum, frame) -> None:
+    """Ctrl-C: the run's engine threads are about to fail their states as the process ends;
+    what they would log is noise after the one line this command prints."""
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
 
 
 def serve_stub(args: argparse.Namespace) -> int:
