@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 import threading
-from typing import TextIO
+from typing import Callable, TextIO
 
 from airbyte_client.ids import UUID_PATTERN
 from arazzo_sfn.execution import print_result
@@ -237,7 +237,7 @@ def request_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _progress(out: TextIO, started) -> callable:
+def _progress(out: TextIO, started) -> Callable[[str, Transition], None]:
     names = {item.execution_arn: item.connection_id[:8] for item in started}
 
     def report(arn: str, transition: Transition) -> None:

@@ -34,7 +34,7 @@ def load_contract(path: Path) -> dict:
 
 
 def problems(value: Any, schema: dict, where: str = "") -> list[str]:
-    """Each way `value` breaks the contract, as '<field>: <problem>' (empty when it holds)."""
+    """Each way `value` breaks the contract, each naming the field (empty when it holds)."""
     name = where or "the input"
     expected = schema.get("type")
     if expected is not None and not _is_type(value, expected):
