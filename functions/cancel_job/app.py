@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from airbyte_client.handler import cancel_jobs_left_running, logger, metrics
 
@@ -31,6 +31,10 @@ def lambda_handler(event: Any, context: Any) -> dict:
     if detail.get("status") not in FINAL_STATUSES:
         return {"executionArn": detail["executionArn"], "cancelled": [], "skipped": f"status {detail.get('status')}"}
     metrics.add_metric(name="UnsuccessfulExecutions", unit=MetricUnit.Count, value=1)
+    # Failures by error name (ConnectionBusy, ResyncFailed, ...), for the dashboard.
+    with single_metric(name="RunsEnded", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+        metric.add_dimension(name="Status", value=str(detail["status"]))
+        metric.add_dimension(name="Error", value=str(detail.get("error") or "none"))
     job_ids = jobs_of(detail["executionArn"])
     return {"executionArn": detail["executionArn"], **cancel_jobs_left_running(job_ids, detail["executionArn"])}
 

@@ -198,3 +198,19 @@ def test_other_status_changes_cancel_nothing(airbyte):
 
     assert result["cancelled"] == [] and "SUCCEEDED" in result["skipped"]
     assert airbyte.calls == []
+
+
+def test_a_run_that_did_not_succeed_is_counted_by_its_error_name(airbyte, capsys):
+    airbyte.script("reset", ["succeeded"])
+    job = AirbyteClient(Settings(airbyte.url, NoAuth())).create_job(CONNECTION_ID, "reset").body
+    cancel = load_cancel_function()
+
+    with local_aws(LocalFunctions()):
+        event = stopped_execution(job, status="FAILED")
+        event["detail"]["error"] = "ResyncNotStarted"
+        cancel(event, CONTEXT)
+
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [ended] = [record for record in records if "RunsEnded" in record]
+    assert (ended["Status"], ended["Error"], ended["RunsEnded"]) == ("FAILED", "ResyncNotStarted", [1.0])
+    assert ["Error", "Status", "service"] == sorted(ended["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0])

@@ -728,3 +728,21 @@ def test_poll_job_with_a_deadline_says_whether_the_job_is_overdue(stub):
 
     assert result["headers"]["x-job-overdue"] == "false"
     assert "x-job-overdue" not in poll_job(get_job_event(1001), CONTEXT)["headers"]
+
+
+def test_a_read_that_finds_a_sync_ended_records_its_duration_rows_and_bytes(stub, logs):
+    stub.script("sync", ["pending", "running", "succeeded"])
+    trigger_resync(create_job_event(step="triggerResync", job_type="sync"), CONTEXT)
+    poll_job(get_job_event(1001, step="pollJob"), CONTEXT)  # a job that has not ended records nothing
+    assert not {"JobSeconds", "RowsSynced"} & emitted_metrics(log_records(logs.readouterr().out))
+
+    answer = poll_job(get_job_event(1001, step="pollJob"), CONTEXT)
+
+    records = log_records(logs.readouterr().out)
+    ended = {name: record for record in records for entry in record.get("_aws", {}).get("CloudWatchMetrics", [])
+             for name in [metric["Name"] for metric in entry["Metrics"]] if name in ("JobSeconds", "RowsSynced", "BytesSynced")}
+    assert set(ended) == {"JobSeconds", "RowsSynced", "BytesSynced"}
+    assert all(record["JobType"] == "sync" and record["Status"] == "succeeded" for record in ended.values())
+    assert ended["RowsSynced"]["RowsSynced"] == [answer["body"]["rowsSynced"]]
+    assert ended["BytesSynced"]["BytesSynced"] == [answer["body"]["bytesSynced"]]
+    assert ended["JobSeconds"]["JobSeconds"][0] >= 0

@@ -891,3 +891,19 @@ def test_the_readme_and_samconfig_name_the_same_example_secret():
     samconfig = (TEMPLATE_PATH.parent / "samconfig.toml").read_text(encoding="utf-8")
     named = set(re.findall(r'AirbyteSecretName=\\?"([^"\\]+)', samconfig)) | set(re.findall(r"--name (airbyte/[\w/-]+)", readme))
     assert named == {"airbyte/resync"}
+
+
+def test_the_dashboard_is_valid_json_and_shows_each_metric_the_functions_emit():
+    template = load_template()
+    body, substitutions = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    values = {"AWS::Region": "us-east-1", "Machine": "arn:aws:states:us-east-1:123456789012:stateMachine:run", "Namespace": "AirbyteResync"}
+    assert set(re.findall(r"\$\{([\w:]+)\}", body)) <= set(values)
+    dashboard = json.loads(re.sub(r"\$\{([\w:]+)\}", lambda match: values[match.group(1)], body))
+    shown = json.dumps(dashboard)
+    emitted = set(re.findall(r'name="(\w+)"', "\n".join(path.read_text() for path in (TEMPLATE_PATH.parent / "layers").rglob("*.py"))))
+    emitted |= set(re.findall(r'name="(\w+)"', "\n".join(path.read_text() for path in (TEMPLATE_PATH.parent / "functions").rglob("app.py"))))
+    emitted |= {"JobSeconds", "RowsSynced", "BytesSynced", "TransientAirbyteError"}  # named from the job's fields, and after the error class
+    for metric in ("RunsEnded", "JobSeconds", "RowsSynced", "BytesSynced", "AirbyteCalls", "TransientAirbyteError", "DestinationLeftReset"):
+        assert metric in emitted, metric
+        assert metric in shown, metric
+    assert substitutions["Namespace"] == template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from airbyte_client.client import AirbyteClient, ApiResponse
+from airbyte_client.client import TERMINAL_STATUSES, AirbyteClient, ApiResponse
 from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from airbyte_client.ids import UUID_PATTERN
@@ -352,3 +352,34 @@ def _json_type(value: Any) -> str:
 def _preview(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def record_job_end(job: Any) -> None:
+    """When a read finds a job ended: how long it ran, and for a sync what it moved, as
+    metrics of their own (dimensions JobType and Status), for the dashboard and for alarms
+    of one's own (a sync that moved no rows, a reset that took hours)."""
+    if not isinstance(job, dict) or job.get("status") not in TERMINAL_STATUSES:
+        return
+    dimensions = {"JobType": str(job.get("jobType")), "Status": str(job.get("status"))}
+    started, ended = _moment(job.get("startTime")), _moment(job.get("lastUpdatedAt"))
+    figures = []
+    if started and ended:
+        figures.append(("JobSeconds", MetricUnit.Seconds, (ended - started).total_seconds()))
+    for name in ("rowsSynced", "bytesSynced"):
+        value = job.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            figures.append((name[0].upper() + name[1:], MetricUnit.Bytes if name == "bytesSynced" else MetricUnit.Count, value))
+    for name, unit, value in figures:
+        with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
+            for key, dimension in dimensions.items():
+                metric.add_dimension(name=key, value=dimension)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
