@@ -131,7 +131,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}\n")
         out.write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
     try:
-        result = run_state_machine(execution_input, url, credentials, on_transition=None if args.json else lambda t: _print_transition(out, t))
+        result = run_state_machine(execution_input, url, credentials, on_transition=None if args.json else lambda t: _print_transition(out, t),
+                                   wrap_function=None if args.json else _reporting_failures(out))
     finally:
         if stub is not None:
             stub.stop()
@@ -306,6 +307,26 @@ def _airbyte_url(value: str) -> str:
         return validate_api_url(value)
     except AirbyteConfigurationError as error:
         raise UsageError(f"--airbyte-url: {str(error).replace('AIRBYTE_API_URL', 'the URL')}") from None
+
+
+def _reporting_failures(out: TextIO) -> Callable[[str, Callable], Callable]:
+    """Wrap each function so a failed attempt is a line at once (what failed, on which host),
+    not minutes of silence while Step Functions retries it."""
+
+    def wrap(logical_id: str, handler: Callable) -> Callable:
+        def invoke(event, context):
+            try:
+                return handler(event, context)
+            except Exception as error:
+                step = event.get("step", logical_id) if isinstance(event, dict) else logical_id
+                attempt = event.get("attempt", 0) if isinstance(event, dict) else 0
+                out.write(f"{'':>8}  {step}: attempt {attempt + 1 if isinstance(attempt, int) else '?'} failed: {error}\n")
+                out.flush()
+                raise
+
+        return invoke
+
+    return wrap
 
 
 def _print_transition(out: TextIO, transition: Transition) -> None:

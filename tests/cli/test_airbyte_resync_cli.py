@@ -173,3 +173,21 @@ def test_ctrl_c_ends_a_local_run_with_one_line_and_exit_130():
     assert process.returncode == 130
     assert stderr.strip().splitlines() == ["airbyte-resync: interrupted"]
     assert "Traceback" not in stdout + stderr
+
+
+def test_a_failed_attempt_is_a_line_at_once_naming_the_host_and_what_to_check():
+    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    # Nothing listens on port 9: each attempt is refused; the retries would take minutes.
+    process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://127.0.0.1:9/api/public/v1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "failed" in line:
+                break
+    finally:
+        process.kill()
+        process.communicate()
+    assert "checkConnection: attempt 1 failed" in lines[-1]
+    assert "refused by 127.0.0.1:9; is Airbyte running there, and is the Airbyte URL right?" in lines[-1]

@@ -870,3 +870,16 @@ def test_only_an_answer_with_a_job_carries_a_proposal():
         client = AirbyteClient(Settings(stub.url, NoAuth()))
         # A 404 carries none: the loop is not taken then, the step fails.
         assert client.poll_job(999_999, shortest_wait=7).to_dict()["retryAfterSeconds"] is None
+
+
+@pytest.mark.parametrize("url, says", [
+    ("http://127.0.0.1:9/api/public/v1", "connection failed: refused by 127.0.0.1:9; is Airbyte running there"),
+    ("https://airbyte.invalid/api/public/v1", "connection failed: cannot resolve the host airbyte.invalid; check the Airbyte URL's host name"),
+])
+def test_an_unreachable_airbyte_is_named_with_what_to_check(url, says):
+    from airbyte_client.auth import NoAuth
+
+    client = AirbyteClient(Settings(url, NoAuth()))
+    with pytest.raises(TransientAirbyteError) as raised:
+        client.get_job(1)
+    assert says in str(raised.value)

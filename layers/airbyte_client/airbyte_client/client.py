@@ -13,6 +13,7 @@ successCriteria in the state machine.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -122,7 +123,7 @@ class AirbyteClient:
         answer = self.get_job(job_id)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             return answer
-        started = _timestamp(answer.body.get("startTime"))
+        started = airbyte_timestamp(answer.body.get("startTime"))
         now = _http_date(answer.headers.get("date")) or datetime.now(timezone.utc)
         age = (now - started).total_seconds() if started else 0.0
         headers = dict(answer.headers)
@@ -169,10 +170,25 @@ class AirbyteClient:
             # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
             error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
             raise error(f"{operation} ({method} {path}): the response was cut off ({type(exc).__name__})") from None
-        except requests.Timeout as exc:
-            raise TransientAirbyteError(f"{operation} ({method} {path}): timed out ({type(exc).__name__})") from None
-        except requests.ConnectionError as exc:
-            raise TransientAirbyteError(f"{operation} ({method} {path}): connection failed ({type(exc).__name__})") from None
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientAirbyteError(f"{operation} ({method} {path}): {self._unreachable(exc, read_timeout)}") from None
+
+    def _unreachable(self, exc: Exception, read_timeout: float | None) -> str:
+        """What went wrong reaching Airbyte, naming the host and what to check (never the URL's
+        other parts: the URL is the operator's, the message goes to logs and causes)."""
+        url = urllib.parse.urlsplit(self.settings.api_url)
+        host = url.hostname or "?"
+        where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        text = str(exc)
+        if isinstance(exc, requests.ConnectTimeout):
+            return f"timed out: no connection to {where} within {self.settings.connect_timeout:g} s; check the network path to it (VPC, security groups, firewall)"
+        if isinstance(exc, requests.Timeout):
+            return f"timed out: {where} did not answer within {read_timeout or self.settings.read_timeout:g} s; Airbyte may be overloaded"
+        if any(marker in text for marker in ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution", "NameResolutionError", "No address associated")):
+            return f"connection failed: cannot resolve the host {host}; check the Airbyte URL's host name"
+        if "Connection refused" in text or "ECONNREFUSED" in text:
+            return f"connection failed: refused by {where}; is Airbyte running there, and is the Airbyte URL right?"
+        return f"connection failed: {where} ({type(exc).__name__})"
 
     def _interpret(self, method: str, operation: str, response: requests.Response) -> ApiResponse:
         status = response.status_code
@@ -228,7 +244,7 @@ def _http_date(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _timestamp(value: Any) -> datetime | None:
+def airbyte_timestamp(value: Any) -> datetime | None:
     """Airbyte's startTime (a Java OffsetDateTime: seconds may be missing), or None."""
     if not isinstance(value, str):
         return None

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from airbyte_client.client import TERMINAL_STATUSES, AirbyteClient, ApiResponse
+from airbyte_client.client import TERMINAL_STATUSES, AirbyteClient, ApiResponse, airbyte_timestamp
 from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from airbyte_client.ids import UUID_PATTERN
@@ -361,7 +361,7 @@ def record_job_end(job: Any) -> None:
     if not isinstance(job, dict) or job.get("status") not in TERMINAL_STATUSES:
         return
     dimensions = {"JobType": str(job.get("jobType")), "Status": str(job.get("status"))}
-    started, ended = _moment(job.get("startTime")), _moment(job.get("lastUpdatedAt"))
+    started, ended = airbyte_timestamp(job.get("startTime")), airbyte_timestamp(job.get("lastUpdatedAt"))
     figures = []
     if started and ended:
         figures.append(("JobSeconds", MetricUnit.Seconds, (ended - started).total_seconds()))
@@ -374,12 +374,3 @@ def record_job_end(job: Any) -> None:
             for key, dimension in dimensions.items():
                 metric.add_dimension(name=key, value=dimension)
 
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
