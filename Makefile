@@ -10,7 +10,7 @@ ASL := statemachine/reset_and_resync.asl.json
 CHILD_ASL := statemachine/wait_for_job.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: install scan-install demo test scan compile check bench clean
+.PHONY: install scan-install demo test scan compile check bench sam-build clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,15 @@ check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
+
+# Build with SAM, then import each built function with only boto3 and its layers under
+# python3.12, the Lambda runtime's Python. Needs the SAM CLI and python3.12; says so without them.
+sam-build: install
+	@if ! command -v sam >/dev/null 2>&1 || ! command -v python3.12 >/dev/null 2>&1; then \
+	  echo "sam-build: skipped: needs the SAM CLI and python3.12 on PATH (README, Deploy)"; exit 0; fi; \
+	sam build && python3.12 -m venv .venv-lambda && \
+	.venv-lambda/bin/python -m pip install --quiet --disable-pip-version-check "boto3==$$(sed -n 's/^boto3==//p' constraints.txt)" && \
+	$(BIN)/python -m airbyte_resync.built .aws-sam/build .venv-lambda/bin/python
 
 # Figures, not pass/fail: compile time of large documents; what a pass of each loop form costs;
 # what one run costs.
