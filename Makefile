@@ -48,18 +48,20 @@ check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
 
-# Build with SAM, then import each built function with only boto3 and its layers under
-# python3.12, the Lambda runtime's Python. Needs the SAM CLI and python3.12; says so without them.
+# Build with SAM, then import each built function with only boto3 (the runtime's), Powertools
+# (AWS's layer) and its layers under python3.12, the Lambda runtime's Python. Needs the SAM CLI
+# and python3.12; says so without them.
 sam-build: install
 	@if ! command -v sam >/dev/null 2>&1 || ! command -v python3.12 >/dev/null 2>&1; then \
 	  echo "sam-build: skipped: needs the SAM CLI and python3.12 on PATH (README, Deploy)"; exit 0; fi; \
 	sam build && python3.12 -m venv .venv-lambda && \
-	.venv-lambda/bin/python -m pip install --quiet --disable-pip-version-check "boto3==$$(sed -n 's/^boto3==//p' constraints.txt)" && \
+	.venv-lambda/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt boto3 aws_lambda_powertools && \
 	$(BIN)/python -m airbyte_resync.built .aws-sam/build .venv-lambda/bin/python
 
-# Figures, not pass/fail: compile time of large documents; what a pass of each loop form costs;
-# what one run costs.
+# Figures, not pass/fail: each function's bundle and cold import; compile time of large
+# documents; what a pass of each loop form costs; what one run costs.
 bench: install
+	$(BIN)/python bench/bundle.py
 	$(BIN)/python bench/compile_time.py
 	$(BIN)/python bench/loop_forms.py
 	$(BIN)/python bench/cost.py

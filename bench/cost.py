@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 from fractions import Fraction
-import importlib.metadata as metadata
 import json
-import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from airbyte_client import auth  # noqa: E402
-from airbyte_resync.bundle import layer_distributions  # noqa: E402
 from airbyte_resync.local import Credentials, run_state_machine  # noqa: E402
 from airbyte_resync.stub import AirbyteStub  # noqa: E402
 from tests.e2e.conftest import VirtualClock  # noqa: E402
@@ -43,7 +39,6 @@ HISTORY_LIMIT = 25_000
 RESET_SECONDS = 60
 SYNCS = (("1 minute", 60), ("1 hour", 3600), ("1 day", 86_400), ("7 days", 7 * 86_400), ("30 days", 30 * 86_400))
 # The layers: the toolkit's runtime, then the Airbyte client's; every Airbyte function has both.
-LAYERS = [ROOT / "layers" / "arazzo_runtime", ROOT / "layers" / "airbyte_client"]
 
 # List prices (US East (N. Virginia), December 2026), without free tiers.
 PRICE_PER_TRANSITION = 0.025 / 1000  # Step Functions standard workflows
@@ -188,63 +183,6 @@ def adaptive_wait(age: float) -> float:
     return max(5, min(int(age * 0.1), 300))
 
 
-def distribution_bytes(name: str) -> int:
-    """Bytes of an installed distribution's files as its wheel ships them: the bytecode pip
-    compiled here and the scripts it wrote outside site-packages are left out, as a layer
-    build (which unpacks the wheels) has neither."""
-    files = metadata.distribution(name).files or []
-    return sum(
-        file.locate().stat().st_size
-        for file in files
-        if "__pycache__" not in file.parts and file.parts[0] != ".." and file.locate().exists()
-    )
-
-
-def source_bytes(directory: Path, leave_out: tuple[Path, ...] = ()) -> int:
-    """Bytes of the files under `directory` a build copies (bytecode caches are not)."""
-    return sum(
-        path.stat().st_size
-        for path in directory.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc" and path not in leave_out
-    )
-
-
-def bundle_sizes() -> tuple[list[str], dict[str, int], dict[str, int]]:
-    """(the distributions the layers install, each layer's bytes, the bytes each function
-    deploys: its own code plus the layers). A layer is its own code and the distributions its
-    requirements.txt pulls in, sized as installed here (this platform's wheels)."""
-    distributions: list[str] = []
-    layers: dict[str, int] = {}
-    for layer in LAYERS:
-        requirements = layer / "requirements.txt"
-        own = [name for name in layer_distributions(requirements) if name not in distributions]
-        distributions += own
-        layers[layer.name] = sum(distribution_bytes(name) for name in own) + source_bytes(layer, leave_out=(requirements,))
-    total = sum(layers.values())
-    functions = {function.name: source_bytes(function) + total for function in sorted((ROOT / "functions").iterdir())}
-    return distributions, layers, functions
-
-
-def import_times(repeats: int = 5) -> dict[str, float]:
-    """Median cold import time of each handler, as a ratio to a bare interpreter start."""
-    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-           "AWS_DEFAULT_REGION": "us-east-1"}
-
-    def median_run(code: str, cwd: Path | None = None) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
-            times.append(time.perf_counter() - started)
-        return sorted(times)[len(times) // 2]
-
-    bare = median_run("pass")
-    return {
-        function.name: median_run("import app", cwd=function) / bare
-        for function in sorted((ROOT / "functions").iterdir())
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="leave out the 7- and 30-day syncs (they take minutes)")
@@ -292,17 +230,6 @@ def main() -> int:
         print("  SUCCEEDED as soon as the sync had started, whatever became of it, and polled in the root's")
         print(f"  one history: {reads_per_child} reads at most, about {age_after(reads_per_child) / 86400:.1f} days of a job"
               " at this layout's waits.")
-    distributions, layers, functions = bundle_sizes()
-    print("\nDeployment bundle: the layers (their code and the distributions they install), then each")
-    print("function (its code + the layers):")
-    print(f"  layer distributions ({len(distributions)}): {', '.join(distributions)}")
-    for name, size in layers.items():
-        print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
-    for name, size in functions.items():
-        print(f"  {name:<16} {size / 1_048_576:6.2f} MiB")
-    print("\nCold import of each handler, as a multiple of a bare interpreter start:")
-    for name, ratio in import_times().items():
-        print(f"  {name:<16} {ratio:5.1f} x")
     return 0
 
 

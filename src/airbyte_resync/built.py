@@ -1,8 +1,10 @@
 """After `sam build`: import every built function as Lambda would, with only its own folder,
-the layers (in the template's order) and boto3, under the Lambda runtime's Python. Catches a
-function that imports something its bundle lacks before it is deployed.
+the project's layers (in the template's order), and what the given interpreter has: it stands
+for the Lambda runtime with AWS's Powertools layer, so it should have boto3 and Powertools
+and nothing else. Catches a function that imports something its bundle lacks before it is
+deployed.
 
-    python -m airbyte_resync.built .aws-sam/build <a python3.12 with boto3>   (`make sam-build`)"""
+    python -m airbyte_resync.built .aws-sam/build <a python3.12 with boto3 and Powertools>   (`make sam-build`)"""
 
 from __future__ import annotations
 

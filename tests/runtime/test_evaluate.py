@@ -3,6 +3,9 @@ the two jsonpath forms, and the errors that name the criterion at fault."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from arazzo_runtime.evaluate import MISSING, CriterionError, Response, compare, compile_criteria, evaluate_criteria
@@ -428,3 +431,17 @@ def test_criteria_are_checked_before_there_is_a_response():
     assert compiled.evaluate(Response(500, {}, None)) == {"c": False}
     with pytest.raises(CriterionError, match="criterion c: xpath"):
         compile_criteria({"c": {"type": "xpath", "condition": "/a", "context": "$response.body"}}, {})
+
+
+def test_python_jsonpath_is_imported_only_by_a_jsonpath_criterion():
+    # Its import costs more than the rest of the runtime's, on every cold start of every step.
+    code = (
+        "import sys\n"
+        "from arazzo_runtime.evaluate import compile_criteria\n"
+        "compile_criteria({'ok': {'type': 'simple', 'condition': '$statusCode == 200'}}, {})\n"
+        "assert 'jsonpath' not in sys.modules, 'imported by a simple criterion'\n"
+        "compile_criteria({'a': {'context': '$response.body', 'condition': '$[?@.a == 1]', 'type': 'jsonpath'}}, {})\n"
+        "assert 'jsonpath' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

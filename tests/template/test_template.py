@@ -38,6 +38,7 @@ STACK_NAME = "airbyte-resync"
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 SECRET_NAME = "airbyte/api-credentials"
 ALARM_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:data-platform-alerts"
+POWERTOOLS_LAYER_ARN = "arn:aws-us-gov:lambda:us-gov-west-1:165093116878:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7"
 
 STATE_MACHINE = "ResetAndResyncStateMachine"
 # wait-for-job: the child state machine the run starts to watch each job.
@@ -99,6 +100,7 @@ PARAMETER_SETS = {
     },
     # A schedule needs both values; an expression alone must create nothing.
     "schedule-without-connection": {"ScheduleExpression": "rate(7 days)"},
+    "own-powertools-layer": {"PowertoolsLayerArn": POWERTOOLS_LAYER_ARN},
 }
 
 
@@ -489,7 +491,34 @@ def test_functions_share_runtime_layer_and_limits():
         assert properties["Timeout"] == (180 if function in ("TriggerResetFunction", "TriggerResyncFunction") else 60), function
         assert properties["MemorySize"] == 256, function
         assert properties["TracingConfig"] == {"Mode": "Active"}, function
-        assert properties["Layers"] == [f"<{runtime}>", f"<{client}>"], function
+        assert properties["Layers"] == [AWS_POWERTOOLS_LAYER, f"<{runtime}>", f"<{client}>"], function
+
+
+# AWS publishes each Powertools release as a layer per runtime and architecture, and the
+# layer's ARN of each Region under a public SSM parameter.
+AWS_POWERTOOLS_LAYER = "{{resolve:ssm:/aws/service/powertools/python/arm64/python3.12/3.37.0}}"
+
+
+def test_powertools_comes_from_aws_layer_of_the_tested_version_runtime_and_architecture():
+    template = load_template()
+    version = re.search(r"^aws_lambda_powertools==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M).group(1)
+    function = template["Globals"]["Function"]
+    (architecture,) = function["Architectures"]
+    expected = f"{{{{resolve:ssm:/aws/service/powertools/python/{architecture}/{function['Runtime']}/{version}}}}}"
+    assert function["Layers"][0]["Fn::If"][2] == expected
+    # The parameter's description names the same public parameter.
+    description = " ".join(template["Parameters"]["PowertoolsLayerArn"]["Description"].split())
+    assert f"/aws/service/powertools/python/{architecture}/{function['Runtime']}/{version}" in description
+    # Neither layer of the project installs Powertools: the functions would load two copies.
+    for layer in ("arazzo_runtime", "airbyte_client"):
+        assert "powertools" not in (ROOT / "layers" / layer / "requirements.txt").read_text().split("#")[0].lower()
+
+
+def test_a_given_powertools_layer_arn_replaces_aws_published_one():
+    stack = deployed("own-powertools-layer")
+    for function, properties in stack.of_type("AWS::Lambda::Function").items():
+        assert properties["Layers"][0] == POWERTOOLS_LAYER_ARN, function
+        assert len(properties["Layers"]) == 3, function
 
 
 def test_state_machine_is_standard_logged_and_traced():

@@ -34,14 +34,13 @@ A bare operand or literal used as a condition holds iff its value is the boolean
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
-
-import jsonpath
-from jsonpath.segments import JSONPathChildSegment
-from jsonpath.selectors import Filter
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
@@ -80,8 +79,26 @@ class _Missing:
 
 MISSING: Any = _Missing()
 CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath")
-# RFC 9535 in strict mode: no extensions of python-jsonpath, standard function types.
-JSONPATH = jsonpath.JSONPathEnvironment(strict=True)
+
+
+@functools.cache
+def _jsonpath() -> SimpleNamespace:
+    """python-jsonpath, imported when a jsonpath criterion is first compiled: importing it takes
+    longer than the rest of this runtime, and most steps have no such criterion. The
+    environment is RFC 9535 in strict mode: no extensions, standard function types."""
+    import jsonpath
+    from jsonpath.segments import JSONPathChildSegment
+    from jsonpath.selectors import Filter
+
+    return SimpleNamespace(
+        Error=jsonpath.JSONPathError, Query=jsonpath.JSONPath, ChildSegment=JSONPathChildSegment, Filter=Filter,
+        environment=jsonpath.JSONPathEnvironment(strict=True),
+    )
+
+
+def _is_jsonpath_error(exc: Exception) -> bool:
+    # Only a compiled jsonpath criterion can raise one, and compiling it imported the library.
+    return "jsonpath" in sys.modules and isinstance(exc, _jsonpath().Error)
 
 # Evaluates something on (response, context value); context is MISSING for simple criteria.
 Getter = Callable[[Response, Any], Any]
@@ -97,7 +114,9 @@ class CompiledCriteria:
         for criterion_id, test, context in self.tests:
             try:
                 results[criterion_id] = bool(test(response, context(response)))
-            except jsonpath.JSONPathError as exc:
+            except Exception as exc:
+                if not _is_jsonpath_error(exc):
+                    raise
                 raise CriterionError(f"criterion {criterion_id}: {_first_line(exc)}") from None
         return results
 
@@ -252,11 +271,12 @@ def compile_jsonpath(criterion_id: str, condition: str, known: dict[str, Any]) -
         return _compile_tree(tree, _member_getter_factory(criterion_id, known), case_insensitive=False)
 
     query_text = substitute_values(criterion_id, condition, known)
+    library = _jsonpath()
     try:
-        query = JSONPATH.compile(query_text)
-    except jsonpath.JSONPathError as exc:
+        query = library.environment.compile(query_text)
+    except library.Error as exc:
         raise CriterionError(f"criterion {criterion_id}: invalid JSONPath query {condition!r}: {_first_line(exc)}") from None
-    if not isinstance(query, jsonpath.JSONPath):
+    if not isinstance(query, library.Query):
         raise CriterionError(f"criterion {criterion_id}: {condition!r} is not a single JSONPath query")
     wraps = _starts_with_filter(query)
 
@@ -281,14 +301,14 @@ def _comparison_form(condition: str) -> Any:
     return tree
 
 
-def _starts_with_filter(query: jsonpath.JSONPath) -> bool:
+def _starts_with_filter(query: Any) -> bool:
     if not query.segments:
         return False
-    first = query.segments[0]
-    return isinstance(first, JSONPathChildSegment) and all(isinstance(selector, Filter) for selector in first.selectors)
+    first, library = query.segments[0], _jsonpath()
+    return isinstance(first, library.ChildSegment) and all(isinstance(selector, library.Filter) for selector in first.selectors)
 
 
-def _find(query: jsonpath.JSONPath, data: Any) -> list:
+def _find(query: Any, data: Any) -> list:
     # python-jsonpath parses a top-level string as a JSON document; a string is a leaf,
     # so only the query `$` selects it.
     if isinstance(data, str):
@@ -302,11 +322,12 @@ def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable
             return _expression_getter(criterion_id, text, known)
         if not text.startswith("$"):
             raise CriterionError(f"criterion {criterion_id}: {text!r} can only be used inside a filter")
+        library = _jsonpath()
         try:
-            query = JSONPATH.compile(text)
-        except jsonpath.JSONPathError as exc:
+            query = library.environment.compile(text)
+        except library.Error as exc:
             raise CriterionError(f"criterion {criterion_id}: invalid JSONPath {text!r}: {_first_line(exc)}") from None
-        if not isinstance(query, jsonpath.JSONPath) or not query.singular_query():
+        if not isinstance(query, library.Query) or not query.singular_query():
             raise CriterionError(f"criterion {criterion_id}: {text!r} must select at most one value (a member path such as $.a.b or $.a[0])")
 
         def member(response: Response, context: Any) -> Any:
