@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_machine_arguments(listing)
     listing.add_argument("--connection-id", help="only this connection's")
     listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"])
+    redrive = commands.add_parser("redrive", help="resume a failed, aborted or timed-out execution where it stopped, if that is safe (else says what to do)")
+    redrive.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    redrive.add_argument("--wait", action="store_true", help="watch it to its end, then print its outputs")
+    redrive.add_argument("--json", action="store_true", help="print exactly one JSON object (at the end with --wait)")
     request = commands.add_parser("request", help="put the EventBridge event that requests a run (the stack's rule starts it)")
     request.add_argument("--connection-id", required=True)
     request.add_argument("--poll-interval")
@@ -215,6 +219,24 @@ def status_command(args: argparse.Namespace, out: TextIO) -> int:
     return operate.exit_code(result)
 
 
+def redrive_command(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from airbyte_resync import operate
+
+    arn = operate.checked_execution_arn(args.execution_arn)
+    client = boto3.client("stepfunctions")
+    redriven = operate.redrive(client, arn)
+    if not args.json:
+        out.write(f"{redriven.connection_id or '-'}: redriven {arn}, resuming at {redriven.resumes_at}\n")
+    if not args.wait:
+        if args.json:
+            out.write(json.dumps({"connectionId": redriven.connection_id, "executionArn": arn, "resumesAt": redriven.resumes_at}) + "\n")
+        return 0
+    [result] = operate.watch(client, [arn], None if args.json else lambda _, t: _print_transition(out, t))
+    return _report(out, [result], args.json)
+
+
 def list_command(args: argparse.Namespace, out: TextIO) -> int:
     import boto3
 
@@ -262,7 +284,8 @@ def _report(out: TextIO, results, as_json: bool) -> int:
     return max(operate.exit_code(result) for result in results)
 
 
-AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status_command, "list": list_command, "request": request_command}
+AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status_command, "list": list_command,
+                "request": request_command, "redrive": redrive_command}
 
 
 def credentials_from_environment() -> Credentials:

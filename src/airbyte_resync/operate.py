@@ -1,6 +1,7 @@
 """Runs on AWS, from a terminal: start (or attach to) one execution per connection, watch
-them, read one's status, list them, and request a run through EventBridge. boto3 only; the
-state machine is named by its ARN or found in the stack's outputs."""
+them, read one's status, list them, request a run through EventBridge, and redrive one where
+that is safe. boto3 only; the state machine is named by its ARN or found in the stack's
+outputs."""
 
 from __future__ import annotations
 
@@ -129,6 +130,71 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
         if len(results) < len(execution_arns):
             time.sleep(pause)
     return [results[arn] for arn in execution_arns]
+
+
+@dataclass
+class Redriven:
+    connection_id: str | None
+    resumes_at: str  # the state the execution resumes at
+
+
+def redrive(client, execution_arn: str) -> Redriven:
+    """Redrive a failed, aborted or timed-out execution, but only where that is safe and can help.
+
+    Refused (OperationError, naming why and what to do instead) when Step Functions does not
+    allow it (running, succeeded, older than 14 days, ...); when the run ended at one of the
+    workflow's Fail states (a redrive resumes there and fails again at once); and when the
+    connection has had another execution of this state machine since this one started. A
+    redriven execution does not pass its first step again, so it does not claim the connection
+    again: it keeps the claim only while no other run has taken it over, which an execution
+    that started on the connection since would have done. If one starts in the moment between
+    the check and the redrive and is still running after it, the redriven execution is stopped
+    at once (the stack's cancel-job function cancels a reset it left running, as for any stopped run)."""
+    description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
+    connection = connection_of(client, execution_arn)
+    instead = f"start a new run instead: airbyte-resync start --connection-id {connection or '<id>'} --state-machine-arn {description['stateMachineArn']}"
+    if description.get("redriveStatus", "REDRIVABLE") != "REDRIVABLE" or description["status"] not in ("FAILED", "ABORTED", "TIMED_OUT"):
+        reason = description.get("redriveStatusReason") or f"Execution is {description['status']} and cannot be redriven."
+        raise OperationError(f"Step Functions cannot redrive {execution_arn}: {reason.rstrip('.')}; {instead}")
+    history = aws_call("get-execution-history", lambda: history_of(client, execution_arn))
+    entered = [event for event in history if event["type"].endswith("StateEntered")]
+    if not entered:
+        raise OperationError(f"{execution_arn} ended before its first state; {instead}")
+    last = entered[-1]
+    state = last["stateEnteredEventDetails"]["name"]
+    if description["status"] == "FAILED" and last["type"] == "FailStateEntered":
+        raise OperationError(
+            f"{execution_arn} ended at its Fail state {state} ({description.get('error') or 'no error name'}): a redrive would "
+            f"end there again. Follow the runbook for that error, then {instead}")
+    if connection is not None:
+        others = _other_runs(client, description["stateMachineArn"], connection, execution_arn, description["startDate"])
+        if others:
+            raise OperationError(
+                f"connection {connection} has had execution {others[0]['executionArn']} ({others[0]['status']}) since this one "
+                f"started: a redrive could run beside it or undo what it did; {instead}")
+    aws_call("redrive-execution", lambda: client.redrive_execution(executionArn=execution_arn))
+    if connection is not None:
+        # There were none a moment ago, so any now started in between.
+        rivals = [item for item in _other_runs(client, description["stateMachineArn"], connection, execution_arn, description["startDate"])
+                  if item["status"] == "RUNNING"]
+        if rivals:
+            aws_call("stop-execution", lambda: client.stop_execution(
+                executionArn=execution_arn, error="ConnectionBusy",
+                cause=f"execution {rivals[0]['executionArn']} started on the connection during the redrive"))
+            raise OperationError(
+                f"execution {rivals[0]['executionArn']} started on connection {connection} while {execution_arn} was being "
+                "redriven; the redriven execution was stopped again. Watch the other one: airbyte-resync watch "
+                f"{rivals[0]['executionArn']}")
+    return Redriven(connection, state)
+
+
+def _other_runs(client, machine: str, connection: str, execution_arn: str, since) -> list[dict]:
+    """Executions of `machine` for `connection`, other than `execution_arn`, started at or after `since`."""
+    return [
+        item for item in executions(client, machine)
+        if item["executionArn"] != execution_arn and item["startDate"] >= since
+        and connection_of(client, item["executionArn"]) == connection
+    ]
 
 
 def request(events_client, execution_input: dict) -> str:

@@ -1,4 +1,4 @@
-"""The commands that operate runs on AWS (start, watch, status, list, request), in-process
+"""The commands that operate runs on AWS (start, watch, status, list, request, redrive), in-process
 against moto: the run's state machine created from the committed definition, a stack whose
 outputs name it (CloudFormation answered through botocore's Stubber, which checks each answer
 against the API's model: moto's CloudFormation needs packages this project does not
@@ -180,3 +180,135 @@ def test_request_puts_the_documented_event(aws, capsys):
     assert event["detail-type"] == "Airbyte Connection Reset Requested"
     assert event["detail"] == {"connectionId": FIRST, "waitForResync": False}
     assert out.split()[2].rstrip(";") == event["id"]
+
+
+# ------------------------------------------------------------------------------ redrive
+# moto has no RedriveExecution, and its histories of executions it does not run are canned:
+# the redrive below does what Step Functions does to the execution's status (RUNNING again,
+# same ARN), and each test gives the history the execution ended with.
+
+
+def ended_at(state_type: str, state: str, end: str) -> list[dict]:
+    """The history of a run that entered `state` (after its first step) and then ended."""
+    steps = [("TaskStateEntered", "checkConnection"), ("TaskStateExited", "checkConnection"), (state_type, state)]
+    history = [{"id": 1, "type": "ExecutionStarted", "timestamp": 0}]
+    for number, (kind, name) in enumerate(steps, start=2):
+        key = "stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"
+        history.append({"id": number, "type": kind, "timestamp": 0, key: {"name": name}})
+    return history + [{"id": len(history) + 1, "type": end, "timestamp": 0}]
+
+
+@pytest.fixture
+def redrivable(aws, monkeypatch):
+    """(client, arn, histories, redriven, on_redrive, described): set histories[execution] to
+    what it ended with, described[execution] to fields its description has besides moto's;
+    redriven lists the executions redriven; on_redrive[0], if set, runs during the redrive."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    client, arn = aws
+    histories: dict[str, list[dict]] = {}
+    described: dict[str, dict] = {}
+    redriven: list[str] = []
+    on_redrive: list = []
+    real_history = operate.history_of
+    monkeypatch.setattr(operate, "history_of", lambda c, execution: histories.get(execution) or real_history(c, execution))
+
+    def redrive_execution(executionArn):
+        redriven.append(executionArn)
+        execution = stepfunctions_backends["123456789012"][REGION].describe_execution(executionArn)
+        execution.status, execution.stop_date = "RUNNING", None
+        if on_redrive:
+            on_redrive[0]()
+        return {"redriveDate": "2026-12-06T10:00:00Z"}
+
+    made = operate.boto3.client
+
+    def client_with_redrive(service, *args, **kwargs):
+        made_client = made(service, *args, **kwargs)
+        if service == "stepfunctions":
+            made_client.redrive_execution = redrive_execution
+            describe = made_client.describe_execution
+            made_client.describe_execution = lambda executionArn: {
+                **describe(executionArn=executionArn), **described.get(executionArn, {})}
+        return made_client
+
+    monkeypatch.setattr(operate.boto3, "client", client_with_redrive)
+    return client, arn, histories, redriven, on_redrive, described
+
+
+def aborted_run(client, arn, connection=FIRST) -> str:
+    execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": connection}))["executionArn"]
+    client.stop_execution(executionArn=execution, error="Stopped", cause="by the operator")
+    return execution
+
+
+def test_redrive_resumes_an_aborted_run_at_the_state_it_stopped_in(redrivable, capsys):
+    client, arn, histories, redriven, _, _ = redrivable
+    execution = aborted_run(client, arn)
+    histories[execution] = ended_at("TaskStateEntered", "waitForResetJob", "ExecutionAborted")
+
+    code, out, _ = run(capsys, "redrive", execution)
+
+    assert code == 0 and redriven == [execution]
+    assert out == f"{FIRST}: redriven {execution}, resuming at waitForResetJob\n"
+    assert client.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    code, out, _ = run(capsys, "status", execution)
+    assert code == 3
+
+
+def test_redrive_refuses_a_run_that_ended_at_a_fail_state(redrivable, capsys):
+    client, arn, histories, redriven, _, described = redrivable
+    execution = aborted_run(client, arn)
+    histories[execution] = ended_at("FailStateEntered", "ResetFailed", "ExecutionFailed")
+    described[execution] = {"status": "FAILED", "error": "ResetFailed", "redriveStatus": "REDRIVABLE"}
+
+    code, _, err = run(capsys, "redrive", execution)
+
+    assert code == 2 and redriven == []
+    [line] = err.strip().splitlines()
+    assert "Fail state ResetFailed (ResetFailed): a redrive would end there again" in line
+    assert f"airbyte-resync start --connection-id {FIRST} --state-machine-arn {arn}" in line
+
+
+def test_redrive_refuses_when_the_connection_has_had_another_run_since(redrivable, capsys):
+    client, arn, histories, redriven, _, _ = redrivable
+    execution = aborted_run(client, arn)
+    histories[execution] = ended_at("TaskStateEntered", "waitForResetJob", "ExecutionAborted")
+    later = aborted_run(client, arn)  # same connection, started after
+    aborted_run(client, arn, connection=SECOND)  # another connection's run does not matter
+
+    code, _, err = run(capsys, "redrive", execution)
+
+    assert code == 2 and redriven == []
+    assert f"connection {FIRST} has had execution {later} (ABORTED) since this one started" in err
+
+
+def test_redrive_refuses_what_step_functions_cannot_redrive(redrivable, capsys):
+    client, arn, _, redriven, _, described = redrivable
+    running = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+    old = aborted_run(client, arn, connection=SECOND)
+    described[old] = {"redriveStatus": "NOT_REDRIVABLE", "redriveStatusReason": "Execution redrivable period exceeded."}
+
+    code, _, err = run(capsys, "redrive", running)
+    assert code == 2 and "Step Functions cannot redrive" in err and "Execution is RUNNING and cannot be redriven" in err
+    assert "start a new run instead" in err
+
+    code, _, err = run(capsys, "redrive", old)
+    assert code == 2 and "Execution redrivable period exceeded; start a new run instead" in err
+    assert redriven == []
+
+
+def test_a_run_started_during_the_redrive_stops_the_redriven_execution(redrivable, capsys):
+    client, arn, histories, redriven, on_redrive, _ = redrivable
+    execution = aborted_run(client, arn)
+    histories[execution] = ended_at("TaskStateEntered", "waitForResetJob", "ExecutionAborted")
+    rival = []
+    on_redrive.append(lambda: rival.append(
+        client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]))
+
+    code, _, err = run(capsys, "redrive", execution)
+
+    assert code == 2 and redriven == [execution]
+    assert f"execution {rival[0]} started on connection {FIRST}" in err and "was stopped again" in err
+    assert client.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert client.describe_execution(executionArn=rival[0])["status"] == "RUNNING"
