@@ -15,7 +15,7 @@ from typing import Callable, TextIO
 
 from airbyte_client.ids import UUID_PATTERN
 from arazzo_sfn.execution import print_result
-from airbyte_resync.local import Credentials, Transition, run_state_machine, start_embedded_stub
+from airbyte_resync.local import Credentials, run_state_machine, start_embedded_stub
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -130,13 +130,17 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         execution_input["waitForResync"] = False
     _check_contract(execution_input)
 
-    if not args.json:
-        where = f"the built-in Airbyte stub at {url}" if stub else url
-        out.write(f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}\n")
-        out.write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
+    where = f"the built-in Airbyte stub at {url}" if stub else url
+    progress = None if args.json else _progress(out)
     try:
-        result = run_state_machine(execution_input, url, credentials, on_transition=None if args.json else lambda t: _print_transition(out, t),
-                                   wrap_function=None if args.json else _reporting_failures(out))
+        if progress is None:
+            result = run_state_machine(execution_input, url, credentials)
+        else:
+            with progress:
+                progress.add_run("run", f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}")
+                result = run_state_machine(execution_input, url, credentials, on_transition=lambda t: progress.transition("run", t),
+                                           wrap_function=_reporting_failures(progress, "run"))
+                progress.end("run", result.status)
     finally:
         if stub is not None:
             stub.stop()
@@ -192,8 +196,8 @@ def start_command(args: argparse.Namespace, out: TextIO) -> int:
             listed = [{"connectionId": item.connection_id, "executionArn": item.execution_arn, "attached": item.attached} for item in started]
             out.write(json.dumps(listed[0] if len(listed) == 1 else listed) + "\n")
         return 0
-    results = operate.watch(client, [item.execution_arn for item in started], None if args.json else _progress(out, started))
-    return _report(out, results, args.json)
+    titles = {item.execution_arn: (f"Connection {item.connection_id}: {item.execution_arn}", item.connection_id[:8]) for item in started}
+    return _report(out, _watch(client, titles, out, args.json), args.json)
 
 
 def watch_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -202,8 +206,9 @@ def watch_command(args: argparse.Namespace, out: TextIO) -> int:
     from airbyte_resync import operate
 
     arn = operate.checked_execution_arn(args.execution_arn)
-    [result] = operate.watch(boto3.client("stepfunctions"), [arn], None if args.json else lambda _, t: _print_transition(out, t))
-    return _report(out, [result], args.json)
+    client = boto3.client("stepfunctions")
+    connection = operate.connection_of(client, arn)
+    return _report(out, _watch(client, {arn: (f"Connection {connection or '-'}: {arn}", "")}, out, args.json), args.json)
 
 
 def status_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -233,8 +238,7 @@ def redrive_command(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             out.write(json.dumps({"connectionId": redriven.connection_id, "executionArn": arn, "resumesAt": redriven.resumes_at}) + "\n")
         return 0
-    [result] = operate.watch(client, [arn], None if args.json else lambda _, t: _print_transition(out, t))
-    return _report(out, [result], args.json)
+    return _report(out, _watch(client, {arn: (f"Connection {redriven.connection_id or '-'}: {arn}", "")}, out, args.json), args.json)
 
 
 def list_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -260,15 +264,24 @@ def request_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _progress(out: TextIO, started) -> Callable[[str, Transition], None]:
-    names = {item.execution_arn: item.connection_id[:8] for item in started}
+def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: bool):
+    """Follow executions on AWS to their end: with progress for a person, silently for --json.
+    `titles`: execution ARN -> (what heads its progress, the label of its plain lines)."""
+    from airbyte_resync import operate
+    from airbyte_resync.progress import Progress, wants_live, workflow_steps
 
-    def report(arn: str, transition: Transition) -> None:
-        if len(names) > 1:
-            out.write(f"{names[arn]}  ")
-        _print_transition(out, transition)
-
-    return report
+    arns = list(titles)
+    if as_json:
+        return operate.watch(client, arns)
+    progress = Progress(out, workflow_steps(), operate.states_of(client, arns[0]), live=wants_live(out, as_json=False))
+    with progress:
+        for arn, (title, label) in titles.items():
+            started = operate.aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["startDate"]
+            progress.add_run(arn, title, label, started_at=started.timestamp())
+        results = operate.watch(client, arns, progress.transition, on_failure=progress.failed_attempt)
+        for result in results:
+            progress.end(result.execution_arn, result.status)
+    return results
 
 
 def _report(out: TextIO, results, as_json: bool) -> int:
@@ -332,9 +345,15 @@ def _airbyte_url(value: str) -> str:
         raise UsageError(f"--airbyte-url: {str(error).replace('AIRBYTE_API_URL', 'the URL')}") from None
 
 
-def _reporting_failures(out: TextIO) -> Callable[[str, Callable], Callable]:
-    """Wrap each function so a failed attempt is a line at once (what failed, on which host),
-    not minutes of silence while Step Functions retries it."""
+def _progress(out: TextIO):
+    from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
+
+    return Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False))
+
+
+def _reporting_failures(progress, key: str) -> Callable[[str, Callable], Callable]:
+    """Wrap each function so a failed attempt is shown at once (what failed, on which host, and
+    when the next attempt comes), not minutes of silence while Step Functions retries it."""
 
     def wrap(logical_id: str, handler: Callable) -> Callable:
         def invoke(event, context):
@@ -343,20 +362,14 @@ def _reporting_failures(out: TextIO) -> Callable[[str, Callable], Callable]:
             except Exception as error:
                 step = event.get("step", logical_id) if isinstance(event, dict) else logical_id
                 attempt = event.get("attempt", 0) if isinstance(event, dict) else 0
-                out.write(f"{'':>8}  {step}: attempt {attempt + 1 if isinstance(attempt, int) else '?'} failed: {error}\n")
-                out.flush()
+                # The event's attempt counts the state's retries so far, whatever their errors.
+                earlier = [type(error).__name__] * (attempt if isinstance(attempt, int) else 0)
+                progress.failed_attempt(key, step, type(error).__name__, str(error), earlier)
                 raise
 
         return invoke
 
     return wrap
-
-
-def _print_transition(out: TextIO, transition: Transition) -> None:
-    job = "" if transition.job_id is None else str(transition.job_id)
-    status = transition.job_status or ""
-    out.write(f"{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {status}".rstrip() + "\n")
-    out.flush()
 
 
 if __name__ == "__main__":

@@ -108,11 +108,22 @@ def result_of(client, execution_arn: str, history: list[dict] | None = None) -> 
     )
 
 
+# History events of a failed attempt of a Task, and where their details are.
+_ATTEMPT_FAILED = {
+    "TaskFailed": "taskFailedEventDetails", "TaskTimedOut": "taskTimedOutEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails", "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+}
+
+
 def watch(client, execution_arns: list[str], on_transition: Callable[[str, Transition], None] | None = None,
-          pause: float = WATCH_PAUSE_SECONDS) -> list[RunResult]:
-    """Follow every execution to its end, reporting each step it goes through; never stops one."""
+          pause: float = WATCH_PAUSE_SECONDS,
+          on_failure: Callable[[str, str, str, str, list[str]], None] | None = None) -> list[RunResult]:
+    """Follow every execution to its end, reporting each step it goes through and each failed
+    attempt of a Task (`on_failure(arn, state, error, message, errors of the state's earlier
+    failed attempts)`); never stops one."""
     readers = {arn: _JobTransitions() for arn in execution_arns}
     seen = {arn: 0 for arn in execution_arns}
+    attempts: dict[str, tuple[str | None, list[str]]] = {arn: (None, []) for arn in execution_arns}
     results: dict[str, RunResult] = {}
     while len(results) < len(execution_arns):
         for arn in execution_arns:
@@ -124,12 +135,37 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
                 transition = readers[arn](event, history[0]["timestamp"])
                 if transition and on_transition:
                     on_transition(arn, transition)
+                state, errors = attempts[arn]
+                if event["type"] == "TaskStateEntered":
+                    attempts[arn] = (event["stateEnteredEventDetails"]["name"], [])
+                elif event["type"] in _ATTEMPT_FAILED and state is not None:
+                    details = event.get(_ATTEMPT_FAILED[event["type"]], {})
+                    error = details.get("error") or "States.TaskFailed"
+                    if on_failure:
+                        on_failure(arn, state, error, _failure_message(details.get("cause")), list(errors))
+                    errors.append(error)
             seen[arn] = len(history)
             if status in TERMINAL:  # read before the history, so the history holds the end
                 results[arn] = result_of(client, arn, history)
         if len(results) < len(execution_arns):
             time.sleep(pause)
     return [results[arn] for arn in execution_arns]
+
+
+def _failure_message(cause: str | None) -> str:
+    """A Lambda error's message from its cause (JSON with errorMessage), else the cause."""
+    try:
+        document = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+    return str(document.get("errorMessage", cause)) if isinstance(document, dict) else cause or ""
+
+
+def states_of(client, execution_arn: str) -> dict[str, Any]:
+    """The states of the state machine an execution runs, by name (their retry policies)."""
+    machine = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))["stateMachineArn"]
+    definition = aws_call("describe-state-machine", lambda: client.describe_state_machine(stateMachineArn=machine))["definition"]
+    return json.loads(definition).get("States", {})
 
 
 @dataclass

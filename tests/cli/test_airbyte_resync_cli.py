@@ -184,10 +184,12 @@ def test_a_failed_attempt_is_a_line_at_once_naming_the_host_and_what_to_check():
         lines = []
         for line in process.stdout:
             lines.append(line)
-            if "failed" in line:
+            if "refused" in line:
                 break
     finally:
         process.kill()
         process.communicate()
-    assert "checkConnection: attempt 1 failed" in lines[-1]
+    assert lines[-1].strip().startswith("checkConnection: ")
     assert "refused by 127.0.0.1:9; is Airbyte running there, and is the Airbyte URL right?" in lines[-1]
+    # When the next attempt comes, from the state's Retry (TransientAirbyteError: 5 s, doubling, full jitter).
+    assert lines[-1].rstrip().endswith(" -- attempt 2 of 7 in at most 5 s")

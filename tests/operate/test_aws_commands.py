@@ -312,3 +312,39 @@ def test_a_run_started_during_the_redrive_stops_the_redriven_execution(redrivabl
     assert f"execution {rival[0]} started on connection {FIRST}" in err and "was stopped again" in err
     assert client.describe_execution(executionArn=execution)["status"] == "ABORTED"
     assert client.describe_execution(executionArn=rival[0])["status"] == "RUNNING"
+
+
+# --------------------------------------------------------------------- watching retries
+
+
+def test_watch_shows_each_failed_attempt_with_when_the_next_comes(aws, capsys, monkeypatch):
+    client, arn = aws
+    execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+    client.stop_execution(executionArn=execution, error="Stopped", cause="by the operator")
+    start = client.describe_execution(executionArn=execution)["startDate"]
+
+    def event(number, kind, **details):
+        return {"id": number, "type": kind, "timestamp": start, **details}
+
+    refused = json.dumps({"errorType": "TransientAirbyteError", "errorMessage": "getConnection: refused by 127.0.0.1:9"})
+    history = [
+        event(1, "ExecutionStarted"),
+        event(2, "TaskStateEntered", stateEnteredEventDetails={"name": "checkConnection"}),
+        event(3, "TaskFailed", taskFailedEventDetails={"error": "TransientAirbyteError", "cause": refused}),
+        event(4, "TaskFailed", taskFailedEventDetails={"error": "Lambda.ServiceException", "cause": "Lambda is unavailable"}),
+        event(5, "TaskFailed", taskFailedEventDetails={"error": "TransientAirbyteError", "cause": refused}),
+        event(6, "ExecutionAborted"),
+    ]
+    monkeypatch.setattr(operate, "history_of", lambda c, arn_: history)
+
+    code, out, _ = run(capsys, "watch", execution)
+
+    assert code == 1
+    failures = [line.strip() for line in out.splitlines() if line.strip().startswith("checkConnection:")]
+    # Read from the deployed definition's Retry; each retrier counts its own retries.
+    assert failures == [
+        "checkConnection: getConnection: refused by 127.0.0.1:9 -- attempt 2 of 7 in at most 5 s",
+        "checkConnection: Lambda is unavailable -- attempt 2 of 7 in 2 s",
+        "checkConnection: getConnection: refused by 127.0.0.1:9 -- attempt 3 of 7 in at most 10 s",
+    ]
+    assert out.startswith(f"Connection {FIRST}: {execution}\n")

@@ -1,0 +1,209 @@
+"""What a person sees while runs go on (`run`, `start --wait`, `watch`, `redrive --wait`): the
+workflow's steps (not the generated state names), each run's Airbyte job and its status, the
+time elapsed, and every failed attempt with its reason and when the next one comes
+("listJobs: ... refused by 127.0.0.1:9; ... -- attempt 2 of 7 in at most 10 s"). A live
+display on a terminal; plain lines otherwise (a pipe, a file, a CI log), one per event."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+import yaml
+
+from arazzo_sfn.retry_policy import next_attempt, retrier_for
+from airbyte_resync.local import Transition
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+MACHINES = (ROOT / "statemachine" / "reset_and_resync.asl.json", ROOT / "statemachine" / "wait_for_job.asl.json")
+# The failed attempts a live display keeps in view, per run.
+RECENT_FAILURES = 4
+
+
+def workflow_steps(workflow_id: str = "reset-and-resync") -> list[str]:
+    """The step ids of the workflow, in its order."""
+    document = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    [workflow] = [item for item in document["workflows"] if item["workflowId"] == workflow_id]
+    return [step["stepId"] for step in workflow["steps"]]
+
+
+def committed_states() -> dict[str, Mapping[str, Any]]:
+    """Every state of the committed state machines by name (what their retries follow)."""
+    import json
+
+    states: dict[str, Mapping[str, Any]] = {}
+    for path in MACHINES:
+        for name, state in json.loads(path.read_text(encoding="utf-8"))["States"].items():
+            states.setdefault(name, state)
+    return states
+
+
+def retries_so_far(state: Mapping[str, Any] | None, error: str, earlier_errors: list[str]) -> int:
+    """How many retries the retrier that takes `error` has made, given the errors of the
+    state's earlier failed attempts (each retrier counts its own)."""
+    if state is None:
+        return len(earlier_errors)
+    found = retrier_for(state, error)
+    if found is None:
+        return 0
+    return sum(1 for earlier in earlier_errors if (retrier_for(state, earlier) or (None,))[0] == found[0])
+
+
+def failure_line(states: Mapping[str, Mapping[str, Any]], state_name: str, error: str, message: str, earlier_errors: list[str]) -> str:
+    """`<state>: <message> -- attempt k of N in X s`, or `... -- no attempt left`."""
+    state = states.get(state_name)
+    coming = next_attempt(state, error, retries_so_far(state, error, earlier_errors)) if state is not None else None
+    reason = message.strip().splitlines()[0] if message.strip() else error
+    return f"{state_name}: {reason} -- {coming.describe() if coming else 'no attempt left'}"
+
+
+@dataclass
+class _Step:
+    mark: str = "pending"  # pending, running, done, failed
+    at: float | None = None  # seconds into the run when it ended
+    job_id: Any = None
+    job_status: Any = None
+
+
+@dataclass
+class _Run:
+    title: str
+    label: str  # what precedes its plain lines when several runs are shown
+    started_at: float  # wall clock
+    steps: dict[str, _Step]
+    ended: str | None = None
+    ended_at: float | None = None
+    failures: deque = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+
+
+class Progress:
+    """Collects what happens to each run and shows it, live or as plain lines."""
+
+    def __init__(self, out: TextIO, steps: list[str], states: Mapping[str, Mapping[str, Any]], live: bool):
+        self.out, self.steps, self.states = out, steps, states
+        self.runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+        self._live = None
+        if live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(console=Console(file=out), get_renderable=self._render, refresh_per_second=8, transient=False)
+
+    # ---------------------------------------------------------------- what happens
+
+    def add_run(self, key: str, title: str, label: str = "", started_at: float | None = None) -> None:
+        with self._lock:
+            run = _Run(title, label, started_at if started_at is not None else time.time(), {step: _Step() for step in self.steps})
+            if self.steps:
+                run.steps[self.steps[0]].mark = "running"
+            self.runs[key] = run
+        if self._live is None:
+            self._write(title)
+            self._write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status")
+
+    def transition(self, key: str, transition: Transition) -> None:
+        with self._lock:
+            run = self.runs[key]
+            step_name = transition.state.split(".", 1)[0]
+            step = run.steps.get(step_name)
+            if step is not None:
+                if transition.job_id is not None:
+                    step.job_id, step.job_status = transition.job_id, transition.job_status
+                if transition.state_type == "Fail":
+                    step.mark, step.at = "failed", transition.elapsed
+                elif transition.state == step_name and step.mark != "failed":
+                    step.mark, step.at = "done", transition.elapsed
+                    following = self.steps[self.steps.index(step_name) + 1:]
+                    if following and run.steps[following[0]].mark == "pending":
+                        run.steps[following[0]].mark = "running"
+        if self._live is None:
+            job = "" if transition.job_id is None else str(transition.job_id)
+            self._write(f"{self._label(key)}{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {transition.job_status or ''}".rstrip())
+
+    def failed_attempt(self, key: str, state_name: str, error: str, message: str, earlier_errors: list[str]) -> None:
+        line = failure_line(self.states, state_name, error, message, earlier_errors)
+        with self._lock:
+            run = self.runs.get(key)
+            if run is not None:
+                run.failures.append((time.strftime("%H:%M:%S"), line))
+        if self._live is None:
+            self._write(f"{self._label(key)}{'':>8}  {line}")
+
+    def end(self, key: str, status: str) -> None:
+        with self._lock:
+            run = self.runs[key]
+            run.ended, run.ended_at = status, time.time()
+            for step in run.steps.values():
+                if step.mark == "running":
+                    step.mark = "failed" if status != "SUCCEEDED" else "pending"
+
+    # ---------------------------------------------------------------- showing it
+
+    def __enter__(self) -> "Progress":
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def _label(self, key: str) -> str:
+        run = self.runs.get(key)
+        return f"{run.label}  " if run is not None and run.label and len(self.runs) > 1 else ""
+
+    def _write(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def _render(self):
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
+
+        marks = {"done": Text("✔", style="green"), "failed": Text("✘", style="bold red"), "pending": Text("·", style="dim")}
+        parts = []
+        with self._lock:
+            for run in self.runs.values():
+                elapsed = (run.ended_at or time.time()) - run.started_at
+                ending = f"  {run.ended}" if run.ended else ""
+                parts.append(Text.assemble((run.title, "bold"), (f"   {_duration(elapsed)}{ending}", "cyan")))
+                table = Table.grid(padding=(0, 2))
+                for _ in range(5):
+                    table.add_column()
+                for name, step in run.steps.items():
+                    mark = Spinner("dots", style="yellow") if step.mark == "running" and not run.ended else marks.get(step.mark, marks["pending"])
+                    job = "" if step.job_id is None else f"job {step.job_id}"
+                    at = "" if step.at is None else _duration(step.at)
+                    table.add_row(mark, Text(name, style="dim" if step.mark == "pending" else ""), job, str(step.job_status or ""), Text(at, style="dim"))
+                parts.append(table)
+                for stamp, line in run.failures:
+                    parts.append(Text.assemble(("  ! ", "bold yellow"), (f"{stamp} ", "dim"), line))
+                parts.append(Text(""))
+        return Group(*parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def wants_live(out: TextIO, as_json: bool) -> bool:
+    """A live display only for a person at a terminal."""
+    import os
+
+    isatty = getattr(out, "isatty", None)
+    return not as_json and bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"

@@ -1,0 +1,131 @@
+"""What a person sees while runs go on: the next attempt read from a state's Retry, the plain
+lines of a log, and the live display's steps, jobs and failed attempts."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from arazzo_sfn.retry_policy import NextAttempt, next_attempt
+from airbyte_resync.local import Transition
+from airbyte_resync.progress import Progress, committed_states, failure_line, wants_live, workflow_steps
+
+STATE = {
+    "Type": "Task",
+    "Retry": [
+        {"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 6},
+        {"ErrorEquals": ["TransientAirbyteError"], "IntervalSeconds": 5, "BackoffRate": 2.0, "MaxAttempts": 6,
+         "MaxDelaySeconds": 120, "JitterStrategy": "FULL"},
+        {"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 1},
+    ],
+}
+
+
+@pytest.mark.parametrize(("error", "retries", "expected"), [
+    ("Lambda.ServiceException", 0, NextAttempt(2, 7, 2.0, False)),
+    ("Lambda.ServiceException", 3, NextAttempt(5, 7, 16.0, False)),
+    ("TransientAirbyteError", 0, NextAttempt(2, 7, 5.0, True)),
+    ("TransientAirbyteError", 5, NextAttempt(7, 7, 120.0, True)),  # 160 s, held to MaxDelaySeconds
+    ("TransientAirbyteError", 6, None),  # all retries made
+    ("SomethingElse", 0, NextAttempt(2, 2, 1.0, False)),  # States.TaskFailed: defaults 1 s
+    ("States.Timeout", 0, None),  # States.TaskFailed does not take a timeout
+])
+def test_the_next_attempt_follows_the_retrier_that_takes_the_error(error, retries, expected):
+    assert next_attempt(STATE, error, retries) == expected
+
+
+def test_states_all_takes_every_error_and_no_retry_means_no_attempt():
+    assert next_attempt({"Retry": [{"ErrorEquals": ["States.ALL"]}]}, "Anything", 2) == NextAttempt(4, 4, 4.0, False)
+    assert next_attempt({"Type": "Task"}, "TransientAirbyteError", 0) is None
+
+
+def test_a_failure_line_names_the_state_the_reason_and_when_the_next_attempt_comes():
+    states = {"listJobs": STATE}
+    line = failure_line(states, "listJobs", "TransientAirbyteError", "connection refused by 127.0.0.1:9\nmore", [])
+    assert line == "listJobs: connection refused by 127.0.0.1:9 -- attempt 2 of 7 in at most 5 s"
+    # Each retrier counts its own retries: two Lambda errors before do not count for this one.
+    line = failure_line(states, "listJobs", "TransientAirbyteError", "refused", ["Lambda.ServiceException"] * 2 + ["TransientAirbyteError"])
+    assert line.endswith("-- attempt 3 of 7 in at most 10 s")
+    assert failure_line(states, "listJobs", "TransientAirbyteError", "refused", ["TransientAirbyteError"] * 6).endswith("-- no attempt left")
+
+
+def test_the_committed_retries_are_what_the_display_reads():
+    states = committed_states()
+    assert "pollJob" in states and "checkConnection" in states
+    assert next_attempt(states["checkConnection"], "TransientAirbyteError", 0) == NextAttempt(2, 7, 5.0, True)
+    assert workflow_steps() == ["checkConnection", "checkConnectionIdle", "triggerReset", "waitForReset", "triggerResync", "waitForResync"]
+
+
+def transition(state: str, state_type: str, elapsed: float, job=None, status=None) -> Transition:
+    return Transition(state, state_type, elapsed, job, status)
+
+
+def test_plain_lines_carry_every_state_and_failed_attempt(capsys):
+    out = io.StringIO()
+    progress = Progress(out, workflow_steps(), {"checkConnection": STATE}, live=False)
+    with progress:
+        progress.add_run("run", "Resetting and re-syncing connection c against stub")
+        progress.transition("run", transition("CheckInput", "Choice", 0.0))
+        progress.failed_attempt("run", "checkConnection", "TransientAirbyteError", "refused by 127.0.0.1:9", [])
+        progress.transition("run", transition("triggerReset", "Task", 1.5, 1001, "pending"))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Resetting and re-syncing connection c against stub"
+    assert lines[2].split() == ["0.0s", "CheckInput"]
+    assert lines[3].strip() == "checkConnection: refused by 127.0.0.1:9 -- attempt 2 of 7 in at most 5 s"
+    assert lines[4].split() == ["1.5s", "triggerReset", "1001", "pending"]
+
+
+def test_plain_lines_of_several_runs_are_labelled():
+    out = io.StringIO()
+    progress = Progress(out, workflow_steps(), {}, live=False)
+    progress.add_run("a", "first", "9f1c1e4a")
+    progress.add_run("b", "second", "0a1b2c3d")
+    progress.transition("b", transition("checkConnection", "Task", 0.2))
+    assert out.getvalue().splitlines()[-1].startswith("0a1b2c3d  ")
+
+
+def rendered(progress: Progress) -> str:
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    console.print(progress._render())
+    return console.file.getvalue()
+
+
+def test_the_live_display_shows_the_workflow_steps_jobs_and_failed_attempts():
+    progress = Progress(io.StringIO(), workflow_steps(), committed_states(), live=True)
+    progress.add_run("run", "Resetting and re-syncing connection c")
+    for state, kind, job, status in [("checkConnection", "Task", None, None), ("checkConnection.Route", "Choice", None, None),
+                                     ("checkConnectionIdle", "Task", None, None), ("triggerReset", "Task", 1001, "pending")]:
+        progress.transition("run", transition(state, kind, 1.0, job, status))
+    progress.failed_attempt("run", "checkConnection", "TransientAirbyteError", "refused by 127.0.0.1:9", [])
+    screen = rendered(progress)
+
+    assert "Resetting and re-syncing connection c" in screen
+    rows = {line.split()[1]: line.split() for line in screen.splitlines() if len(line.split()) > 1 and line.split()[1] in workflow_steps()}
+    assert list(rows) == workflow_steps()  # every step, in order; no generated state names
+    assert "checkConnection.Route" not in screen
+    assert rows["checkConnection"][0] == "✔" and rows["triggerReset"][:5] == ["✔", "triggerReset", "job", "1001", "pending"]
+    assert rows["waitForReset"][0] not in ("✔", "✘", "·")  # the spinner of the step under way
+    assert rows["triggerResync"][0] == "·"
+    assert "checkConnection: refused by 127.0.0.1:9 -- attempt 2 of 7 in at most 5 s" in screen
+
+    progress.transition("run", transition("waitForReset.resetFailed.Fail", "Fail", 9.0, 1001, "failed"))
+    progress.end("run", "FAILED")
+    screen = rendered(progress)
+    [failed] = [line for line in screen.splitlines() if "waitForReset" in line]
+    assert failed.split()[:5] == ["✘", "waitForReset", "job", "1001", "failed"]
+    assert "FAILED" in screen
+
+
+def test_the_live_display_is_only_for_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "xterm")
+    assert wants_live(Terminal(), as_json=False)
+    assert not wants_live(Terminal(), as_json=True)
+    assert not wants_live(io.StringIO(), as_json=False)
+    monkeypatch.setenv("TERM", "dumb")
+    assert not wants_live(Terminal(), as_json=False)
