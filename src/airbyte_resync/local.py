@@ -102,6 +102,8 @@ def run_state_machine(
         timeout_seconds=timeout_seconds,
         prepare=deployment.create_resources,
         wait_sleep=wait_sleep,
+        # A person watching sees the job's status as wait-for-job reads it, not only at its end.
+        child_reader=_JobTransitions if on_transition is not None else None,
     )
 
 
@@ -207,6 +209,15 @@ class _JobTransitions:
         self.last_job: tuple[Any, Any] = (None, None)
 
     def __call__(self, event: dict, start) -> Transition | None:
+        if event["type"] == "ExecutionStarted":
+            # A wait-for-job child is given its job: its polls answer with the status alone.
+            try:
+                job_id = json.loads(event["executionStartedEventDetails"].get("input") or "{}").get("jobId")
+            except (KeyError, ValueError, AttributeError):
+                job_id = None
+            if job_id is not None:
+                self.last_job = (job_id, None)
+            return None
         transition = _transition(event, start, self.last_job)
         if transition:
             self.last_job = (transition.job_id, transition.job_status)

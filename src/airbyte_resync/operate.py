@@ -5,6 +5,7 @@ outputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -15,7 +16,7 @@ from typing import Any, Callable, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from arazzo_sfn.execution import TERMINAL, RunResult, history_of, print_result
+from arazzo_sfn.execution import TERMINAL, Children, RunResult, history_of, print_result
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
 
@@ -118,12 +119,14 @@ _ATTEMPT_FAILED = {
 def watch(client, execution_arns: list[str], on_transition: Callable[[str, Transition], None] | None = None,
           pause: float = WATCH_PAUSE_SECONDS,
           on_failure: Callable[[str, str, str, str, list[str]], None] | None = None) -> list[RunResult]:
-    """Follow every execution to its end, reporting each step it goes through and each failed
-    attempt of a Task (`on_failure(arn, state, error, message, errors of the state's earlier
-    failed attempts)`); never stops one."""
-    readers = {arn: _JobTransitions() for arn in execution_arns}
+    """Follow every execution to its end, reporting each state it and the child executions
+    it starts (wait-for-job) go through, and each failed attempt of a Task of either
+    (`on_failure(arn, state, error, message, errors of the state's earlier failed attempts)`);
+    never stops one."""
+    readers: dict[tuple[str, str], _JobTransitions] = {}  # (execution, itself or a child) -> its reader
     seen = {arn: 0 for arn in execution_arns}
-    attempts: dict[str, tuple[str | None, list[str]]] = {arn: (None, []) for arn in execution_arns}
+    children = {arn: Children() for arn in execution_arns}
+    attempts = {arn: _FailedAttempts() for arn in execution_arns}
     results: dict[str, RunResult] = {}
     while len(results) < len(execution_arns):
         for arn in execution_arns:
@@ -131,25 +134,46 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
                 continue
             status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["status"]
             history = aws_call("get-execution-history", lambda: history_of(client, arn))
-            for event in history[seen[arn]:]:
-                transition = readers[arn](event, history[0]["timestamp"])
+            events = [(arn, event) for event in history[seen[arn]:]]
+            for _, event in events:
+                children[arn].note(event)
+            events += aws_call("get-execution-history", lambda: children[arn].new_events(lambda child: history_of(client, child)))
+            events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
+            for source, event in events:
+                transition = readers.setdefault((arn, source), _JobTransitions())(event, history[0]["timestamp"])
                 if transition and on_transition:
+                    if source != arn:
+                        transition = dataclasses.replace(transition, started_by=children[arn].started_by[source])
                     on_transition(arn, transition)
-                state, errors = attempts[arn]
-                if event["type"] == "TaskStateEntered":
-                    attempts[arn] = (event["stateEnteredEventDetails"]["name"], [])
-                elif event["type"] in _ATTEMPT_FAILED and state is not None:
-                    details = event.get(_ATTEMPT_FAILED[event["type"]], {})
-                    error = details.get("error") or "States.TaskFailed"
-                    if on_failure:
-                        on_failure(arn, state, error, _failure_message(details.get("cause")), list(errors))
-                    errors.append(error)
+                failed = attempts[arn].read(source, event)
+                if failed and on_failure:
+                    on_failure(arn, *failed)
             seen[arn] = len(history)
             if status in TERMINAL:  # read before the history, so the history holds the end
                 results[arn] = result_of(client, arn, history)
         if len(results) < len(execution_arns):
             time.sleep(pause)
     return [results[arn] for arn in execution_arns]
+
+
+class _FailedAttempts:
+    """Reads the failed attempts of Tasks from histories (a parent's and its children's)."""
+
+    def __init__(self):
+        self._entered: dict[str, tuple[str, list[str]]] = {}  # execution -> (Task state, its errors so far)
+
+    def read(self, execution: str, event: dict) -> tuple[str, str, str, list[str]] | None:
+        """(state, error, message, errors of its earlier failed attempts) for a failed attempt."""
+        if event["type"] == "TaskStateEntered":
+            self._entered[execution] = (event["stateEnteredEventDetails"]["name"], [])
+        elif event["type"] in _ATTEMPT_FAILED and execution in self._entered:
+            state, errors = self._entered[execution]
+            details = event.get(_ATTEMPT_FAILED[event["type"]], {})
+            error = details.get("error") or "States.TaskFailed"
+            earlier = list(errors)
+            errors.append(error)
+            return state, error, _failure_message(details.get("cause")), earlier
+        return None
 
 
 def _failure_message(cause: str | None) -> str:
@@ -162,10 +186,21 @@ def _failure_message(cause: str | None) -> str:
 
 
 def states_of(client, execution_arn: str) -> dict[str, Any]:
-    """The states of the state machine an execution runs, by name (their retry policies)."""
+    """The states of the state machine an execution runs, and of the state machines it starts
+    (wait-for-job), by name: what their retry policies are read from."""
     machine = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))["stateMachineArn"]
-    definition = aws_call("describe-state-machine", lambda: client.describe_state_machine(stateMachineArn=machine))["definition"]
-    return json.loads(definition).get("States", {})
+    definition = json.loads(aws_call("describe-state-machine", lambda: client.describe_state_machine(stateMachineArn=machine))["definition"])
+    states = dict(definition.get("States", {}))
+    for state in list(states.values()):
+        child = (state.get("Parameters") or {}).get("StateMachineArn") if str(state.get("Resource", "")).startswith("arn:aws:states:::states:startExecution") else None
+        if isinstance(child, str):
+            try:
+                child_definition = json.loads(client.describe_state_machine(stateMachineArn=child)["definition"])
+            except (ClientError, BotoCoreError, ValueError):
+                continue  # its retries are then not read: each failed attempt still shows
+            for name, child_state in child_definition.get("States", {}).items():
+                states.setdefault(name, child_state)
+    return states
 
 
 @dataclass

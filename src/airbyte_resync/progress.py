@@ -55,10 +55,13 @@ def retries_so_far(state: Mapping[str, Any] | None, error: str, earlier_errors: 
 
 
 def failure_line(states: Mapping[str, Mapping[str, Any]], state_name: str, error: str, message: str, earlier_errors: list[str]) -> str:
-    """`<state>: <message> -- attempt k of N in X s`, or `... -- no attempt left`."""
+    """`<state>: <message> -- attempt k of N in X s`, or `... -- no attempt left`; just
+    `<state>: <message>` for a state whose Retry is not known."""
     state = states.get(state_name)
-    coming = next_attempt(state, error, retries_so_far(state, error, earlier_errors)) if state is not None else None
     reason = message.strip().splitlines()[0] if message.strip() else error
+    if state is None:
+        return f"{state_name}: {reason}"
+    coming = next_attempt(state, error, retries_so_far(state, error, earlier_errors))
     return f"{state_name}: {reason} -- {coming.describe() if coming else 'no attempt left'}"
 
 
@@ -108,10 +111,21 @@ class Progress:
             self._write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status")
 
     def transition(self, key: str, transition: Transition) -> None:
+        """A state the run went through; one of a child execution (wait-for-job's pollJob) only
+        brings the job and status of the step that started the child, shown when they change."""
         with self._lock:
             run = self.runs[key]
             step_name = transition.state.split(".", 1)[0]
-            step = run.steps.get(step_name)
+            step = None if transition.started_by else run.steps.get(step_name)
+            if transition.started_by:
+                parent = run.steps.get(transition.started_by.split(".", 1)[0])
+                job = (transition.job_id, transition.job_status)
+                if parent is None or transition.job_id is None or job == (parent.job_id, parent.job_status):
+                    return
+                parent.job_id, parent.job_status = job
+                shown = Transition(transition.started_by, "Task", transition.elapsed, *job)
+            else:
+                shown = transition
             if step is not None:
                 if transition.job_id is not None:
                     step.job_id, step.job_status = transition.job_id, transition.job_status
@@ -123,8 +137,8 @@ class Progress:
                     if following and run.steps[following[0]].mark == "pending":
                         run.steps[following[0]].mark = "running"
         if self._live is None:
-            job = "" if transition.job_id is None else str(transition.job_id)
-            self._write(f"{self._label(key)}{transition.elapsed:7.1f}s  {transition.state:<36} {job:>8}  {transition.job_status or ''}".rstrip())
+            job = "" if shown.job_id is None else str(shown.job_id)
+            self._write(f"{self._label(key)}{shown.elapsed:7.1f}s  {shown.state:<36} {job:>8}  {shown.job_status or ''}".rstrip())
 
     def failed_attempt(self, key: str, state_name: str, error: str, message: str, earlier_errors: list[str]) -> None:
         line = failure_line(self.states, state_name, error, message, earlier_errors)

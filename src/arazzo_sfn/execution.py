@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import dataclasses
 import json
 import logging
 import os
@@ -40,6 +41,9 @@ class Transition:
     state: str
     state_type: str
     elapsed: float
+    # For a state of a child execution: the state of the followed execution that started the
+    # child (keyword-only: subclasses add fields).
+    started_by: str | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -148,17 +152,20 @@ def execute(
     prepare: Callable[[], None] | None = None,
     other_machines: Mapping[str, str] | None = None,
     wait_sleep: Callable[[float], None] | None = None,
+    child_reader: Callable[[], TransitionReader] | None = None,
 ) -> RunResult:
     """Create the state machine in moto, start one execution and wait for it to end.
     `prepare` runs inside the mocked AWS first (to create what the functions read);
     `other_machines` (name -> definition) are created first, for child executions;
-    `wait_sleep(seconds)`, when given, stands for every Wait state's wait (a test's clock)."""
+    `wait_sleep(seconds)`, when given, stands for every Wait state's wait (a test's clock);
+    with `child_reader` (a new transition reader for each child), the transitions of the child
+    executions it starts are reported too, as they happen (not kept in the result's)."""
     with _local_run(functions, variables, retry_sleep, prepare, wait_sleep) as (client, captured):
         for name, other in (other_machines or {}).items():
             _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
         execution = _start(client, machine, execution_input)
-        result = follow(client, execution, read_transition, on_transition, timeout_seconds)
+        result = follow(client, execution, read_transition, on_transition, timeout_seconds, child_reader)
         result.child_histories = _child_histories(client, machine)
     result.function_logs = captured.getvalue()
     return result
@@ -229,26 +236,94 @@ def _function_log_handlers():
             handler.setStream(stream)
 
 
+# The events that end an execution's history.
+END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
+
+
+def started_child(event: Mapping[str, Any]) -> str | None:
+    """The execution a `states:startExecution` task started, read from its TaskSubmitted event."""
+    if event.get("type") != "TaskSubmitted":
+        return None
+    details = event.get("taskSubmittedEventDetails") or {}
+    if details.get("resourceType") != "states" or not str(details.get("resource", "")).startswith("startExecution"):
+        return None
+    try:
+        started = json.loads(details.get("output") or "{}")
+    except ValueError:
+        return None
+    arn = started.get("ExecutionArn") if isinstance(started, dict) else None
+    return arn if isinstance(arn, str) else None
+
+
+class Children:
+    """The child executions a history starts, the state that started each, and each one's
+    events not yet seen."""
+
+    def __init__(self):
+        self._seen: dict[str, int] = {}
+        self._ended: set[str] = set()
+        self.started_by: dict[str, str | None] = {}
+        self._state: str | None = None
+
+    def note(self, event: Mapping[str, Any]) -> None:
+        """Read one event of the parent's history, in order."""
+        if event["type"].endswith("StateEntered"):
+            self._state = event["stateEnteredEventDetails"]["name"]
+        arn = started_child(event)
+        if arn and arn not in self._seen:
+            self._seen[arn] = 0
+            self.started_by[arn] = self._state
+
+    def new_events(self, read_history: Callable[[str], list[dict]]) -> list[tuple[str, dict]]:
+        """(child ARN, event) for each event of a running child not returned before, in order."""
+        found = []
+        for arn, seen in list(self._seen.items()):
+            if arn in self._ended:
+                continue
+            history = read_history(arn)
+            for event in history[seen:]:
+                found.append((arn, event))
+                if event["type"] in END_EVENTS:
+                    self._ended.add(arn)
+            self._seen[arn] = len(history)
+        return found
+
+
 # The shortest and the longest pause between two reads of a followed execution.
 FOLLOW_PAUSE_SECONDS = (0.05, 0.8)
 
 
-def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float) -> RunResult:
-    """Poll the execution until it ends, reporting each new transition as it appears."""
+def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float,
+           child_reader: Callable[[], TransitionReader] | None = None) -> RunResult:
+    """Poll the execution until it ends, reporting each new transition as it appears; with
+    `child_reader` (a new reader for each child), those of the child executions it starts too."""
     started = time.monotonic()
     seen, transitions, pause = 0, [], FOLLOW_PAUSE_SECONDS[0]
+    children, child_readers = Children(), {}
     while True:
         description = client.describe_execution(executionArn=execution)
         history = history_of(client, execution)
-        for event in history[seen:]:
-            transition = read_transition(event, history[0]["timestamp"])
-            if transition:
-                transitions.append(transition)
-                if on_transition:
-                    on_transition(transition)
+        events = [(execution, event) for event in history[seen:]]
+        for _, event in events:
+            children.note(event)
+        if child_reader is not None:
+            events += children.new_events(lambda arn: history_of(client, arn))
+            events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
+        for source, event in events:
+            if source == execution:
+                transition = read_transition(event, history[0]["timestamp"])
+                if transition:
+                    transitions.append(transition)
+            else:
+                transition = child_readers.setdefault(source, child_reader())(event, history[0]["timestamp"])
+                if transition:
+                    transition = dataclasses.replace(transition, started_by=children.started_by[source])
+            if transition and on_transition:
+                on_transition(transition)
+        changed = bool(events)
         # Read again soon after a change, less often while nothing changes: each read
         # competes with the engine's own thread, which a long child execution keeps busy.
-        pause = FOLLOW_PAUSE_SECONDS[0] if len(history) > seen else min(pause * 2, FOLLOW_PAUSE_SECONDS[1])
+        pause = FOLLOW_PAUSE_SECONDS[0] if changed else min(pause * 2, FOLLOW_PAUSE_SECONDS[1])
         seen = len(history)
         if description["status"] in TERMINAL:
             break

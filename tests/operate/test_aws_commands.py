@@ -8,6 +8,7 @@ until the test stops it, which is what attaching and watching need."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import re
 import threading
 import time
@@ -34,12 +35,19 @@ def aws(monkeypatch):
     monkeypatch.setattr(operate, "WATCH_PAUSE_SECONDS", 0.05)
     with mock_aws():
         client = boto3.client("stepfunctions")
-        definition = re.sub(r"\$\{(\w+)\}", lambda m: f"arn:aws:lambda:{REGION}:123456789012:function:{m.group(1)}",
-                            (ROOT / "statemachine" / "reset_and_resync.asl.json").read_text())
+        child = client.create_state_machine(name="airbyte-resync-wait-for-job", definition=bound("wait_for_job.asl.json", {}),
+                                            roleArn="arn:aws:iam::123456789012:role/run")["stateMachineArn"]
+        definition = bound("reset_and_resync.asl.json", {"WaitForJobStateMachineArn": child})
         arn = client.create_state_machine(name="airbyte-resync-run", definition=definition,
                                           roleArn="arn:aws:iam::123456789012:role/run")["stateMachineArn"]
         monkeypatch.setattr(operate.boto3, "client", stacks_answering(arn, operate.boto3.client))
         yield client, arn
+
+
+def bound(asl: str, machines: dict[str, str]) -> str:
+    """A committed definition with its placeholders bound: state machines as given, the rest to functions."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: machines.get(m.group(1), f"arn:aws:lambda:{REGION}:123456789012:function:{m.group(1)}"),
+                  (ROOT / "statemachine" / asl).read_text())
 
 
 def stacks_answering(arn: str, make_client):
@@ -348,3 +356,45 @@ def test_watch_shows_each_failed_attempt_with_when_the_next_comes(aws, capsys, m
         "checkConnection: getConnection: refused by 127.0.0.1:9 -- attempt 3 of 7 in at most 10 s",
     ]
     assert out.startswith(f"Connection {FIRST}: {execution}\n")
+
+
+def test_watch_follows_wait_for_job_for_the_job_status_and_its_failed_polls(aws, capsys, monkeypatch):
+    client, arn = aws
+    execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+    client.stop_execution(executionArn=execution, error="Stopped", cause="by the operator")
+    start = client.describe_execution(executionArn=execution)["startDate"]
+    child = arn.replace(":stateMachine:airbyte-resync-run", ":execution:airbyte-resync-wait-for-job:waitForReset-1")
+
+    def event(number, seconds, kind, **details):
+        return {"id": number, "type": kind, "timestamp": start + timedelta(seconds=seconds), **details}
+
+    def exited(name, answer):
+        return {"stateExitedEventDetails": {"name": name, "output": json.dumps({"steps": {name: answer}})}}
+
+    root = [
+        event(1, 0, "ExecutionStarted"),
+        event(2, 1, "TaskStateEntered", stateEnteredEventDetails={"name": "triggerReset"}),
+        event(3, 2, "TaskStateExited", **exited("triggerReset", {"outputs": {"jobId": 1001}})),
+        event(4, 3, "TaskStateEntered", stateEnteredEventDetails={"name": "waitForReset"}),
+        event(5, 4, "TaskSubmitted", taskSubmittedEventDetails={
+            "resourceType": "states", "resource": "startExecution.sync:2", "output": json.dumps({"ExecutionArn": child})}),
+        event(6, 60, "ExecutionAborted"),
+    ]
+    refused = json.dumps({"errorType": "TransientAirbyteError", "errorMessage": "getJob: refused by airbyte.internal:443"})
+    polls = [
+        event(1, 5, "ExecutionStarted", executionStartedEventDetails={"input": json.dumps({"jobId": 1001})}),
+        event(2, 6, "TaskStateEntered", stateEnteredEventDetails={"name": "pollJob"}),
+        event(3, 7, "TaskStateExited", **exited("pollJob", {"outputs": {"status": "running"}})),
+        event(4, 8, "TaskStateEntered", stateEnteredEventDetails={"name": "pollJob"}),
+        event(5, 9, "TaskFailed", taskFailedEventDetails={"error": "TransientAirbyteError", "cause": refused}),
+        event(6, 50, "ExecutionAborted"),
+    ]
+    monkeypatch.setattr(operate, "history_of", lambda c, arn_: polls if arn_ == child else root)
+
+    code, out, _ = run(capsys, "watch", execution)
+
+    assert code == 1
+    lines = [line.split() for line in out.splitlines()]
+    assert ["7.0s", "waitForReset", "1001", "running"] in lines  # the child's poll, under the step that started it
+    # wait-for-job's own Retry: TransientAirbyteError every 30 s, doubling, 22 retries, full jitter.
+    assert "pollJob: getJob: refused by airbyte.internal:443 -- attempt 2 of 23 in at most 30 s" in [line.strip() for line in out.splitlines()]

@@ -129,3 +129,22 @@ def test_the_live_display_is_only_for_a_terminal(monkeypatch):
     assert not wants_live(io.StringIO(), as_json=False)
     monkeypatch.setenv("TERM", "dumb")
     assert not wants_live(Terminal(), as_json=False)
+
+
+def test_a_child_state_brings_the_job_status_of_the_step_that_started_it():
+    out = io.StringIO()
+    progress = Progress(out, workflow_steps(), {}, live=False)
+    progress.add_run("run", "title")
+    progress.transition("run", transition("triggerReset", "Task", 1.0, 1001))
+    polled = [Transition("CheckInput", "Choice", 1.1, 1001, None, started_by="waitForReset"),
+              Transition("pollJob", "Task", 1.2, 1001, "running", started_by="waitForReset"),
+              Transition("pollJob.stillRunning.Wait", "Wait", 6.2, 1001, "running", started_by="waitForReset"),
+              Transition("pollJob", "Task", 6.3, 1001, "running", started_by="waitForReset"),
+              Transition("pollJob", "Task", 11.4, 1001, "succeeded", started_by="waitForReset")]
+    for item in polled:
+        progress.transition("run", item)
+    # One line per change of the job's status, under the step that started the child.
+    assert [line.split() for line in out.getvalue().splitlines()[3:]] == [
+        ["1.1s", "waitForReset", "1001"], ["1.2s", "waitForReset", "1001", "running"], ["11.4s", "waitForReset", "1001", "succeeded"]]
+    step = progress.runs["run"].steps["waitForReset"]
+    assert (step.job_id, step.job_status, step.mark) == (1001, "succeeded", "running")  # done when the parent's state ends
