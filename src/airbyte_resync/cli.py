@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         # A local run keeps nothing between runs: nothing is left to clean up but the line.
-        print("\nairbyte-resync: interrupted", file=sys.stderr)
+        # Watching on AWS stops only the watching, which the line says.
+        on_aws = " (only the watching: what runs on AWS goes on; `airbyte-resync watch <execution arn>` follows it again)"
+        print(f"\nairbyte-resync: interrupted{on_aws if args.command in AWS_COMMANDS else ''}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -1,5 +1,5 @@
 """The commands that operate runs on AWS (start, watch, status, list, request, redrive), in-process
-against moto: the run's state machine created from the committed definition, a stack whose
+against moto: the state machines created from the SAM-transformed template, a stack whose
 outputs name it (CloudFormation answered through botocore's Stubber, which checks each answer
 against the API's model: moto's CloudFormation needs packages this project does not
 install), and EventBridge. moto starts no Lambda here: an execution stays RUNNING
@@ -35,19 +35,39 @@ def aws(monkeypatch):
     monkeypatch.setattr(operate, "WATCH_PAUSE_SECONDS", 0.05)
     with mock_aws():
         client = boto3.client("stepfunctions")
-        child = client.create_state_machine(name="airbyte-resync-wait-for-job", definition=bound("wait_for_job.asl.json", {}),
-                                            roleArn="arn:aws:iam::123456789012:role/run")["stateMachineArn"]
-        definition = bound("reset_and_resync.asl.json", {"WaitForJobStateMachineArn": child})
-        arn = client.create_state_machine(name="airbyte-resync-run", definition=definition,
-                                          roleArn="arn:aws:iam::123456789012:role/run")["stateMachineArn"]
+        machines = create_state_machines(client)
+        arn = machines["ResetAndResyncStateMachine"]
         monkeypatch.setattr(operate.boto3, "client", stacks_answering(arn, operate.boto3.client))
         yield client, arn
 
 
-def bound(asl: str, machines: dict[str, str]) -> str:
-    """A committed definition with its placeholders bound: state machines as given, the rest to functions."""
-    return re.sub(r"\$\{(\w+)\}", lambda m: machines.get(m.group(1), f"arn:aws:lambda:{REGION}:123456789012:function:{m.group(1)}"),
-                  (ROOT / "statemachine" / asl).read_text())
+def create_state_machines(client) -> dict[str, str]:
+    """Each state machine of the SAM-transformed template, created in moto as CloudFormation
+    would create it: its DefinitionUri's file with the transformed resource's
+    DefinitionSubstitutions resolved (a function to its ARN, a state machine to the ARN of the
+    one created before it). Logical id -> ARN."""
+    from airbyte_resync.template import load_template
+    from tests.template.test_template import translate
+
+    sources = load_template(ROOT / "template.yaml")["Resources"]
+    resources = translate({})["Resources"]
+    pending = {name: resource["Properties"] for name, resource in resources.items() if resource["Type"] == "AWS::StepFunctions::StateMachine"}
+    created: dict[str, str] = {}
+    while pending:
+        for name, properties in list(pending.items()):
+            values = {}
+            for placeholder, value in properties.get("DefinitionSubstitutions", {}).items():
+                if "Ref" in value and value["Ref"] in pending:
+                    break  # a state machine not created yet
+                values[placeholder] = created[value["Ref"]] if "Ref" in value else \
+                    f"arn:aws:lambda:{REGION}:123456789012:function:airbyte-resync-{value['Fn::GetAtt'][0]}"
+            else:
+                asl = (ROOT / sources[name]["Properties"]["DefinitionUri"]).read_text()
+                definition = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], asl)
+                created[name] = client.create_state_machine(name=f"airbyte-resync-{name}", definition=definition,
+                                                            roleArn=f"arn:aws:iam::123456789012:role/{name}Role")["stateMachineArn"]
+                del pending[name]
+    return created
 
 
 def stacks_answering(arn: str, make_client):
@@ -363,7 +383,7 @@ def test_watch_follows_wait_for_job_for_the_job_status_and_its_failed_polls(aws,
     execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
     client.stop_execution(executionArn=execution, error="Stopped", cause="by the operator")
     start = client.describe_execution(executionArn=execution)["startDate"]
-    child = arn.replace(":stateMachine:airbyte-resync-run", ":execution:airbyte-resync-wait-for-job:waitForReset-1")
+    child = arn.replace(":stateMachine:airbyte-resync-ResetAndResyncStateMachine", ":execution:airbyte-resync-WaitForJobStateMachine:waitForReset-1")
 
     def event(number, seconds, kind, **details):
         return {"id": number, "type": kind, "timestamp": start + timedelta(seconds=seconds), **details}
@@ -398,3 +418,19 @@ def test_watch_follows_wait_for_job_for_the_job_status_and_its_failed_polls(aws,
     assert ["7.0s", "waitForReset", "1001", "running"] in lines  # the child's poll, under the step that started it
     # wait-for-job's own Retry: TransientAirbyteError every 30 s, doubling, 22 retries, full jitter.
     assert "pollJob: getJob: refused by airbyte.internal:443 -- attempt 2 of 23 in at most 30 s" in [line.strip() for line in out.splitlines()]
+
+
+def test_ctrl_c_while_watching_says_the_run_goes_on(aws, capsys, monkeypatch):
+    client, arn = aws
+    execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(operate, "watch", interrupted)
+    code, _, err = run(capsys, "watch", execution)
+
+    assert code == 130
+    [line] = err.strip().splitlines()
+    assert line.startswith("airbyte-resync: interrupted (only the watching: what runs on AWS goes on")
+    assert client.describe_execution(executionArn=execution)["status"] == "RUNNING"
