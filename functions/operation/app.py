@@ -13,7 +13,6 @@ import re
 import time
 from typing import Any
 
-import requests
 from aws_lambda_powertools.metrics import MetricUnit
 
 from arazzo_runtime.errors import InvalidRequest, LoopAgain, OperationError, ServerUrlMissing
@@ -21,9 +20,6 @@ from arazzo_runtime.evaluate import CriterionError, compile_criteria
 from arazzo_runtime.http import perform
 from arazzo_runtime.observability import logger, metrics
 from arazzo_runtime.step import step_answer
-
-# Reused across warm invocations, so connections to the same server are too.
-_session = requests.Session()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
@@ -35,7 +31,7 @@ def lambda_handler(event: Any, context: Any) -> dict:
         logger.append_keys(step=step, source=source, operationId=event.get("operationId"))
         # Compiled now only to refuse a bad criterion before the request is sent.
         compile_criteria(event.get("evaluate"), event.get("values"))
-        response = perform(request, server_url(source), _session)
+        response = perform(request, server_url(source))
         result = step_answer(response, event)
     except LoopAgain:
         # Not a failure: a loop in the Task's own Retry goes on (x-loop mode retry).

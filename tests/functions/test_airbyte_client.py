@@ -5,11 +5,12 @@ configuration, and that no secret ends up in a message or a repr."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 
 import boto3
 import pytest
-import requests
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
@@ -510,16 +511,22 @@ def test_transient_message_after_token_use_has_no_token(credentials_stub):
 # ---------------------------------------------------------------- TLS and environment
 
 
-def test_session_verifies_tls_and_ignores_environment(stub):
-    assert make_client(stub).session.verify is True
-    assert make_client(stub).session.trust_env is False
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_a_certificate_that_cannot_be_verified_is_named_and_never_accepted(tmp_path):
+    from tests.runtime.test_http import LoopbackServer
 
-    lax_session = requests.Session()
-    lax_session.verify = False
-    lax_session.trust_env = True
-    client = AirbyteClient(Settings(stub.url, NoAuth()), session=lax_session)
-    assert client.session.verify is True
-    assert client.session.trust_env is False
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )
+    with LoopbackServer() as server:
+        server.use_tls(str(certificate), str(key))
+        client = AirbyteClient(Settings(server.url + "/api/public/v1", NoAuth()))
+        with pytest.raises(TransientAirbyteError, match=r"the certificate of 127\.0\.0\.1:\d+ could not be verified"):
+            client.get_job(1)
+    assert server.received == []  # no request went out over the unverified connection
 
 
 def test_proxy_from_environment_is_ignored(stub, monkeypatch):

@@ -638,17 +638,17 @@ def test_list_jobs_refuses_bad_queries_before_any_call(untouched_stub, query, fi
 
 
 # What the layers install. Lambda's runtime has its own boto3 and botocore, AWS's layer brings
-# Powertools, and active tracing needs no SDK: the X-Ray SDK would add botocore (some 22 MiB)
-# to the layer and slow every cold start.
+# Powertools, HTTP is http.client, and active tracing needs no SDK: the X-Ray SDK would add
+# botocore (some 22 MiB) to the layer and slow every cold start.
 
 LAYER_REQUIREMENTS = [FUNCTIONS_DIR.parent / "layers" / name / "requirements.txt" for name in ("arazzo_runtime", "airbyte_client")]
 
 
-def test_the_layers_install_neither_botocore_nor_powertools_nor_the_xray_sdk():
+def test_the_layers_install_only_python_jsonpath():
     distributions = {canonicalize_name(name) for path in LAYER_REQUIREMENTS for name in layer_distributions(path)}
 
-    assert {"requests", "python-jsonpath", "urllib3"} <= distributions
-    assert "aws-lambda-powertools" not in distributions
+    # HTTP is the standard library's; Powertools is AWS's layer; boto3 is the runtime's.
+    assert distributions == {"python-jsonpath"}
     assert "botocore" not in distributions
     assert "aws-xray-sdk" not in distributions
 

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
+from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response
 from arazzo_runtime.http import MAX_BODY_BYTES, perform, retry_after_seconds
@@ -133,12 +133,6 @@ def server(shared_server):
     return shared_server
 
 
-@pytest.fixture
-def session():
-    with requests.Session() as fresh:
-        yield fresh
-
-
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -152,7 +146,7 @@ def get(path: str = "/pets", **parts) -> dict:
 # ---------------------------------------------------------------- the URL
 
 
-def test_path_parameters_are_encoded_whole_into_their_segment(server, session):
+def test_path_parameters_are_encoded_whole_into_their_segment(server):
     for value, expected in [
         (7, "/pets/7"),
         ("a/b", "/pets/a%2Fb"),
@@ -161,52 +155,52 @@ def test_path_parameters_are_encoded_whole_into_their_segment(server, session):
         (True, "/pets/true"),
         (["a", "b/c"], "/pets/a,b%2Fc"),
     ]:
-        perform(get("/pets/{petId}", pathParameters={"petId": value}), server.url, session, TIMEOUTS)
+        perform(get("/pets/{petId}", pathParameters={"petId": value}), server.url, TIMEOUTS)
         assert server.received[-1].target == expected
 
 
-def test_a_parameter_that_would_leave_its_segment_is_refused(server, session):
+def test_a_parameter_that_would_leave_its_segment_is_refused(server):
     for value in ("..", "."):
         with pytest.raises(InvalidRequest, match="'.' or '..'"):
-            perform(get("/pets/{petId}/toys", pathParameters={"petId": value}), server.url, session, TIMEOUTS)
+            perform(get("/pets/{petId}/toys", pathParameters={"petId": value}), server.url, TIMEOUTS)
     assert server.received == []
 
 
-def test_a_missing_path_parameter_is_named(server, session):
+def test_a_missing_path_parameter_is_named(server):
     with pytest.raises(InvalidRequest, match="path parameter 'petId' is missing"):
-        perform(get("/pets/{petId}", pathParameters={"other": 1}), server.url, session, TIMEOUTS)
+        perform(get("/pets/{petId}", pathParameters={"other": 1}), server.url, TIMEOUTS)
     with pytest.raises(InvalidRequest, match="path parameter 'petId' is missing"):
-        perform(get("/pets/{petId}", pathParameters={"petId": None}), server.url, session, TIMEOUTS)
+        perform(get("/pets/{petId}", pathParameters={"petId": None}), server.url, TIMEOUTS)
     assert server.received == []
 
 
-def test_a_path_parameter_without_a_placeholder_is_refused(server, session):
+def test_a_path_parameter_without_a_placeholder_is_refused(server):
     with pytest.raises(InvalidRequest, match=r"'petId' has no \{petId\}"):
-        perform(get("/pets", pathParameters={"petId": 1}), server.url, session, TIMEOUTS)
+        perform(get("/pets", pathParameters={"petId": 1}), server.url, TIMEOUTS)
 
 
-def test_the_server_url_may_carry_a_base_path(server, session):
-    perform(get("/pets/{petId}", pathParameters={"petId": 3}), server.url + "/api/v3/", session, TIMEOUTS)
+def test_the_server_url_may_carry_a_base_path(server):
+    perform(get("/pets/{petId}", pathParameters={"petId": 3}), server.url + "/api/v3/", TIMEOUTS)
     assert server.received[-1].target == "/api/v3/pets/3"
 
 
-def test_query_lists_repeat_the_key_and_nulls_are_left_out(server, session):
+def test_query_lists_repeat_the_key_and_nulls_are_left_out(server):
     query = {"status": ["sold", "available"], "limit": 5, "exact": False, "skip": None, "q": "a b&c"}
-    perform(get(query=query), server.url, session, TIMEOUTS)
+    perform(get(query=query), server.url, TIMEOUTS)
     assert server.received[-1].target == "/pets?status=sold&status=available&limit=5&exact=false&q=a+b%26c"
 
 
-def test_an_object_as_query_value_is_refused(server, session):
+def test_an_object_as_query_value_is_refused(server):
     with pytest.raises(InvalidRequest, match="query parameter 'filter' must be a string, number or boolean"):
-        perform(get(query={"filter": {"a": 1}}), server.url, session, TIMEOUTS)
+        perform(get(query={"filter": {"a": 1}}), server.url, TIMEOUTS)
     assert server.received == []
 
 
 # ---------------------------------------------------------------- headers and cookies
 
 
-def test_headers_are_sent_as_strings(server, session):
-    perform(get(headers={"X-Api-Key": API_KEY, "X-Count": 3, "X-Flags": ["a", "b"], "X-None": None}), server.url, session, TIMEOUTS)
+def test_headers_are_sent_as_strings(server):
+    perform(get(headers={"X-Api-Key": API_KEY, "X-Count": 3, "X-Flags": ["a", "b"], "X-None": None}), server.url, TIMEOUTS)
     received = server.received[-1]
     assert received.header("X-Api-Key") == API_KEY
     assert received.header("X-Count") == "3"
@@ -214,73 +208,73 @@ def test_headers_are_sent_as_strings(server, session):
     assert received.header("X-None") is None
 
 
-def test_a_header_value_with_a_line_break_is_refused_without_quoting_it(server, session):
+def test_a_header_value_with_a_line_break_is_refused_without_quoting_it(server):
     with pytest.raises(InvalidRequest) as refused:
-        perform(get(headers={"X-Api-Key": API_KEY + "\r\nX-Injected: 1"}), server.url, session, TIMEOUTS)
+        perform(get(headers={"X-Api-Key": API_KEY + "\r\nX-Injected: 1"}), server.url, TIMEOUTS)
     assert "X-Api-Key" in str(refused.value)
     assert API_KEY not in str(refused.value)
     assert server.received == []
 
 
-def test_cookies_travel_in_one_cookie_header(server, session):
-    perform(get(cookies={"session": "x y;z", "theme": "dark", "token": "YWJj=="}), server.url, session, TIMEOUTS)
+def test_cookies_travel_in_one_cookie_header(server):
+    perform(get(cookies={"session": "x y;z", "theme": "dark", "token": "YWJj=="}), server.url, TIMEOUTS)
     assert server.received[-1].header("Cookie") == "session=x%20y%3Bz; theme=dark; token=YWJj=="
 
 
-def test_cookies_follow_a_given_cookie_header(server, session):
-    perform(get(headers={"Cookie": "a=1"}, cookies={"b": 2}), server.url, session, TIMEOUTS)
+def test_cookies_follow_a_given_cookie_header(server):
+    perform(get(headers={"Cookie": "a=1"}, cookies={"b": 2}), server.url, TIMEOUTS)
     assert server.received[-1].header("Cookie") == "a=1; b=2"
 
 
 # ---------------------------------------------------------------- bodies
 
 
-def test_a_json_body(server, session):
+def test_a_json_body(server):
     body = {"name": "Rex", "tags": ["good", "dog"], "age": 3, "vaccinated": True, "owner": None}
-    perform({"method": "POST", "path": "/pets", "contentType": "application/json", "body": body}, server.url, session, TIMEOUTS)
+    perform({"method": "POST", "path": "/pets", "contentType": "application/json", "body": body}, server.url, TIMEOUTS)
     received = server.received[-1]
     assert received.header("Content-Type") == "application/json"
     assert json.loads(received.body) == body
 
 
-def test_a_body_without_content_type_is_json(server, session):
-    perform({"method": "PUT", "path": "/pets", "body": [1, "two"]}, server.url, session, TIMEOUTS)
+def test_a_body_without_content_type_is_json(server):
+    perform({"method": "PUT", "path": "/pets", "body": [1, "two"]}, server.url, TIMEOUTS)
     received = server.received[-1]
     assert received.header("Content-Type") == "application/json"
     assert json.loads(received.body) == [1, "two"]
 
 
-def test_a_form_body(server, session):
+def test_a_form_body(server):
     body = {"name": "Rex Jr", "tags": ["a", "b&c"], "age": 3, "skip": None}
-    perform({"method": "POST", "path": "/pets", "contentType": "application/x-www-form-urlencoded", "body": body}, server.url, session, TIMEOUTS)
+    perform({"method": "POST", "path": "/pets", "contentType": "application/x-www-form-urlencoded", "body": body}, server.url, TIMEOUTS)
     received = server.received[-1]
     assert received.header("Content-Type") == "application/x-www-form-urlencoded"
     assert received.body == b"name=Rex+Jr&tags=a&tags=b%26c&age=3"
 
 
-def test_a_form_body_must_be_flat(server, session):
+def test_a_form_body_must_be_flat(server):
     with pytest.raises(InvalidRequest, match="form field 'owner'"):
-        perform({"method": "POST", "path": "/pets", "contentType": "application/x-www-form-urlencoded", "body": {"owner": {"id": 1}}}, server.url, session, TIMEOUTS)
+        perform({"method": "POST", "path": "/pets", "contentType": "application/x-www-form-urlencoded", "body": {"owner": {"id": 1}}}, server.url, TIMEOUTS)
 
 
-def test_text_and_other_bodies(server, session):
-    perform({"method": "POST", "path": "/notes", "contentType": "text/plain; charset=utf-8", "body": "héllo"}, server.url, session, TIMEOUTS)
+def test_text_and_other_bodies(server):
+    perform({"method": "POST", "path": "/notes", "contentType": "text/plain; charset=utf-8", "body": "héllo"}, server.url, TIMEOUTS)
     assert server.received[-1].body == "héllo".encode()
-    perform({"method": "POST", "path": "/notes", "contentType": "application/xml", "body": "<pet><name>Rex</name></pet>"}, server.url, session, TIMEOUTS)
+    perform({"method": "POST", "path": "/notes", "contentType": "application/xml", "body": "<pet><name>Rex</name></pet>"}, server.url, TIMEOUTS)
     assert server.received[-1].body == b"<pet><name>Rex</name></pet>"
     assert server.received[-1].header("Content-Type") == "application/xml"
-    perform({"method": "POST", "path": "/notes", "contentType": "text/plain", "body": 42}, server.url, session, TIMEOUTS)
+    perform({"method": "POST", "path": "/notes", "contentType": "text/plain", "body": 42}, server.url, TIMEOUTS)
     assert server.received[-1].body == b"42"
 
 
-def test_content_type_replaces_a_given_content_type_header(server, session):
+def test_content_type_replaces_a_given_content_type_header(server):
     request = {"method": "POST", "path": "/pets", "headers": {"content-type": "text/plain"}, "contentType": "application/json", "body": {}}
-    perform(request, server.url, session, TIMEOUTS)
+    perform(request, server.url, TIMEOUTS)
     assert server.received[-1].header("Content-Type") == "application/json"
 
 
-def test_no_body_member_sends_no_body(server, session):
-    perform({"method": "DELETE", "path": "/pets/1"}, server.url, session, TIMEOUTS)
+def test_no_body_member_sends_no_body(server):
+    perform({"method": "DELETE", "path": "/pets/1"}, server.url, TIMEOUTS)
     received = server.received[-1]
     assert received.body == b""
     assert received.header("Content-Type") is None
@@ -289,9 +283,9 @@ def test_no_body_member_sends_no_body(server, session):
 # ---------------------------------------------------------------- the answer
 
 
-def test_a_json_answer_is_parsed_and_header_names_lower_cased(server, session):
+def test_a_json_answer_is_parsed_and_header_names_lower_cased(server):
     server.reply(Reply(201, [("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", "r-1")], b'{"id": 7, "name": "Rex"}'))
-    response = perform(get(), server.url, session, TIMEOUTS)
+    response = perform(get(), server.url, TIMEOUTS)
     assert response.status_code == 201
     assert response.body == {"id": 7, "name": "Rex"}
     assert response.headers["content-type"] == "application/json; charset=utf-8"
@@ -299,12 +293,12 @@ def test_a_json_answer_is_parsed_and_header_names_lower_cased(server, session):
     assert all(name == name.lower() for name in response.headers)
 
 
-def test_a_plus_json_answer_is_parsed(server, session):
+def test_a_plus_json_answer_is_parsed(server):
     server.reply(Reply(404, [("Content-Type", "application/problem+json")], b'{"title": "not found"}'))
-    assert perform(get(), server.url, session, TIMEOUTS).body == {"title": "not found"}
+    assert perform(get(), server.url, TIMEOUTS).body == {"title": "not found"}
 
 
-def test_other_answers_are_text_and_empty_ones_null(server, session):
+def test_other_answers_are_text_and_empty_ones_null(server):
     server.reply(
         Reply(200, [("Content-Type", "text/plain; charset=utf-8")], "héllo".encode()),
         Reply(200, [("Content-Type", "application/xml")], b"<pet/>"),
@@ -312,124 +306,131 @@ def test_other_answers_are_text_and_empty_ones_null(server, session):
         Reply(200, [("Content-Type", "application/json")], b""),
         Reply(200, [("Content-Type", "application/json")], b"{not json"),
     )
-    bodies = [perform(get(), server.url, session, TIMEOUTS).body for _ in range(5)]
+    bodies = [perform(get(), server.url, TIMEOUTS).body for _ in range(5)]
     assert bodies == ["héllo", "<pet/>", None, None, "{not json"]
 
 
-def test_error_statuses_are_answers_not_errors(server, session):
+def test_error_statuses_are_answers_not_errors(server):
     server.reply(Reply(503, [("Content-Type", "application/json"), ("Retry-After", "30")], b'{"message": "busy"}'))
-    response = perform({"method": "POST", "path": "/pets", "body": {}}, server.url, session, TIMEOUTS)
+    response = perform({"method": "POST", "path": "/pets", "body": {}}, server.url, TIMEOUTS)
     assert (response.status_code, response.body) == (503, {"message": "busy"})
 
 
-def test_redirects_are_not_followed(server, session):
+def test_redirects_are_not_followed(server):
     server.reply(Reply(302, [("Location", server.url + "/elsewhere")], b""))
-    response = perform(get(headers={"X-Api-Key": API_KEY}), server.url, session, TIMEOUTS)
+    response = perform(get(headers={"X-Api-Key": API_KEY}), server.url, TIMEOUTS)
     assert response.status_code == 302
     assert response.headers["location"].endswith("/elsewhere")
     assert len(server.received) == 1
 
 
-def test_a_head_answer_has_no_body(server, session):
+def test_a_head_answer_has_no_body(server):
     server.reply(Reply(200, [("Content-Type", "application/json")], b""))
-    assert perform({"method": "HEAD", "path": "/pets"}, server.url, session, TIMEOUTS).body is None
+    assert perform({"method": "HEAD", "path": "/pets"}, server.url, TIMEOUTS).body is None
 
 
-def test_a_compressed_answer_is_decoded(server, session):
+def test_a_compressed_answer_is_decoded(server):
     server.reply(Reply(200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], gzip.compress(b'{"name": "Rex"}')))
-    assert perform(get(), server.url, session, TIMEOUTS).body == {"name": "Rex"}
+    assert perform(get(), server.url, TIMEOUTS).body == {"name": "Rex"}
 
 
-def test_the_size_limit_applies_to_the_decoded_body(server, session):
+def test_the_size_limit_applies_to_the_decoded_body(server):
     bomb = gzip.compress(b" " * (MAX_BODY_BYTES * 5))
     assert len(bomb) < MAX_BODY_BYTES
     server.reply(Reply(200, [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")], bomb))
     with pytest.raises(ResponseTooLarge):
-        perform(get(), server.url, session, TIMEOUTS)
+        perform(get(), server.url, TIMEOUTS)
 
 
-def test_a_body_at_the_limit_is_kept_and_one_over_refused(server, session):
+def test_a_body_at_the_limit_is_kept_and_one_over_refused(server):
     server.reply(
         Reply(200, [("Content-Type", "text/plain")], b"x" * MAX_BODY_BYTES),
         Reply(200, [("Content-Type", "text/plain")], b"x" * (MAX_BODY_BYTES + 1)),
     )
-    assert len(perform(get(), server.url, session, TIMEOUTS).body) == MAX_BODY_BYTES
+    assert len(perform(get(), server.url, TIMEOUTS).body) == MAX_BODY_BYTES
     with pytest.raises(ResponseTooLarge, match=r"GET /pets on 127\.0\.0\.1: HTTP 200 with a body over"):
-        perform(get(), server.url, session, TIMEOUTS)
+        perform(get(), server.url, TIMEOUTS)
 
 
 # ---------------------------------------------------------------- transient trouble
 
 
 def test_connection_refused_is_transient():
-    with requests.Session() as session, pytest.raises(TransientHttpError, match="connection failed"):
-        perform({"method": "POST", "path": "/pets", "body": {}}, f"http://127.0.0.1:{closed_port()}", session, TIMEOUTS)
+    with pytest.raises(TransientHttpError, match="connection failed"):
+        perform({"method": "POST", "path": "/pets", "body": {}}, f"http://127.0.0.1:{closed_port()}", TIMEOUTS)
 
 
-def test_a_read_timeout_is_transient(server, session):
+def test_a_read_timeout_is_transient(server):
     server.reply(Reply(delay=1.0))
     started = time.monotonic()
     with pytest.raises(TransientHttpError, match="timed out"):
-        perform({"method": "POST", "path": "/pets", "body": {}}, server.url, session, (2.0, 0.2))
+        perform({"method": "POST", "path": "/pets", "body": {}}, server.url, (2.0, 0.2))
     assert time.monotonic() - started < 0.9
 
 
-def test_a_body_trickling_past_the_read_timeout_is_transient(server, session):
+def test_a_body_trickling_past_the_read_timeout_is_transient(server):
     server.reply(Reply(body=b'{"a": "' + b"x" * 12 + b'"}', drip=0.05))
     started = time.monotonic()
     with pytest.raises(TransientHttpError, match="timed out reading the body"):
-        perform(get(), server.url, session, (2.0, 0.3))
+        perform(get(), server.url, (2.0, 0.3))
     assert time.monotonic() - started < 0.7
 
 
-def test_a_cut_off_answer_is_transient_whatever_the_method(server, session):
+def test_a_cut_off_answer_is_transient_whatever_the_method(server):
     for method in ("GET", "POST"):
         server.reply(Reply(body=b'{"id": 1', declared_length=100))
         with pytest.raises(TransientHttpError, match="cut off"):
-            perform({"method": method, "path": "/pets"}, server.url, session, TIMEOUTS)
+            perform({"method": method, "path": "/pets"}, server.url, TIMEOUTS)
 
 
-def test_a_corrupt_compressed_body_is_transient(server, session):
+def test_a_corrupt_compressed_body_is_transient(server):
     server.reply(Reply(200, [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], b"not gzip at all"))
     with pytest.raises(TransientHttpError, match="cut off"):
-        perform(get(), server.url, session, TIMEOUTS)
+        perform(get(), server.url, TIMEOUTS)
 
 
 # ---------------------------------------------------------------- the server URL and TLS
 
 
-def test_https_is_required_for_a_remote_host(session):
+def test_https_is_required_for_a_remote_host():
     with pytest.raises(InvalidRequest, match="must use https for the non-loopback host 'pets.example.com'"):
-        perform(get(), "http://pets.example.com", session, TIMEOUTS)
+        perform(get(), "http://pets.example.com", TIMEOUTS)
 
 
-def test_a_server_url_with_credentials_is_refused_without_quoting_them(session):
+def test_a_server_url_with_credentials_is_refused_without_quoting_them():
     with pytest.raises(InvalidRequest) as refused:
-        perform(get(), "http://admin:hunter2@127.0.0.1:9", session, TIMEOUTS)
+        perform(get(), "http://admin:hunter2@127.0.0.1:9", TIMEOUTS)
     assert "hunter2" not in str(refused.value)
 
 
-def test_other_methods_and_paths_are_refused(server, session):
+def test_other_methods_and_paths_are_refused(server):
     with pytest.raises(InvalidRequest, match="request.method"):
-        perform({"method": "CONNECT", "path": "/pets"}, server.url, session, TIMEOUTS)
+        perform({"method": "CONNECT", "path": "/pets"}, server.url, TIMEOUTS)
     with pytest.raises(InvalidRequest, match="request.path"):
-        perform({"method": "GET", "path": "pets"}, server.url, session, TIMEOUTS)
+        perform({"method": "GET", "path": "pets"}, server.url, TIMEOUTS)
     with pytest.raises(InvalidRequest, match="request.path"):
-        perform({"method": "GET", "path": "/pets?x=1"}, server.url, session, TIMEOUTS)
+        perform({"method": "GET", "path": "/pets?x=1"}, server.url, TIMEOUTS)
     assert server.received == []
 
 
-def test_verification_is_forced_on_and_environment_proxies_ignored(server, monkeypatch):
+def test_verification_is_always_on_and_environment_proxies_ignored(server, monkeypatch):
     dead_proxy = f"http://127.0.0.1:{closed_port()}"
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.setenv(name, dead_proxy)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    with requests.Session() as session:
-        session.verify = False
-        response = perform(get(), server.url, session, TIMEOUTS)
-        assert response.status_code == 200
-        assert (session.verify, session.trust_env) == (True, False)
+    response = perform(get(), server.url, TIMEOUTS)
+    assert response.status_code == 200
+    context = transport.tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_certificates_come_from_a_bundle_found_without_importing_it():
+    bundle = transport.ca_bundle()
+    assert bundle is not None and bundle.endswith("cacert.pem")
+    done = subprocess.run([sys.executable, "-c", "import sys; from arazzo_runtime import transport; transport.ca_bundle(); "
+                           "assert not {'certifi', 'botocore'} & set(sys.modules), sorted(sys.modules)"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
@@ -440,17 +441,15 @@ def test_an_unverifiable_certificate_is_refused(tmp_path):
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True,
     )
-    with LoopbackServer() as tls_server, requests.Session() as session:
+    with LoopbackServer() as tls_server:
         tls_server.use_tls(str(certificate), str(key))
-        session.verify = False
         with pytest.raises(TlsError, match="certificate could not be verified"):
-            perform(get(), tls_server.url, session, TIMEOUTS)
-        assert session.verify is True
+            perform(get(), tls_server.url, TIMEOUTS)
 
 
 def test_error_messages_never_quote_query_or_header_values():
-    with requests.Session() as session, pytest.raises(TransientHttpError) as failed:
-        perform(get(query={"api_key": API_KEY}, headers={"X-Api-Key": API_KEY}), f"http://127.0.0.1:{closed_port()}", session, TIMEOUTS)
+    with pytest.raises(TransientHttpError) as failed:
+        perform(get(query={"api_key": API_KEY}, headers={"X-Api-Key": API_KEY}), f"http://127.0.0.1:{closed_port()}", TIMEOUTS)
     assert API_KEY not in str(failed.value)
     assert str(failed.value).startswith("GET /pets on 127.0.0.1: ")
 
@@ -485,9 +484,9 @@ def test_retry_after_seconds_rounds_a_date_up():
     assert retry_after_seconds({}, now) is None
 
 
-def test_the_contract_dict_from_a_real_answer(server, session):
+def test_the_contract_dict_from_a_real_answer(server):
     server.reply(Reply(429, [("Content-Type", "application/json"), ("Retry-After", "17"), ("X-Trace", "t-9")], b'{"status": "Busy"}'))
-    response = perform(get(), server.url, session, TIMEOUTS)
+    response = perform(get(), server.url, TIMEOUTS)
     evaluate = {
         "c0": {"type": "simple", "condition": "$statusCode == 429 && $response.body#/status == 'busy'", "context": None},
         "c1": {"type": "regex", "condition": "^t-\\d+$", "context": "$response.header.x-trace"},

@@ -19,9 +19,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
-import requests
-
 from airbyte_client.auth import ClientCredentials
+from arazzo_runtime import transport
 from arazzo_runtime.http import retry_after_seconds
 from arazzo_runtime.step import step_answer
 from airbyte_client.config import Settings
@@ -47,6 +46,16 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
+class _Answer:
+    """What came back over HTTP, before it is interpreted."""
+
+    status_code: int
+    headers: Mapping[str, str]  # names lower-cased
+    content: bytes
+    path: str  # the request's path and query, for messages
+
+
+@dataclass(frozen=True)
 class ApiResponse:
     status_code: int
     headers: Mapping[str, str]
@@ -59,12 +68,11 @@ class ApiResponse:
 
 
 class AirbyteClient:
-    def __init__(self, settings: Settings, session: requests.Session | None = None):
+    """Calls over `arazzo_runtime.transport`: TLS always verified, no proxy from the
+    environment, no redirect followed."""
+
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.session = session or requests.Session()
-        # TLS verification is never turned off, whatever the environment says.
-        self.session.verify = True
-        self.session.trust_env = False
         self.requests_sent = 0
 
     # --- operations -------------------------------------------------------------------
@@ -151,51 +159,58 @@ class AirbyteClient:
             response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         return self._interpret(method, operation, response)
 
-    def _send(self, method, path, operation, json_body, params, authorization, read_timeout: float | None = None) -> requests.Response:
-        headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
+    def _send(self, method, path, operation, json_body, params, authorization, read_timeout: float | None = None) -> _Answer:
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "airbyte-resync"}
         if authorization:
             headers["Authorization"] = authorization
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        target = path + (f"?{urllib.parse.urlencode(params, doseq=True)}" if params else "")
         self.requests_sent += 1
         try:
-            return self.session.request(
-                method,
-                self.settings.api_url + path,
-                json=json_body,
-                params=params,
-                headers=headers,
-                timeout=(self.settings.connect_timeout, read_timeout or self.settings.read_timeout),
-                allow_redirects=False,
-            )
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
-            error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
-            raise error(f"{operation} ({method} {path}): the response was cut off ({type(exc).__name__})") from None
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            answer = transport.send(method, self.settings.api_url + target, headers=headers, body=body,
+                                    timeouts=(self.settings.connect_timeout, read_timeout or self.settings.read_timeout))
+            try:
+                content = answer.read_all()
+            finally:
+                answer.close()
+        except transport.TransportError as exc:
+            if exc.kind == "cut_off":
+                # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
+                error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
+                raise error(f"{operation} ({method} {path}): the response was cut off ({exc.cause})") from None
             raise TransientAirbyteError(f"{operation} ({method} {path}): {self._unreachable(exc, read_timeout)}") from None
+        return _Answer(answer.status, answer.headers, content, target)
 
-    def _unreachable(self, exc: Exception, read_timeout: float | None) -> str:
+    def _unreachable(self, exc: transport.TransportError, read_timeout: float | None) -> str:
         """What went wrong reaching Airbyte, naming the host and what to check (never the URL's
         other parts: the URL is the operator's, the message goes to logs and causes)."""
         url = urllib.parse.urlsplit(self.settings.api_url)
         host = url.hostname or "?"
         where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-        text = str(exc)
-        if isinstance(exc, requests.ConnectTimeout):
+        kind = exc.kind
+        if kind == "connect_timeout":
             return f"timed out: no connection to {where} within {self.settings.connect_timeout:g} s; check the network path to it (VPC, security groups, firewall)"
-        if isinstance(exc, requests.Timeout):
+        if kind == "read_timeout":
             return f"timed out: {where} did not answer within {read_timeout or self.settings.read_timeout:g} s; Airbyte may be overloaded"
-        if any(marker in text for marker in ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution", "NameResolutionError", "No address associated")):
+        if kind == "unresolvable":
             return f"connection failed: cannot resolve the host {host}; check the Airbyte URL's host name"
-        if "Connection refused" in text or "ECONNREFUSED" in text:
+        if kind == "refused":
             return f"connection failed: refused by {where}; is Airbyte running there, and is the Airbyte URL right?"
-        return f"connection failed: {where} ({type(exc).__name__})"
+        if kind == "tls":
+            return f"connection failed: the certificate of {where} could not be verified; check the Airbyte URL's host name and its certificate"
+        if kind == "dropped":
+            return f"connection failed: {where} closed the connection before answering"
+        return f"connection failed: {where} ({exc.cause})"
 
-    def _interpret(self, method: str, operation: str, response: requests.Response) -> ApiResponse:
+    def _interpret(self, method: str, operation: str, response: _Answer) -> ApiResponse:
         status = response.status_code
         body = _parse_body(response)
-        where = f"{operation} ({method} {response.request.path_url if response.request else ''})"
+        where = f"{operation} ({method} {urllib.parse.urlsplit(self.settings.api_url).path.rstrip('/')}{response.path})"
         if status in TRANSIENT_STATUSES or (status == 409 and _problem_type(body).endswith(TRY_AGAIN_LATER_TYPE)):
-            retry_after = response.headers.get("Retry-After")
+            retry_after = response.headers.get("retry-after")
             hint = f", Retry-After {retry_after}" if retry_after else ""
             raise TransientAirbyteError(f"{where}: HTTP {status} {_problem_summary(body)}{hint}".rstrip())
         if body is _UNREADABLE:
@@ -255,12 +270,12 @@ def airbyte_timestamp(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _parse_body(response: requests.Response) -> Any:
+def _parse_body(response: _Answer) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
-    except (ValueError, json.JSONDecodeError):
+        return json.loads(response.content)
+    except ValueError:  # not JSON, or not UTF-8
         return _UNREADABLE
 
 

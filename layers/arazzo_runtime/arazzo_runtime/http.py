@@ -3,7 +3,7 @@ and read the answer into a `Response`.
 
 Transport policy:
 - TLS certificates are always verified and proxy settings from the environment are
-  ignored, whatever the session was set to.
+  ignored (`arazzo_runtime.transport`).
 - Plain HTTP is refused unless the server is on a loopback address, and a server URL
   that carries a user or password is refused.
 - Redirects are not followed: a 3xx is an answer like any other, and following it could
@@ -28,12 +28,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
-import requests
-import urllib3
-
+from arazzo_runtime import transport
 from arazzo_runtime.hosts import is_loopback
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response
@@ -53,7 +51,7 @@ __all__ = [
     "validate_server_url",
 ]
 
-# (connect, read) seconds, as requests takes them.
+# (connect, read) seconds.
 DEFAULT_TIMEOUTS = (5.0, 20.0)
 # Leaves room in the 256 KiB of Step Functions state for headers and the step's other data.
 MAX_BODY_BYTES = 200_000
@@ -81,74 +79,49 @@ class HttpRequest:
     body: bytes | None
 
 
-def perform(request: Mapping[str, Any], server_url: str, session: requests.Session, timeouts: tuple[float, float] = DEFAULT_TIMEOUTS) -> Response:
+def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, float] = DEFAULT_TIMEOUTS) -> Response:
     """Send `request` (the payload's `request` object) to `server_url` and return the answer.
 
     Everything about the request is checked before anything is sent (`InvalidRequest`)."""
     outgoing = build_request(request, server_url)
-    session.verify = True
-    session.trust_env = False
     where = f"{outgoing.method} {outgoing.path_template} on {outgoing.host}"
+    url = outgoing.url + (f"?{urlencode(outgoing.query)}" if outgoing.query else "")
+    headers = {"Accept-Encoding": "gzip, deflate", **outgoing.headers}
     try:
-        with session.request(
-            outgoing.method,
-            outgoing.url,
-            params=outgoing.query,
-            headers=outgoing.headers,
-            data=outgoing.body,
-            timeout=timeouts,
-            allow_redirects=False,
-            stream=True,
-        ) as answer:
+        answer = transport.send(outgoing.method, url, headers=headers, body=outgoing.body, timeouts=timeouts)
+        try:
             content = _read_body(answer, where, deadline=time.monotonic() + timeouts[1])
-            headers = {name.lower(): value for name, value in answer.headers.items()}
-            status_code = answer.status_code
-    except (requests.exceptions.SSLError, urllib3.exceptions.SSLError):
-        raise TlsError(f"{where}: the server's certificate could not be verified") from None
-    except (
-        requests.exceptions.ChunkedEncodingError,
-        requests.exceptions.ContentDecodingError,
-        urllib3.exceptions.ProtocolError,
-        urllib3.exceptions.DecodeError,
-    ) as exc:
-        raise TransientHttpError(f"{where}: the answer was cut off ({type(exc).__name__})") from None
-    except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-        raise TransientHttpError(f"{where}: timed out ({type(exc).__name__})") from None
-    except requests.ConnectionError as exc:
-        raise TransientHttpError(f"{where}: connection failed ({type(exc).__name__})") from None
-    except requests.RequestException as exc:
-        # Invalid URL or header that slipped past the checks; the exception's own message
-        # may quote the URL, so only its class is named.
-        raise InvalidRequest(f"{where}: the request could not be sent ({type(exc).__name__})") from None
-    return Response(status_code, headers, parse_body(content, headers.get("content-type")))
+        finally:
+            answer.close()
+    except transport.TransportError as exc:
+        if exc.kind == "tls":
+            raise TlsError(f"{where}: the server's certificate could not be verified") from None
+        if exc.kind == "cut_off":
+            raise TransientHttpError(f"{where}: the answer was cut off ({exc.cause})") from None
+        if exc.kind in ("connect_timeout", "read_timeout"):
+            raise TransientHttpError(f"{where}: timed out ({exc.cause})") from None
+        if exc.kind == "invalid":
+            # A URL or header that slipped past the checks; the exception's own message may
+            # quote it, so only its class is named.
+            raise InvalidRequest(f"{where}: the request could not be sent ({exc.cause})") from None
+        raise TransientHttpError(f"{where}: connection failed ({exc.cause})") from None
+    return Response(answer.status, answer.headers, parse_body(content, answer.headers.get("content-type")))
 
 
-def _read_body(answer: requests.Response, where: str, deadline: float) -> bytes:
+def _read_body(answer: transport.Answer, where: str, deadline: float) -> bytes:
+    """The body, decoded, read as it arrives (one read of the socket at a time, so the
+    deadline can stop a server that trickles its body under the per-read timeout)."""
     chunks, size = [], 0
-    for chunk in _body_chunks(answer):
+    while True:
+        chunk = answer.read_chunk()
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise ResponseTooLarge(f"{where}: HTTP {answer.status_code} with a body over {MAX_BODY_BYTES} bytes")
+            raise ResponseTooLarge(f"{where}: HTTP {answer.status} with a body over {MAX_BODY_BYTES} bytes")
         if time.monotonic() > deadline:
-            # A server that trickles its body stays under the per-read timeout forever.
             raise TransientHttpError(f"{where}: timed out reading the body")
         chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _body_chunks(answer: requests.Response) -> Iterator[bytes]:
-    """The body, decoded, in pieces as they arrive. `iter_content` would block until a
-    whole chunk is in, so the deadline could not interrupt a trickling body; urllib3's
-    `read1` returns what one read brings."""
-    raw = answer.raw
-    if not hasattr(raw, "read1"):
-        yield from answer.iter_content(chunk_size=_READ_CHUNK_BYTES)
-        return
-    while True:
-        chunk = raw.read1(_READ_CHUNK_BYTES, decode_content=True)
-        if not chunk:
-            return
-        yield chunk
 
 
 # --------------------------------------------------------------------------- request
