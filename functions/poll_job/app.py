@@ -14,5 +14,5 @@ def lambda_handler(request: StepRequest, airbyte_client):
     shortest_wait = request.header_seconds("X-Poll-Interval-Seconds", default=30)
     max_job_seconds = request.header_seconds("X-Max-Job-Seconds", default=None, maximum=LONGEST_JOB_SECONDS)
     answer = airbyte_client().poll_job(job_id, shortest_wait, max_job_seconds)
-    record_job_end(answer.body)
+    record_job_end(answer.body, reads=request.loop_passes + 1)
     return answer

@@ -737,12 +737,15 @@ def test_a_read_that_finds_a_sync_ended_records_its_duration_rows_and_bytes(stub
     poll_job(get_job_event(1001, step="pollJob"), CONTEXT)  # a job that has not ended records nothing
     assert not {"JobSeconds", "RowsSynced"} & emitted_metrics(log_records(logs.readouterr().out))
 
-    answer = poll_job(get_job_event(1001, step="pollJob"), CONTEXT)
+    event = get_job_event(1001, step="pollJob")
+    event["loops"] = {"pollJob_stillRunning": {"iterations": 2, "total": 2}}  # two reads before this one
+    answer = poll_job(event, CONTEXT)
 
     records = log_records(logs.readouterr().out)
     ended = {name: record for record in records for entry in record.get("_aws", {}).get("CloudWatchMetrics", [])
-             for name in [metric["Name"] for metric in entry["Metrics"]] if name in ("JobSeconds", "RowsSynced", "BytesSynced")}
-    assert set(ended) == {"JobSeconds", "RowsSynced", "BytesSynced"}
+             for name in [metric["Name"] for metric in entry["Metrics"]] if name in ("JobSeconds", "RowsSynced", "BytesSynced", "JobPolls")}
+    assert set(ended) == {"JobSeconds", "RowsSynced", "BytesSynced", "JobPolls"}
+    assert ended["JobPolls"]["JobPolls"] == [3]
     assert all(record["JobType"] == "sync" and record["Status"] == "succeeded" for record in ended.values())
     assert ended["RowsSynced"]["RowsSynced"] == [answer["body"]["rowsSynced"]]
     assert ended["BytesSynced"]["BytesSynced"] == [answer["body"]["bytesSynced"]]

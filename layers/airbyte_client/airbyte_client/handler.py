@@ -47,6 +47,7 @@ class StepRequest:
     body: Any = None
     retrying_since: datetime | None = None  # when the run began, if this attempt is a retry
     execution_id: str | None = None  # the execution's ARN, when Step Functions invoked the step
+    loop_passes: int = 0  # the passes of the step's loops so far in this execution (the payload's `loops`)
 
     @classmethod
     def from_event(cls, event: Any, operation_id: str) -> "StepRequest":
@@ -72,7 +73,7 @@ class StepRequest:
             raise InvalidInput(f"{step}: executionId must be the execution's ARN, not {_json_type(execution_id)}")
         return cls(
             step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], _body(step, request),
-            _retry_start(event, step), execution_id,
+            _retry_start(event, step), execution_id, _loop_passes(event.get("loops")),
         )
 
     # --- validation helpers: each names the field and the problem, never guesses ---------
@@ -343,6 +344,15 @@ def _retry_start(event: dict, step: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _loop_passes(loops: Any) -> int:
+    """The passes of a step's loops so far, from the counters the state machine sends
+    (`{"<loop>": {"iterations": n, ...}}`); 0 for anything else: they only feed a metric."""
+    if not isinstance(loops, dict):
+        return 0
+    counts = [loop.get("iterations") for loop in loops.values() if isinstance(loop, dict)]
+    return sum(count for count in counts if isinstance(count, int) and not isinstance(count, bool) and count > 0)
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -354,15 +364,17 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
-def record_job_end(job: Any) -> None:
-    """When a read finds a job ended: how long it ran, and for a sync what it moved, as
-    metrics of their own (dimensions JobType and Status), for the dashboard and for alarms
-    of one's own (a sync that moved no rows, a reset that took hours)."""
+def record_job_end(job: Any, reads: int | None = None) -> None:
+    """When a read finds a job ended: how long it ran, for a sync what it moved, and how many
+    reads it took (`reads`: those of this wait-for-job execution, which is all of them for a
+    job shorter than about 8.7 days), as metrics of their own (dimensions JobType and Status),
+    for the dashboard and for alarms of one's own (a sync that moved no rows, a reset that
+    took hours)."""
     if not isinstance(job, dict) or job.get("status") not in TERMINAL_STATUSES:
         return
     dimensions = {"JobType": str(job.get("jobType")), "Status": str(job.get("status"))}
     started, ended = airbyte_timestamp(job.get("startTime")), airbyte_timestamp(job.get("lastUpdatedAt"))
-    figures = []
+    figures = [] if reads is None else [("JobPolls", MetricUnit.Count, reads)]
     if started and ended:
         figures.append(("JobSeconds", MetricUnit.Seconds, (ended - started).total_seconds()))
     for name in ("rowsSynced", "bytesSynced"):
