@@ -216,6 +216,14 @@ def test_request_puts_the_documented_event(aws, capsys):
 # same ARN), and each test gives the history the execution ended with.
 
 
+def test_moto_still_has_no_redrive_execution(aws):
+    # When this fails, moto redrives: the stand-in in `redrivable` can go.
+    client, arn = aws
+    execution = aborted_run(client, arn)
+    with pytest.raises(NotImplementedError):
+        client.redrive_execution(executionArn=execution)
+
+
 def ended_at(state_type: str, state: str, end: str) -> list[dict]:
     """The history of a run that entered `state` (after its first step) and then ended."""
     steps = [("TaskStateEntered", "checkConnection"), ("TaskStateExited", "checkConnection"), (state_type, state)]
