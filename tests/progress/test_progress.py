@@ -148,3 +148,14 @@ def test_a_child_state_brings_the_job_status_of_the_step_that_started_it():
         ["1.1s", "waitForReset", "1001"], ["1.2s", "waitForReset", "1001", "running"], ["11.4s", "waitForReset", "1001", "succeeded"]]
     step = progress.runs["run"].steps["waitForReset"]
     assert (step.job_id, step.job_status, step.mark) == (1001, "succeeded", "running")  # done when the parent's state ends
+
+
+def test_the_live_display_shows_each_run_of_several():
+    progress = Progress(io.StringIO(), workflow_steps(), {}, live=True)
+    progress.add_run("a", "Connection 9f1c1e4a: first")
+    progress.add_run("b", "Connection 0a1b2c3d: second")
+    progress.transition("b", transition("checkConnection", "Task", 0.5))
+    progress.end("a", "SUCCEEDED")
+    screen = rendered(progress)
+    assert screen.index("Connection 9f1c1e4a: first") < screen.index("Connection 0a1b2c3d: second")
+    assert screen.count("checkConnectionIdle") == 2 and "SUCCEEDED" in screen
