@@ -260,12 +260,21 @@ def redrive(client, execution_arn: str) -> Redriven:
 
 
 def _other_runs(client, machine: str, connection: str, execution_arn: str, since) -> list[dict]:
-    """Executions of `machine` for `connection`, other than `execution_arn`, started at or after `since`."""
-    return [
-        item for item in executions(client, machine)
-        if item["executionArn"] != execution_arn and item["startDate"] >= since
-        and connection_of(client, item["executionArn"]) == connection
-    ]
+    """Executions of `machine` for `connection`, other than `execution_arn`, started at or after
+    `since`. Step Functions lists the newest first: the listing stops at the first older one,
+    so a machine with months of executions costs a page or two, not one call per execution."""
+    recent: list[dict] = []
+
+    def read() -> None:
+        for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine):
+            for item in page["executions"]:
+                if item["startDate"] < since:
+                    return
+                recent.append(item)
+
+    aws_call("list-executions", read)
+    return [item for item in recent
+            if item["executionArn"] != execution_arn and connection_of(client, item["executionArn"]) == connection]
 
 
 def request(events_client, execution_input: dict) -> str:

@@ -292,6 +292,18 @@ def test_redrive_resumes_an_aborted_run_at_the_state_it_stopped_in(redrivable, c
     assert code == 3
 
 
+def test_runs_before_the_redriven_one_do_not_matter(redrivable, capsys):
+    client, arn, histories, redriven, _, _ = redrivable
+    aborted_run(client, arn)  # the same connection, before
+    time.sleep(0.01)
+    execution = aborted_run(client, arn)
+    histories[execution] = ended_at("TaskStateEntered", "waitForResetJob", "ExecutionAborted")
+
+    code, _, err = run(capsys, "redrive", execution)
+
+    assert (code, err) == (0, "") and redriven == [execution]
+
+
 def test_redrive_refuses_a_run_that_ended_at_a_fail_state(redrivable, capsys):
     client, arn, histories, redriven, _, described = redrivable
     execution = aborted_run(client, arn)
