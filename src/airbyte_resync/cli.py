@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_machine_arguments(listing)
     listing.add_argument("--connection-id", help="only this connection's")
     listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"])
+    listing.add_argument("--limit", default="50", help="show at most this many, newest first (default 50)")
     redrive = commands.add_parser("redrive", help="resume a failed, aborted or timed-out execution where it stopped, if that is safe (else says what to do)")
     redrive.add_argument("execution_arn", metavar="EXECUTION_ARN")
     redrive.add_argument("--wait", action="store_true", help="watch it to its end, then print its outputs")
@@ -251,7 +252,8 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
     client = boto3.client("stepfunctions")
     machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
     connection = _connection_id(args.connection_id) if args.connection_id else None
-    if operate.print_listing(out, client, operate.executions(client, machine, args.status), connection) == 0:
+    limit = _non_negative_int("--limit", args.limit, minimum=1, maximum=10000)
+    if operate.print_listing(out, client, operate.iter_executions(client, machine, args.status), connection, limit) == 0:
         out.write("no executions\n")
     return 0
 

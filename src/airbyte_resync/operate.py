@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -69,6 +69,16 @@ def connection_of(client, execution_arn: str) -> str | None:
     except (ValueError, AttributeError):
         return None
     return value.lower() if isinstance(value, str) else None
+
+
+def iter_executions(client, machine: str, status: str | None = None) -> Iterator[dict]:
+    """The state machine's executions, newest first, a page at a time as they are consumed."""
+    pages = iter(client.get_paginator("list_executions").paginate(stateMachineArn=machine, **({"statusFilter": status} if status else {})))
+    while True:
+        page = aws_call("list-executions", lambda: next(pages, None))
+        if page is None:
+            return
+        yield from page["executions"]
 
 
 def executions(client, machine: str, status: str | None = None) -> list[dict]:
@@ -287,9 +297,15 @@ def request(events_client, execution_input: dict) -> str:
     return entry["EventId"]
 
 
-def print_listing(out: TextIO, client, listed: list[dict], connection: str | None) -> int:
+def print_listing(out: TextIO, client, listed: Iterable[dict], connection: str | None, limit: int | None = None) -> int:
+    """One line per execution (of `connection`, if given), at most `limit`; how many were shown.
+    Each line costs a DescribeExecution (the connection is in the input), so the listing stops
+    at the limit instead of reading months of executions."""
     shown = 0
     for item in listed:
+        if limit is not None and shown >= limit:
+            out.write(f"(the newest {limit} shown; --limit N shows more)\n")
+            break
         owner = connection_of(client, item["executionArn"])
         if connection and owner != connection.lower():
             continue

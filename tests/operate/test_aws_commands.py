@@ -193,6 +193,19 @@ def test_list_shows_each_execution_with_its_connection_and_filters(aws, capsys):
     assert first in out and second not in out
 
 
+def test_list_stops_at_its_limit(aws, capsys):
+    client, arn = aws
+    started = [client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"] for _ in range(3)]
+
+    code, out, _ = run(capsys, "list", "--state-machine-arn", arn, "--limit", "2")
+
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3 and lines[-1] == "(the newest 2 shown; --limit N shows more)"
+    code, _, err = run(capsys, "list", "--state-machine-arn", arn, "--limit", "0")
+    assert code == 2 and "--limit must be between 1 and 10000" in err
+    assert len(started) == 3
+
+
 def test_request_puts_the_documented_event(aws, capsys):
     events = boto3.client("events")
     queue = boto3.client("sqs").create_queue(QueueName="seen")["QueueUrl"]
