@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from arazzo_sfn.execution import TERMINAL, Children, RunResult, history_of, print_result
+from arazzo_sfn.execution import TERMINAL, Children, RunResult, history_of, history_since, print_result
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
 
@@ -147,7 +147,7 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
             events = [(arn, event) for event in history[seen[arn]:]]
             for _, event in events:
                 children[arn].note(event)
-            events += aws_call("get-execution-history", lambda: children[arn].new_events(lambda child: history_of(client, child)))
+            events += aws_call("get-execution-history", lambda: children[arn].new_events(lambda child, after: history_since(client, child, after)))
             events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
             for source, event in events:
                 transition = readers.setdefault((arn, source), _JobTransitions())(event, history[0]["timestamp"])

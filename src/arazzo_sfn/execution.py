@@ -260,7 +260,7 @@ class Children:
     events not yet seen."""
 
     def __init__(self):
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # child -> the id of its last event returned
         self._ended: set[str] = set()
         self.started_by: dict[str, str | None] = {}
         self._state: str | None = None
@@ -274,18 +274,18 @@ class Children:
             self._seen[arn] = 0
             self.started_by[arn] = self._state
 
-    def new_events(self, read_history: Callable[[str], list[dict]]) -> list[tuple[str, dict]]:
-        """(child ARN, event) for each event of a running child not returned before, in order."""
+    def new_events(self, read_since: Callable[[str, int], list[dict]]) -> list[tuple[str, dict]]:
+        """(child ARN, event) for each event of a running child not returned before, in order;
+        `read_since(arn, event id)` reads a child's events after that one (`history_since`)."""
         found = []
         for arn, seen in list(self._seen.items()):
             if arn in self._ended:
                 continue
-            history = read_history(arn)
-            for event in history[seen:]:
+            for event in read_since(arn, seen):
                 found.append((arn, event))
+                self._seen[arn] = max(self._seen[arn], event["id"])
                 if event["type"] in END_EVENTS:
                     self._ended.add(arn)
-            self._seen[arn] = len(history)
         return found
 
 
@@ -307,7 +307,7 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
         for _, event in events:
             children.note(event)
         if child_reader is not None:
-            events += children.new_events(lambda arn: history_of(client, arn))
+            events += children.new_events(lambda arn, after: history_since(client, arn, after))
             events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
         for source, event in events:
             if source == execution:
@@ -354,6 +354,20 @@ def _child_histories(client, root_machine: str) -> list[list[dict]]:
                 executions += page["executions"]
     executions.sort(key=lambda execution: execution["startDate"])
     return [history_of(client, execution["executionArn"]) for execution in executions]
+
+
+def history_since(client, execution: str, after_id: int) -> list[dict]:
+    """The execution's events after event `after_id`, oldest first. Read newest first, a page
+    at a time, up to the first event already seen: following a long history (a child's 20,000
+    events of polls) costs a call per new page instead of the whole history at every look."""
+    events, token = [], None
+    while True:
+        page = client.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=200,
+                                            **({"nextToken": token} if token else {}))
+        events.extend(event for event in page["events"] if event["id"] > after_id)
+        token = page.get("nextToken")
+        if not token or any(event["id"] <= after_id for event in page["events"]):
+            return sorted(events, key=lambda event: event["id"])
 
 
 def history_of(client, execution: str) -> list[dict]:

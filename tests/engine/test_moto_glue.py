@@ -7,7 +7,6 @@ import json
 import time
 
 import boto3
-import pytest
 
 from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
 

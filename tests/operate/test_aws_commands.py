@@ -442,7 +442,8 @@ def test_watch_follows_wait_for_job_for_the_job_status_and_its_failed_polls(aws,
         event(5, 9, "TaskFailed", taskFailedEventDetails={"error": "TransientAirbyteError", "cause": refused}),
         event(6, 50, "ExecutionAborted"),
     ]
-    monkeypatch.setattr(operate, "history_of", lambda c, arn_: polls if arn_ == child else root)
+    monkeypatch.setattr(operate, "history_of", lambda c, arn_: root)
+    monkeypatch.setattr(operate, "history_since", lambda c, arn_, after: [event for event in polls if event["id"] > after] if arn_ == child else [])
 
     code, out, _ = run(capsys, "watch", execution)
 
