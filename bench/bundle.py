@@ -79,20 +79,23 @@ def sizes(directory: Path) -> tuple[int, int]:
     return sum(path.stat().st_size for path in files), len(buffer.getvalue())
 
 
-def startup_seconds(python: str, path: list[str], code: str, cwd: Path, repeats: int) -> float:
+def startup_seconds(python: str, path: list[str], cwd: Path, repeats: int) -> tuple[float, float]:
+    """(bare start, start with `import app`): medians of fresh interpreters, the two taken in
+    turn so that the machine's load weighs on both alike."""
     prefix = f"import sys; sys.path[:0] = {path!r}; "
-    times = []
+    times: dict[str, list[float]] = {"pass": [], "import app": []}
     for _ in range(repeats):
-        started = time.perf_counter()
-        # -I: no environment and no user site: only the path given; -B: write no bytecode.
-        subprocess.run([python, "-I", "-B", "-c", prefix + code], cwd=cwd, check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for code in times:
+            started = time.perf_counter()
+            # -I: no environment and no user site: only the path given; -B: write no bytecode.
+            subprocess.run([python, "-I", "-B", "-c", prefix + code], cwd=cwd, check=True)
+            times[code].append(time.perf_counter() - started)
+    return statistics.median(times["pass"]), statistics.median(times["import app"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15, help="fresh interpreters per median (default 15)")
+    parser.add_argument("--repeats", type=int, default=21, help="fresh interpreters per median (default 21)")
     arguments = parser.parse_args()
     functions = sorted(path for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
     with tempfile.TemporaryDirectory() as scratch:
@@ -131,8 +134,7 @@ def main() -> int:
               " ratio to a bare interpreter):")
         for function in functions:
             path = [str(function), *map(str, local_layers), str(local_powertools), str(runtime)]
-            bare = startup_seconds(python, path, "pass", function, arguments.repeats)
-            loaded = startup_seconds(python, path, "import app", function, arguments.repeats)
+            bare, loaded = startup_seconds(python, path, function, arguments.repeats)
             ratio = loaded / bare
             # boto3 at import, not at first use: Lambda runs imports in its init phase at full
             # CPU, the handler at the CPU share of the function's memory.
