@@ -272,12 +272,18 @@ def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: boo
     """Follow executions on AWS to their end: with progress for a person, silently for --json.
     `titles`: execution ARN -> (what heads its progress, the label of its plain lines)."""
     from airbyte_resync import operate
-    from airbyte_resync.progress import Progress, wants_live, workflow_steps
+    from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
 
     arns = list(titles)
     if as_json:
         return operate.watch(client, arns)
-    progress = Progress(out, workflow_steps(), operate.states_of(client, arns[0]), live=wants_live(out, as_json=False))
+    try:
+        states = operate.states_of(client, arns[0])
+    except operate.OperationError:
+        # Without states:DescribeStateMachine: the committed machines' retries are the deployed ones
+        # unless the stack runs another version.
+        states = committed_states()
+    progress = Progress(out, workflow_steps(), states, live=wants_live(out, as_json=False))
     with progress:
         for arn, (title, label) in titles.items():
             started = operate.aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["startDate"]

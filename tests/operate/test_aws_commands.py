@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -468,3 +469,32 @@ def test_ctrl_c_while_watching_says_the_run_goes_on(aws, capsys, monkeypatch):
     [line] = err.strip().splitlines()
     assert line.startswith("airbyte-resync: interrupted (only the watching: what runs on AWS goes on")
     assert client.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+
+def test_watching_without_leave_to_read_the_definition_still_shows_when_the_next_attempt_comes(aws, capsys, monkeypatch):
+    client, arn = aws
+    execution = aborted_run(client, arn)
+    start = client.describe_execution(executionArn=execution)["startDate"]
+    refused = json.dumps({"errorType": "TransientAirbyteError", "errorMessage": "getConnection: refused"})
+    history = [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": start},
+        {"id": 2, "type": "TaskStateEntered", "timestamp": start, "stateEnteredEventDetails": {"name": "checkConnection"}},
+        {"id": 3, "type": "TaskFailed", "timestamp": start, "taskFailedEventDetails": {"error": "TransientAirbyteError", "cause": refused}},
+        {"id": 4, "type": "ExecutionAborted", "timestamp": start},
+    ]
+    monkeypatch.setattr(operate, "history_of", lambda c, arn_: history)
+    made = operate.boto3.client
+
+    def without_describe_state_machine(service, *args, **kwargs):
+        made_client = made(service, *args, **kwargs)
+        if service == "stepfunctions":
+            def denied(**_):
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "DescribeStateMachine")
+            made_client.describe_state_machine = denied
+        return made_client
+
+    monkeypatch.setattr(operate.boto3, "client", without_describe_state_machine)
+    code, out, err = run(capsys, "watch", execution)
+
+    assert code == 1 and err == ""
+    assert "checkConnection: getConnection: refused -- attempt 2 of 7 in at most 5 s" in out
