@@ -193,3 +193,41 @@ def test_a_failed_attempt_is_a_line_at_once_naming_the_host_and_what_to_check():
     assert "refused by 127.0.0.1:9; is Airbyte running there, and is the Airbyte URL right?" in lines[-1]
     # When the next attempt comes, from the state's Retry (TransientAirbyteError: 5 s, doubling, full jitter).
     assert lines[-1].rstrip().endswith(" -- attempt 2 of 7 in at most 5 s")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_run_is_a_live_display_of_the_workflow_steps():
+    import pty
+    import re
+    import select
+
+    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    environment.update(TERM="xterm", COLUMNS="120", LINES="40")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--poll-interval", "0"],
+                               stdin=follower, stdout=follower, stderr=follower, env=environment, close_fds=True)
+    os.close(follower)
+    screen = b""
+    try:
+        while True:
+            ready, _, _ = select.select([leader], [], [], 60)
+            if not ready:
+                break
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        process.wait(timeout=60)
+        os.close(leader)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    assert process.returncode == 0
+    assert "\x1b[" in screen.decode("utf-8", "replace")  # drawn and redrawn, not printed line by line
+    for step in ("checkConnection", "checkConnectionIdle", "triggerReset", "waitForReset", "triggerResync", "waitForResync"):
+        assert re.search(rf"✔\s+{step}\b", text), step
+    assert "checkConnection.Route" not in text and "StartWorkflow" not in text  # steps, not generated states
+    assert re.search(r"waitForResync\s+job 1002\s+succeeded", text)
+    assert "Execution SUCCEEDED" in text and "resyncStatus: succeeded" in text
