@@ -524,7 +524,8 @@ def test_a_certificate_that_cannot_be_verified_is_named_and_never_accepted(tmp_p
     with LoopbackServer() as server:
         server.use_tls(str(certificate), str(key))
         client = AirbyteClient(Settings(server.url + "/api/public/v1", NoAuth()))
-        with pytest.raises(TransientAirbyteError, match=r"the certificate of 127\.0\.0\.1:\d+ could not be verified"):
+        # A configuration error, not a transient one: no retry makes the certificate verifiable.
+        with pytest.raises(AirbyteConfigurationError, match=r"the certificate of 127\.0\.0\.1:\d+ could not be verified"):
             client.get_job(1)
     assert server.received == []  # no request went out over the unverified connection
 

@@ -177,6 +177,9 @@ class AirbyteClient:
             finally:
                 answer.close()
         except transport.TransportError as exc:
+            if exc.kind == "tls":
+                # Not transient: no retry makes a certificate verifiable.
+                raise AirbyteConfigurationError(f"{operation} ({method} {path}): {self._unreachable(exc, read_timeout)}") from None
             if exc.kind == "cut_off":
                 # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
                 error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
@@ -200,7 +203,8 @@ class AirbyteClient:
         if kind == "refused":
             return f"connection failed: refused by {where}; is Airbyte running there, and is the Airbyte URL right?"
         if kind == "tls":
-            return f"connection failed: the certificate of {where} could not be verified; check the Airbyte URL's host name and its certificate"
+            return (f"the certificate of {where} could not be verified against the public certificate authorities; "
+                    "check the Airbyte URL's host name, and that its certificate is not self-signed or from a private authority")
         if kind == "dropped":
             return f"connection failed: {where} closed the connection before answering"
         return f"connection failed: {where} ({exc.cause})"
