@@ -6,6 +6,7 @@ outputs."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import time
@@ -82,11 +83,7 @@ def iter_executions(client, machine: str, status: str | None = None) -> Iterator
 
 
 def executions(client, machine: str, status: str | None = None) -> list[dict]:
-    found = []
-    paginator = client.get_paginator("list_executions")
-    pages = paginator.paginate(stateMachineArn=machine, **({"statusFilter": status} if status else {}))
-    aws_call("list-executions", lambda: [found.extend(page["executions"]) for page in pages])
-    return found
+    return list(iter_executions(client, machine, status))
 
 
 def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
@@ -273,16 +270,7 @@ def _other_runs(client, machine: str, connection: str, execution_arn: str, since
     """Executions of `machine` for `connection`, other than `execution_arn`, started at or after
     `since`. Step Functions lists the newest first: the listing stops at the first older one,
     so a machine with months of executions costs a page or two, not one call per execution."""
-    recent: list[dict] = []
-
-    def read() -> None:
-        for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine):
-            for item in page["executions"]:
-                if item["startDate"] < since:
-                    return
-                recent.append(item)
-
-    aws_call("list-executions", read)
+    recent = itertools.takewhile(lambda item: item["startDate"] >= since, iter_executions(client, machine))
     return [item for item in recent
             if item["executionArn"] != execution_arn and connection_of(client, item["executionArn"]) == connection]
 

@@ -5,8 +5,6 @@ configuration, and that no secret ends up in a message or a repr."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 
 import boto3
@@ -24,6 +22,7 @@ from airbyte_client.errors import (
     TransientAirbyteError,
 )
 from airbyte_resync.stub import AirbyteStub, Fault
+from tests.runtime.test_http import NEEDS_OPENSSL, LoopbackServer, self_signed_certificate
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 UNKNOWN_JOB_ID = 4242
@@ -511,18 +510,10 @@ def test_transient_message_after_token_use_has_no_token(credentials_stub):
 # ---------------------------------------------------------------- TLS and environment
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+@NEEDS_OPENSSL
 def test_a_certificate_that_cannot_be_verified_is_named_and_never_accepted(tmp_path):
-    from tests.runtime.test_http import LoopbackServer
-
-    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
-        check=True, capture_output=True,
-    )
     with LoopbackServer() as server:
-        server.use_tls(str(certificate), str(key))
+        server.use_tls(*self_signed_certificate(tmp_path))
         client = AirbyteClient(Settings(server.url + "/api/public/v1", NoAuth()))
         # A configuration error, not a transient one: no retry makes the certificate verifiable.
         with pytest.raises(AirbyteConfigurationError, match=r"the certificate of 127\.0\.0\.1:\d+ could not be verified"):

@@ -433,16 +433,24 @@ def test_certificates_come_from_a_bundle_found_without_importing_it():
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
-def test_an_unverifiable_certificate_is_refused(tmp_path):
-    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+NEEDS_OPENSSL = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """(certificate, key) files of a certificate for 127.0.0.1 that no authority signed."""
+    certificate, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True,
     )
+    return str(certificate), str(key)
+
+
+@NEEDS_OPENSSL
+def test_an_unverifiable_certificate_is_refused(tmp_path):
     with LoopbackServer() as tls_server:
-        tls_server.use_tls(str(certificate), str(key))
+        tls_server.use_tls(*self_signed_certificate(tmp_path))
         with pytest.raises(TlsError, match="certificate could not be verified"):
             perform(get(), tls_server.url, TIMEOUTS)
 
