@@ -6,6 +6,7 @@ display on a terminal; plain lines otherwise (a pipe, a file, a CI log), one per
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -15,7 +16,7 @@ from typing import Any, Mapping, TextIO
 
 import yaml
 
-from arazzo_sfn.retry_policy import next_attempt, retrier_for
+from arazzo_sfn.retry_policy import next_attempt, retries_made
 from airbyte_resync.local import Transition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,24 +35,11 @@ def workflow_steps(workflow_id: str = "reset-and-resync") -> list[str]:
 
 def committed_states() -> dict[str, Mapping[str, Any]]:
     """Every state of the committed state machines by name (what their retries follow)."""
-    import json
-
     states: dict[str, Mapping[str, Any]] = {}
     for path in MACHINES:
         for name, state in json.loads(path.read_text(encoding="utf-8"))["States"].items():
             states.setdefault(name, state)
     return states
-
-
-def retries_so_far(state: Mapping[str, Any] | None, error: str, earlier_errors: list[str]) -> int:
-    """How many retries the retrier that takes `error` has made, given the errors of the
-    state's earlier failed attempts (each retrier counts its own)."""
-    if state is None:
-        return len(earlier_errors)
-    found = retrier_for(state, error)
-    if found is None:
-        return 0
-    return sum(1 for earlier in earlier_errors if (retrier_for(state, earlier) or (None,))[0] == found[0])
 
 
 def failure_line(states: Mapping[str, Mapping[str, Any]], state_name: str, error: str, message: str, earlier_errors: list[str]) -> str:
@@ -61,7 +49,7 @@ def failure_line(states: Mapping[str, Mapping[str, Any]], state_name: str, error
     reason = message.strip().splitlines()[0] if message.strip() else error
     if state is None:
         return f"{state_name}: {reason}"
-    coming = next_attempt(state, error, retries_so_far(state, error, earlier_errors))
+    coming = next_attempt(state, error, retries_made(state, error, earlier_errors))
     return f"{state_name}: {reason} -- {coming.describe() if coming else 'no attempt left'}"
 
 

@@ -34,6 +34,15 @@ def retrier_for(state: Mapping[str, Any], error: str) -> tuple[int, Mapping[str,
     return None
 
 
+def retries_made(state: Mapping[str, Any], error: str, earlier_errors: list[str]) -> int:
+    """How many retries the retrier that takes `error` has made, given the errors of the
+    state's earlier failed attempts in order: each retrier counts its own."""
+    found = retrier_for(state, error)
+    if found is None:
+        return 0
+    return sum(1 for earlier in earlier_errors if (retrier_for(state, earlier) or (None,))[0] == found[0])
+
+
 def next_attempt(state: Mapping[str, Any], error: str, retries_so_far: int) -> NextAttempt | None:
     """After an attempt failed with `error`, and `retries_so_far` retries of the retrier that
     takes it had already been made: the attempt that comes next, or None when none does

@@ -8,7 +8,7 @@ import io
 import pytest
 from rich.console import Console
 
-from arazzo_sfn.retry_policy import NextAttempt, next_attempt
+from arazzo_sfn.retry_policy import NextAttempt, next_attempt, retries_made
 from airbyte_resync.local import Transition
 from airbyte_resync.progress import Progress, committed_states, failure_line, wants_live, workflow_steps
 
@@ -34,6 +34,14 @@ STATE = {
 ])
 def test_the_next_attempt_follows_the_retrier_that_takes_the_error(error, retries, expected):
     assert next_attempt(STATE, error, retries) == expected
+
+
+def test_each_retrier_counts_its_own_retries():
+    earlier = ["Lambda.ServiceException", "TransientAirbyteError", "Lambda.ServiceException", "SomethingElse"]
+    assert retries_made(STATE, "TransientAirbyteError", earlier) == 1
+    assert retries_made(STATE, "Lambda.ServiceException", earlier) == 2
+    assert retries_made(STATE, "Other", earlier) == 1  # States.TaskFailed's
+    assert retries_made({"Type": "Task"}, "TransientAirbyteError", earlier) == 0
 
 
 def test_states_all_takes_every_error_and_no_retry_means_no_attempt():
