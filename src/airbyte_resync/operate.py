@@ -5,7 +5,6 @@ outputs."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re
@@ -17,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from arazzo_sfn.execution import TERMINAL, Children, RunResult, history_of, history_since, print_result
+from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
 
@@ -130,9 +129,7 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
     it starts (wait-for-job) go through, and each failed attempt of a Task of either
     (`on_failure(arn, state, error, message, errors of the state's earlier failed attempts)`);
     never stops one."""
-    readers: dict[tuple[str, str], _JobTransitions] = {}  # (execution, itself or a child) -> its reader
-    seen = {arn: 0 for arn in execution_arns}
-    children = {arn: Children() for arn in execution_arns}
+    followers = {arn: Follower(arn, _JobTransitions(), child_reader=_JobTransitions) for arn in execution_arns}
     attempts = {arn: _FailedAttempts() for arn in execution_arns}
     results: dict[str, RunResult] = {}
     while len(results) < len(execution_arns):
@@ -141,21 +138,13 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
                 continue
             status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["status"]
             history = aws_call("get-execution-history", lambda: history_of(client, arn))
-            events = [(arn, event) for event in history[seen[arn]:]]
-            for _, event in events:
-                children[arn].note(event)
-            events += aws_call("get-execution-history", lambda: children[arn].new_events(lambda child, after: history_since(client, child, after)))
-            events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
-            for source, event in events:
-                transition = readers.setdefault((arn, source), _JobTransitions())(event, history[0]["timestamp"])
+            events = aws_call("get-execution-history", lambda: followers[arn].read(history, lambda child, after: history_since(client, child, after)))
+            for source, event, transition in events:
                 if transition and on_transition:
-                    if source != arn:
-                        transition = dataclasses.replace(transition, started_by=children[arn].started_by[source])
                     on_transition(arn, transition)
                 failed = attempts[arn].read(source, event)
                 if failed and on_failure:
                     on_failure(arn, *failed)
-            seen[arn] = len(history)
             if status in TERMINAL:  # read before the history, so the history holds the end
                 results[arn] = result_of(client, arn, history)
         if len(results) < len(execution_arns):

@@ -289,6 +289,41 @@ class Children:
         return found
 
 
+class Follower:
+    """The new events of a followed execution and, with `child_reader` (a new transition reader
+    for each child), of the child executions it starts, in time order, each with the transition
+    it makes (a child's carries `started_by`)."""
+
+    def __init__(self, execution: str, read_transition: TransitionReader, child_reader: Callable[[], TransitionReader] | None = None):
+        self.execution, self.read_transition, self.child_reader = execution, read_transition, child_reader
+        self.children = Children()
+        self._seen = 0
+        self._child_readers: dict[str, TransitionReader] = {}
+
+    def read(self, history: list[dict], read_since: Callable[[str, int], list[dict]]) -> list[tuple[str, dict, Any]]:
+        """(source execution, event, transition or None) for each event not returned before;
+        `history` is the followed execution's whole history as read now, `read_since` reads a
+        child's events after one (`history_since`)."""
+        events = [(self.execution, event) for event in history[self._seen:]]
+        self._seen = len(history)
+        for _, event in events:
+            self.children.note(event)
+        if self.child_reader is not None:
+            events += self.children.new_events(read_since)
+            events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
+        start = history[0]["timestamp"] if history else None
+        found = []
+        for source, event in events:
+            if source == self.execution:
+                transition = self.read_transition(event, start)
+            else:
+                transition = self._child_readers.setdefault(source, self.child_reader())(event, start)
+                if transition:
+                    transition = dataclasses.replace(transition, started_by=self.children.started_by[source])
+            found.append((source, event, transition))
+        return found
+
+
 # The shortest and the longest pause between two reads of a followed execution.
 FOLLOW_PAUSE_SECONDS = (0.05, 0.8)
 
@@ -298,33 +333,21 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
     """Poll the execution until it ends, reporting each new transition as it appears; with
     `child_reader` (a new reader for each child), those of the child executions it starts too."""
     started = time.monotonic()
-    seen, transitions, pause = 0, [], FOLLOW_PAUSE_SECONDS[0]
-    children, child_readers = Children(), {}
+    transitions, pause = [], FOLLOW_PAUSE_SECONDS[0]
+    follower = Follower(execution, read_transition, child_reader)
     while True:
         description = client.describe_execution(executionArn=execution)
         history = history_of(client, execution)
-        events = [(execution, event) for event in history[seen:]]
-        for _, event in events:
-            children.note(event)
-        if child_reader is not None:
-            events += children.new_events(lambda arn, after: history_since(client, arn, after))
-            events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
-        for source, event in events:
-            if source == execution:
-                transition = read_transition(event, history[0]["timestamp"])
-                if transition:
-                    transitions.append(transition)
-            else:
-                transition = child_readers.setdefault(source, child_reader())(event, history[0]["timestamp"])
-                if transition:
-                    transition = dataclasses.replace(transition, started_by=children.started_by[source])
+        events = follower.read(history, lambda arn, after: history_since(client, arn, after))
+        for source, _, transition in events:
+            if transition and source == execution:
+                transitions.append(transition)
             if transition and on_transition:
                 on_transition(transition)
         changed = bool(events)
         # Read again soon after a change, less often while nothing changes: each read
         # competes with the engine's own thread, which a long child execution keeps busy.
         pause = FOLLOW_PAUSE_SECONDS[0] if changed else min(pause * 2, FOLLOW_PAUSE_SECONDS[1])
-        seen = len(history)
         if description["status"] in TERMINAL:
             break
         if time.monotonic() - started > timeout_seconds:
