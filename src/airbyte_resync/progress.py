@@ -103,30 +103,33 @@ class Progress:
         brings the job and status of the step that started the child, shown when they change."""
         with self._lock:
             run = self.runs[key]
-            step_name = transition.state.split(".", 1)[0]
-            step = None if transition.started_by else run.steps.get(step_name)
-            if transition.started_by:
-                parent = run.steps.get(transition.started_by.split(".", 1)[0])
-                job = (transition.job_id, transition.job_status)
-                if parent is None or transition.job_id is None or job == (parent.job_id, parent.job_status):
-                    return
-                parent.job_id, parent.job_status = job
-                shown = Transition(transition.started_by, "Task", transition.elapsed, *job)
-            else:
-                shown = transition
-            if step is not None:
-                if transition.job_id is not None:
-                    step.job_id, step.job_status = transition.job_id, transition.job_status
-                if transition.state_type == "Fail":
-                    step.mark, step.at = "failed", transition.elapsed
-                elif transition.state == step_name and step.mark != "failed":
-                    step.mark, step.at = "done", transition.elapsed
-                    following = self.steps[self.steps.index(step_name) + 1:]
-                    if following and run.steps[following[0]].mark == "pending":
-                        run.steps[following[0]].mark = "running"
-        if self._live is None:
+            shown = self._child_state(run, transition) if transition.started_by else self._own_state(run, transition)
+        if shown is not None and self._live is None:
             job = "" if shown.job_id is None else str(shown.job_id)
             self._write(f"{self._label(key)}{shown.elapsed:7.1f}s  {shown.state:<36} {job:>8}  {shown.job_status or ''}".rstrip())
+
+    def _own_state(self, run: _Run, transition: Transition) -> Transition:
+        step_name = transition.state.split(".", 1)[0]
+        step = run.steps.get(step_name)  # None for the states around the steps (CheckInput, ...)
+        if step is not None:
+            if transition.job_id is not None:
+                step.job_id, step.job_status = transition.job_id, transition.job_status
+            if transition.state_type == "Fail":
+                step.mark, step.at = "failed", transition.elapsed
+            elif transition.state == step_name and step.mark != "failed":  # the step's own Task ended
+                step.mark, step.at = "done", transition.elapsed
+                following = self.steps[self.steps.index(step_name) + 1:]
+                if following and run.steps[following[0]].mark == "pending":
+                    run.steps[following[0]].mark = "running"
+        return transition
+
+    def _child_state(self, run: _Run, transition: Transition) -> Transition | None:
+        parent = run.steps.get(transition.started_by.split(".", 1)[0])
+        job = (transition.job_id, transition.job_status)
+        if parent is None or transition.job_id is None or job == (parent.job_id, parent.job_status):
+            return None
+        parent.job_id, parent.job_status = job
+        return Transition(transition.started_by, "Task", transition.elapsed, *job)
 
     def failed_attempt(self, key: str, state_name: str, error: str, message: str, earlier_errors: list[str]) -> None:
         line = failure_line(self.states, state_name, error, message, earlier_errors)
