@@ -160,7 +160,7 @@ class AirbyteClient:
         return self._interpret(method, operation, response)
 
     def _send(self, method, path, operation, json_body, params, authorization, read_timeout: float | None = None) -> _Answer:
-        headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "airbyte-resync"}
+        headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
         if authorization:
             headers["Authorization"] = authorization
         body = None
@@ -170,12 +170,9 @@ class AirbyteClient:
         target = path + (f"?{urllib.parse.urlencode(params, doseq=True)}" if params else "")
         self.requests_sent += 1
         try:
-            answer = transport.send(method, self.settings.api_url + target, headers=headers, body=body,
-                                    timeouts=(self.settings.connect_timeout, read_timeout or self.settings.read_timeout))
-            try:
+            timeouts = (self.settings.connect_timeout, read_timeout or self.settings.read_timeout)
+            with transport.send(method, self.settings.api_url + target, headers=headers, body=body, timeouts=timeouts) as answer:
                 content = answer.read_all()
-            finally:
-                answer.close()
         except transport.TransportError as exc:
             if exc.kind == "tls":
                 # Not transient: no retry makes a certificate verifiable.

@@ -86,13 +86,9 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
     outgoing = build_request(request, server_url)
     where = f"{outgoing.method} {outgoing.path_template} on {outgoing.host}"
     url = outgoing.url + (f"?{urlencode(outgoing.query)}" if outgoing.query else "")
-    headers = {"Accept-Encoding": "gzip, deflate", **outgoing.headers}
     try:
-        answer = transport.send(outgoing.method, url, headers=headers, body=outgoing.body, timeouts=timeouts)
-        try:
+        with transport.send(outgoing.method, url, headers=outgoing.headers, body=outgoing.body, timeouts=timeouts) as answer:
             content = _read_body(answer, where, deadline=time.monotonic() + timeouts[1])
-        finally:
-            answer.close()
     except transport.TransportError as exc:
         if exc.kind == "tls":
             raise TlsError(f"{where}: the server's certificate could not be verified") from None

@@ -109,6 +109,12 @@ class Answer:
         self._response.close()
         self._connection.close()
 
+    def __enter__(self) -> "Answer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def _decode(self, raw: bytes) -> bytes:
         if self._decoder is None:
             return raw
@@ -131,8 +137,9 @@ class Answer:
 
 def send(method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, timeouts: tuple[float, float]) -> Answer:
     """Send one request and wait for its status line and headers; (connect, read) timeouts
-    in seconds, the read timeout applying to each read. The caller reads the body and closes
-    the answer. Raises `TransportError`."""
+    in seconds, the read timeout applying to each read. The answer is compressed only in the
+    encodings `Answer` decodes (asked for unless `headers` say otherwise). The caller reads the
+    body and closes the answer (`with send(...) as answer:`). Raises `TransportError`."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError("invalid")
@@ -149,7 +156,7 @@ def send(method: str, url: str, *, headers: Mapping[str, str], body: bytes | Non
         _connect(connection)
         connection.sock.settimeout(timeouts[1])
         try:
-            connection.request(method, target, body=body, headers={**headers, "Connection": "close"})
+            connection.request(method, target, body=body, headers={"Accept-Encoding": "gzip, deflate", **headers, "Connection": "close"})
             response = connection.getresponse()
         except TimeoutError as exc:
             raise TransportError("read_timeout", exc) from None
