@@ -105,7 +105,7 @@ def main() -> int:
         pip_install(powertools, pin("aws_lambda_powertools"), lambda_platform=True, compile_bytecode=False)
 
         print("Deployment bundle (arm64, python3.12 wheels, as `sam build` unpacks them):")
-        layer_sizes = {layer: sizes(path) for layer, path in zip(LAYERS, lambda_layers)}
+        layer_sizes = {layer: sizes(path) for layer, path in zip(LAYERS, lambda_layers, strict=False)}
         for layer, (unpacked, zipped) in layer_sizes.items():
             print(f"  layer {layer:<15} {unpacked / MiB:5.2f} MiB unpacked {zipped / MiB:5.2f} MiB zipped")
         own_unpacked = sum(unpacked for unpacked, _ in layer_sizes.values())

@@ -16,13 +16,13 @@ to reproduce every run exactly). Prints figures; asserts nothing about speed."""
 from __future__ import annotations
 
 import argparse
-import re
-from fractions import Fraction
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -137,7 +137,7 @@ def age_after(reads: int) -> float:
 def solve(rows: list[list[Fraction]], values: list[Fraction]) -> list[Fraction]:
     """The least-squares solution of rows · x = values, exactly (normal equations, Gauss)."""
     size = len(rows[0])
-    matrix = [[sum(row[i] * row[j] for row in rows) for j in range(size)] + [sum(row[i] * value for row, value in zip(rows, values))]
+    matrix = [[sum(row[i] * row[j] for row in rows) for j in range(size)] + [sum(row[i] * value for row, value in zip(rows, values, strict=False))]
               for i in range(size)]
     for column in range(size):
         pivot = next(index for index in range(column, size) if matrix[index][column] != 0)
@@ -145,7 +145,7 @@ def solve(rows: list[list[Fraction]], values: list[Fraction]) -> list[Fraction]:
         for index in range(size):
             if index != column and matrix[index][column] != 0:
                 factor = matrix[index][column] / matrix[column][column]
-                matrix[index] = [a - factor * b for a, b in zip(matrix[index], matrix[column])]
+                matrix[index] = [a - factor * b for a, b in zip(matrix[index], matrix[column], strict=False)]
     return [matrix[index][size] / matrix[index][index] for index in range(size)]
 
 
@@ -163,7 +163,7 @@ def fit(runs: list[Run]) -> dict[str, tuple[float, float, float]]:
     for name, figure in figures.items():
         values = [Fraction(figure(run)) for run in runs]
         solution = solve(rows, values)
-        reproduced = [sum(a * b for a, b in zip(row, solution)) for row in rows]
+        reproduced = [sum(a * b for a, b in zip(row, solution, strict=False)) for row in rows]
         if reproduced != values:
             print(f"  note: {name} is not exactly linear in reads and children: {[float(v) for v in reproduced]} for {[float(v) for v in values]}")
         model[name] = tuple(float(value) for value in solution)
@@ -217,11 +217,11 @@ def main() -> int:
         reads_per_child = child_bound()
         print("\nSide by side (reads of both jobs; price of one run):")
         print(f"  {'sync':<9} {'this layout':>22} {'fixed 30 s loop':>26} {'the earlier layout':>34}")
-        for (label, seconds), run in zip(syncs, runs):
+        for (label, seconds), run in zip(syncs, runs, strict=False):
             fixed_reads = reads_for(RESET_SECONDS, lambda age: 30) + reads_for(seconds, lambda age: 30)
             children = -(-reads_for(RESET_SECONDS, lambda age: 30) // reads_per_child) + -(-reads_for(seconds, lambda age: 30) // reads_per_child)
-            fixed_transitions = sum(value * factor for value, factor in zip(model["transitions"], (1, fixed_reads, children)))
-            fixed_invocations = sum(value * factor for value, factor in zip(model["invocations"], (1, fixed_reads, children)))
+            fixed_transitions = sum(value * factor for value, factor in zip(model["transitions"], (1, fixed_reads, children), strict=False))
+            fixed_invocations = sum(value * factor for value, factor in zip(model["invocations"], (1, fixed_reads, children), strict=False))
             earlier_reads = reads_for(RESET_SECONDS, adaptive_wait) - 1
             earlier = {key: EARLIER["first_read"][key] + EARLIER["per_read"][key] * earlier_reads for key in EARLIER["first_read"]}
             print(f"  {label:<9} {run.reads:>5} reads ${run.price:>9.5f}   {fixed_reads:>6} reads ${price(fixed_transitions, fixed_invocations):>9.5f}"

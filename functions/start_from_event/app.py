@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
-from airbyte_client.handler import logger, metrics
 from airbyte_client.contract import load_contract, problems
+from airbyte_client.handler import logger, metrics
 
 # The execution input's contract, generated from the workflow's inputs (make compile).
 CONTRACT = load_contract(Path(__file__).with_name("execution-input.schema.json"))

@@ -11,11 +11,12 @@ import re
 import signal
 import sys
 import threading
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from airbyte_client.ids import UUID_PATTERN
-from arazzo_sfn.execution import print_result
 from airbyte_resync.local import Credentials, run_state_machine, start_embedded_stub
+from arazzo_sfn.execution import print_result
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute the state machine locally (moto) against the built-in stub or a real Airbyte")
     run.add_argument("--connection-id", required=True, help="UUID of the Airbyte connection to reset and re-sync")
     run.add_argument("--airbyte-url", help="Airbyte public API base URL, e.g. http://127.0.0.1:8000/api/public/v1 (default: start the built-in stub)")
-    run.add_argument("--poll-interval", help="the shortest wait between two reads of a job, in seconds (0 allowed; the wait grows with the job's age up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)")
+    run.add_argument("--poll-interval", help=("the shortest wait between two reads of a job, in seconds (0 allowed; the wait grows with the job's age "
+                           "up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)"))
     run.add_argument("--no-wait-for-resync", action="store_true", help="end once the sync has started, instead of watching it to its end (the default)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
     start = commands.add_parser("start", help="start one execution per connection on AWS (or attach to the one running), optionally watch them")
@@ -286,7 +288,7 @@ def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: boo
     progress = Progress(out, workflow_steps(), states, live=wants_live(out, as_json=False))
     with progress:
         for arn, (title, label) in titles.items():
-            started = operate.aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["startDate"]
+            started = operate.aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["startDate"]  # noqa: B023 - aws_call calls it at once
             progress.add_run(arn, title, label, started_at=started.timestamp())
         results = operate.watch(client, arns, progress.transition, on_failure=progress.failed_attempt)
         for result in results:

@@ -9,16 +9,17 @@ import re
 import secrets
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
+from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
 from arazzo_sfn import execution
 from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
-from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"

@@ -10,15 +10,16 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
+from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result
 
 EVENT_SOURCE = "airbyte-resync.cli"
 # Between two reads of a watched execution: Step Functions' own pace is seconds.
@@ -98,7 +99,7 @@ def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
             continue
         name = f"cli-{connection[:8]}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         answer = aws_call(f"start-execution for {connection}", lambda: client.start_execution(
-            stateMachineArn=machine, name=name, input=json.dumps(execution_input)))
+            stateMachineArn=machine, name=name, input=json.dumps(execution_input)))  # noqa: B023 - aws_call calls it at once
         running[connection] = answer["executionArn"]
         started.append(Started(connection, answer["executionArn"], attached=False))
     return started
@@ -136,9 +137,10 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
         for arn in execution_arns:
             if arn in results:
                 continue
-            status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["status"]
-            history = aws_call("get-execution-history", lambda: history_of(client, arn))
-            events = aws_call("get-execution-history", lambda: followers[arn].read(history, lambda child, after: history_since(client, child, after)))
+            # aws_call calls each lambda at once, inside this iteration.
+            status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=arn))["status"]  # noqa: B023
+            history = aws_call("get-execution-history", lambda: history_of(client, arn))  # noqa: B023
+            events = aws_call("get-execution-history", lambda: followers[arn].read(history, lambda child, after: history_since(client, child, after)))  # noqa: B023
             for source, event, transition in events:
                 if transition and on_transition:
                     on_transition(arn, transition)

@@ -10,14 +10,15 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 import yaml
 
-from arazzo_sfn.retry_policy import next_attempt, retries_made
 from airbyte_resync.local import Transition
+from arazzo_sfn.retry_policy import next_attempt, retries_made
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
@@ -150,7 +151,7 @@ class Progress:
 
     # ---------------------------------------------------------------- showing it
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self._live is not None:
             self._live.start()
         return self

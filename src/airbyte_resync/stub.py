@@ -54,13 +54,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Callable, Literal
-from email.utils import format_datetime
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from arazzo_runtime.hosts import is_loopback
@@ -439,7 +439,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             with self.server.open_connections_lock:
                 self.server.open_connections.discard(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+    def log_message(self, format: str, *args: Any) -> None:
         # The default writes every request line to stderr; the stub keeps quiet
         # and logs redacted summaries through `logging` instead.
         return
@@ -1162,7 +1162,7 @@ def _time_parameter(query: Mapping[str, str], name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be an ISO-8601 date-time."}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
@@ -1217,7 +1217,7 @@ def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _format_timestamp(moment: datetime) -> str:
@@ -1236,15 +1236,15 @@ def _format_duration(seconds: float) -> str:
 
 
 __all__ = [
+    "DEFAULT_JOB_SCRIPTS",
+    "JOB_STATUSES",
+    "JOB_TYPES",
+    "OPERATION_IDS",
+    "TERMINAL_STATUSES",
     "AirbyteStub",
     "Fault",
     "ProblemType",
     "RecordedCall",
-    "serve",
     "problem_body",
-    "DEFAULT_JOB_SCRIPTS",
-    "JOB_STATUSES",
-    "JOB_TYPES",
-    "TERMINAL_STATUSES",
-    "OPERATION_IDS",
+    "serve",
 ]

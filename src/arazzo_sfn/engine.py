@@ -29,10 +29,11 @@ import logging
 import threading
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import botocore.session
 import jsonpath_ng
@@ -41,10 +42,10 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.utils import json_path
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 # Lambda runs one invocation at a time in each execution environment. Here every function
@@ -126,7 +127,7 @@ class LocalFunctions:
         try:
             invocation.result = handler(event, context)
             return json.dumps(invocation.result).encode(), False
-        except Exception as error:  # noqa: BLE001 - reported to the state machine like Lambda does
+        except Exception as error:
             invocation.error_type = type(error).__name__
             body = {
                 "errorMessage": str(error),

@@ -6,18 +6,19 @@ toolkit."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import io
-import dataclasses
 import json
 import logging
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TextIO
+from typing import Any, TextIO
 
 import boto3
 

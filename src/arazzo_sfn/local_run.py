@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arazzo_sfn import execution
 from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time, state_machine_arn
-from arazzo_sfn.lower import state_machine_placeholder
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
+from arazzo_sfn.lower import state_machine_placeholder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPERATION_FUNCTION = PROJECT_ROOT / "functions" / "operation" / "app.py"

@@ -98,7 +98,7 @@ class Step:
     outputs: dict[str, str]
     location: Location
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
-    retry: tuple["RetryPolicy", ...] | None = None  # the step's own x-task-retry, replacing the workflow's
+    retry: tuple[RetryPolicy, ...] | None = None  # the step's own x-task-retry, replacing the workflow's
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ its location, before anything is compiled."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import yaml
@@ -95,7 +96,8 @@ def semantic_problems(document: LoadedDocument) -> Iterator[ArazzoError]:
                     if "reference" in action and _component(data, action["reference"], component_kind) is None:
                         yield SemanticError(f"{action['reference']!r} is not in components.{component_kind}", locate(f"{where}/{kind}/{a_index}/reference"))
             shared_paths = [p.get("name") for p in workflow.get("parameters") or [] if isinstance(p, dict) and p.get("in") == "path"]
-            shared_paths += [(_component(data, p["reference"], "parameters") or {}).get("name") for p in workflow.get("parameters") or [] if isinstance(p, dict) and "reference" in p and (_component(data, p["reference"], "parameters") or {}).get("in") == "path"]
+            referenced = [_component(data, p["reference"], "parameters") or {} for p in workflow.get("parameters") or [] if isinstance(p, dict) and "reference" in p]
+            shared_paths += [p.get("name") for p in referenced if p.get("in") == "path"]
             yield from _operation_problems({**step, "_workflow_path_parameters": shared_paths}, where, operations, document.sources, locate)
             for kind in ("onSuccess", "onFailure"):
                 for a_index, action in enumerate(step.get(kind) or []):

@@ -21,9 +21,9 @@ import jsonschema
 import pytest
 import yaml
 
+from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_sfn import lower
 from arazzo_sfn.compiler import compile_document, compile_file
-from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_sfn.errors import (
     ArazzoError,
     ExpressionError,
@@ -552,7 +552,7 @@ def test_validation_reports_every_problem_with_its_location(tmp_path):
         (position(text, "- name: verbose"), "does not supply path parameter 'jobId'"),
     ]
     assert len(problems) == len(expected), str(caught.value)
-    for problem, ((line, column), message) in zip(problems, expected):
+    for problem, ((line, column), message) in zip(problems, expected, strict=False):
         assert type(problem) is SemanticError
         assert problem.location.file == str(path)
         assert (problem.location.line, problem.location.column) == (line, column), str(problem)
@@ -1238,7 +1238,7 @@ def test_a_success_gives_the_retry_budget_back(tmp_path):
 def test_without_a_retry_limit_a_step_is_retried_once(tmp_path):
     steps = "- stepId: a\n  operationId: createJob\n  onFailure:\n  - name: again\n    type: retry\n"
     asl = compile_text(tmp_path, arazzo_text(steps))
-    budget = [rule for rule in asl["States"]["a.OnFailure"]["Choices"] if rule["Next"] == "a.again.Count"][0]
+    budget = next(rule for rule in asl["States"]["a.OnFailure"]["Choices"] if rule["Next"] == "a.again.Count")
     assert budget == {"Variable": "$.loops.a_again_retry.iterations", "NumericLessThan": 1, "Next": "a.again.Count"}
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from arazzo_sfn.execution import RunResult
 from arazzo_sfn import ArazzoError, compile_document
 from arazzo_sfn.compiler import compile_bundle
+from arazzo_sfn.execution import RunResult
 from arazzo_sfn.local_run import StepTransition, run_workflow
 from arazzo_sfn.testing import Reply, ScriptedServer
 
@@ -382,7 +382,9 @@ CRITERIA = [
     ("regex on a header that does not match", {"type": "regex", "context": "$response.header.X-Request-Id", "condition": "^req-[0-9]{5}$"}, CRITERION_REPLY, False),
     ("jsonpath comparison form", {"type": "jsonpath", "context": "$response.body", "condition": "$.status == 'done'"}, CRITERION_REPLY, True),
     ("jsonpath comparison form is case-sensitive", {"type": "jsonpath", "context": "$response.body", "condition": "$.status == 'Done'"}, CRITERION_REPLY, False),
-    ("jsonpath comparison form with a version", {"type": {"type": "jsonpath", "version": "draft-goessner-dispatch-jsonpath-00"}, "context": "$response.body", "condition": "$.count >= 3 && $.ready == true"}, CRITERION_REPLY, True),
+    ("jsonpath comparison form with a version",
+     {"type": {"type": "jsonpath", "version": "draft-goessner-dispatch-jsonpath-00"}, "context": "$response.body", "condition": "$.count >= 3 && $.ready == true"},
+     CRITERION_REPLY, True),
     ("filter on an object context", {"type": "jsonpath", "context": "$response.body", "condition": "$[?@.status == 'done']"}, CRITERION_REPLY, True),
     ("filter on an object context that does not match", {"type": "jsonpath", "context": "$response.body", "condition": "$[?@.status == 'running']"}, CRITERION_REPLY, False),
     ("filter on an array context", {"type": "jsonpath", "context": "$response.body#/items", "condition": "$[?@.price > 10]"}, CRITERION_REPLY, True),

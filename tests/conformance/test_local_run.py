@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from arazzo_sfn.engine import LocalFunctions, function_arn
 from arazzo_sfn import compile_document
+from arazzo_sfn.engine import LocalFunctions, function_arn
 from arazzo_sfn.local_run import StepTransition, bind_functions, run_workflow
 from arazzo_sfn.testing import Reply, ScriptedServer
 from tests.conformance.conftest import SHELTER, WORKFLOW

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from airbyte_resync.local import TEMPLATE_PATH, Credentials, RunResult, run_state_machine
-from arazzo_sfn.compiler import compile_document
 from airbyte_resync.stub import AirbyteStub
+from arazzo_sfn.compiler import compile_document
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 # Distinctive values, so a test can search everything captured for them.
@@ -25,7 +25,7 @@ class VirtualClock:
     """Time for the stub and the state machines' waits alike: a Wait state or a retry's
     backoff moves it on at once, so a run of days takes seconds."""
 
-    def __init__(self, start: datetime = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)):
+    def __init__(self, start: datetime = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)):
         self.now = start
         self.waits: list[float] = []
 

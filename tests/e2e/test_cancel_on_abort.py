@@ -15,8 +15,8 @@ from airbyte_client import handler as handler_module
 from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient
 from airbyte_client.config import Settings
-from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 from airbyte_resync.stub import AirbyteStub
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 from tests.e2e.conftest import CONNECTION_ID
 from tests.lambda_context import LambdaContext
 
@@ -117,7 +117,7 @@ def test_a_reset_that_is_no_longer_the_connections_current_job_is_left_alone(air
     reset = client.create_job(CONNECTION_ID, "reset").body
     airbyte.script("reset", ["running"])
     newer = client.create_job(CONNECTION_ID, "reset").body  # cancels ours, and runs
-    airbyte.jobs  # (the stub settles)
+    _ = airbyte.jobs  # reading the jobs settles the stub
     cancel = load_cancel_function()
 
     with local_aws(LocalFunctions()):

@@ -27,7 +27,7 @@ def test_thirty_concurrent_executions_each_succeed_and_log_only_their_own_jobs()
     assert [result.status for result in results] == ["SUCCEEDED"] * EXECUTIONS, [r.cause for r in results if r.status != "SUCCEEDED"]
     # Every connection was reset once and synced once, by its own execution.
     execution_of_job = {}
-    for connection, result in zip(connections, results):
+    for connection, result in zip(connections, results, strict=False):
         own = sorted(job["jobType"] for job in jobs.values() if job["connectionId"] == connection)
         assert own == ["reset", "sync"], (connection, own)
         for job_id in (result.output["resetJobId"], result.output["resyncJobId"]):

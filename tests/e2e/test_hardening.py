@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from airbyte_resync.local import function_environment as ORIGINAL_ENVIRONMENT
 from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CLIENT_SECRET, CONNECTION_ID

@@ -202,7 +202,7 @@ def test_bursts_of_429_and_5xx_are_retried_with_backoff_then_recover(harness):
     # does (30 s doubling); full jitter keeps each under its cap.
     caps = [5, 10, 30, 60, 120, 240]
     assert len(harness.retry_sleeps) == len(caps)
-    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps))
+    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps, strict=False))
 
 
 def test_connection_errors_timeouts_and_try_again_later_are_transient(harness):
@@ -306,7 +306,7 @@ def test_the_sync_is_retried_for_hours_before_resync_not_started(harness):
     # up to about 4.5 hours in all, against 4.5 minutes for the other steps.
     caps = [min(30 * 2**n, 900) for n in range(22)]
     assert len(harness.retry_sleeps) == 22
-    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps))
+    assert all(0 <= slept <= cap for slept, cap in zip(harness.retry_sleeps, caps, strict=False))
     assert sum(caps) > 4 * 3600
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CONNECTION_ID, cause_of, template_with_child_bound
-from tests.e2e.test_reset_and_resync import CHECKS, LIST, OUTPUT, POLL, RESET, SYNC
+from tests.e2e.test_reset_and_resync import CHECKS, OUTPUT, POLL, RESET, SYNC
 
 WATCHED_RESET = [RESET, POLL, POLL]
 
@@ -124,7 +124,7 @@ def test_a_second_run_right_after_the_first_adopts_only_its_own_jobs(harness):
 
 
 def test_an_outage_of_minutes_while_the_reset_runs_does_not_end_the_watch(clocked_harness):
-    harness, clock = clocked_harness
+    harness, _clock = clocked_harness
     harness.stub.script_timed("reset", [("running", 600), ("succeeded", 0)])
     harness.stub.script_timed("sync", [("running", 60), ("succeeded", 0)])
     # 12 refused reads in a row: more than twice the other steps' 6 attempts, and with the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 
 import boto3
 import pytest
@@ -822,9 +823,9 @@ def test_create_job_waits_longer_than_airbyte_may_hold_the_answer():
 
 
 def test_poll_job_says_whether_a_job_that_has_not_ended_is_past_its_limit():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = [datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)]
+    now = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
     with AirbyteStub(clock=lambda: now[0]) as stub:
         client = AirbyteClient(Settings(stub.url, NoAuth()))
         stub.script_timed("sync", [("running", 7200), ("succeeded", 0)])

@@ -106,7 +106,7 @@ def test_an_event_without_an_id_is_refused_and_starts_nothing(machine, event):
 
 
 def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatch):
-    client, arn = machine
+    _client, arn = machine
     monkeypatch.setenv("STATE_MACHINE_ARN", arn.replace(":ResetAndResync", ":NoSuchMachine"))
 
     with pytest.raises(Exception) as failure:

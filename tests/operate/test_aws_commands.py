@@ -8,10 +8,10 @@ until the test stops it, which is what attaching and watching need."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import re
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -64,7 +64,7 @@ def create_state_machines(client) -> dict[str, str]:
                     f"arn:aws:lambda:{REGION}:123456789012:function:airbyte-resync-{value['Fn::GetAtt'][0]}"
             else:
                 asl = (ROOT / sources[name]["Properties"]["DefinitionUri"]).read_text()
-                definition = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], asl)
+                definition = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], asl)  # noqa: B023 - re.sub calls it at once
                 created[name] = client.create_state_machine(name=f"airbyte-resync-{name}", definition=definition,
                                                             roleArn=f"arn:aws:iam::123456789012:role/{name}Role")["stateMachineArn"]
                 del pending[name]
@@ -105,7 +105,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_start_starts_one_execution_per_connection_with_its_input(aws, capsys):
-    client, arn = aws
+    client, _arn = aws
     code, out, _ = run(capsys, "start", "--connection-id", FIRST, "--connection-id", SECOND, "--stack-name", "airbyte-resync",
                        "--poll-interval", "30", "--json")
     assert code == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -15,7 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -102,7 +103,7 @@ class LoopbackServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         self.thread.start()
         return self
 
@@ -161,7 +162,7 @@ def test_path_parameters_are_encoded_whole_into_their_segment(server):
 
 def test_a_parameter_that_would_leave_its_segment_is_refused(server):
     for value in ("..", "."):
-        with pytest.raises(InvalidRequest, match="'.' or '..'"):
+        with pytest.raises(InvalidRequest, match=re.escape("'.' or '..'")):
             perform(get("/pets/{petId}/toys", pathParameters={"petId": value}), server.url, TIMEOUTS)
     assert server.received == []
 
@@ -393,7 +394,7 @@ def test_a_corrupt_compressed_body_is_transient(server):
 
 
 def test_https_is_required_for_a_remote_host():
-    with pytest.raises(InvalidRequest, match="must use https for the non-loopback host 'pets.example.com'"):
+    with pytest.raises(InvalidRequest, match=re.escape("must use https for the non-loopback host 'pets.example.com'")):
         perform(get(), "http://pets.example.com", TIMEOUTS)
 
 
@@ -404,11 +405,11 @@ def test_a_server_url_with_credentials_is_refused_without_quoting_them():
 
 
 def test_other_methods_and_paths_are_refused(server):
-    with pytest.raises(InvalidRequest, match="request.method"):
+    with pytest.raises(InvalidRequest, match=re.escape("request.method")):
         perform({"method": "CONNECT", "path": "/pets"}, server.url, TIMEOUTS)
-    with pytest.raises(InvalidRequest, match="request.path"):
+    with pytest.raises(InvalidRequest, match=re.escape("request.path")):
         perform({"method": "GET", "path": "pets"}, server.url, TIMEOUTS)
-    with pytest.raises(InvalidRequest, match="request.path"):
+    with pytest.raises(InvalidRequest, match=re.escape("request.path")):
         perform({"method": "GET", "path": "/pets?x=1"}, server.url, TIMEOUTS)
     assert server.received == []
 
@@ -464,7 +465,7 @@ def test_error_messages_never_quote_query_or_header_values():
 
 # ---------------------------------------------------------------- Retry-After and the contract dict
 
-NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -487,7 +488,7 @@ def test_retry_after_seconds(value, seconds):
 
 
 def test_retry_after_seconds_rounds_a_date_up():
-    now = datetime(2025, 3, 1, 12, 0, 0, 250_000, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
     assert retry_after_seconds({"Retry-After": "Sat, 01 Mar 2025 12:00:05 GMT"}, now) == 5
     assert retry_after_seconds({}, now) is None
 

@@ -18,7 +18,7 @@ def fake_build(directory: Path) -> Path:
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
             shutil.copytree(ROOT / resource["Properties"]["CodeUri"], directory / name)
-    for layer, folder in zip(built.LAYERS, ("arazzo_runtime", "airbyte_client")):
+    for layer, folder in zip(built.LAYERS, ("arazzo_runtime", "airbyte_client"), strict=False):
         shutil.copytree(ROOT / "layers" / folder, directory / layer / "python")
     return directory
 

@@ -5,9 +5,10 @@ listJobs time filters. Every answer is checked against the OpenAPI subset."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -15,7 +16,7 @@ import requests
 from airbyte_resync.stub import DEFAULT_SYNC_STATS, AirbyteStub
 from tests.stub.test_stub_conformance import CONNECTION_ID, OTHER_CONNECTION_ID, SPEC, ApiClient, SpecChecker
 
-START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 class Clock:

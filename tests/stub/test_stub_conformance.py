@@ -76,7 +76,7 @@ def _operations(document: dict[str, Any]) -> dict[str, tuple[str, str, dict[str,
 
 def _parameters(document: dict[str, Any], operation_id: str) -> dict[tuple[str, str], dict[str, Any]]:
     """(in, name) -> parameter, merging path-level and operation-level parameters."""
-    path, method, operation = _operations(document)[operation_id]
+    path, _method, operation = _operations(document)[operation_id]
     merged = {}
     for parameter in document["paths"][path].get("parameters", []) + operation.get("parameters", []):
         merged[(parameter["in"], parameter["name"])] = parameter

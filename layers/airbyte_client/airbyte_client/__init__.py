@@ -13,9 +13,9 @@ from airbyte_client.errors import (
 
 __all__ = [
     "AirbyteClient",
-    "ApiResponse",
     "AirbyteConfigurationError",
     "AirbyteError",
+    "ApiResponse",
     "ConnectionBusy",
     "InvalidAirbyteResponse",
     "InvalidInput",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # Renew this long before the announced expiry: tokens have been seen to die early.
 RENEW_MARGIN_SECONDS = 60
 
 
 class Auth:
-    def authorization(self, fetch_token: Callable[["ClientCredentials"], tuple[str, float]]) -> str | None:
+    def authorization(self, fetch_token: Callable[[ClientCredentials], tuple[str, float]]) -> str | None:
         """The Authorization header value to send, or None."""
         raise NotImplementedError
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy, TransientAirbyteError
@@ -39,7 +39,7 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
     item = {
         **key,
         "executionArn": {"S": execution_arn},
-        "claimedAt": {"S": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+        "claimedAt": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
         "expiration": {"N": str(int(time.time()) + CLAIM_LIFETIME_SECONDS)},
     }
     ended_holder = None
@@ -52,7 +52,7 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
         try:
             _client("dynamodb").put_item(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
             return
-        except Exception as error:  # noqa: BLE001 - only the lost race is expected; the rest is sorted below
+        except Exception as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise _storage_error(error, table) from None
         holder = _holder(table, key)
@@ -70,7 +70,7 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
 def _holder(table: str, key: dict) -> str | None:
     try:
         answer = _client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise _storage_error(error, table) from None
     return answer.get("Item", {}).get("executionArn", {}).get("S")
 
@@ -78,7 +78,7 @@ def _holder(table: str, key: dict) -> str | None:
 def _still_running(execution_arn: str) -> bool:
     try:
         status = _client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         code = _error_code(error)
         if code in ("ExecutionDoesNotExist", "InvalidArn"):
             return False  # no execution by that name can be running

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any
 
 from airbyte_client.auth import ClientCredentials
+from airbyte_client.config import Settings
+from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 from arazzo_runtime import transport
 from arazzo_runtime.http import retry_after_seconds
 from arazzo_runtime.step import step_answer
-from airbyte_client.config import Settings
-from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Airbyte answers 409 with this problem type while another job holds the connection.
@@ -132,7 +133,7 @@ class AirbyteClient:
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             return answer
         started = airbyte_timestamp(answer.body.get("startTime"))
-        now = _http_date(answer.headers.get("date")) or datetime.now(timezone.utc)
+        now = _http_date(answer.headers.get("date")) or datetime.now(UTC)
         age = (now - started).total_seconds() if started else 0.0
         headers = dict(answer.headers)
         if retry_after_seconds(answer.headers) is None:  # Airbyte's own word wins
@@ -257,7 +258,7 @@ def _http_date(value: Any) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def airbyte_timestamp(value: Any) -> datetime | None:
@@ -268,7 +269,7 @@ def airbyte_timestamp(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _parse_body(response: _Answer) -> Any:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from airbyte_client.auth import Auth, BearerToken, ClientCredentials, NoAuth
 from airbyte_client.errors import AirbyteConfigurationError
-from arazzo_runtime.hosts import is_loopback  # noqa: F401 - also part of this module's API
+from arazzo_runtime.hosts import is_loopback
 
 # How long a cached secret value is trusted before Secrets Manager is asked again.
 SECRET_MAX_AGE_SECONDS = 300
@@ -63,7 +63,7 @@ def read_secret(secret_id: str) -> dict:
         value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.TransformParameterError as exc:
         raise AirbyteConfigurationError(f"secret {secret_id!r} is not a JSON object") from exc
-    except Exception as exc:  # noqa: BLE001 - any failure to read the secret is a configuration problem
+    except Exception as exc:
         raise AirbyteConfigurationError(
             f"cannot read secret {secret_id!r}: {type(exc).__name__}"
         ) from exc

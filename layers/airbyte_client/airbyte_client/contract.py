@@ -72,7 +72,7 @@ def _is_type(value: Any, expected: str) -> bool:
     if expected == "boolean":
         return isinstance(value, bool)
     if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
+        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
     if expected == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected == "string":

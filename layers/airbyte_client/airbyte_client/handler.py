@@ -8,9 +8,10 @@ import functools
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -50,7 +51,7 @@ class StepRequest:
     loop_passes: int = 0  # the passes of the step's loops so far in this execution (the payload's `loops`)
 
     @classmethod
-    def from_event(cls, event: Any, operation_id: str) -> "StepRequest":
+    def from_event(cls, event: Any, operation_id: str) -> StepRequest:
         if not isinstance(event, dict):
             raise InvalidInput(f"the event must be a JSON object, not {_json_type(event)}")
         step = event.get("step")
@@ -341,7 +342,7 @@ def _retry_start(event: dict, step: str) -> datetime | None:
         moment = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{step}: executionStartTime must be an ISO 8601 time on a retry") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _loop_passes(loops: Any) -> int:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Union
-
+from typing import Any
 
 
 class ConditionSyntaxError(ValueError):
@@ -32,27 +31,27 @@ class Operand:
 
 @dataclass(frozen=True)
 class Comparison:
-    left: Union[Literal, Operand]
+    left: Literal | Operand
     op: str  # == != < <= > >=
-    right: Union[Literal, Operand]
+    right: Literal | Operand
 
 
 @dataclass(frozen=True)
 class Not:
-    term: "Condition"
+    term: Condition
 
 
 @dataclass(frozen=True)
 class And:
-    terms: tuple["Condition", ...]
+    terms: tuple[Condition, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    terms: tuple["Condition", ...]
+    terms: tuple[Condition, ...]
 
 
-Condition = Union[Comparison, Not, And, Or, Operand, Literal]
+Condition = Comparison | Not | And | Or | Operand | Literal
 
 _TOKEN = re.compile(
     r"""\s*(?:

@@ -38,9 +38,10 @@ import functools
 import json
 import re
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
@@ -515,7 +516,7 @@ def _equal(left: Any, right: Any, case_insensitive: bool) -> bool:
     if kind == "a string":
         return left.casefold() == right.casefold() if case_insensitive else left == right
     if kind == "an array":
-        return len(left) == len(right) and all(_equal(a, b, case_insensitive) for a, b in zip(left, right))
+        return len(left) == len(right) and all(_equal(a, b, case_insensitive) for a, b in zip(left, right, strict=False))
     if kind == "an object":
         return left.keys() == right.keys() and all(_equal(left[key], right[key], case_insensitive) for key in left)
     return left == right

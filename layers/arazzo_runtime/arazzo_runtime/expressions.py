@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
 NAME = r"[A-Za-z0-9_\-.]+"
 _FORMS = [
     ("status_code", re.compile(r"^\$statusCode$")),

@@ -25,22 +25,23 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from arazzo_runtime import transport
-from arazzo_runtime.hosts import is_loopback
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response
+from arazzo_runtime.hosts import is_loopback
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
+    "MAX_BODY_BYTES",
     "HttpRequest",
     "InvalidRequest",
-    "MAX_BODY_BYTES",
     "ResponseTooLarge",
     "TlsError",
     "TransientHttpError",
@@ -438,8 +439,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # HTTP-dates are in GMT
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)  # HTTP-dates are in GMT
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     return max(0, math.ceil((when - now).total_seconds()))

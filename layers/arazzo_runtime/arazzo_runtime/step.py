@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from arazzo_runtime.errors import InvalidRequest, LoopAgain, ResponseTooLarge
 from arazzo_runtime.evaluate import MISSING, Response, compile_criteria, header_value, resolve_pointer

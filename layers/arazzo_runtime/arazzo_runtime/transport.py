@@ -15,9 +15,9 @@ import importlib.util
 import socket
 import ssl
 import zlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 READ_CHUNK_BYTES = 64 * 1024
@@ -109,7 +109,7 @@ class Answer:
         self._response.close()
         self._connection.close()
 
-    def __enter__(self) -> "Answer":
+    def __enter__(self) -> Answer:
         return self
 
     def __exit__(self, *exc_info) -> None:

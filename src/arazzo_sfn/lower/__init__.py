@@ -15,8 +15,8 @@ no extra state per iteration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from arazzo_sfn.lower.common import HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, state_machine_placeholder
 from arazzo_sfn.lower.loops import EVENTS_PER_PASS, loop_iteration_cap

@@ -11,7 +11,6 @@ from arazzo_sfn.lower.common import RETURN, format_literal, renamed, safe_key, s
 from arazzo_sfn.lower.inputs import input_defaults
 from arazzo_sfn.model import Step
 
-
 # Retry what the Step Functions API may answer to StartExecution for a while; starting a
 # child of the same name again is safe (an execution name is used once).
 STEP_FUNCTIONS_SERVICE_RETRY = {
@@ -109,7 +108,8 @@ class CallsPass:
         following = first_step
         for workflow_id in reversed(self.workflow.depends_on):
             data = f"{self.root}.calls.{safe_key('dependsOn_' + workflow_id)}"
-            entry = self._call(workflow_id, f"dependsOn.{workflow_id}", data, {"inputs.$": f"{self.root}.inputs"}, following, self.workflow.field_locations.get("dependsOn", self.workflow.location), unwrap="inputs")
+            location = self.workflow.field_locations.get("dependsOn", self.workflow.location)
+            entry = self._call(workflow_id, f"dependsOn.{workflow_id}", data, {"inputs.$": f"{self.root}.inputs"}, following, location, unwrap="inputs")
             self.calls.setdefault(workflow_id, data)
             following = entry
         return following

@@ -10,7 +10,6 @@ from typing import Any
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
 from arazzo_runtime.expressions import parse_expression as _parse_expression
-
 from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
 from arazzo_sfn.model import Criterion
 

@@ -7,7 +7,6 @@ import re
 from dataclasses import replace
 
 from arazzo_runtime import conditions as cr
-
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower.common import non_response_expressions, parse_condition, parse_expression
 from arazzo_sfn.model import Criterion, Step

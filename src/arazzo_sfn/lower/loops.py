@@ -185,7 +185,7 @@ class LoopsPass:
 
     def _attach_loops(self) -> None:
         """Loop counts and the retry form's Retrier, on the Tasks of the steps they concern."""
-        for target, keys in self.folded.items():
+        for target in self.folded:
             for task in self.tasks.get(target, []):
                 task["Parameters"]["Payload"]["loops.$"] = f"{self._step_path(target)}.loops"
                 task["ResultSelector"]["loops.$"] = "$.Payload.loops"

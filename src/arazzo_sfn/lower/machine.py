@@ -4,7 +4,7 @@ calls, outputs; values and criteria serve them all), in reading order."""
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 from arazzo_sfn.errors import ArazzoWarning, Location, SemanticError
 from arazzo_sfn.lower.calls import CallsPass

@@ -37,7 +37,7 @@ class RoutingPass:
         if retry_actions:
             # A success gives the step's retry budget back, for the next time it runs.
             names = [f"{step.step_id}.{action.name}.Reset" for action in retry_actions] + [f"{step.step_id}.Actions"]
-            for action, name, following in zip(retry_actions, names, names[1:]):
+            for action, name, following in zip(retry_actions, names, names[1:], strict=False):
                 self._add(name, {
                     "Type": "Pass",
                     "Parameters": {"iterations": 0},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, is_expression
+from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, KEPT_KEYS, LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements, replacement_target
 from arazzo_sfn.model import Step
 
@@ -67,7 +67,7 @@ class TasksPass:
             if is_expression(payload) and body.replacements:
                 # The payload is only known at run time: the function applies the replacements.
                 replacements = []
-                for index, replacement in enumerate(body.replacements):
+                for replacement in body.replacements:
                     entry = {"target": replacement_target(replacement.get("target"), body.location)}
                     key, value = self._template_entry("value", replacement.get("value"), step, body.location)
                     entry[key] = value

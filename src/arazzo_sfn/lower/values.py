@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, RuntimeExpression, is_expression
-
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression
 from arazzo_sfn.model import Step
