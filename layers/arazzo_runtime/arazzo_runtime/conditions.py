@@ -1,7 +1,8 @@
 """Criterion conditions parsed into a small boolean syntax tree.
 
 Two condition languages share this parser:
-- `simple` conditions, whose operands are runtime expressions (`$statusCode == 200`);
+- `simple` conditions, whose operands are runtime expressions (`$statusCode == 200`), read by
+  the runtime-expression grammar (`expressions.scan_expression`);
 - the comparison form of `jsonpath` conditions (`$.status == 'running' || ...`), whose
   operands are JSONPath queries relative to the criterion's context.
 The spec gives no precedence. Comparisons bind tightest, then `!` (so `!$a == 1` means
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from arazzo_runtime.expressions import ExpressionSyntaxError, scan_expression
 
 
 class ConditionSyntaxError(ValueError):
@@ -59,7 +62,7 @@ _TOKEN = re.compile(
     | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\))
     | (?P<word>true|false|null)(?![A-Za-z0-9_])
-    | (?P<step_output>\$steps\.(?:(?!\.outputs\.)[^\n])+?\.outputs\.[A-Za-z0-9_\-]+(?:\#[^\s()=!<>&|]*)?)
+    | (?P<expression>\$[A-Za-z])
     | (?P<operand>[$@](?:\[(?:'(?:[^']|'')*'|[^\]])*\]|[^\s()=!<>&|\[])*)
     )""",
     re.VERBOSE,
@@ -76,23 +79,32 @@ def parse_condition(text: str) -> Condition:
 
 
 def _tokenize(text: str) -> list[tuple[str, Any]]:
-    tokens, position = [], 0
+    tokens: list[tuple[str, Any]] = []
+    position = 0
     while position < len(text):
         if text[position:].strip() == "":
             break
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
             raise ConditionSyntaxError(f"condition {text!r}: cannot read {text[position:].strip()[:20]!r}")
-        kind = match.lastgroup
+        kind = match.lastgroup or ""
         raw = match.group(kind)
+        if kind == "expression":
+            # A runtime expression ends where the grammar says, not at a pattern of ours.
+            begin = match.start(kind)
+            try:
+                _, end = scan_expression(text, begin)
+            except ExpressionSyntaxError as error:
+                raise ConditionSyntaxError(f"condition {text!r}: {error}") from None
+            tokens.append(("operand", text[begin:end]))
+            position = end
+            continue
         if kind == "string":
             tokens.append(("literal", raw[1:-1].replace("''", "'")))
         elif kind == "number":
             tokens.append(("literal", float(raw) if any(c in raw for c in ".eE") else int(raw)))
         elif kind == "word":
             tokens.append(("literal", {"true": True, "false": False, "null": None}[raw]))
-        elif kind == "step_output":
-            tokens.append(("operand", raw))
         else:
             tokens.append((kind, raw))
         position = match.end()
@@ -100,7 +112,7 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
 
 
 class _Parser:
-    def __init__(self, tokens, text):
+    def __init__(self, tokens: list[tuple[str, Any]], text: str) -> None:
         self.tokens, self.text, self.position = tokens, text, 0
 
     def _peek(self) -> tuple[str, Any] | None:

@@ -4,7 +4,6 @@ the step's function evaluates it and the rule reads its verdict."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from arazzo_runtime import conditions as cr
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
@@ -39,7 +38,7 @@ class CriteriaPass:
 
                 def member_path(operand: cr.Operand) -> str:
                     # The member itself is what the rule reads (and the step keeps), not the context.
-                    member = replace(context, pointer=context.pointer + _jsonpath_tokens(operand))
+                    member = context.with_pointer(_jsonpath_tokens(operand))
                     return self._value_path(member, step, criterion.location, choice=True)
 
                 return _rule(tree, member_path, criterion, case_insensitive=False)
