@@ -10,9 +10,12 @@ ASL := statemachine/reset_and_resync.asl.json
 CHILD_ASL := statemachine/wait_for_job.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: install scan-install demo test scan compile check bench sam-build clean
+.PHONY: help install scan-install demo test scan compile check docs docs-build bench sam-build clean
 
-install: $(VENV)/.installed
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
+
+install: $(VENV)/.installed  ## install the project and its development tools into .venv/
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,45 +29,52 @@ $(SCAN_VENV)/.installed: constraints-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-scan.txt checkov
 	touch $@
 
-demo: install
+demo: install  ## run the main job locally against the built-in Airbyte stub
 	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
 
-test: install scan-install
+test: install scan-install  ## run every test (about 4 to 6 minutes on two cores)
 	$(BIN)/python -m pytest
 
 # The template's security scan, with the reason for each finding skipped (.checkov.yaml and
 # the resources' Metadata). BC_SKIP_MAPPING: the scan needs no network.
-scan: scan-install
+scan: scan-install  ## the template's security scan (checkov)
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml --compact
 
 # Regenerate the committed state machine after editing the workflow.
-compile: install
+compile: install  ## regenerate the state machines and schemas after editing the workflow
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL)
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
 	$(BIN)/python -m airbyte_resync.contracts
 
-check: install
+check: install docs-build  ## fail when a generated file is stale, or the docs do not build
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
 
+# The documentation site; --strict makes a broken link or a page missing from nav an error.
+docs-build: install  ## build the documentation site into site/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs: install  ## serve the documentation on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 # Build with SAM, then import each built function with only boto3 (the runtime's), Powertools
 # (AWS's layer) and its layers under python3.12, the Lambda runtime's Python. Needs the SAM CLI
 # and python3.12; says so without them.
-sam-build: install
+sam-build: install  ## sam build, then import each built function as Lambda would
 	@if ! command -v sam >/dev/null 2>&1 || ! command -v python3.12 >/dev/null 2>&1; then \
-	  echo "sam-build: skipped: needs the SAM CLI and python3.12 on PATH (README, Deploy)"; exit 0; fi; \
+	  echo "sam-build: skipped: needs the SAM CLI and python3.12 on PATH (docs/deploying.md)"; exit 0; fi; \
 	sam build && python3.12 -m venv .venv-lambda && \
 	.venv-lambda/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt boto3 aws_lambda_powertools && \
 	$(BIN)/python -m airbyte_resync.built .aws-sam/build .venv-lambda/bin/python
 
 # Figures, not pass/fail: each function's bundle and cold import; compile time of large
 # documents; what a pass of each loop form costs; what one run costs.
-bench: install
+bench: install  ## print compile, loop, bundle and cost figures (about 5 minutes)
 	$(BIN)/python bench/bundle.py
 	$(BIN)/python bench/compile_time.py
 	$(BIN)/python bench/loop_forms.py
 	$(BIN)/python bench/cost.py
 
-clean:
-	rm -rf $(VENV) $(SCAN_VENV) build *.egg-info src/*.egg-info .pytest_cache
+clean:  ## remove what the targets installed and built
+	rm -rf $(VENV) $(SCAN_VENV) build site *.egg-info src/*.egg-info .pytest_cache

@@ -916,7 +916,7 @@ def test_a_deployment_against_airbyte_cloud_without_a_secret_is_refused(paramete
 
 
 def test_the_readme_and_samconfig_name_the_same_example_secret():
-    readme = (TEMPLATE_PATH.parent / "README.md").read_text(encoding="utf-8")
+    readme = "\n".join((TEMPLATE_PATH.parent / name).read_text(encoding="utf-8") for name in ("README.md", "docs/deploying.md"))
     samconfig = (TEMPLATE_PATH.parent / "samconfig.toml").read_text(encoding="utf-8")
     named = set(re.findall(r'AirbyteSecretName=\\?"([^"\\]+)', samconfig)) | set(re.findall(r"--name (airbyte/[\w/-]+)", readme))
     assert named == {"airbyte/resync"}
