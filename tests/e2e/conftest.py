@@ -100,9 +100,11 @@ class Harness:
 
 
 @pytest.fixture
-def harness():
-    with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub:
-        yield Harness(stub, Credentials(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
+def harness(clocked_harness):
+    """The stub and the waits on a virtual clock: what a run reports of durations and times
+    comes from the stub's clock, never from how fast this machine is, and a run only waits
+    as long as it computes."""
+    return clocked_harness[0]
 
 
 @pytest.fixture
