@@ -39,7 +39,10 @@ def execution_input_schema(workflow: Path = WORKFLOW) -> dict:
 
 
 def event_schema(workflow: Path = WORKFLOW) -> dict:
-    """The EventBridge event that requests a run: its detail is the execution input, unchanged."""
+    """The EventBridge event that requests a run: its detail is the execution input, unchanged.
+    The input's schema is bundled under `$defs`, so the file stands alone: a validator loads it
+    without being told where the other file is."""
+    bundled = {key: value for key, value in execution_input_schema(workflow).items() if key not in ("$schema", "$id")}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "reset-requested-event.schema.json",
@@ -50,8 +53,9 @@ def event_schema(workflow: Path = WORKFLOW) -> dict:
         "properties": {
             "source": {"type": "string", "description": "Any source: the rule matches on detail-type."},
             "detail-type": {"const": DETAIL_TYPE},
-            "detail": {"$ref": INPUT_SCHEMA_ID},
+            "detail": {"$ref": "#/$defs/executionInput"},
         },
+        "$defs": {"executionInput": bundled},
     }
 
 
