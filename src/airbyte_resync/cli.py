@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--json", action="store_true", help="print exactly one JSON object at the end")
     status = commands.add_parser("status", help="an execution's status, outputs or error (exit 0 succeeded, 1 failed, 3 running)")
     status.add_argument("execution_arn", metavar="EXECUTION_ARN")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print exactly one JSON object: the execution, its connection, status, times, error, cause and output")
     listing = commands.add_parser("list", help="the state machine's executions, newest first")
     _add_machine_arguments(listing)
     listing.add_argument("--connection-id", help="only this connection's")
     listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"])
     listing.add_argument("--limit", default="50", help="show at most this many, newest first (default 50)")
+    listing.add_argument("--json", action="store_true", help="print one JSON list of runs, each as status --json prints it")
     redrive = commands.add_parser("redrive", help="resume a failed, aborted or timed-out execution where it stopped, if that is safe (else says what to do)")
     redrive.add_argument("execution_arn", metavar="EXECUTION_ARN")
     redrive.add_argument("--wait", action="store_true", help="watch it to its end, then print its outputs")
@@ -122,7 +123,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     execution_input = {"connectionId": _connection_id(args.connection_id)}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
     stub = None
-    if args.airbyte_url:
+    if args.airbyte_url is not None:  # given, even empty: never fall back to the stub silently
         url = _airbyte_url(args.airbyte_url)
         credentials = credentials_from_environment()
     else:
@@ -150,7 +151,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         if stub is not None:
             stub.stop()
     if args.json:
-        out.write(json.dumps(result.to_json()) + "\n")
+        from airbyte_resync.operate import run_document
+
+        out.write(json.dumps(run_document(result)) + "\n")
     else:
         print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1
@@ -184,13 +187,11 @@ def _execution_input(connection_id: str, args: argparse.Namespace) -> dict:
 
 
 def start_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
     inputs = [_execution_input(connection, args) for connection in args.connection_id]  # all checked before any start
-    client = boto3.client("stepfunctions")
     machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
+    client = operate.aws_client("stepfunctions", machine)
     started = operate.start(client, machine, inputs)
     for item in started:
         if not args.json:
@@ -198,7 +199,8 @@ def start_command(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{item.connection_id}: {verb} {item.execution_arn}\n")
     if not args.wait:
         if args.json:
-            listed = [{"connectionId": item.connection_id, "executionArn": item.execution_arn, "attached": item.attached} for item in started]
+            listed = [{**operate.run_document(operate.result_of(client, item.execution_arn, read_history=False)), "attached": item.attached}
+                      for item in started]
             out.write(json.dumps(listed[0] if len(listed) == 1 else listed) + "\n")
         return 0
     titles = {item.execution_arn: (f"Connection {item.connection_id}: {item.execution_arn}", item.connection_id[:8]) for item in started}
@@ -206,66 +208,61 @@ def start_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def watch_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
     arn = operate.checked_execution_arn(args.execution_arn)
-    client = boto3.client("stepfunctions")
+    client = operate.aws_client("stepfunctions", arn)
     connection = operate.connection_of(client, arn)
     return _report(out, _watch(client, {arn: (f"Connection {connection or '-'}: {arn}", "")}, out, args.json), args.json)
 
 
 def status_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
-    result = operate.result_of(boto3.client("stepfunctions"), operate.checked_execution_arn(args.execution_arn))
+    arn = operate.checked_execution_arn(args.execution_arn)
+    result = operate.result_of(operate.aws_client("stepfunctions", arn), arn)
     if args.json:
-        out.write(json.dumps(result.to_json()) + "\n")
+        out.write(json.dumps(operate.run_document(result)) + "\n")
     else:
         operate.print_status(out, result)
     return operate.exit_code(result)
 
 
 def redrive_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
     arn = operate.checked_execution_arn(args.execution_arn)
-    client = boto3.client("stepfunctions")
+    client = operate.aws_client("stepfunctions", arn)
     redriven = operate.redrive(client, arn)
     if not args.json:
         out.write(f"{redriven.connection_id or '-'}: redriven {arn}, resuming at {redriven.resumes_at}\n")
     if not args.wait:
         if args.json:
-            out.write(json.dumps({"connectionId": redriven.connection_id, "executionArn": arn, "resumesAt": redriven.resumes_at}) + "\n")
+            out.write(json.dumps({**operate.run_document(operate.result_of(client, arn, read_history=False)), "resumesAt": redriven.resumes_at}) + "\n")
         return 0
     return _report(out, _watch(client, {arn: (f"Connection {redriven.connection_id or '-'}: {arn}", "")}, out, args.json), args.json)
 
 
 def list_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
-    client = boto3.client("stepfunctions")
     machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
+    client = operate.aws_client("stepfunctions", machine)
     connection = _connection_id(args.connection_id) if args.connection_id else None
     limit = _non_negative_int("--limit", args.limit, minimum=1, maximum=10000)
-    if operate.print_listing(out, client, operate.iter_executions(client, machine, args.status), connection, limit) == 0:
-        out.write("no executions\n")
+    runs, truncated = operate.listed_runs(client, operate.iter_executions(client, machine, args.status), connection, limit)
+    if args.json:
+        out.write(json.dumps([operate.run_document(run) for run in runs]) + "\n")
+    else:
+        operate.print_listing(out, runs, truncated, limit)
     return 0
 
 
 def request_command(args: argparse.Namespace, out: TextIO) -> int:
-    import boto3
-
     from airbyte_resync import operate
 
-    event_id = operate.request(boto3.client("events"), _execution_input(args.connection_id, args))
+    execution_input = _execution_input(args.connection_id, args)
+    event_id = operate.request(operate.aws_client("events"), execution_input)
     out.write(f"requested: event {event_id}; its execution is named event-{event_id}\n")
     return 0
 
@@ -300,7 +297,7 @@ def _report(out: TextIO, results, as_json: bool) -> int:
     from airbyte_resync import operate
 
     if as_json:
-        documents = [{**result.to_json(), "executionArn": result.execution_arn} for result in results]
+        documents = [operate.run_document(result) for result in results]
         out.write(json.dumps(documents[0] if len(documents) == 1 else documents) + "\n")
     else:
         for result in results:
@@ -351,6 +348,8 @@ def _airbyte_url(value: str) -> str:
     from airbyte_client.config import validate_api_url
     from airbyte_client.errors import AirbyteConfigurationError
 
+    if not value.strip():
+        raise UsageError("--airbyte-url is empty: give Airbyte's API URL (e.g. https://api.airbyte.com/v1), or leave the option out to run against the built-in stub")
     try:
         return validate_api_url(value)
     except AirbyteConfigurationError as error:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
-from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result
+from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result, result_from_description
 
 EVENT_SOURCE = "airbyte-resync.cli"
 # Between two reads of a watched execution: Step Functions' own pace is seconds.
@@ -50,11 +50,27 @@ def aws_call(what: str, call: Callable[[], Any]) -> Any:
         raise OperationError(f"{what}: {error}") from None
 
 
+def region_of(arn: str | None) -> str | None:
+    """The Region an ARN names (arn:partition:service:region:account:...)."""
+    parts = (arn or "").split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
+
+
+def aws_client(service: str, arn: str | None = None) -> Any:
+    """A client in the Region of `arn` when one is given, else in the configured Region; with
+    none configured, one line saying how to set it."""
+    region = region_of(arn)
+    try:
+        return boto3.client(service, **({"region_name": region} if region else {}))
+    except NoRegionError:
+        raise OperationError("no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region <region>`") from None
+
+
 def state_machine_arn(stack_name: str | None, arn: str | None, cloudformation=None) -> str:
     """The run's state machine: given, or the `StateMachineArn` output of the stack."""
     if arn:
         return arn
-    cloudformation = cloudformation or boto3.client("cloudformation")
+    cloudformation = cloudformation or aws_client("cloudformation")
     stacks = aws_call(f"stack {stack_name}", lambda: cloudformation.describe_stacks(StackName=stack_name))["Stacks"]
     for output in stacks[0].get("Outputs", []):
         if output["OutputKey"] == "StateMachineArn":
@@ -105,15 +121,17 @@ def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
     return started
 
 
-def result_of(client, execution_arn: str, history: list[dict] | None = None) -> RunResult:
+def result_of(client, execution_arn: str, history: list[dict] | None = None, *, read_history: bool = True) -> RunResult:
     description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
-    history = history if history is not None else aws_call("get-execution-history", lambda: history_of(client, execution_arn))
-    output = description.get("output")
-    return RunResult(
-        status=description["status"], output=json.loads(output) if output else None,
-        error=description.get("error"), cause=description.get("cause"), events=len(history),
-        history=history, execution_arn=execution_arn,
-    )
+    if history is None and read_history:
+        history = aws_call("get-execution-history", lambda: history_of(client, execution_arn))
+    return result_from_description(description, history)
+
+
+def run_document(result: RunResult) -> dict:
+    """A run as every --json prints it: the execution's shape, with the connection it runs for."""
+    connection = result.input.get("connectionId") if isinstance(result.input, dict) else None
+    return {**result.to_json(), "connectionId": connection.lower() if isinstance(connection, str) else None}
 
 
 # History events of a failed attempt of a Task, and where their details are.
@@ -276,22 +294,31 @@ def request(events_client, execution_input: dict) -> str:
     return entry["EventId"]
 
 
-def print_listing(out: TextIO, client, listed: Iterable[dict], connection: str | None, limit: int | None = None) -> int:
-    """One line per execution (of `connection`, if given), at most `limit`; how many were shown.
-    Each line costs a DescribeExecution (the connection is in the input), so the listing stops
-    at the limit instead of reading months of executions."""
-    shown = 0
+def listed_runs(client, listed: Iterable[dict], connection: str | None, limit: int | None = None) -> tuple[list[RunResult], bool]:
+    """The executions (of `connection`, if given), at most `limit`, and whether more were left.
+    Each costs a DescribeExecution (the connection is in the input), so the listing stops at
+    the limit instead of reading months of executions; histories are not read."""
+    runs: list[RunResult] = []
     for item in listed:
-        if limit is not None and shown >= limit:
-            out.write(f"(the newest {limit} shown; --limit N shows more)\n")
-            break
-        owner = connection_of(client, item["executionArn"])
+        if limit is not None and len(runs) >= limit:
+            return runs, True
+        run = result_of(client, item["executionArn"], read_history=False)
+        owner = run_document(run)["connectionId"]
         if connection and owner != connection.lower():
             continue
-        started = item["startDate"].strftime("%Y-%m-%d %H:%M:%S")
-        out.write(f"{item['status']:<10} {started}  {owner or '-':<36}  {item['executionArn']}\n")
-        shown += 1
-    return shown
+        runs.append(run)
+    return runs, False
+
+
+def print_listing(out: TextIO, runs: list[RunResult], truncated: bool, limit: int | None = None) -> None:
+    """One line per execution: status, start, connection, ARN."""
+    for run in runs:
+        started = (run.start_date or "")[:19].replace("T", " ")
+        out.write(f"{run.status:<10} {started}  {run_document(run)['connectionId'] or '-':<36}  {run.execution_arn}\n")
+    if truncated:
+        out.write(f"(the newest {limit} shown; --limit N shows more)\n")
+    if not runs:
+        out.write("no executions\n")
 
 
 def print_status(out: TextIO, result: RunResult) -> None:

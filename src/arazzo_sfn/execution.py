@@ -53,16 +53,50 @@ class RunResult:
     output: Any
     error: str | None
     cause: str | None
-    events: int
+    events: int | None
     transitions: list = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     function_logs: str = ""
     execution_arn: str = ""
     # The history of each child execution the run started, in the order they started.
     child_histories: list[list[dict]] = field(default_factory=list)
+    input: Any = None
+    start_date: str | None = None  # ISO 8601, as Step Functions reports them
+    stop_date: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.execution_arn.rsplit(":", 1)[-1] if self.execution_arn else ""
 
     def to_json(self) -> dict:
-        return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause, "events": self.events}
+        """The one shape every command prints a run in: which execution, how it stands or
+        ended, and what it returned. `events` is null where the history was not read."""
+        return {"executionArn": self.execution_arn, "name": self.name, "status": self.status,
+                "startDate": self.start_date, "stopDate": self.stop_date, "error": self.error, "cause": self.cause,
+                "output": self.output, "events": self.events}
+
+
+def result_from_description(description: Mapping[str, Any], history: list[dict] | None = None, **extra: Any) -> RunResult:
+    """A run as DescribeExecution reports it (with its history, when it was read)."""
+    output, execution_input = description.get("output"), description.get("input")
+    return RunResult(
+        status=description["status"], output=json.loads(output) if output else None,
+        error=description.get("error"), cause=description.get("cause"),
+        events=len(history) if history is not None else None, history=history or [],
+        execution_arn=description["executionArn"], input=_parsed(execution_input),
+        start_date=_iso(description.get("startDate")), stop_date=_iso(description.get("stopDate")), **extra,
+    )
+
+
+def _parsed(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if hasattr(moment, "isoformat") else moment
 
 
 # Turns one history event into a transition (or None); given the history's start time.
@@ -355,17 +389,7 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
             client.stop_execution(executionArn=execution, error="LocalTimeout", cause="the local run took too long")
             continue
         time.sleep(pause)
-    output = description.get("output")
-    return RunResult(
-        status=description["status"],
-        output=json.loads(output) if output else None,
-        error=description.get("error"),
-        cause=description.get("cause"),
-        events=len(history),
-        transitions=transitions,
-        history=history,
-        execution_arn=execution,
-    )
+    return result_from_description(description, history, transitions=transitions)
 
 
 def _child_histories(client, root_machine: str) -> list[list[dict]]:

@@ -31,8 +31,9 @@ def test_json_run_on_the_embedded_stub_prints_exactly_one_object():
 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # the whole of stdout is one JSON document
-    assert set(result) == {"status", "output", "error", "cause", "events"}
-    assert result["status"] == "SUCCEEDED"
+    assert set(result) == {"executionArn", "name", "connectionId", "status", "startDate", "stopDate", "error", "cause", "output", "events"}
+    assert result["status"] == "SUCCEEDED" and result["connectionId"] == CONNECTION_ID
+    assert result["executionArn"].endswith(":" + result["name"]) and result["startDate"] <= result["stopDate"]
     # The stub of a separate process runs on the real clock: the sync's duration is however long
     # this machine took (exact durations are asserted on a virtual clock in tests/e2e).
     duration = result["output"].pop("resyncDuration")
@@ -67,6 +68,8 @@ def test_human_run_prints_a_line_per_transition_then_the_outputs():
         (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "soon"], "--poll-interval"),
         (["run", "--connection-id", CONNECTION_ID, "--poll-interval", "-5"], "--poll-interval"),
         (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "ftp://airbyte.internal/v1"], "--airbyte-url"),
+        (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", ""], "--airbyte-url is empty"),
+        (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "  "], "--airbyte-url is empty"),
         (["run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://airbyte.example.com/api/public/v1"], "--airbyte-url"),
     ],
 )

@@ -207,6 +207,63 @@ def test_list_stops_at_its_limit(aws, capsys):
     assert len(started) == 3
 
 
+RUN_FIELDS = {"executionArn", "name", "connectionId", "status", "startDate", "stopDate", "error", "cause", "output", "events"}
+
+
+def test_every_json_run_names_its_execution_and_connection(aws, capsys):
+    client, arn = aws
+    code, out, _ = run(capsys, "start", "--connection-id", FIRST, "--state-machine-arn", arn, "--json")
+    started = json.loads(out)
+    assert code == 0 and set(started) == RUN_FIELDS | {"attached"}
+    execution = started["executionArn"]
+    assert (started["connectionId"], started["status"], started["name"]) == (FIRST, "RUNNING", execution.rsplit(":", 1)[1])
+    client.stop_execution(executionArn=execution, error="Stopped", cause="by the operator")
+
+    _, out, _ = run(capsys, "status", execution, "--json")
+    status = json.loads(out)
+    assert set(status) == RUN_FIELDS
+    assert (status["executionArn"], status["connectionId"], status["status"]) == (execution, FIRST, "ABORTED")
+    assert status["startDate"] <= status["stopDate"] and status["events"] > 0
+
+    other = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": SECOND}))["executionArn"]
+    code, out, _ = run(capsys, "list", "--state-machine-arn", arn, "--json")
+    listed = json.loads(out)
+    assert code == 0 and all(set(item) == RUN_FIELDS for item in listed)
+    assert {(item["executionArn"], item["connectionId"]) for item in listed} == {(execution, FIRST), (other, SECOND)}
+    _, out, _ = run(capsys, "list", "--state-machine-arn", arn, "--connection-id", SECOND, "--json")
+    assert [item["executionArn"] for item in json.loads(out)] == [other]
+
+
+@pytest.fixture
+def no_region(monkeypatch, tmp_path):
+    """A shell where no AWS Region is set: no variable, no config file naming one."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--stack-name", "airbyte-resync"],
+    ["start", "--connection-id", FIRST, "--stack-name", "airbyte-resync"],
+    ["request", "--connection-id", FIRST],
+])
+def test_without_a_region_a_command_says_so_in_one_line(aws, no_region, capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("airbyte-resync: error: no AWS Region: set AWS_REGION")
+
+
+def test_without_a_region_the_execution_arn_names_it(aws, no_region, capsys):
+    client, arn = aws
+    execution = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+    client.stop_execution(executionArn=execution)
+    code, out, _ = run(capsys, "status", execution, "--json")
+    assert code == 1 and json.loads(out)["status"] == "ABORTED"
+    code, out, _ = run(capsys, "list", "--state-machine-arn", arn, "--json")
+    assert code == 0 and [item["executionArn"] for item in json.loads(out)] == [execution]
+
+
 def test_request_puts_the_documented_event(aws, capsys):
     events = boto3.client("events")
     queue = boto3.client("sqs").create_queue(QueueName="seen")["QueueUrl"]
