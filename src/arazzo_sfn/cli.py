@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any, TextIO
 from arazzo_sfn.compiler import compile_all, compile_bundle, compile_file, diagram_of
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.errors import ArazzoError, ArazzoWarning
+
+# The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -47,7 +51,7 @@ def _main(argv: list[str] | None) -> int:
     run_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to run (required when the document has several)")
     run_cmd.add_argument("--input", dest="input", default="{}", help="the workflow inputs: a JSON object, or @FILE to read it from FILE (default {})")
     run_cmd.add_argument("--server-url", required=True, help="base URL of the API every step calls: https, or http on a loopback address (e.g. http://127.0.0.1:8080/v1)")
-    run_cmd.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
+    run_cmd.add_argument("--json", action="store_true", help="print exactly one JSON object: the execution, its status, start and stop, error, cause, output and history length")
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -56,6 +60,11 @@ def _main(argv: list[str] | None) -> int:
         except UsageError as error:
             print(f"arazzo-sfn: error: {error}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            # A local run keeps nothing between runs: the line is all there is to say.
+            logging.disable(logging.CRITICAL)
+            print("\narazzo-sfn: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if args.command == "diagram":
         try:
             sys.stdout.write(diagram_of(args.workflow, args.workflow_id))
@@ -79,8 +88,9 @@ def _main(argv: list[str] | None) -> int:
         return 2
     if args.check:
         stale = [path for path, text in outputs.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+        which = " --all" if args.all else f" --workflow {args.workflow_id}" if args.workflow_id else ""
         for path in stale:
-            print(f"arazzo-sfn: {path} is stale: run `arazzo-sfn compile {args.workflow} -o {args.output}{' --all' if args.all else ''}`", file=sys.stderr)
+            print(f"arazzo-sfn: {path} is stale: run `arazzo-sfn compile {args.workflow}{which} -o {args.output}`", file=sys.stderr)
         return 1 if stale else 0
     for path, text in outputs.items():
         if path is None:

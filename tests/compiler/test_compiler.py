@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -319,6 +320,10 @@ def test_check_fails_on_a_modified_copy_and_names_it(tmp_path):
     assert result.returncode == 1
     assert str(stale) in result.stderr
     assert stale.read_text(encoding="utf-8") == before, "--check must not write"
+    # The hint is a command that works: run as suggested, the file is fresh again.
+    suggested = shlex.split(re.search(r"run `arazzo-sfn (.+)`", result.stderr).group(1))
+    assert run_cli(*suggested).returncode == 0
+    assert run_cli("compile", WORKFLOW_PATH, "--workflow", ROOT_WORKFLOW, "-o", stale, "--check").returncode == 0
 
 
 def test_check_without_output_is_a_usage_error():

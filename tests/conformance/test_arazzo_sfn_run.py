@@ -14,7 +14,7 @@ from arazzo_sfn.testing import Reply, ScriptedServer
 from tests.conformance.conftest import SHELTER, WORKFLOW
 
 CLI = Path(sys.executable).parent / "arazzo-sfn"
-RESULT_KEYS = {"status", "output", "error", "cause", "events"}
+RESULT_KEYS = {"executionArn", "name", "status", "startDate", "stopDate", "error", "cause", "output", "events"}
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     # As a user would run it: no server URLs or Powertools settings inherited from the tests.
@@ -138,3 +138,26 @@ def test_an_unknown_workflow_id_exits_2(shelter_workflow):
     assert done.returncode == 2
     assert "no workflow 'adopt-cat'" in done.stderr
     assert done.stdout == ""
+
+
+def test_ctrl_c_during_a_run_is_one_line_and_exit_130(shelter_workflow):
+    import signal
+    import socket
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SERVER_URL", "POWERTOOLS_"))}
+    # A server that takes the connection and never answers: the run is surely under way when interrupted.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen([str(CLI), "run", str(shelter_workflow), "--input", '{"petId": 7}', "--server-url", url],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        try:
+            assert process.stdout.readline().startswith("Running ")
+            time.sleep(2)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == ["arazzo-sfn: interrupted"]
+    assert "Traceback" not in stdout + stderr
