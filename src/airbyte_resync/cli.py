@@ -126,6 +126,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.airbyte_url is not None:  # given, even empty: never fall back to the stub silently
         url = _airbyte_url(args.airbyte_url)
         credentials = credentials_from_environment()
+        _check_reachable(url)
     else:
         stub, credentials = start_embedded_stub()
         url = stub.url
@@ -354,6 +355,29 @@ def _airbyte_url(value: str) -> str:
         return validate_api_url(value)
     except AirbyteConfigurationError as error:
         raise UsageError(f"--airbyte-url: {str(error).replace('AIRBYTE_API_URL', 'the URL')}") from None
+
+
+# How long the first look at Airbyte may take before the run starts anyway (and retries as usual).
+REACHABLE_TIMEOUT_SECONDS = 5.0
+
+
+def _check_reachable(url: str) -> None:
+    """Before anything starts: a host that does not exist or refuses every connection will not
+    come round within the run's retries, so say at once what to check instead of retrying for
+    minutes. A slow answer is left to the run, whose retries are made for it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_SECONDS).close()
+    except socket.gaierror:
+        raise UsageError(f"--airbyte-url: no such host {host!r}: check the host name (nothing was sent to Airbyte)") from None
+    except ConnectionRefusedError:
+        raise UsageError(f"--airbyte-url: connection refused by {host}:{port}; is Airbyte running there, and is the port right? (nothing was sent to Airbyte)") from None
+    except OSError:
+        return  # unreachable for now, or slow: the run's own retries say what happens
 
 
 def _progress(out: TextIO):

@@ -183,22 +183,41 @@ def test_ctrl_c_ends_a_local_run_with_one_line_and_exit_130():
     assert "Traceback" not in stdout + stderr
 
 
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://127.0.0.1:9/api/public/v1", "connection refused by 127.0.0.1:9; is Airbyte running there"),
+    ("https://airbyte.invalid/api/public/v1", "no such host 'airbyte.invalid': check the host name"),
+])
+def test_an_airbyte_that_cannot_be_reached_at_all_fails_at_once_saying_what_to_check(url, said):
+    done = run_cli("run", "--connection-id", CONNECTION_ID, "--airbyte-url", url)
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("airbyte-resync: error: --airbyte-url: ") and said in line
+
+
 def test_a_failed_attempt_is_a_line_at_once_naming_the_host_and_what_to_check():
+    import socket
+
     environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
-    # Nothing listens on port 9: each attempt is refused; the retries would take minutes.
-    process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--airbyte-url", "http://127.0.0.1:9/api/public/v1"],
+    # Airbyte answers the first look, then goes away: each attempt is refused; the retries would take minutes.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--airbyte-url", f"http://127.0.0.1:{port}/api/public/v1"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     try:
+        listener.settimeout(60)
+        listener.accept()[0].close()
+        listener.close()
         lines = []
         for line in process.stdout:
             lines.append(line)
             if "refused" in line:
                 break
     finally:
+        listener.close()
         process.kill()
         process.communicate()
     assert lines[-1].strip().startswith("checkConnection: ")
-    assert "refused by 127.0.0.1:9; is Airbyte running there, and is the Airbyte URL right?" in lines[-1]
+    assert f"refused by 127.0.0.1:{port}; is Airbyte running there, and is the Airbyte URL right?" in lines[-1]
     # When the next attempt comes, from the state's Retry (TransientAirbyteError: 5 s, doubling, full jitter).
     assert lines[-1].rstrip().endswith(" -- attempt 2 of 7 in at most 5 s")
 
