@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from airbyte_client.ids import UUID_PATTERN
+from airbyte_resync.interrupted import JobsSeen, settle
 from airbyte_resync.local import Credentials, run_state_machine, start_embedded_stub
 from arazzo_sfn.execution import print_result
 
@@ -28,6 +29,10 @@ EXIT_INTERRUPTED = 130
 
 class UsageError(Exception):
     """Bad arguments or environment: exit 2, naming what is wrong."""
+
+
+class InterruptedRun(KeyboardInterrupt):
+    """Ctrl-C during a local run against a real Airbyte; the message says what became of its reset."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"airbyte-resync: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        # A local run keeps nothing between runs: nothing is left to clean up but the line.
-        # Watching on AWS stops only the watching, which the line says.
+    except KeyboardInterrupt as interrupted:
+        # A local run keeps nothing between runs; against a real Airbyte, what became of the
+        # reset it started is said. Watching on AWS stops only the watching, which the line says.
         on_aws = " (only the watching: what runs on AWS goes on; `airbyte-resync watch <execution arn>` follows it again)"
-        print(f"\nairbyte-resync: interrupted{on_aws if args.command in AWS_COMMANDS else ''}", file=sys.stderr)
+        detail = f": {interrupted}" if isinstance(interrupted, InterruptedRun) else on_aws if args.command in AWS_COMMANDS else ""
+        print(f"\nairbyte-resync: interrupted{detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -139,15 +145,27 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
     where = f"the built-in Airbyte stub at {url}" if stub else url
     progress = None if args.json else _progress(out)
+    seen = JobsSeen()
+
+    def on_transition(transition) -> None:
+        seen(transition)
+        if progress is not None:
+            progress.transition("run", transition)
+
     try:
         if progress is None:
-            result = run_state_machine(execution_input, url, credentials)
+            result = run_state_machine(execution_input, url, credentials, on_transition=on_transition)
         else:
             with progress:
                 progress.add_run("run", f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}")
-                result = run_state_machine(execution_input, url, credentials, on_transition=lambda t: progress.transition("run", t),
+                result = run_state_machine(execution_input, url, credentials, on_transition=on_transition,
                                            wrap_function=_reporting_failures(progress, "run"))
                 progress.end("run", result.status)
+    except KeyboardInterrupt:
+        if stub is not None:  # the stub ends with the process: nothing in it outlives the run
+            raise
+        # Against a real Airbyte, the reset this run started must not go on unwatched.
+        raise InterruptedRun(settle(url, credentials, execution_input["connectionId"], seen)) from None
     finally:
         if stub is not None:
             stub.stop()

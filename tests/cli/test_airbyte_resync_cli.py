@@ -258,3 +258,29 @@ def test_on_a_terminal_the_run_is_a_live_display_of_the_workflow_steps():
     assert "checkConnection.Route" not in text and "StartWorkflow" not in text  # steps, not generated states
     assert re.search(r"waitForResync\s+job 1002\s+succeeded", text)
     assert "Execution SUCCEEDED" in text and "resyncStatus: succeeded" in text
+
+
+def test_ctrl_c_against_a_real_airbyte_cancels_the_reset_it_left_running_and_says_so():
+    import signal
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    with AirbyteStub() as stub:
+        stub.script("reset", ["running"] * 50 + ["succeeded"])  # a long reset: polled every minute
+        process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "60", "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        try:
+            for _ in range(600):
+                if any(job["jobType"] == "reset" for job in stub.jobs.values()) and "getJob" in stub.operations():
+                    break
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        [reset] = [job for job in stub.jobs.values() if job["jobType"] == "reset"]
+        assert reset["status"] == "cancelled"
+        assert [job["jobType"] for job in stub.jobs.values()] == ["reset"], "no sync after an interrupted reset"
+    assert process.returncode == 130 and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"airbyte-resync: interrupted: reset {reset['jobId']} was running and has been cancelled; the destination may be partly emptied: run again"]
