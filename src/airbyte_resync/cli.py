@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from airbyte_client.ids import UUID_PATTERN
@@ -75,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
     stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
     stub.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    stub.add_argument("--scenario", type=Path, help="a YAML or JSON file: connections, running jobs, job outcomes, faults (docs: Rehearse the runbook)")
+    stub.add_argument("--connection", action="append", default=[], metavar="ID[=STATUS]",
+                      help="a connection that exists (active unless STATUS: inactive, deprecated, locked); given, any other id is unknown (404)")
+    stub.add_argument("--running", action="append", default=[], metavar="ID[=TYPE]", help="a job (sync unless TYPE) already running for the connection")
+    stub.add_argument("--reset", action="append", default=[], metavar="STATUS,...", help="the statuses of the next reset, one per poll (repeat for the one after)")
+    stub.add_argument("--sync", action="append", default=[], metavar="STATUS,...", help="the statuses of the next sync, one per poll (repeat for the one after)")
+    stub.add_argument("--fault", action="append", default=[], metavar="OPERATION=FAULT,...",
+                      help="what the next requests of an operation get: an HTTP status, ok, disconnect, truncated, invalid-json, delay:SECONDS, slow-answer:SECONDS")
     args = parser.parse_args(argv)
     if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
         signal.signal(signal.SIGINT, _interrupted)
@@ -114,8 +123,10 @@ def serve_stub(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    scenario = _stub_scenario(args)
     try:
-        serve(args.port, host=args.host, client_id=_env("AIRBYTE_CLIENT_ID"), client_secret=_env("AIRBYTE_CLIENT_SECRET"), api_token=_env("AIRBYTE_API_TOKEN"))
+        serve(args.port, host=args.host, prepare=scenario.start_playing, known_connections=None if scenario.connections is None else list(scenario.connections),
+              client_id=_env("AIRBYTE_CLIENT_ID"), client_secret=_env("AIRBYTE_CLIENT_SECRET"), api_token=_env("AIRBYTE_API_TOKEN"))
     except ValueError as error:  # not a loopback address
         raise UsageError(f"--host: {error}; use 127.0.0.1 or ::1") from None
     except OSError as error:
@@ -123,6 +134,35 @@ def serve_stub(args: argparse.Namespace) -> int:
             raise UsageError(f"port {args.port} on {args.host} is already in use: stop what listens there, or pick another --port (0 = any free port)") from None
         raise UsageError(f"cannot listen on {args.host} port {args.port}: {error.strerror or error}") from None
     return 0
+
+
+def _stub_scenario(args: argparse.Namespace):
+    """The scenario of the file, with what the flags add to it."""
+    from airbyte_resync import scenario
+
+    try:
+        document = scenario.load(args.scenario) if args.scenario else {}
+        where = f"scenario {args.scenario}" if args.scenario else "scenario"
+        if args.connection:
+            connections = document.setdefault("connections", {}) or {}
+            document["connections"] = connections
+            for item in args.connection:
+                connection, _, status = item.partition("=")
+                connections[connection.strip()] = status.strip() or "active"
+        for item in args.running:
+            connection, _, job_type = item.partition("=")
+            document.setdefault("running", []).append({"connectionId": connection.strip(), "jobType": job_type.strip() or "sync"})
+        for job_type in ("reset", "sync"):
+            for item in getattr(args, job_type):
+                document.setdefault("jobs", {}).setdefault(job_type, []).append([status.strip() for status in item.split(",")])
+        for item in args.fault:
+            operation, equals, faults = item.partition("=")
+            if not equals:
+                raise scenario.ScenarioError(f"--fault {item!r}: write OPERATION=FAULT,... (e.g. createJob=503,ok)")
+            document.setdefault("faults", {}).setdefault(operation.strip(), []).extend(fault.strip() for fault in faults.split(","))
+        return scenario.parse(document, where)
+    except scenario.ScenarioError as error:
+        raise UsageError(str(error)) from None
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:

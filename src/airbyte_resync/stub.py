@@ -616,6 +616,23 @@ class AirbyteStub:
         with self._lock:
             self._queued_scripts.setdefault(job_type, deque()).append((statuses, None, tuple(begins)))
 
+    def start_running_job(self, connection_id: str, job_type: str = "sync") -> int:
+        """A job of `connection_id` that runs until cancelled, as one Airbyte's scheduler or
+        someone in its UI started: what a run finds when the connection is busy. Its id."""
+        _checked_script(job_type, ["running"])
+        stored_type = "reset" if job_type == "clear" else job_type
+        with self._lock:
+            now = self._clock()
+            job = _Job(
+                job_id=self._next_job_id, job_type=stored_type, connection_id=_canonical_uuid(connection_id),
+                script=("running",), step=0, status="running", start_time=now, last_updated_at=now,
+                update_sequence=self._next_update_sequence(), now=self._clock, finish_after=self._finish_after,
+                timeline=(), sync_stats=self._sync_stats,
+            )
+            self._next_job_id += 1
+            self._jobs[job.job_id] = job
+            return job.job_id
+
     def set_connection_status(self, connection_id: str, status: str) -> None:
         """A connection's status as getConnection reports it (active, inactive, deprecated,
         locked); Airbyte refuses to sync a connection that is not active."""
@@ -1050,13 +1067,16 @@ class AirbyteStub:
         return self._update_sequence
 
 
-def serve(port: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
+def serve(port: int, host: str = "127.0.0.1", prepare: Callable[[AirbyteStub], None] | None = None, **kwargs: Any) -> None:
     """Run the stub in the foreground until interrupted (Ctrl-C).
 
-    Prints one line with the base URL. `kwargs` go to `AirbyteStub`.
+    Prints one line with the base URL. `kwargs` go to `AirbyteStub`; `prepare` sets the
+    started stub up (a scenario) before the line is printed.
     """
     stub = AirbyteStub(host=host, port=port, **kwargs)
     stub.start()
+    if prepare is not None:
+        prepare(stub)
     print(f"Airbyte stub listening on {stub.url}", flush=True)
     try:
         while True:
