@@ -3,9 +3,20 @@ so it is set before any test imports them."""
 
 import os
 
+import pytest
+
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "airbyte-resync")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AirbyteResync")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+@pytest.fixture(autouse=True)
+def _no_creation_notes_between_tests():
+    """Without a table, the trigger functions note in memory that a step may have created a
+    job; one test's notes must not reach the next."""
+    from airbyte_client import adoption
+
+    adoption._notes_in_memory.clear()
+
 
 # The fault matrix's outcomes, as each test recorded them (in whichever worker it ran).
 _FAULT_MATRIX: dict[tuple[str, str], str] = {}

@@ -1,6 +1,7 @@
 """trigger-resync: start the sync that repopulates the destination after a successful reset."""
 
-from airbyte_client.handler import StepRequest, step_function
+from airbyte_client.adoption import create_job_for_run
+from airbyte_client.handler import StepRequest, logger, step_function
 
 
 @step_function("createJob", idempotent=True)
@@ -8,4 +9,5 @@ def lambda_handler(request: StepRequest, airbyte_client):
     connection_id = request.body_uuid("connectionId")
     job_type = request.body_equals("jobType", "sync")
     adopt_above = request.adopt_above()
-    return airbyte_client().create_job_once(connection_id, job_type, retry=request.retrying_since is not None, adopt_above=adopt_above)
+    return create_job_for_run(airbyte_client(), connection_id, job_type, execution=request.execution_id, step=request.step,
+                              retry=request.retrying_since is not None, adopt_above=adopt_above, log=logger)

@@ -39,7 +39,7 @@ def test_json_run_on_the_embedded_stub_prints_exactly_one_object():
     duration = result["output"].pop("resyncDuration")
     assert re.fullmatch(r"PT(\d+M)?\d+S", duration), duration
     assert result["output"] == {
-        "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncWatched": True,
+        "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncStartedBy": "this-run", "resyncWatched": True,
         "resyncStatus": "succeeded", "rowsSynced": 12_345, "bytesSynced": 6_789_012,
     }
     assert result["error"] is None and result["cause"] is None
@@ -101,6 +101,7 @@ def test_no_wait_for_resync_ends_once_the_sync_has_started():
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout)["output"]
     assert output["resyncWatched"] is False and output["resyncStatus"] == "running"
+    assert (output["rowsSynced"], output["bytesSynced"], output["resyncDuration"]) == (None, None, None)
     # The sync's status is read once, as it started; nobody waits for its end.
     assert [c.operation_id for c in calls][-2:] == ["createJob", "getJob"]
 

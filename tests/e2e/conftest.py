@@ -19,6 +19,7 @@ CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 # Distinctive values, so a test can search everything captured for them.
 CLIENT_ID = "e2e-client-7b1f0c"
 CLIENT_SECRET = "e2e-secret-Qx8vT2mLr9ZpW4kN"
+JOBS_NEVER_END_BY_THEMSELVES = 366 * 24 * 3600.0
 
 
 class VirtualClock:
@@ -100,11 +101,14 @@ class Harness:
 
 
 @pytest.fixture
-def harness(clocked_harness):
+def harness():
     """The stub and the waits on a virtual clock: what a run reports of durations and times
     comes from the stub's clock, never from how fast this machine is, and a run only waits
-    as long as it computes."""
-    return clocked_harness[0]
+    as long as it computes. Jobs move on only when polled (none ends by itself while the
+    retries' backoff moves the clock on), so each test knows the calls a run makes."""
+    clock = VirtualClock()
+    with AirbyteStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock, finish_after=JOBS_NEVER_END_BY_THEMSELVES) as stub:
+        yield Harness(stub, Credentials(client_id=CLIENT_ID, client_secret=CLIENT_SECRET), clock=clock)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ CHECKS = [TOKEN, CONNECTION, LIST]
 # The default stub scripts: the reset and the sync each read twice to their end.
 WATCHED = [RESET, POLL, POLL, SYNC, POLL, POLL]
 OUTPUT = {
-    "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncWatched": True,
+    "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncStartedBy": "this-run", "resyncWatched": True,
     "resyncStatus": "succeeded", "rowsSynced": 12_345, "bytesSynced": 6_789_012, "resyncDuration": "PT0S",
 }
 

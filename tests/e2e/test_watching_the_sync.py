@@ -7,6 +7,7 @@ calls Airbyte received."""
 from __future__ import annotations
 
 import pytest
+import requests
 
 from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CONNECTION_ID, cause_of, template_with_child_bound
@@ -60,8 +61,9 @@ def test_without_waiting_for_the_sync_the_run_ends_when_it_has_started(harness):
     result = harness.run(waitForResync=False)
 
     assert result.status == "SUCCEEDED", result.cause
-    assert {key: result.output[key] for key in ("resetJobId", "resetStatus", "resyncJobId", "resyncWatched", "resyncStatus")} == {
-        "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncWatched": False, "resyncStatus": "running"}
+    assert result.output == {
+        "resetJobId": 1001, "resetStatus": "succeeded", "resyncJobId": 1002, "resyncStartedBy": "this-run", "resyncWatched": False,
+        "resyncStatus": "running", "rowsSynced": None, "bytesSynced": None, "resyncDuration": None}  # no figures of a sync still running
     # The sync's status as it started is read once; its failure later is not this run's.
     assert harness.calls() == CHECKS + WATCHED_RESET + [SYNC, POLL]
 
@@ -118,6 +120,45 @@ def test_a_second_run_right_after_the_first_adopts_only_its_own_jobs(harness):
     assert operations.count("createJob") == 2  # the lost reset, the lost sync, nothing more
     polled = [call.path for call in harness.stub.calls if call.operation_id == "getJob"]
     assert set(polled) == {"/jobs/1003", "/jobs/1004"}
+
+
+def test_a_sync_airbytes_scheduler_started_after_the_reset_is_watched_and_said_to_be_airbytes(harness):
+    """The moment the reset succeeds, Airbyte's scheduler starts a sync: this run's own is
+    refused (409 try-again-later). That sync refills the destination, so the run watches it to
+    its end, but its outputs do not claim it."""
+    harness.stub.script("sync", ["running", "running", "succeeded"])  # the scheduler's
+
+    def scheduler_starts_a_sync_first(logical_id, handler):
+        if logical_id != "TriggerResyncFunction":
+            return handler
+
+        def invoke(event, context):
+            if not any(job["jobType"] == "sync" for job in harness.stub.jobs.values()):
+                requests.post(f"{harness.stub.url}/jobs", json={"connectionId": CONNECTION_ID, "jobType": "sync"},
+                              headers={"Authorization": f"Bearer {harness.stub.issued_tokens()[-1]}"}, timeout=10)
+            return handler(event, context)
+
+        return invoke
+
+    result = harness.run_raw({"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0}, wrap_function=scheduler_starts_a_sync_first)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["resyncJobId"] == 1002 and result.output["resyncStartedBy"] == "airbyte"
+    assert result.output["resyncStatus"] == "succeeded"
+    assert harness.created() == ["reset", "sync"], "no second sync"
+    refused = [call for call in harness.stub.calls if call.operation_id == "createJob" and call.status == 409]
+    assert len(refused) == 1
+    assert "Airbyte already runs a sync it started after this run's reset" in result.function_logs
+
+
+def test_a_sync_whose_answer_was_lost_is_this_runs_own(harness):
+    harness.stub.inject("createJob", Fault.delay(0), Fault.truncated())  # the reset answers; the sync is created, its answer cut off
+
+    result = harness.run()
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["resyncJobId"], result.output["resyncStartedBy"]) == (1002, "this-run")
+    assert harness.created() == ["reset", "sync"]
 
 
 # ------------------------------------------------------- an outage while the reset runs

@@ -13,7 +13,9 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from airbyte_client import adoption
 from airbyte_client import auth as auth_module
+from airbyte_client.adoption import STARTED_BY_HEADER, create_job_for_run
 from airbyte_client.auth import BearerToken, ClientCredentials, NoAuth
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.config import Settings, auth_from_secret, load_settings, validate_api_url
@@ -769,6 +771,11 @@ def test_a_post_whose_answer_is_cut_off_is_not_retried_blindly():
 # ---------------------------------------------------------------- a retried create finds its job
 
 
+def create_for_run(client, job_type, *, retry=False, adopt_above=None, step="trigger"):
+    return create_job_for_run(client, CONNECTION_ID, job_type, execution="arn:aws:states:us-east-1:123456789012:execution:m:run",
+                              step=step, retry=retry, adopt_above=adopt_above)
+
+
 def test_a_retried_create_takes_the_job_its_lost_attempt_created():
     with AirbyteStub() as stub:
         client = AirbyteClient(Settings(stub.url, NoAuth()))
@@ -776,13 +783,50 @@ def test_a_retried_create_takes_the_job_its_lost_attempt_created():
         seen = client.create_job(CONNECTION_ID, "sync").body["jobId"]  # the newest job the run saw: 1001
         stub.inject("createJob", Fault.truncated())  # created, answer lost
         with pytest.raises(TransientAirbyteError, match="looks for the job"):
-            client.create_job_once(CONNECTION_ID, "reset", adopt_above=seen)
+            create_for_run(client, "reset", adopt_above=seen)
 
-        again = client.create_job_once(CONNECTION_ID, "reset", retry=True, adopt_above=seen)
+        again = create_for_run(client, "reset", retry=True, adopt_above=seen)
 
         assert [job["jobType"] for job in stub.jobs.values()] == ["sync", "reset"]
         assert again.status_code == 200 and again.body["jobId"] == 1002
+        assert again.headers[STARTED_BY_HEADER] == "this-run"
         assert [c.operation_id for c in stub.calls][-1] == "listJobs"
+
+
+def test_a_sync_airbyte_started_after_a_refusal_is_watched_but_said_to_be_airbytes():
+    """Airbyte's scheduler starts a sync the moment the reset ends: this run's own sync is refused
+    (409 try-again-later), and its retry finds that sync. It refills the destination, so the run
+    may watch it; it must not call it its own."""
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        stub.script("reset", ["succeeded"])
+        reset = client.create_job(CONNECTION_ID, "reset").body["jobId"]
+        client.get_job(reset)  # the reset ends
+        stub.script("sync", ["running", "running", "succeeded"])
+        schedulers = client.create_job(CONNECTION_ID, "sync").body["jobId"]  # Airbyte's scheduler
+        with pytest.raises(TransientAirbyteError, match="409") as refused:
+            create_for_run(client, "sync", adopt_above=reset)
+        assert refused.value.changed_nothing
+
+        answer = create_for_run(client, "sync", retry=True, adopt_above=reset)
+
+        assert answer.body["jobId"] == schedulers and answer.headers[STARTED_BY_HEADER] == "airbyte"
+        assert [job["jobType"] for job in stub.jobs.values()] == ["reset", "sync"]
+
+
+def test_after_a_refusal_a_reset_someone_else_started_is_not_taken():
+    with AirbyteStub() as stub:
+        client = AirbyteClient(Settings(stub.url, NoAuth()))
+        seen = 1000
+        stub.script("reset", ["running"])
+        others = client.create_job(CONNECTION_ID, "reset").body["jobId"]
+        stub.inject("createJob", Fault.status(503))
+        with pytest.raises(TransientAirbyteError):
+            create_for_run(client, "reset", adopt_above=seen)
+
+        answer = create_for_run(client, "reset", retry=True, adopt_above=seen)
+
+        assert answer.body["jobId"] != others and answer.headers[STARTED_BY_HEADER] == "this-run"
 
 
 def test_a_retried_create_adopts_no_job_the_run_had_seen_before_its_first_attempt():
@@ -795,8 +839,9 @@ def test_a_retried_create_adopts_no_job_the_run_had_seen_before_its_first_attemp
         stub.script("reset", ["succeeded"])
         second_runs_reset = client.create_job(CONNECTION_ID, "reset").body["jobId"]
         assert first_runs_sync < second_runs_reset
+        adoption.note_may_create("arn:aws:states:us-east-1:123456789012:execution:m:run", "trigger")
 
-        answer = client.create_job_once(CONNECTION_ID, "sync", retry=True, adopt_above=second_runs_reset)
+        answer = create_for_run(client, "sync", retry=True, adopt_above=second_runs_reset)
 
         assert answer.body["jobId"] not in (first_runs_sync, second_runs_reset)  # a new sync
         assert [job["jobType"] for job in stub.jobs.values()] == ["sync", "reset", "sync"]
@@ -808,7 +853,7 @@ def test_a_retry_that_knows_no_job_of_the_run_adopts_nothing():
         stub.script("reset", ["succeeded"])
         client.create_job(CONNECTION_ID, "reset")  # an old reset, from another run
 
-        answer = client.create_job_once(CONNECTION_ID, "reset", retry=True, adopt_above=None)
+        answer = create_for_run(client, "reset", retry=True, adopt_above=None)
 
         assert answer.body["jobId"] == 1002  # a new job, not the old one
         assert "listJobs" not in [c.operation_id for c in stub.calls]

@@ -693,7 +693,9 @@ def retried(event: dict, adopt_above) -> dict:
 
 def test_a_retried_trigger_adopts_a_job_above_the_one_it_names(stub):
     stub.script("reset", ["succeeded"])
-    trigger_reset(create_job_event(), CONTEXT)  # 1001: what the lost first attempt created
+    stub.inject("createJob", Fault.truncated())
+    with pytest.raises(TransientAirbyteError):
+        trigger_reset(create_job_event(), CONTEXT)  # 1001: created, its answer lost
     stub.reset_calls()
 
     result = trigger_reset(retried(create_job_event(), adopt_above=1000), CONTEXT)

@@ -28,6 +28,11 @@ from arazzo_runtime.http import retry_after_seconds
 from arazzo_runtime.step import step_answer
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers by which Airbyte refuses a request without acting on it (409 try-again-later too);
+# after 500, 502 or 504 it may have acted.
+REFUSING_STATUSES = frozenset({429, 503})
+# Transport failures before the request went out.
+NOTHING_SENT = frozenset({"refused", "unresolvable", "connect_timeout", "tls"})
 # Airbyte answers 409 with this problem type while another job holds the connection.
 TRY_AGAIN_LATER_TYPE = "try-again-later"
 # Error bodies are carried into the execution's failure cause; keep them small.
@@ -44,6 +49,8 @@ LONGEST_POLL_SECONDS = 300
 # the caller allows (X-Max-Job-Seconds) and has not ended.
 OVERDUE_HEADER = "x-job-overdue"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+# What a job reports of its work, final only once it ended.
+UNFINISHED_FIGURES = ("rowsSynced", "bytesSynced", "duration")
 
 
 @dataclass(frozen=True)
@@ -80,22 +87,6 @@ class AirbyteClient:
 
     def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
         return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type}, read_timeout=self.settings.create_job_read_timeout)
-
-    def create_job_once(self, connection_id: str, job_type: str, retry: bool = False, adopt_above: int | None = None) -> ApiResponse:
-        """Create a job, safely retryable. On a retry, a job of this type for this connection
-        with an id above `adopt_above` (the newest job id this run saw before its first
-        attempt: Airbyte's ids only grow) is the one an earlier attempt created before its
-        answer was lost: it is returned instead of a second job. Without `adopt_above` no job
-        is adopted, since none can be told to be this run's. An answer lost that way is raised
-        as transient, so the retry comes to look for it."""
-        if retry and adopt_above is not None:
-            earlier = self.job_created_above(connection_id, job_type, adopt_above)
-            if earlier is not None:
-                return ApiResponse(200, {"content-type": "application/json"}, earlier)
-        try:
-            return self.create_job(connection_id, job_type)
-        except InvalidAirbyteResponse as exc:
-            raise TransientAirbyteError(f"{exc}; the retry looks for the job before creating one") from None
 
     def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> dict | None:
         """The first job of this type for this connection created after job `job_id`."""
@@ -135,13 +126,18 @@ class AirbyteClient:
         started = airbyte_timestamp(answer.body.get("startTime"))
         now = _http_date(answer.headers.get("date")) or datetime.now(UTC)
         age = (now - started).total_seconds() if started else 0.0
+        body = answer.body
+        if body.get("status") not in TERMINAL_STATUSES:
+            # A job's figures are its result: a job that has not ended reports none, so a run
+            # that does not watch its sync to the end shows no figures of a sync still running.
+            body = {key: value for key, value in body.items() if key not in UNFINISHED_FIGURES}
         headers = dict(answer.headers)
         if retry_after_seconds(answer.headers) is None:  # Airbyte's own word wins
             headers["retry-after"] = str(next_poll_seconds(age, shortest_wait))
         if max_job_seconds is not None:
             overdue = answer.body.get("status") not in TERMINAL_STATUSES and age > max_job_seconds
             headers[OVERDUE_HEADER] = "true" if overdue else "false"
-        return ApiResponse(answer.status_code, headers, answer.body)
+        return ApiResponse(answer.status_code, headers, body)
 
     def cancel_job(self, job_id: int) -> ApiResponse:
         return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob")
@@ -182,7 +178,8 @@ class AirbyteClient:
                 # The answer was cut off. Reading again is safe; sending a POST again could create a second job.
                 error = TransientAirbyteError if method in SAFE_METHODS else InvalidAirbyteResponse
                 raise error(f"{operation} ({method} {path}): the response was cut off ({exc.cause})") from None
-            raise TransientAirbyteError(f"{operation} ({method} {path}): {self._unreachable(exc, read_timeout)}") from None
+            raise TransientAirbyteError(f"{operation} ({method} {path}): {self._unreachable(exc, read_timeout)}",
+                                        changed_nothing=exc.kind in NOTHING_SENT) from None
         return _Answer(answer.status, answer.headers, content, target)
 
     def _unreachable(self, exc: transport.TransportError, read_timeout: float | None) -> str:
@@ -214,7 +211,7 @@ class AirbyteClient:
         if status in TRANSIENT_STATUSES or (status == 409 and _problem_type(body).endswith(TRY_AGAIN_LATER_TYPE)):
             retry_after = response.headers.get("retry-after")
             hint = f", Retry-After {retry_after}" if retry_after else ""
-            raise TransientAirbyteError(f"{where}: HTTP {status} {_problem_summary(body)}{hint}".rstrip())
+            raise TransientAirbyteError(f"{where}: HTTP {status} {_problem_summary(body)}{hint}".rstrip(), changed_nothing=status in REFUSING_STATUSES or status == 409)
         if body is _UNREADABLE:
             if method in SAFE_METHODS:
                 raise TransientAirbyteError(f"{where}: HTTP {status} with a body that is not JSON")

@@ -12,7 +12,17 @@ class AirbyteError(Exception):
 
 class TransientAirbyteError(AirbyteError):
     """Trouble that a later attempt may not meet: connection errors, timeouts, 429, 5xx,
-    409 try-again-later. The state machine retries it with exponential backoff."""
+    409 try-again-later. The state machine retries it with exponential backoff.
+
+    `changed_nothing` is true when the request certainly changed nothing in Airbyte: it was
+    never sent (connection refused, no such host), or Airbyte refused it (429, 503, 409
+    try-again-later). Otherwise (an answer lost after the request went out, another 5xx) it
+    may have: a retry of a create then looks for what it may have created. A subclass would
+    not do: Step Functions matches the error by its class name."""
+
+    def __init__(self, message: str = "", *, changed_nothing: bool = False) -> None:
+        super().__init__(message)
+        self.changed_nothing = changed_nothing
 
 
 class InvalidInput(AirbyteError):

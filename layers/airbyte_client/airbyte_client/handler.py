@@ -31,7 +31,7 @@ metrics = Metrics()
 
 MAX_JOB_ID = 2**63 - 1
 # The newest job id the run saw before a trigger's first attempt: a retried trigger adopts
-# only a job created after it (see AirbyteClient.create_job_once).
+# only a job created after it (see airbyte_client.adoption).
 ADOPT_ABOVE_HEADER = "X-Adopt-Above-Job-Id"
 _clients: dict[tuple[str, str], AirbyteClient] = {}
 
