@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,7 +26,7 @@ FILES = {
 }
 
 
-def execution_input_schema(workflow: Path = WORKFLOW) -> dict:
+def execution_input_schema(workflow: Path = WORKFLOW) -> dict[str, Any]:
     """The workflow's inputs, as the schema of the state machine's input."""
     document = yaml.safe_load(workflow.read_text(encoding="utf-8"))
     inputs = next(item for item in document["workflows"] if item["workflowId"] == WORKFLOW_ID)["inputs"]
@@ -38,7 +39,7 @@ def execution_input_schema(workflow: Path = WORKFLOW) -> dict:
     }
 
 
-def event_schema(workflow: Path = WORKFLOW) -> dict:
+def event_schema(workflow: Path = WORKFLOW) -> dict[str, Any]:
     """The EventBridge event that requests a run: its detail is the execution input, unchanged."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

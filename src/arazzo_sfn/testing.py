@@ -108,7 +108,7 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.socket.getsockname()[:2]  # an AF_INET address: (host text, port)
         return f"http://{host}:{port}"
 
     def start(self) -> ScriptedServer:
@@ -128,7 +128,7 @@ class ScriptedServer:
     def __enter__(self) -> ScriptedServer:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def sequence(self) -> list[str]:
@@ -177,7 +177,7 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-        def log_message(self, format, *args) -> None:  # the calls are recorded instead
+        def log_message(self, format: str, *args: Any) -> None:  # the calls are recorded instead
             pass
 
     return Handler
