@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+from airbyte_resync.files import ROOT, WORKFLOW
+
 WORKFLOW_ID = "reset-and-resync"
 DETAIL_TYPE = "Airbyte Connection Reset Requested"
 INPUT_SCHEMA_ID = "execution-input.schema.json"

@@ -16,13 +16,13 @@ from typing import Any
 
 import boto3
 
+from airbyte_resync import files
 from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
 from arazzo_sfn import execution
 from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+TEMPLATE_PATH = files.TEMPLATE
 STACK_NAME = "airbyte-resync-local"
 SECRET_NAME = "airbyte-resync/local"
 IDEMPOTENCY_TABLE = "airbyte-resync-idempotency"

@@ -12,17 +12,16 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
+from airbyte_resync import files
 from airbyte_resync.local import Transition
 from arazzo_sfn.retry_policy import next_attempt, retries_made
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
-MACHINES = (ROOT / "statemachine" / "reset_and_resync.asl.json", ROOT / "statemachine" / "wait_for_job.asl.json")
+WORKFLOW = files.WORKFLOW
+MACHINES = (files.STATE_MACHINES / "reset_and_resync.asl.json", files.STATE_MACHINES / "wait_for_job.asl.json")
 # The failed attempts a live display keeps in view, per run.
 RECENT_FAILURES = 4
 

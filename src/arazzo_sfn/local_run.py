@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,19 @@ from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time, state
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
 from arazzo_sfn.lower import state_machine_placeholder
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-OPERATION_FUNCTION = PROJECT_ROOT / "functions" / "operation" / "app.py"
+
+def operation_function() -> Path:
+    """The generic operation function's module: package data of an installed arazzo_sfn (copied
+    there when the wheel is built: see setup.py), the checkout's functions/operation/app.py in a
+    checkout or an editable install of it."""
+    packaged = resources.files("arazzo_sfn") / "operation_function" / "app.py"
+    # An installed wheel is a folder on disk; a zipped install cannot hand the function to the engine.
+    if isinstance(packaged, Path) and packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "functions" / "operation" / "app.py"
+
+
+OPERATION_FUNCTION = operation_function()
 OPERATION_HANDLER = "lambda_handler"
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 FUNCTION_NAME_PREFIX = "arazzo-local-"
