@@ -10,7 +10,7 @@ ASL := statemachine/reset_and_resync.asl.json
 CHILD_ASL := statemachine/wait_for_job.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: install scan-install demo test scan compile check bench sam-build clean
+.PHONY: install scan-install demo test scan compile check lint typecheck bench sam-build clean
 
 install: $(VENV)/.installed
 
@@ -43,10 +43,20 @@ compile: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
 	$(BIN)/python -m airbyte_resync.contracts
 
-check: install
+# The linter and the type checker (their configuration is pyproject.toml's, nothing else)
+# find nothing, the committed state machines and schemas are not stale, and the wheel holds
+# every package and, as package data, the checkout's files the commands read.
+check: install lint typecheck
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
+	$(BIN)/python -m pytest -n 0 -q -m "not network" tests/package
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
 
 # Build with SAM, then import each built function with only boto3 (the runtime's), Powertools
 # (AWS's layer) and its layers under python3.12, the Lambda runtime's Python. Needs the SAM CLI
