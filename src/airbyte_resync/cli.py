@@ -11,12 +11,17 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from typing import TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from airbyte_client.ids import UUID_PATTERN
-from airbyte_resync.local import Credentials, run_state_machine, start_embedded_stub
-from arazzo_sfn.execution import print_result
+from airbyte_resync.local import Credentials, HandlerWrapper, run_state_machine, start_embedded_stub
+from arazzo_sfn.engine import Handler
+from arazzo_sfn.execution import RunResult, print_result
+
+if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's modules are slow to import
+    from airbyte_resync.operate import StepFunctionsOnAws
+    from airbyte_resync.progress import Progress
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _interrupted(signum, frame) -> None:
+def _interrupted(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C: the run's engine threads are about to fail their states as the process ends;
     what they would log is noise after the one line this command prints."""
     logging.disable(logging.CRITICAL)
@@ -119,7 +124,7 @@ def serve_stub(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
-    execution_input = {"connectionId": _connection_id(args.connection_id)}
+    execution_input: dict[str, Any] = {"connectionId": _connection_id(args.connection_id)}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
     stub = None
     if args.airbyte_url:
@@ -156,12 +161,12 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _check_contract(execution_input: dict) -> None:
+def _check_contract(execution_input: dict[str, Any]) -> None:
     """The input meets the execution input's contract (schemas/), before anything starts."""
     from airbyte_client.contract import load_contract, problems
-    from airbyte_resync.contracts import ROOT
+    from airbyte_resync.files import SCHEMAS
 
-    refused = problems(execution_input, load_contract(ROOT / "schemas" / "execution-input.schema.json"))
+    refused = problems(execution_input, load_contract(SCHEMAS / "execution-input.schema.json"))
     if refused:
         raise UsageError(f"the execution input breaks its contract: {'; '.join(refused)}")
 
@@ -172,8 +177,8 @@ def _add_machine_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--state-machine-arn")
 
 
-def _execution_input(connection_id: str, args: argparse.Namespace) -> dict:
-    execution_input: dict = {"connectionId": _connection_id(connection_id)}
+def _execution_input(connection_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    execution_input: dict[str, Any] = {"connectionId": _connection_id(connection_id)}
     poll_interval = _non_negative_int("--poll-interval", getattr(args, "poll_interval", None), minimum=0, maximum=3600)
     if poll_interval is not None:
         execution_input["pollIntervalSeconds"] = poll_interval
@@ -270,7 +275,7 @@ def request_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: bool):
+def _watch(client: StepFunctionsOnAws, titles: dict[str, tuple[str, str]], out: TextIO, as_json: bool) -> list[RunResult]:
     """Follow executions on AWS to their end: with progress for a person, silently for --json.
     `titles`: execution ARN -> (what heads its progress, the label of its plain lines)."""
     from airbyte_resync import operate
@@ -296,7 +301,7 @@ def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: boo
     return results
 
 
-def _report(out: TextIO, results, as_json: bool) -> int:
+def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     from airbyte_resync import operate
 
     if as_json:
@@ -357,18 +362,18 @@ def _airbyte_url(value: str) -> str:
         raise UsageError(f"--airbyte-url: {str(error).replace('AIRBYTE_API_URL', 'the URL')}") from None
 
 
-def _progress(out: TextIO):
+def _progress(out: TextIO) -> Progress:
     from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
 
     return Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False))
 
 
-def _reporting_failures(progress, key: str) -> Callable[[str, Callable], Callable]:
+def _reporting_failures(progress: Progress, key: str) -> HandlerWrapper:
     """Wrap each function so a failed attempt is shown at once (what failed, on which host, and
     when the next attempt comes), not minutes of silence while Step Functions retries it."""
 
-    def wrap(logical_id: str, handler: Callable) -> Callable:
-        def invoke(event, context):
+    def wrap(logical_id: str, handler: Handler) -> Handler:
+        def invoke(event: Any, context: Any) -> Any:
             try:
                 return handler(event, context)
             except Exception as error:
