@@ -43,14 +43,15 @@ compile: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
 	$(BIN)/python -m airbyte_resync.contracts
 
-# The linter and the type checker (their configuration is pyproject.toml's, nothing else)
-# find nothing, the committed state machines and schemas are not stale, and the wheel holds
-# every package and, as package data, the checkout's files the commands read.
-check: install lint typecheck
+# The committed state machines and schemas are not stale, the wheel holds every package and,
+# as package data, the checkout's files the commands read; then the linter and the type
+# checker (their configuration is pyproject.toml's, nothing else) find nothing.
+check: install
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
 	$(BIN)/python -m pytest -n 0 -q -m "not network" tests/package
+	$(MAKE) --no-print-directory lint typecheck
 
 lint: install
 	$(BIN)/ruff check .

@@ -101,11 +101,12 @@ def test_arazzo_sfn_compiles_the_packaged_workflow(installed: Path, tmp_path: Pa
     helped = _run(installed, "arazzo-sfn", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "usage: arazzo-sfn" in helped.stdout
-    # The workflow as the installed package holds it, and where: not in the checkout.
-    found = _run(installed, "python", "-c", "from airbyte_resync import files; print(files.WORKFLOW)", cwd=tmp_path)
-    workflow = Path(found.stdout.strip())
+    # The workflow and the operation function (`arazzo-sfn run`) as the installed packages hold them: not in the checkout.
+    found = _run(installed, "python", "-c", "from airbyte_resync import files; from arazzo_sfn import local_run; print(files.WORKFLOW); print(local_run.OPERATION_FUNCTION)", cwd=tmp_path)
     assert found.returncode == 0, found.stderr
-    assert not workflow.is_relative_to(ROOT)
+    workflow, operation_function = (Path(line) for line in found.stdout.splitlines())
+    assert workflow.is_file() and operation_function.is_file()
+    assert not workflow.is_relative_to(ROOT) and not operation_function.is_relative_to(ROOT)
     compiled = _run(installed, "arazzo-sfn", "compile", str(workflow), "--workflow", "wait-for-job", cwd=tmp_path)
     assert compiled.returncode == 0, compiled.stderr
     assert '"StartAt":' in compiled.stdout
