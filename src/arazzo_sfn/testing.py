@@ -105,11 +105,13 @@ class ScriptedServer:
         self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # Read while the socket is open: the URL still names the server once it is closed.
+        bound_host, port = self._httpd.socket.getsockname()[:2]  # an AF_INET address: (host text, port)
+        self._url = f"http://{bound_host}:{port}"
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.socket.getsockname()[:2]  # an AF_INET address: (host text, port)
-        return f"http://{host}:{port}"
+        return self._url
 
     def start(self) -> ScriptedServer:
         if self._thread is None:
