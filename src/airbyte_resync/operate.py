@@ -36,10 +36,14 @@ class StepFunctionsOnAws(StepFunctions, Protocol):
 
 
 class CloudFormation(Protocol):
+    """What the commands call of boto3's CloudFormation client (the stack's outputs)."""
+
     def describe_stacks(self, *, StackName: str | None) -> dict[str, Any]: ...
 
 
 class EventBridge(Protocol):
+    """What the commands call of boto3's EventBridge client (`request`)."""
+
     def put_events(self, *, Entries: list[dict[str, str]]) -> dict[str, Any]: ...
 
 
