@@ -10,7 +10,7 @@ ASL := statemachine/reset_and_resync.asl.json
 CHILD_ASL := statemachine/wait_for_job.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: help install scan-install demo test scan compile check docs docs-build bench sam-build clean
+.PHONY: help install scan-install demo test scan compile check lint typecheck docs docs-build bench sam-build clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -46,10 +46,21 @@ compile: install  ## regenerate the state machines and schemas after editing the
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
 	$(BIN)/python -m airbyte_resync.contracts
 
-check: install docs-build  ## fail when a generated file is stale, or the docs do not build
+# The committed state machines and schemas are not stale, the wheel holds every package and,
+# as package data, the checkout's files the commands read; the docs build; then the linter and
+# the type checker (their configuration is pyproject.toml's, nothing else) find nothing.
+check: install docs-build  ## fail when a generated file is stale, the docs do not build, or lint or types fail
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
+	$(BIN)/python -m pytest -n 0 -q -m "not network" tests/package
+	$(MAKE) --no-print-directory lint typecheck
+
+lint: install  ## the linter (ruff)
+	$(BIN)/ruff check .
+
+typecheck: install  ## the type checker (mypy, strict on the toolkit and runtime)
+	$(BIN)/mypy
 
 # The documentation site; --strict makes a broken link or a page missing from nav an error.
 docs-build: install  ## build the documentation site into site/

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from airbyte_resync import files
 from airbyte_resync.template import load_template
 
 LAYERS = ("ArazzoRuntimeLayer", "AirbyteClientLayer")
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m airbyte_resync.built BUILD_DIR LAMBDA_PYTHON", file=sys.stderr)
         return 2
     build, python = Path(argv[0]), argv[1]
-    template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+    template = load_template(files.TEMPLATE)
     functions = [name for name, resource in template["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"]
     layers = [str(build / layer / "python") for layer in LAYERS]
     failed = 0

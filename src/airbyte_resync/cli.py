@@ -11,14 +11,21 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from airbyte_client.ids import UUID_PATTERN
 from airbyte_resync.interrupted import JobsSeen, settle
-from airbyte_resync.local import Credentials, run_state_machine, start_embedded_stub
-from arazzo_sfn.execution import print_result
+from airbyte_resync.local import Credentials, HandlerWrapper, run_state_machine, start_embedded_stub
+from arazzo_sfn.engine import Handler
+from arazzo_sfn.execution import RunResult, print_result
+
+if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's modules are slow to import
+    from airbyte_resync.local import Transition
+    from airbyte_resync.operate import StepFunctionsOnAws
+    from airbyte_resync.progress import Progress
+    from airbyte_resync.scenario import Scenario
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _interrupted(signum, frame) -> None:
+def _interrupted(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C: the run's engine threads are about to fail their states as the process ends;
     what they would log is noise after the one line this command prints."""
     logging.disable(logging.CRITICAL)
@@ -136,7 +143,7 @@ def serve_stub(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stub_scenario(args: argparse.Namespace):
+def _stub_scenario(args: argparse.Namespace) -> Scenario:
     """The scenario of the file, with what the flags add to it."""
     from airbyte_resync import scenario
 
@@ -166,7 +173,7 @@ def _stub_scenario(args: argparse.Namespace):
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
-    execution_input = {"connectionId": _connection_id(args.connection_id)}
+    execution_input: dict[str, Any] = {"connectionId": _connection_id(args.connection_id)}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
     stub = None
     if args.airbyte_url is not None:  # given, even empty: never fall back to the stub silently
@@ -187,7 +194,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     progress = None if args.json else _progress(out)
     seen = JobsSeen()
 
-    def on_transition(transition) -> None:
+    def on_transition(transition: Transition) -> None:
         seen(transition)
         if progress is not None:
             progress.transition("run", transition)
@@ -218,12 +225,12 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _check_contract(execution_input: dict) -> None:
+def _check_contract(execution_input: dict[str, Any]) -> None:
     """The input meets the execution input's contract (schemas/), before anything starts."""
     from airbyte_client.contract import load_contract, problems
-    from airbyte_resync.contracts import ROOT
+    from airbyte_resync.files import SCHEMAS
 
-    refused = problems(execution_input, load_contract(ROOT / "schemas" / "execution-input.schema.json"))
+    refused = problems(execution_input, load_contract(SCHEMAS / "execution-input.schema.json"))
     if refused:
         raise UsageError(f"the execution input breaks its contract: {'; '.join(refused)}")
 
@@ -234,8 +241,8 @@ def _add_machine_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--state-machine-arn")
 
 
-def _execution_input(connection_id: str, args: argparse.Namespace) -> dict:
-    execution_input: dict = {"connectionId": _connection_id(connection_id)}
+def _execution_input(connection_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    execution_input: dict[str, Any] = {"connectionId": _connection_id(connection_id)}
     poll_interval = _non_negative_int("--poll-interval", getattr(args, "poll_interval", None), minimum=0, maximum=3600)
     if poll_interval is not None:
         execution_input["pollIntervalSeconds"] = poll_interval
@@ -326,7 +333,7 @@ def request_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: bool):
+def _watch(client: StepFunctionsOnAws, titles: dict[str, tuple[str, str]], out: TextIO, as_json: bool) -> list[RunResult]:
     """Follow executions on AWS to their end: with progress for a person, silently for --json.
     `titles`: execution ARN -> (what heads its progress, the label of its plain lines)."""
     from airbyte_resync import operate
@@ -352,7 +359,7 @@ def _watch(client, titles: dict[str, tuple[str, str]], out: TextIO, as_json: boo
     return results
 
 
-def _report(out: TextIO, results, as_json: bool) -> int:
+def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     from airbyte_resync import operate
 
     if as_json:
@@ -438,18 +445,18 @@ def _check_reachable(url: str) -> None:
         return  # unreachable for now, or slow: the run's own retries say what happens
 
 
-def _progress(out: TextIO):
+def _progress(out: TextIO) -> Progress:
     from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
 
     return Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False))
 
 
-def _reporting_failures(progress, key: str) -> Callable[[str, Callable], Callable]:
+def _reporting_failures(progress: Progress, key: str) -> HandlerWrapper:
     """Wrap each function so a failed attempt is shown at once (what failed, on which host, and
     when the next attempt comes), not minutes of silence while Step Functions retries it."""
 
-    def wrap(logical_id: str, handler: Callable) -> Callable:
-        def invoke(event, context):
+    def wrap(logical_id: str, handler: Handler) -> Handler:
+        def invoke(event: Any, context: Any) -> Any:
             try:
                 return handler(event, context)
             except Exception as error:

@@ -10,11 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
+from airbyte_resync.files import ROOT, WORKFLOW
+
 WORKFLOW_ID = "reset-and-resync"
 DETAIL_TYPE = "Airbyte Connection Reset Requested"
 INPUT_SCHEMA_ID = "execution-input.schema.json"
@@ -25,7 +26,7 @@ FILES = {
 }
 
 
-def execution_input_schema(workflow: Path = WORKFLOW) -> dict:
+def execution_input_schema(workflow: Path = WORKFLOW) -> dict[str, Any]:
     """The workflow's inputs, as the schema of the state machine's input."""
     document = yaml.safe_load(workflow.read_text(encoding="utf-8"))
     inputs = next(item for item in document["workflows"] if item["workflowId"] == WORKFLOW_ID)["inputs"]
@@ -38,7 +39,7 @@ def execution_input_schema(workflow: Path = WORKFLOW) -> dict:
     }
 
 
-def event_schema(workflow: Path = WORKFLOW) -> dict:
+def event_schema(workflow: Path = WORKFLOW) -> dict[str, Any]:
     """The EventBridge event that requests a run: its detail is the execution input, unchanged.
     The input's schema is bundled under `$defs`, so the file stands alone: a validator loads it
     without being told where the other file is."""

@@ -11,19 +11,25 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from airbyte_resync import files
 from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
 from arazzo_sfn import execution
-from arazzo_sfn.engine import REGION, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
-from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
+from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+TEMPLATE_PATH = files.TEMPLATE
+if TYPE_CHECKING:  # the stub is imported only when a run uses it
+    from airbyte_resync.stub import AirbyteStub
+
 STACK_NAME = "airbyte-resync-local"
+# (the function's logical id, its handler) -> what runs in its place (a test's fault injector).
+HandlerWrapper = Callable[[str, Handler], Handler]
 SECRET_NAME = "airbyte-resync/local"
 IDEMPOTENCY_TABLE = "airbyte-resync-idempotency"
 
@@ -36,7 +42,7 @@ class Credentials:
     client_secret: str | None = None
     api_token: str | None = None
 
-    def secret_value(self) -> dict | None:
+    def secret_value(self) -> dict[str, str] | None:
         if self.client_id and self.client_secret:
             return {"clientId": self.client_id, "clientSecret": self.client_secret}
         if self.api_token:
@@ -55,7 +61,7 @@ class Transition(execution.Transition):
     job_status: Any = None
 
 
-def load_handler(binding: FunctionBinding) -> Callable:
+def load_handler(binding: FunctionBinding) -> Handler:
     """Import the handler the way Lambda does: once per process (warm invocations reuse it)."""
     module_name, _, function_name = binding.handler.rpartition(".")
     path = binding.code_uri / f"{module_name.replace('.', '/')}.py"
@@ -75,7 +81,7 @@ def function_environment(api_url: str, secret_id: str) -> dict[str, str]:
 
 
 def run_state_machine(
-    execution_input: dict,
+    execution_input: dict[str, Any],
     airbyte_url: str,
     credentials: Credentials | None = None,
     *,
@@ -83,7 +89,7 @@ def run_state_machine(
     on_transition: Callable[[Transition], None] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
-    wrap_function: Callable[[str, Callable], Callable] | None = None,
+    wrap_function: HandlerWrapper | None = None,
     wait_sleep: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
@@ -109,7 +115,7 @@ def run_state_machine(
 
 
 def run_state_machines(
-    execution_inputs: list[dict],
+    execution_inputs: list[dict[str, Any]],
     airbyte_url: str,
     credentials: Credentials | None = None,
     *,
@@ -136,7 +142,7 @@ class _LocalDeployment:
     placeholders bound as the template binds them (functions, and the child state machines it
     starts), the functions' environment, and (in moto) the secret and the table they read."""
 
-    def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function):
+    def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function: HandlerWrapper | None):
         machines = state_machine_bindings(template_path)
         root = root_state_machine(machines)
         self.functions = LocalFunctions()
@@ -180,9 +186,9 @@ def machine_name(logical_id: str) -> str:
     return logical_id.removesuffix("StateMachine")
 
 
-def load_handler_deferred(binding: FunctionBinding) -> Callable:
+def load_handler_deferred(binding: FunctionBinding) -> Handler:
     # Import inside the run's environment (Powertools reads it at import), on first use.
-    def invoke(event, context):
+    def invoke(event: Any, context: Any) -> Any:
         return load_handler(binding)(event, context)
 
     return invoke
@@ -206,10 +212,10 @@ def _forget_warm_state() -> None:
 class _JobTransitions:
     """Reads transitions from history events, carrying the last Airbyte job seen forward."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.last_job: tuple[Any, Any] = (None, None)
 
-    def __call__(self, event: dict, start) -> Transition | None:
+    def __call__(self, event: Event, start: datetime) -> Transition | None:
         if event["type"] == "ExecutionStarted":
             # A wait-for-job child is given its job: its polls answer with the status alone.
             try:
@@ -225,7 +231,7 @@ class _JobTransitions:
         return transition
 
 
-def _transition(event: dict, start, last_job) -> Transition | None:
+def _transition(event: Event, start: datetime, last_job: tuple[Any, Any]) -> Transition | None:
     kind = event["type"]
     elapsed = (event["timestamp"] - start).total_seconds()
     if kind.endswith("StateExited"):
@@ -237,7 +243,7 @@ def _transition(event: dict, start, last_job) -> Transition | None:
         except (ValueError, AttributeError):
             answer = {}
         # What the step kept of Airbyte's answer: its body's members, and its outputs.
-        seen: dict = {}
+        seen: dict[str, Any] = {}
         for part in ("body", "outputs"):
             if isinstance(answer, dict) and isinstance(answer.get(part), dict):
                 seen.update(answer[part])
@@ -252,7 +258,7 @@ def _transition(event: dict, start, last_job) -> Transition | None:
     return None
 
 
-def start_embedded_stub():
+def start_embedded_stub() -> tuple[AirbyteStub, Credentials]:
     """The embedded default: a stub Airbyte on a free loopback port, with client credentials
     made up for this run so the token exchange is exercised too."""
     from airbyte_resync.stub import AirbyteStub

@@ -12,18 +12,39 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from datetime import datetime
+from typing import Any, Protocol, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
-from arazzo_sfn.execution import TERMINAL, Follower, RunResult, history_of, history_since, print_result, result_from_description
+from arazzo_sfn.execution import TERMINAL, Event, Follower, RunResult, StepFunctions, history_of, history_since, print_result, result_from_description
 
 EVENT_SOURCE = "airbyte-resync.cli"
 # Between two reads of a watched execution: Step Functions' own pace is seconds.
 WATCH_PAUSE_SECONDS = 2.0
+
+
+class StepFunctionsOnAws(StepFunctions, Protocol):
+    """What the commands call of boto3's Step Functions client, whose calls boto3 does not type."""
+
+    def describe_state_machine(self, *, stateMachineArn: str) -> dict[str, Any]: ...
+
+    def redrive_execution(self, *, executionArn: str) -> dict[str, Any]: ...
+
+
+class CloudFormation(Protocol):
+    """What the commands call of boto3's CloudFormation client (the stack's outputs)."""
+
+    def describe_stacks(self, *, StackName: str | None) -> dict[str, Any]: ...
+
+
+class EventBridge(Protocol):
+    """What the commands call of boto3's EventBridge client (`request`)."""
+
+    def put_events(self, *, Entries: list[dict[str, str]]) -> dict[str, Any]: ...
 
 
 class OperationError(Exception):
@@ -66,19 +87,19 @@ def aws_client(service: str, arn: str | None = None) -> Any:
         raise OperationError("no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region <region>`") from None
 
 
-def state_machine_arn(stack_name: str | None, arn: str | None, cloudformation=None) -> str:
+def state_machine_arn(stack_name: str | None, arn: str | None, cloudformation: CloudFormation | None = None) -> str:
     """The run's state machine: given, or the `StateMachineArn` output of the stack."""
     if arn:
         return arn
-    cloudformation = cloudformation or aws_client("cloudformation")
-    stacks = aws_call(f"stack {stack_name}", lambda: cloudformation.describe_stacks(StackName=stack_name))["Stacks"]
+    stacks_client: CloudFormation = cloudformation or aws_client("cloudformation")
+    stacks = aws_call(f"stack {stack_name}", lambda: stacks_client.describe_stacks(StackName=stack_name))["Stacks"]
     for output in stacks[0].get("Outputs", []):
         if output["OutputKey"] == "StateMachineArn":
-            return output["OutputValue"]
+            return str(output["OutputValue"])
     raise OperationError(f"stack {stack_name} has no StateMachineArn output: is it this application's stack?")
 
 
-def connection_of(client, execution_arn: str) -> str | None:
+def connection_of(client: StepFunctionsOnAws, execution_arn: str) -> str | None:
     """The connection an execution runs for, from its input."""
     description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
     try:
@@ -88,7 +109,7 @@ def connection_of(client, execution_arn: str) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
-def iter_executions(client, machine: str, status: str | None = None) -> Iterator[dict]:
+def iter_executions(client: StepFunctionsOnAws, machine: str, status: str | None = None) -> Iterator[dict[str, Any]]:
     """The state machine's executions, newest first, a page at a time as they are consumed."""
     pages = iter(client.get_paginator("list_executions").paginate(stateMachineArn=machine, **({"statusFilter": status} if status else {})))
     while True:
@@ -98,16 +119,16 @@ def iter_executions(client, machine: str, status: str | None = None) -> Iterator
         yield from page["executions"]
 
 
-def executions(client, machine: str, status: str | None = None) -> list[dict]:
+def executions(client: StepFunctionsOnAws, machine: str, status: str | None = None) -> list[dict[str, Any]]:
     return list(iter_executions(client, machine, status))
 
 
-def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
+def start(client: StepFunctionsOnAws, machine: str, execution_inputs: list[dict[str, Any]]) -> list[Started]:
     """One execution per input's connection; a connection that already has a running
     execution of this state machine is attached to instead, so starting twice starts nothing
     twice (and pages nobody with ConnectionBusy)."""
     running = {connection_of(client, item["executionArn"]): item["executionArn"] for item in executions(client, machine, "RUNNING")}
-    started = []
+    started: list[Started] = []
     for execution_input in execution_inputs:
         connection = execution_input["connectionId"].lower()
         if connection in running:
@@ -121,14 +142,14 @@ def start(client, machine: str, execution_inputs: list[dict]) -> list[Started]:
     return started
 
 
-def result_of(client, execution_arn: str, history: list[dict] | None = None, *, read_history: bool = True) -> RunResult:
+def result_of(client: StepFunctionsOnAws, execution_arn: str, history: list[Event] | None = None, *, read_history: bool = True) -> RunResult:
     description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))
     if history is None and read_history:
         history = aws_call("get-execution-history", lambda: history_of(client, execution_arn))
     return result_from_description(description, history)
 
 
-def run_document(result: RunResult) -> dict:
+def run_document(result: RunResult) -> dict[str, Any]:
     """A run as every --json prints it: the execution's shape, with the connection it runs for."""
     connection = result.input.get("connectionId") if isinstance(result.input, dict) else None
     return {**result.to_json(), "connectionId": connection.lower() if isinstance(connection, str) else None}
@@ -141,7 +162,7 @@ _ATTEMPT_FAILED = {
 }
 
 
-def watch(client, execution_arns: list[str], on_transition: Callable[[str, Transition], None] | None = None,
+def watch(client: StepFunctionsOnAws, execution_arns: list[str], on_transition: Callable[[str, Transition], None] | None = None,
           pause: float = WATCH_PAUSE_SECONDS,
           on_failure: Callable[[str, str, str, str, list[str]], None] | None = None) -> list[RunResult]:
     """Follow every execution to its end, reporting each state it and the child executions
@@ -175,10 +196,10 @@ def watch(client, execution_arns: list[str], on_transition: Callable[[str, Trans
 class _FailedAttempts:
     """Reads the failed attempts of Tasks from histories (a parent's and its children's)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._entered: dict[str, tuple[str, list[str]]] = {}  # execution -> (Task state, its errors so far)
 
-    def read(self, execution: str, event: dict) -> tuple[str, str, str, list[str]] | None:
+    def read(self, execution: str, event: Event) -> tuple[str, str, str, list[str]] | None:
         """(state, error, message, errors of its earlier failed attempts) for a failed attempt."""
         if event["type"] == "TaskStateEntered":
             self._entered[execution] = (event["stateEnteredEventDetails"]["name"], [])
@@ -201,7 +222,7 @@ def _failure_message(cause: str | None) -> str:
     return str(document.get("errorMessage", cause)) if isinstance(document, dict) else cause or ""
 
 
-def states_of(client, execution_arn: str) -> dict[str, Any]:
+def states_of(client: StepFunctionsOnAws, execution_arn: str) -> dict[str, Any]:
     """The states of the state machine an execution runs, and of the state machines it starts
     (wait-for-job), by name: what their retry policies are read from."""
     machine = aws_call("describe-execution", lambda: client.describe_execution(executionArn=execution_arn))["stateMachineArn"]
@@ -225,7 +246,7 @@ class Redriven:
     resumes_at: str  # the state the execution resumes at
 
 
-def redrive(client, execution_arn: str) -> Redriven:
+def redrive(client: StepFunctionsOnAws, execution_arn: str) -> Redriven:
     """Redrive a failed, aborted or timed-out execution, but only where that is safe and can help.
 
     Refused (OperationError, naming why and what to do instead) when Step Functions does not
@@ -275,7 +296,7 @@ def redrive(client, execution_arn: str) -> Redriven:
     return Redriven(connection, state)
 
 
-def _other_runs(client, machine: str, connection: str, execution_arn: str, since) -> list[dict]:
+def _other_runs(client: StepFunctionsOnAws, machine: str, connection: str, execution_arn: str, since: datetime) -> list[dict[str, Any]]:
     """Executions of `machine` for `connection`, other than `execution_arn`, started at or after
     `since`. Step Functions lists the newest first: the listing stops at the first older one,
     so a machine with months of executions costs a page or two, not one call per execution."""
@@ -284,17 +305,17 @@ def _other_runs(client, machine: str, connection: str, execution_arn: str, since
             if item["executionArn"] != execution_arn and connection_of(client, item["executionArn"]) == connection]
 
 
-def request(events_client, execution_input: dict) -> str:
+def request(events_client: EventBridge, execution_input: dict[str, Any]) -> str:
     """Put the documented EventBridge event; the stack's rule starts the run. Its event id."""
     answer = aws_call("put-events", lambda: events_client.put_events(Entries=[{
         "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(execution_input)}]))
     entry = answer["Entries"][0]
     if answer.get("FailedEntryCount") or "EventId" not in entry:
         raise OperationError(f"put-events: {entry.get('ErrorCode', 'refused')}: {entry.get('ErrorMessage', '')}")
-    return entry["EventId"]
+    return str(entry["EventId"])
 
 
-def listed_runs(client, listed: Iterable[dict], connection: str | None, limit: int | None = None) -> tuple[list[RunResult], bool]:
+def listed_runs(client: StepFunctionsOnAws, listed: Iterable[dict[str, Any]], connection: str | None, limit: int | None = None) -> tuple[list[RunResult], bool]:
     """The executions (of `connection`, if given), at most `limit`, and whether more were left.
     Each costs a DescribeExecution (the connection is in the input), so the listing stops at
     the limit instead of reading months of executions; histories are not read."""

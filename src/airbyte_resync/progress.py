@@ -12,17 +12,20 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
+from airbyte_resync import files
 from airbyte_resync.local import Transition
 from arazzo_sfn.retry_policy import next_attempt, retries_made
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "workflows" / "airbyte-reset-and-resync.arazzo.yaml"
-MACHINES = (ROOT / "statemachine" / "reset_and_resync.asl.json", ROOT / "statemachine" / "wait_for_job.asl.json")
+if TYPE_CHECKING:  # rich is imported only for a live display
+    from rich.console import Group, RenderableType
+    from rich.live import Live
+
+WORKFLOW = files.WORKFLOW
+MACHINES = (files.STATE_MACHINES / "reset_and_resync.asl.json", files.STATE_MACHINES / "wait_for_job.asl.json")
 # The failed attempts a live display keeps in view, per run.
 RECENT_FAILURES = 4
 
@@ -70,7 +73,7 @@ class _Run:
     steps: dict[str, _Step]
     ended: str | None = None
     ended_at: float | None = None
-    failures: deque = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+    failures: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
 
 
 class Progress:
@@ -80,7 +83,7 @@ class Progress:
         self.out, self.steps, self.states = out, steps, states
         self.runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
-        self._live = None
+        self._live: Live | None = None
         if live:
             from rich.console import Console
             from rich.live import Live
@@ -104,7 +107,7 @@ class Progress:
         brings the job and status of the step that started the child, shown when they change."""
         with self._lock:
             run = self.runs[key]
-            shown = self._child_state(run, transition) if transition.started_by else self._own_state(run, transition)
+            shown = self._child_state(run, transition, transition.started_by) if transition.started_by else self._own_state(run, transition)
         if shown is not None and self._live is None:
             job = "" if shown.job_id is None else str(shown.job_id)
             self._write(f"{self._label(key)}{shown.elapsed:7.1f}s  {shown.state:<36} {job:>8}  {shown.job_status or ''}".rstrip())
@@ -124,13 +127,13 @@ class Progress:
                     run.steps[following[0]].mark = "running"
         return transition
 
-    def _child_state(self, run: _Run, transition: Transition) -> Transition | None:
-        parent = run.steps.get(transition.started_by.split(".", 1)[0])
+    def _child_state(self, run: _Run, transition: Transition, started_by: str) -> Transition | None:
+        parent = run.steps.get(started_by.split(".", 1)[0])
         job = (transition.job_id, transition.job_status)
         if parent is None or transition.job_id is None or job == (parent.job_id, parent.job_status):
             return None
         parent.job_id, parent.job_status = job
-        return Transition(transition.started_by, "Task", transition.elapsed, *job)
+        return Transition(started_by, "Task", transition.elapsed, *job)
 
     def failed_attempt(self, key: str, state_name: str, error: str, message: str, earlier_errors: list[str]) -> None:
         line = failure_line(self.states, state_name, error, message, earlier_errors)
@@ -156,7 +159,7 @@ class Progress:
             self._live.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._live is not None:
             self._live.stop()
 
@@ -168,14 +171,14 @@ class Progress:
         self.out.write(line + "\n")
         self.out.flush()
 
-    def _render(self):
+    def _render(self) -> Group:
         from rich.console import Group
         from rich.spinner import Spinner
         from rich.table import Table
         from rich.text import Text
 
         marks = {"done": Text("✔", style="green"), "failed": Text("✘", style="bold red"), "pending": Text("·", style="dim")}
-        parts = []
+        parts: list[RenderableType] = []
         with self._lock:
             for run in self.runs.values():
                 elapsed = (run.ended_at or time.time()) - run.started_at

@@ -519,7 +519,7 @@ class AirbyteStub:
         self._next_job_id = FIRST_JOB_ID
         self._update_sequence = 0
         # Per job type, the next jobs' scripts: (statuses, finish_after, timeline).
-        self._queued_scripts: dict[str, deque[tuple[tuple[str, ...], float | None, tuple]]] = {}
+        self._queued_scripts: dict[str, deque[tuple[tuple[str, ...], float | None, tuple[tuple[str, float], ...]]]] = {}
         self._faults: dict[str, deque[Fault]] = {operation: deque() for operation in OPERATION_IDS}
         # token -> number (1, 2, ...) used in redacted markers; kept after expiry.
         self._token_numbers: dict[str, int] = {}

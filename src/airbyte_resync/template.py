@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -15,16 +16,17 @@ class _CloudFormationLoader(yaml.SafeLoader):
     """YAML with CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) as plain mappings."""
 
 
-def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-        return {name: value}
+        # !GetAtt Resource.Attribute is the short form of [Resource, Attribute].
+        return {name: value.split(".", 1) if suffix == "GetAtt" else value}
     if isinstance(node, yaml.SequenceNode):
         return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
+    if isinstance(node, yaml.MappingNode):
+        return {name: loader.construct_mapping(node, deep=True)}
+    raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
 
 
 _CloudFormationLoader.add_multi_constructor("!", _construct_tag)
@@ -46,8 +48,9 @@ class StateMachineBinding:
     state_machines: dict[str, str]  # placeholder -> logical id of the state machine it is bound to
 
 
-def load_template(path: Path) -> dict:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+def load_template(path: Path) -> dict[str, Any]:
+    template: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    return template
 
 
 def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding]:

@@ -8,11 +8,14 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from arazzo_sfn.compiler import compile_all, compile_bundle, compile_file, diagram_of
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.errors import ArazzoError, ArazzoWarning
+
+if TYPE_CHECKING:  # moto is only imported to run
+    from arazzo_sfn.local_run import StepTransition
 
 # The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
     print(f"arazzo-sfn: warning: {message}", file=sys.stderr)
 
 
@@ -127,7 +130,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _workflow_input(value: str) -> dict:
+def _workflow_input(value: str) -> dict[str, Any]:
     source = "--input"
     text = value
     if value.startswith("@"):
@@ -166,11 +169,11 @@ def _server_url(value: str) -> str:
     return value.strip()
 
 
-def _workflow_name(asl: dict) -> str:
+def _workflow_name(asl: dict[str, Any]) -> str:
     return str(asl.get("Comment") or "").split(":", 1)[0] or "the workflow"
 
 
-def _print_transition(out: TextIO, transition) -> None:
+def _print_transition(out: TextIO, transition: StepTransition) -> None:
     status = "" if transition.status_code is None else str(transition.status_code)
     out.write(f"{transition.elapsed:7.1f}s  {transition.state:<40} {transition.state_type:<8} {status}".rstrip() + "\n")
     out.flush()

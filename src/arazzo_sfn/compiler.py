@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from arazzo_sfn.diagram import workflow_to_mermaid
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.errors import SemanticError
-from arazzo_sfn.loader import load_document
+from arazzo_sfn.loader import LoadedDocument, load_document
 from arazzo_sfn.lower import lower, lower_workflow, state_machine_placeholder
 from arazzo_sfn.model import build_workflow, workflow_ids
 from arazzo_sfn.validate import validate_document
 from arazzo_sfn.verify import verify_state_machine
 
 
-def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
+def compile_document(path: str | Path, workflow_id: str | None = None) -> dict[str, Any]:
     """Compile one workflow of an Arazzo document into an ASL definition (a dict)."""
     document = load_document(path)
     validate_document(document)
@@ -24,14 +25,14 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict:
     return asl
 
 
-def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict]:
+def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict[str, Any]]:
     """A workflow and every workflow it starts as a child execution, however deep, each
     compiled into its own state machine: workflowId -> ASL, the workflow asked for first.
     A parent names each child's state machine `${<WorkflowId>StateMachineArn}`."""
     document = load_document(path)
     validate_document(document)
     root = build_workflow(document, workflow_id)
-    compiled: dict[str, dict] = {}
+    compiled: dict[str, dict[str, Any]] = {}
     pending = [root.workflow_id]
     while pending:
         current = pending.pop(0)
@@ -45,7 +46,7 @@ def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str
     return compiled
 
 
-def _check_state_machine_placeholders(document, children: set[str]) -> None:
+def _check_state_machine_placeholders(document: LoadedDocument, children: set[str]) -> None:
     """Two child workflows whose ids give the same `${<WorkflowId>StateMachineArn}` could not be
     told apart by a deployment: refused, naming both."""
     seen: dict[str, str] = {}
@@ -59,11 +60,11 @@ def _check_state_machine_placeholders(document, children: set[str]) -> None:
         seen[placeholder] = workflow_id
 
 
-def compile_all(path: str | Path) -> dict[str, dict]:
+def compile_all(path: str | Path) -> dict[str, dict[str, Any]]:
     """Compile every workflow of a document (loaded and validated once): workflowId -> ASL."""
     document = load_document(path)
     validate_document(document)
-    compiled = {}
+    compiled: dict[str, dict[str, Any]] = {}
     for workflow_id in workflow_ids(document):
         asl = lower_workflow(build_workflow(document, workflow_id), lambda other: build_workflow(document, other))
         verify_state_machine(asl)

@@ -27,7 +27,7 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
         for action in failure_actions:
             label = _text(action.name)
             if action.type == "retry":
-                target = ids.get(action.step_id, node)
+                target = ids.get(action.step_id, node) if action.step_id else node
                 limit = 1 if action.retry_limit is None else action.retry_limit
                 lines.append(f'    {node} -. "{label}: retry x{limit}" .-> {target}')
             elif action.type == "goto" and action.step_id:

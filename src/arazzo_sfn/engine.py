@@ -36,10 +36,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import botocore.session
-import jsonpath_ng
-import jsonpath_ng.ext
+import jsonpath_ng.ext.parser
+import jsonpath_ng.parser
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
@@ -57,18 +58,17 @@ from moto.stepfunctions.parser.utils import camel_to_snake_case
 _ONE_INVOCATION_AT_A_TIME = threading.Lock()
 
 
-
 def one_at_a_time(handler: Handler) -> Handler:
     """`handler`, run while no other function of the process runs (see above)."""
 
-    def invoke(event, context):
+    def invoke(event: Any, context: Any) -> Any:
         with _ONE_INVOCATION_AT_A_TIME:
             return handler(event, context)
 
     return invoke
 
 
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 Handler = Callable[[Any, Any], Any]
@@ -93,7 +93,7 @@ class Invocation:
 class LocalFunctions:
     """ARN -> handler; records every invocation."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.handlers: dict[str, tuple[str, Handler]] = {}
         self.invocations: list[Invocation] = []
         self._lock = threading.Lock()
@@ -139,6 +139,18 @@ class LocalFunctions:
 
 
 @contextlib.contextmanager
+def _replaced(owner: object, name: str, value: object) -> Iterator[None]:
+    """`owner.name` is `value` inside the block and what it was again after it. moto's
+    internals are replaced by name: they are not an API, and their types say so."""
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+@contextlib.contextmanager
 def _sfn_integration_normalised() -> Iterator[None]:
     """What AWS does and moto 5.2.5 skips (moto issue #10076) for `states:startExecution`,
     `.sync` and `.sync:2`: the request's members (`StateMachineArn`, `Name`, `Input`) become
@@ -149,13 +161,13 @@ def _sfn_integration_normalised() -> Iterator[None]:
     original_parameters = StateTaskServiceSfn._normalise_parameters
     original_response = StateTaskServiceSfn._normalise_response
 
-    def normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+    def normalise_parameters(self: StateTaskServiceSfn, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
         original_parameters(self, parameters, boto_service_name, service_action_name)
         operation = operations.get(self._get_boto_service_action(service_action_name))
         if operation is not None and operation.input_shape is not None:
             self._to_boto_request(parameters, operation.input_shape)
 
-    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+    def normalise_response(self: StateTaskServiceSfn, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
         original_response(self, response, boto_service_name, service_action_name)
         operation = operations.get(self._get_boto_service_action(service_action_name))
         if operation is not None and operation.output_shape is not None:
@@ -166,13 +178,8 @@ def _sfn_integration_normalised() -> Iterator[None]:
                 if isinstance(value, datetime):
                     response[key] = round(value.timestamp() * 1000)
 
-    StateTaskServiceSfn._normalise_parameters = normalise_parameters
-    StateTaskServiceSfn._normalise_response = normalise_response
-    try:
+    with _replaced(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters), _replaced(StateTaskServiceSfn, "_normalise_response", normalise_response):
         yield
-    finally:
-        StateTaskServiceSfn._normalise_parameters = original_parameters
-        StateTaskServiceSfn._normalise_response = original_response
 
 
 # How often a `.sync` Task looks whether its child execution has ended (moto: 0.5 s).
@@ -183,13 +190,11 @@ SYNC_CHECK_SECONDS = 0.02
 def _json_paths_parsed_once() -> Iterator[None]:
     """Parse each JSONPath once per run, not at every read (a parsed path is only read
     from: `find` and `update_or_create` leave it as it is)."""
-    originals = json_path.parse, result_path.parse
-    json_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)
-    result_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.parse)
-    try:
+    with (
+        _replaced(json_path, "parse", functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parser.parse)),
+        _replaced(result_path, "parse", functools.lru_cache(maxsize=4096)(jsonpath_ng.parser.parse)),
+    ):
         yield
-    finally:
-        json_path.parse, result_path.parse = originals
 
 
 @contextlib.contextmanager
@@ -205,44 +210,42 @@ def local_aws(
     alone), and optionally the interpreter's retry sleep and Wait states' sleep replaced
     (a test's clock: `wait_sleep(seconds)` instead of waiting)."""
 
-    def invoke(self, function_name, qualifier, body, headers, response_headers):
+    def invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: bytes | str | None, headers: Any, response_headers: dict[str, str]) -> bytes:
         payload, failed = functions.invoke(function_name, body)
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload
 
-    original_invoke = LambdaSimpleBackend.invoke
-    original_sync_check = state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
-    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_CHECK_SECONDS
-    original_time = retrier_decl.time
-    original_wait = WaitFunction._wait_interval
-    quiet = _quiet_moto_loggers()
-    LambdaSimpleBackend.invoke = invoke
-    if retry_sleep is not None:
-        retrier_decl.time = SimpleNamespace(sleep=retry_sleep)
-    if wait_sleep is not None:
-        WaitFunction._wait_interval = lambda self, env, wait_seconds: wait_sleep(wait_seconds)
-    try:
-        with mock_aws(config=MOTO_CONFIG), _json_paths_parsed_once(), (_sfn_integration_normalised() if nested_executions else contextlib.nullcontext()):
-            yield
-    finally:
-        LambdaSimpleBackend.invoke = original_invoke
-        state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = original_sync_check
-        retrier_decl.time = original_time
-        WaitFunction._wait_interval = original_wait
-        quiet.close()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_moto_loggers_quiet())
+        stack.enter_context(_replaced(LambdaSimpleBackend, "invoke", invoke))
+        stack.enter_context(_replaced(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_CHECK_SECONDS))
+        if retry_sleep is not None:
+            # The retrier sleeps with `time.sleep`; it gets a `time` whose sleep is the test's.
+            stack.enter_context(_replaced(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep)))
+        if wait_sleep is not None:
+            sleep = wait_sleep
+
+            def wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
+                sleep(wait_seconds)
+
+            stack.enter_context(_replaced(WaitFunction, "_wait_interval", wait_interval))
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(_json_paths_parsed_once())
+        if nested_executions:
+            stack.enter_context(_sfn_integration_normalised())
+        yield
 
 
-class _quiet_moto_loggers:
+@contextlib.contextmanager
+def _moto_loggers_quiet() -> Iterator[None]:
     """moto logs every failed state with a stack trace; failures are reported by us instead."""
-
-    NAMES = ("moto.stepfunctions", "moto.stepfunctions.parser")
-
-    def __init__(self):
-        self.levels = {name: logging.getLogger(name).level for name in self.NAMES}
-        for name in self.NAMES:
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-
-    def close(self) -> None:
-        for name, level in self.levels.items():
-            logging.getLogger(name).setLevel(level)
+    loggers = [logging.getLogger(name) for name in ("moto.stepfunctions", "moto.stepfunctions.parser")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

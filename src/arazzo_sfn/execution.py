@@ -18,13 +18,34 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import boto3
 
-from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, Handler, LocalFunctions, local_aws
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# One event of an execution's history, as the Step Functions API returns it.
+Event = dict[str, Any]
+
+
+class StepFunctions(Protocol):
+    """What the runners call of boto3's Step Functions client, whose calls boto3 does not type."""
+
+    def create_state_machine(self, *, name: str, definition: str, roleArn: str) -> dict[str, Any]: ...
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, Any]: ...
+
+    def describe_execution(self, *, executionArn: str) -> dict[str, Any]: ...
+
+    def stop_execution(self, *, executionArn: str, error: str, cause: str) -> dict[str, Any]: ...
+
+    # executionArn, maxResults, reverseOrder, nextToken.
+    def get_execution_history(self, **arguments: Any) -> dict[str, Any]: ...
+
+    def list_state_machines(self) -> dict[str, Any]: ...
+
+    def get_paginator(self, operation_name: str) -> Any: ...
 
 # What the local process needs besides the functions' own environment: a region for the
 # AWS clients.
@@ -54,12 +75,12 @@ class RunResult:
     error: str | None
     cause: str | None
     events: int | None
-    transitions: list = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    history: list[Event] = field(default_factory=list)
     function_logs: str = ""
     execution_arn: str = ""
     # The history of each child execution the run started, in the order they started.
-    child_histories: list[list[dict]] = field(default_factory=list)
+    child_histories: list[list[Event]] = field(default_factory=list)
     input: Any = None
     start_date: str | None = None  # ISO 8601, as Step Functions reports them
     stop_date: str | None = None
@@ -68,7 +89,7 @@ class RunResult:
     def name(self) -> str:
         return self.execution_arn.rsplit(":", 1)[-1] if self.execution_arn else ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The one shape every command prints a run in: which execution, how it stands or
         ended, and what it returned. `events` is null where the history was not read."""
         return {"executionArn": self.execution_arn, "name": self.name, "status": self.status,
@@ -76,7 +97,7 @@ class RunResult:
                 "output": self.output, "events": self.events}
 
 
-def result_from_description(description: Mapping[str, Any], history: list[dict] | None = None, **extra: Any) -> RunResult:
+def result_from_description(description: Mapping[str, Any], history: list[Event] | None = None, **extra: Any) -> RunResult:
     """A run as DescribeExecution reports it (with its history, when it was read)."""
     output, execution_input = description.get("output"), description.get("input")
     return RunResult(
@@ -96,19 +117,21 @@ def _parsed(text: str | None) -> Any:
 
 
 def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if hasattr(moment, "isoformat") else moment
+    if hasattr(moment, "isoformat"):
+        return str(moment.isoformat())
+    return moment if isinstance(moment, str) else None
 
 
 # Turns one history event into a transition (or None); given the history's start time.
 # Made fresh for each run, so it may remember what earlier events said.
-TransitionReader = Callable[[dict, Any], "Transition | None"]
+TransitionReader = Callable[[Event, Any], "Transition | None"]
 
 
 class SwitchableStream(io.TextIOBase):
     """Where the handlers' stdout goes (Powertools logs and EMF metrics). Powertools binds
     its handler to sys.stdout once, at import, so the target is switched per run instead."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.target: TextIO = io.StringIO()
 
     def write(self, text: str) -> int:
@@ -119,10 +142,10 @@ class SwitchableStream(io.TextIOBase):
 
 
 FUNCTION_OUTPUT = SwitchableStream()
-_loaded_handlers: dict[Path, Callable] = {}
+_loaded_handlers: dict[Path, Handler] = {}
 
 
-def import_handler(path: Path, function_name: str, module_name: str) -> Callable:
+def import_handler(path: Path, function_name: str, module_name: str) -> Handler:
     """Import a handler from its file, as a new module (a cold start)."""
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -130,10 +153,13 @@ def import_handler(path: Path, function_name: str, module_name: str) -> Callable
     module = importlib.util.module_from_spec(spec)
     with contextlib.redirect_stdout(FUNCTION_OUTPUT):
         spec.loader.exec_module(module)
-    return getattr(module, function_name)
+    handler = getattr(module, function_name)
+    if not callable(handler):
+        raise ImportError(f"{function_name} of {path} is not a function")
+    return handler  # type: ignore[no-any-return]  # callable() does not say what it takes; a Lambda handler takes (event, context)
 
 
-def load_handler(path: Path, function_name: str, module_name: str) -> Callable:
+def load_handler(path: Path, function_name: str, module_name: str) -> Handler:
     """Import the handler the way Lambda does: once per process (warm invocations reuse it)."""
     path = path.resolve()
     if path not in _loaded_handlers:
@@ -141,12 +167,12 @@ def load_handler(path: Path, function_name: str, module_name: str) -> Callable:
     return _loaded_handlers[path]
 
 
-def deferred(load: Callable[[], Callable]) -> Callable:
+def deferred(load: Callable[[], Handler]) -> Handler:
     """A handler that is loaded on its first invocation: inside the run's environment
     (Powertools reads it at import), and only when some state actually calls it."""
-    loaded: list[Callable] = []
+    loaded: list[Handler] = []
 
-    def invoke(event, context):
+    def invoke(event: Any, context: Any) -> Any:
         if not loaded:
             loaded.append(load())
         return loaded[0](event, context)
@@ -237,7 +263,13 @@ def execute_many(
 
 
 @contextlib.contextmanager
-def _local_run(functions: LocalFunctions, variables: Mapping[str, str | None], retry_sleep, prepare, wait_sleep=None) -> Iterator[tuple[Any, io.StringIO]]:
+def _local_run(
+    functions: LocalFunctions,
+    variables: Mapping[str, str | None],
+    retry_sleep: Callable[[float], None] | None,
+    prepare: Callable[[], None] | None,
+    wait_sleep: Callable[[float], None] | None = None,
+) -> Iterator[tuple[StepFunctions, io.StringIO]]:
     FUNCTION_OUTPUT.target = captured = io.StringIO()
     with environment(variables), contextlib.redirect_stdout(FUNCTION_OUTPUT), _function_log_handlers(), local_aws(functions, retry_sleep, wait_sleep=wait_sleep):
         if prepare is not None:
@@ -245,20 +277,20 @@ def _local_run(functions: LocalFunctions, variables: Mapping[str, str | None], r
         yield boto3.client("stepfunctions", region_name=REGION), captured
 
 
-def _create_machine(client, name: str, definition: str) -> str:
-    return client.create_state_machine(name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine")["stateMachineArn"]
+def _create_machine(client: StepFunctions, name: str, definition: str) -> str:
+    return str(client.create_state_machine(name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-state-machine")["stateMachineArn"])
 
 
-def _start(client, machine: str, execution_input: Any) -> str:
-    return client.start_execution(stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input))["executionArn"]
+def _start(client: StepFunctions, machine: str, execution_input: Any) -> str:
+    return str(client.start_execution(stateMachineArn=machine, name=f"local-{uuid.uuid4()}", input=json.dumps(execution_input))["executionArn"])
 
 
 @contextlib.contextmanager
-def _function_log_handlers():
+def _function_log_handlers() -> Iterator[None]:
     """Powertools binds its log handler to the stdout of the moment it is imported. A
     handler imported before this run (by another run, or a test) would write elsewhere:
     point every handler that writes to standard output at the function output for the run."""
-    moved = []
+    moved: list[tuple[logging.StreamHandler[Any], Any]] = []
     for logger in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
         for handler in getattr(logger, "handlers", []):
             stream = getattr(handler, "stream", None)
@@ -294,7 +326,7 @@ class Children:
     """The child executions a history starts, the state that started each, and each one's
     events not yet seen."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._seen: dict[str, int] = {}  # child -> the id of its last event returned
         self._ended: set[str] = set()
         self.started_by: dict[str, str | None] = {}
@@ -309,10 +341,10 @@ class Children:
             self._seen[arn] = 0
             self.started_by[arn] = self._state
 
-    def new_events(self, read_since: Callable[[str, int], list[dict]]) -> list[tuple[str, dict]]:
+    def new_events(self, read_since: Callable[[str, int], list[Event]]) -> list[tuple[str, Event]]:
         """(child ARN, event) for each event of a running child not returned before, in order;
         `read_since(arn, event id)` reads a child's events after that one (`history_since`)."""
-        found = []
+        found: list[tuple[str, Event]] = []
         for arn, seen in list(self._seen.items()):
             if arn in self._ended:
                 continue
@@ -335,7 +367,7 @@ class Follower:
         self._seen = 0
         self._child_readers: dict[str, TransitionReader] = {}
 
-    def read(self, history: list[dict], read_since: Callable[[str, int], list[dict]]) -> list[tuple[str, dict, Any]]:
+    def read(self, history: list[Event], read_since: Callable[[str, int], list[Event]]) -> list[tuple[str, Event, Transition | None]]:
         """(source execution, event, transition or None) for each event not returned before;
         `history` is the followed execution's whole history as read now, `read_since` reads a
         child's events after one (`history_since`)."""
@@ -347,12 +379,14 @@ class Follower:
             events += self.children.new_events(read_since)
             events.sort(key=lambda item: item[1]["timestamp"])  # stable: the parent's first on a tie
         start = history[0]["timestamp"] if history else None
-        found = []
+        found: list[tuple[str, Event, Transition | None]] = []
         for source, event in events:
-            if source == self.execution:
+            if source == self.execution or self.child_reader is None:
                 transition = self.read_transition(event, start)
             else:
-                transition = self._child_readers.setdefault(source, self.child_reader())(event, start)
+                if source not in self._child_readers:
+                    self._child_readers[source] = self.child_reader()
+                transition = self._child_readers[source](event, start)
                 if transition:
                     transition = dataclasses.replace(transition, started_by=self.children.started_by[source])
             found.append((source, event, transition))
@@ -363,12 +397,19 @@ class Follower:
 FOLLOW_PAUSE_SECONDS = (0.05, 0.8)
 
 
-def follow(client, execution: str, read_transition: TransitionReader, on_transition, timeout_seconds: float,
-           child_reader: Callable[[], TransitionReader] | None = None) -> RunResult:
+def follow(
+    client: StepFunctions,
+    execution: str,
+    read_transition: TransitionReader,
+    on_transition: Callable[[Any], None] | None,
+    timeout_seconds: float,
+    child_reader: Callable[[], TransitionReader] | None = None,
+) -> RunResult:
     """Poll the execution until it ends, reporting each new transition as it appears; with
     `child_reader` (a new reader for each child), those of the child executions it starts too."""
     started = time.monotonic()
-    transitions, pause = [], FOLLOW_PAUSE_SECONDS[0]
+    transitions: list[Transition] = []
+    pause = FOLLOW_PAUSE_SECONDS[0]
     follower = Follower(execution, read_transition, child_reader)
     while True:
         description = client.describe_execution(executionArn=execution)
@@ -392,10 +433,10 @@ def follow(client, execution: str, read_transition: TransitionReader, on_transit
     return result_from_description(description, history, transitions=transitions)
 
 
-def _child_histories(client, root_machine: str) -> list[list[dict]]:
+def _child_histories(client: StepFunctions, root_machine: str) -> list[list[Event]]:
     """The histories of every execution of every state machine but the root's (the run's
     children: each local run has a moto of its own), oldest first."""
-    executions = []
+    executions: list[dict[str, Any]] = []
     for machine in client.list_state_machines()["stateMachines"]:
         if machine["stateMachineArn"] != root_machine:
             for page in client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
@@ -404,11 +445,12 @@ def _child_histories(client, root_machine: str) -> list[list[dict]]:
     return [history_of(client, execution["executionArn"]) for execution in executions]
 
 
-def history_since(client, execution: str, after_id: int) -> list[dict]:
+def history_since(client: StepFunctions, execution: str, after_id: int) -> list[Event]:
     """The execution's events after event `after_id`, oldest first. Read newest first, a page
     at a time, up to the first event already seen: following a long history (a child's 20,000
     events of polls) costs a call per new page instead of the whole history at every look."""
-    events, token = [], None
+    events: list[Event] = []
+    token: str | None = None
     while True:
         page = client.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=200,
                                             **({"nextToken": token} if token else {}))
@@ -418,8 +460,9 @@ def history_since(client, execution: str, after_id: int) -> list[dict]:
             return sorted(events, key=lambda event: event["id"])
 
 
-def history_of(client, execution: str) -> list[dict]:
-    events, token = [], None
+def history_of(client: StepFunctions, execution: str) -> list[Event]:
+    events: list[Event] = []
+    token: str | None = None
     while True:
         page = client.get_execution_history(executionArn=execution, maxResults=1000, **({"nextToken": token} if token else {}))
         events.extend(page["events"])
@@ -448,5 +491,5 @@ def readable_cause(cause: str | None) -> str:
     except ValueError:
         return cause
     if isinstance(data, dict) and "errorMessage" in data:  # a function's error
-        return data["errorMessage"]
+        return str(data["errorMessage"])
     return json.dumps(data, indent=2)

@@ -9,16 +9,29 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from arazzo_sfn import execution
-from arazzo_sfn.engine import LocalFunctions, function_arn, one_at_a_time, state_machine_arn
-from arazzo_sfn.execution import LOCAL_ENVIRONMENT, RunResult
+from arazzo_sfn.engine import Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
 from arazzo_sfn.lower import state_machine_placeholder
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-OPERATION_FUNCTION = PROJECT_ROOT / "functions" / "operation" / "app.py"
+
+def operation_function() -> Path:
+    """The generic operation function's module: package data of an installed arazzo_sfn (copied
+    there when the wheel is built: see setup.py), the checkout's functions/operation/app.py in a
+    checkout or an editable install of it."""
+    packaged = resources.files("arazzo_sfn") / "operation_function" / "app.py"
+    # An installed wheel is a folder on disk; a zipped install cannot hand the function to the engine.
+    if isinstance(packaged, Path) and packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "functions" / "operation" / "app.py"
+
+
+OPERATION_FUNCTION = operation_function()
 OPERATION_HANDLER = "lambda_handler"
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 FUNCTION_NAME_PREFIX = "arazzo-local-"
@@ -38,11 +51,11 @@ class StepTransition(execution.Transition):
 
 
 def run_workflow(
-    asl: dict,
-    execution_input: dict,
+    asl: dict[str, Any],
+    execution_input: dict[str, Any],
     server_url: str,
     *,
-    children: dict[str, dict] | None = None,
+    children: dict[str, dict[str, Any]] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     on_transition: Callable[[StepTransition], None] | None = None,
@@ -91,12 +104,12 @@ def bind_state_machines(definition: str, arns: dict[str, str]) -> str:
     return definition
 
 
-def bind_functions(definition: str, functions: LocalFunctions, handler: Callable) -> str:
+def bind_functions(definition: str, functions: LocalFunctions, handler: Handler) -> str:
     """Replace each placeholder with a function ARN of its own, all bound to `handler` (one
     function: `one_at_a_time` already), so the recorded invocations still say which
     placeholder (which step) was called."""
 
-    def bind(match: re.Match) -> str:
+    def bind(match: re.Match[str]) -> str:
         arn = function_arn(FUNCTION_NAME_PREFIX + match.group(1))
         if arn not in functions.handlers:
             functions.register(arn, handler, exclusive=False)
@@ -105,7 +118,7 @@ def bind_functions(definition: str, functions: LocalFunctions, handler: Callable
     return PLACEHOLDER.sub(bind, definition)
 
 
-def _workflow_id(asl: dict) -> str:
+def _workflow_id(asl: dict[str, Any]) -> str:
     # The comment starts with the workflowId.
     return str(asl.get("Comment") or "").split(":", 1)[0]
 
@@ -120,10 +133,10 @@ class _StepTransitions:
     """Reads transitions from history events; a task's HTTP status comes from the event
     that reports the function's result, just before the state exits."""
 
-    def __init__(self):
-        self.status_code: Any = None
+    def __init__(self) -> None:
+        self.status_code: int | None = None
 
-    def __call__(self, event: dict, start) -> StepTransition | None:
+    def __call__(self, event: Event, start: datetime) -> StepTransition | None:
         kind = event["type"]
         elapsed = (event["timestamp"] - start).total_seconds()
         if kind == "TaskStateEntered":

@@ -4,6 +4,7 @@ by an operationPath (`{$sourceDescriptions.<name>.url}#/paths/<path>/<method>`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from arazzo_sfn.loader import LoadedFile
@@ -26,7 +27,7 @@ def index_operations(source_name: str, source: LoadedFile) -> dict[str, Operatio
     return {op.operation_id: op for op in _operations(source_name, source) if op.operation_id}
 
 
-def _operations(source_name: str, source: LoadedFile):
+def _operations(source_name: str, source: LoadedFile) -> Iterator[Operation]:
     paths = (source.data or {}).get("paths") or {}
     for path, item in paths.items():
         if not isinstance(item, dict):

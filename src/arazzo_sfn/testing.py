@@ -105,11 +105,13 @@ class ScriptedServer:
         self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # Read while the socket is open: the URL still names the server once it is closed.
+        bound_host, port = self._httpd.socket.getsockname()[:2]  # an AF_INET address: (host text, port)
+        self._url = f"http://{bound_host}:{port}"
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._url
 
     def start(self) -> ScriptedServer:
         if self._thread is None:
@@ -128,7 +130,7 @@ class ScriptedServer:
     def __enter__(self) -> ScriptedServer:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def sequence(self) -> list[str]:
@@ -177,7 +179,7 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-        def log_message(self, format, *args) -> None:  # the calls are recorded instead
+        def log_message(self, format: str, *args: Any) -> None:  # the calls are recorded instead
             pass
 
     return Handler

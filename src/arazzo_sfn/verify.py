@@ -4,14 +4,16 @@ every non-terminal state goes somewhere."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from arazzo_sfn.errors import LoweringError
 
 TERMINAL_TYPES = {"Succeed", "Fail"}
 MAX_STATE_NAME = 80
 
 
-def verify_state_machine(asl: dict) -> None:
-    states: dict = asl["States"]
+def verify_state_machine(asl: dict[str, Any]) -> None:
+    states: dict[str, dict[str, Any]] = asl["States"]
     problems = []
     if asl["StartAt"] not in states:
         problems.append(f"StartAt {asl['StartAt']!r} is not a state")
@@ -23,7 +25,8 @@ def verify_state_machine(asl: dict) -> None:
                 problems.append(f"state {name!r} goes to missing state {target!r}")
         if state["Type"] not in TERMINAL_TYPES | {"Choice"} and not state.get("End") and "Next" not in state:
             problems.append(f"state {name!r} has neither Next nor End")
-    reachable, frontier = set(), [asl["StartAt"]]
+    reachable: set[str] = set()
+    frontier: list[str] = [asl["StartAt"]]
     while frontier:
         name = frontier.pop()
         if name in reachable or name not in states:
@@ -37,7 +40,7 @@ def verify_state_machine(asl: dict) -> None:
         raise LoweringError("the generated state machine is inconsistent: " + "; ".join(problems))
 
 
-def transitions(state: dict) -> list[str]:
+def transitions(state: dict[str, Any]) -> list[str]:
     targets = [state["Next"]] if "Next" in state else []
     targets += [choice["Next"] for choice in state.get("Choices", [])]
     if "Default" in state:

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 # Renew this long before the announced expiry: tokens have been seen to die early.
 RENEW_MARGIN_SECONDS = 60
+# Exchanges client credentials for (access token, seconds it lives).
+TokenFetcher = Callable[["ClientCredentials"], tuple[str, float]]
 
 
 class Auth:
-    def authorization(self, fetch_token: Callable[[ClientCredentials], tuple[str, float]]) -> str | None:
+    def authorization(self, fetch_token: TokenFetcher) -> str | None:
         """The Authorization header value to send, or None."""
         raise NotImplementedError
 
@@ -28,7 +30,7 @@ class Auth:
 
 @dataclass(frozen=True)
 class NoAuth(Auth):
-    def authorization(self, fetch_token):
+    def authorization(self, fetch_token: TokenFetcher) -> str | None:
         return None
 
     @property
@@ -40,7 +42,7 @@ class NoAuth(Auth):
 class BearerToken(Auth):
     token: str = field(repr=False)
 
-    def authorization(self, fetch_token):
+    def authorization(self, fetch_token: TokenFetcher) -> str | None:
         return f"Bearer {self.token}"
 
     @property
@@ -56,7 +58,7 @@ class ClientCredentials(Auth):
     _renew_at: float = field(default=0.0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def authorization(self, fetch_token):
+    def authorization(self, fetch_token: TokenFetcher) -> str | None:
         with self._lock:
             if self._token is None or time.monotonic() >= self._renew_at:
                 token, expires_in = fetch_token(self)

@@ -67,12 +67,13 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
     raise ConnectionBusy(f"connection {connection_id} was claimed by other executions {MAX_ROUNDS} times in a row; this run started nothing")
 
 
-def _holder(table: str, key: dict) -> str | None:
+def _holder(table: str, key: dict[str, Any]) -> str | None:
     try:
         answer = _client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)
     except Exception as error:
         raise _storage_error(error, table) from None
-    return answer.get("Item", {}).get("executionArn", {}).get("S")
+    holder = answer.get("Item", {}).get("executionArn", {}).get("S")
+    return holder if isinstance(holder, str) else None
 
 
 def _still_running(execution_arn: str) -> bool:

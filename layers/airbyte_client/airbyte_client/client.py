@@ -69,10 +69,10 @@ class ApiResponse:
     headers: Mapping[str, str]
     body: Any
 
-    def to_dict(self, payload: Mapping[str, Any] | None = None) -> dict:
+    def to_dict(self, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The answer as every step function returns it to the state machine, to the step
         payload it sent (criteria to evaluate, what to keep, loop counters)."""
-        return step_answer(self, payload)
+        return step_answer(self, payload)  # type: ignore[arg-type]  # AnsweredRequest (arazzo_runtime.step) declares settable attributes where it only reads them; this answer is frozen
 
 
 class AirbyteClient:
@@ -88,7 +88,7 @@ class AirbyteClient:
     def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
         return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type}, read_timeout=self.settings.create_job_read_timeout)
 
-    def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> dict | None:
+    def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> dict[str, Any] | None:
         """The first job of this type for this connection created after job `job_id`."""
         answer = self.list_jobs(connectionId=connection_id, jobType=job_type, orderBy="createdAt|DESC", limit=5)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
@@ -105,7 +105,7 @@ class AirbyteClient:
     def get_connection(self, connection_id: str) -> ApiResponse:
         return self._request("GET", f"/connections/{connection_id}", "getConnection")
 
-    def current_job(self, connection_id: str) -> dict | None:
+    def current_job(self, connection_id: str) -> dict[str, Any] | None:
         """The connection's newest job (a connection runs one job at a time, so a job still
         running is the newest), or None when it has none."""
         answer = self.list_jobs(connectionId=connection_id, orderBy="createdAt|DESC", limit=1)
@@ -148,7 +148,7 @@ class AirbyteClient:
 
     # --- transport --------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping | None = None, read_timeout: float | None = None) -> ApiResponse:
+    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None, read_timeout: float | None = None) -> ApiResponse:
         auth = self.settings.auth
         response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         if response.status_code == 401 and auth.invalidate():
@@ -156,7 +156,7 @@ class AirbyteClient:
             response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         return self._interpret(method, operation, response)
 
-    def _send(self, method, path, operation, json_body, params, authorization, read_timeout: float | None = None) -> _Answer:
+    def _send(self, method: str, path: str, operation: str, json_body: Any, params: Mapping[str, Any] | None, authorization: str | None, read_timeout: float | None = None) -> _Answer:
         headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
         if authorization:
             headers["Authorization"] = authorization

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from airbyte_client.auth import Auth, BearerToken, ClientCredentials, NoAuth
@@ -55,7 +56,7 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
-def read_secret(secret_id: str) -> dict:
+def read_secret(secret_id: str) -> dict[str, Any]:
     # Imported here so the client stays importable (and testable) without Powertools.
     from aws_lambda_powertools.utilities import parameters
 
@@ -72,7 +73,7 @@ def read_secret(secret_id: str) -> dict:
     return value
 
 
-def auth_from_secret(secret: dict) -> Auth:
+def auth_from_secret(secret: dict[str, Any]) -> Auth:
     """Accept `{"clientId", "clientSecret"}` or `{"apiToken"}`; name the field that is wrong,
     never its value."""
 

@@ -17,23 +17,25 @@ UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false", "object": "an object"}
 
 
-def _keywords(schema: dict) -> set[str]:
+def _keywords(schema: dict[str, Any]) -> set[str]:
     found = set(schema)
     for child in schema.get("properties", {}).values():
         found |= _keywords(child)
     return found
 
 
-def load_contract(path: Path) -> dict:
+def load_contract(path: Path) -> dict[str, Any]:
     """The schema at `path`, refused if it uses a keyword this check does not understand."""
     schema = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(schema, dict):
+        raise RuntimeError(f"{path.name} is not a JSON Schema object")
     unknown = _keywords(schema) - UNDERSTOOD
     if unknown:
         raise RuntimeError(f"{path.name} uses keywords this check does not understand: {sorted(unknown)}")
     return schema
 
 
-def problems(value: Any, schema: dict, where: str = "") -> list[str]:
+def problems(value: Any, schema: dict[str, Any], where: str = "") -> list[str]:
     """Each way `value` breaks the contract, each naming the field (empty when it holds)."""
     name = where or "the input"
     expected = schema.get("type")

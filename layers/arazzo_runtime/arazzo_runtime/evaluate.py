@@ -64,9 +64,9 @@ class Response:
 class _Missing:
     """The value of a pointer, path or header that leads nowhere (not the same as null)."""
 
-    _instance = None
+    _instance: _Missing | None = None
 
-    def __new__(cls):
+    def __new__(cls) -> _Missing:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -309,12 +309,13 @@ def _starts_with_filter(query: Any) -> bool:
     return isinstance(first, library.ChildSegment) and all(isinstance(selector, library.Filter) for selector in first.selectors)
 
 
-def _find(query: Any, data: Any) -> list:
+def _find(query: Any, data: Any) -> list[Any]:
     # python-jsonpath parses a top-level string as a JSON document; a string is a leaf,
     # so only the query `$` selects it.
     if isinstance(data, str):
         return [data] if not query.segments else []
-    return query.findall(data)
+    found: list[Any] = query.findall(data)
+    return found
 
 
 def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable[[str], Getter]:
@@ -376,7 +377,8 @@ def substitute_values(criterion_id: str, query: str, known: dict[str, Any]) -> s
         if _RUNTIME_EXPRESSION_START.match(query, position):
             expression = _listed_expression_at(query, position, by_length)
             if expression is None:
-                token = _EXPRESSION_TOKEN.match(query, position).group(0)
+                token_match = _EXPRESSION_TOKEN.match(query, position)
+                token = token_match.group(0) if token_match else query[position:]
                 raise CriterionError(
                     f"criterion {criterion_id}: {token} has no value here: inside a JSONPath query only the values sent with the request can be used"
                 )
@@ -449,7 +451,7 @@ def _expression_getter(criterion_id: str, text: str, known: dict[str, Any]) -> G
     if expression is not None and expression.kind == "response_body":
         tokens = expression.pointer
         return lambda response, context: resolve_pointer(response.body, tokens)
-    if expression is not None and expression.kind == "response_header":
+    if expression is not None and expression.kind == "response_header" and expression.name is not None:
         name = expression.name.lower()
         return lambda response, context: header_value(response.headers, name)
     if text in known:
@@ -500,12 +502,12 @@ def compare(left: Any, op: str, right: Any, *, case_insensitive: bool) -> bool:
         if kind == "a string" and case_insensitive:
             left, right = left.casefold(), right.casefold()
         if op == "<":
-            return left < right
+            return bool(left < right)
         if op == "<=":
-            return left <= right
+            return bool(left <= right)
         if op == ">":
-            return left > right
-        return left >= right
+            return bool(left > right)
+        return bool(left >= right)
     return op in ("<=", ">=") and _equal(left, right, case_insensitive)
 
 
@@ -514,12 +516,12 @@ def _equal(left: Any, right: Any, case_insensitive: bool) -> bool:
     if kind != _type_name(right):
         return False
     if kind == "a string":
-        return left.casefold() == right.casefold() if case_insensitive else left == right
+        return bool(left.casefold() == right.casefold() if case_insensitive else left == right)
     if kind == "an array":
         return len(left) == len(right) and all(_equal(a, b, case_insensitive) for a, b in zip(left, right, strict=False))
     if kind == "an object":
         return left.keys() == right.keys() and all(_equal(left[key], right[key], case_insensitive) for key in left)
-    return left == right
+    return bool(left == right)
 
 
 def _type_name(value: Any) -> str:

@@ -108,7 +108,8 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
 def _read_body(answer: transport.Answer, where: str, deadline: float) -> bytes:
     """The body, decoded, read as it arrives (one read of the socket at a time, so the
     deadline can stop a server that trickles its body under the per-read timeout)."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = answer.read_chunk()
         if not chunk:
@@ -297,7 +298,7 @@ def _object(request: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _expand_path(template: str, parameters: Mapping[str, Any]) -> str:
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in parameters or parameters[name] is None:
             raise InvalidRequest(f"path parameter {name!r} is missing for the path {template}")

@@ -112,7 +112,7 @@ class Answer:
     def __enter__(self) -> Answer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _decode(self, raw: bytes) -> bytes:
@@ -146,6 +146,7 @@ def send(method: str, url: str, *, headers: Mapping[str, str], body: bytes | Non
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         port = parts.port
+        connection: http.client.HTTPConnection
         if parts.scheme == "https":
             connection = http.client.HTTPSConnection(parts.hostname, port, timeout=timeouts[0], context=tls_context())
         else:
