@@ -35,7 +35,7 @@ from arazzo_sfn.errors import (
 )
 from arazzo_sfn.loader import load_document
 from arazzo_sfn.lower import loop_iteration_cap
-from arazzo_sfn.validate import validate_document
+from arazzo_sfn.validation import validate_document
 from arazzo_sfn.verify import transitions
 
 ROOT = Path(__file__).resolve().parents[2]
