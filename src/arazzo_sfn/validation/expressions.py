@@ -29,9 +29,9 @@ from arazzo_runtime.expressions import (
 from arazzo_sfn.errors import ArazzoError, ExpressionError
 from arazzo_sfn.validation.document import Document, pointer
 
-# Output names and component names (Arazzo 1.0.1, Step/Workflow Object `outputs`, Components Object).
+# Output names (Arazzo 1.0.1, Step and Workflow Object `outputs`). The schema checks the
+# names of components; its `patternProperties` lets other output names through.
 KEY_PATTERN = re.compile(r"[a-zA-Z0-9.\-_]+")
-COMPONENT_KINDS = ("inputs", "parameters", "successActions", "failureActions")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,6 @@ def expression_problems(document: Document) -> Iterator[ArazzoError]:
 
 
 def _problems(document: Document) -> Iterator[ArazzoError]:
-    yield from _component_keys(document)
     for w_index, workflow in document.workflows():
         base = f"/workflows/{w_index}"
         scope = _scope(document, workflow)
@@ -94,16 +93,6 @@ def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
 
 
 # --- where expressions are ---------------------------------------------------------------------
-
-
-def _component_keys(document: Document) -> Iterator[ArazzoError]:
-    components = document.data.get("components")
-    if not isinstance(components, dict):
-        return
-    for kind in COMPONENT_KINDS:
-        for key in components.get(kind) or {}:
-            if not KEY_PATTERN.fullmatch(str(key)):
-                yield document.problem(ExpressionError, f"component name {key!r}: names are letters, digits, '.', '-' and '_'", pointer("/components", kind, key))
 
 
 def _outputs(document: Document, outputs: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:

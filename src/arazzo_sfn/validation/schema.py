@@ -64,12 +64,24 @@ def schema_problems(document: Document) -> Iterator[ArazzoError]:
 def describe(error: jsonschema.ValidationError, base: str = "") -> tuple[str, str]:
     """The message of a schema error and the pointer of the node it concerns: the most
     specific cause of a failed anyOf/oneOf, and for repeated items the repeated one."""
-    leaf = min(error.context, key=lambda e: -len(e.absolute_path)) if error.context else error
+    candidates = list(error.context)
+    if isinstance(error.instance, dict) and "reference" not in error.instance:
+        # Written in full, not as a reference: what the full form lacks, not the reference.
+        reusable = {e.relative_schema_path[0] for e in candidates if _requires_reference(e) and e.relative_schema_path}
+        candidates = [e for e in candidates if not e.relative_schema_path or e.relative_schema_path[0] not in reusable] or candidates
+    leaf = min(candidates, key=lambda e: -len(e.absolute_path)) if candidates else error
     at = pointer(base, *leaf.absolute_path)
+    if "propertyNames" in leaf.absolute_schema_path:
+        # The name is what is wrong: point at its member.
+        return f"name {leaf.instance!r}: {leaf.message}", pointer(at, str(leaf.instance))
     if leaf.validator == "uniqueItems" and isinstance(leaf.instance, list):
         index, earlier = _first_repeat(leaf.instance)
         return f"item {index} repeats item {earlier}: the items must be unique", pointer(at, index)
     return leaf.message, at
+
+
+def _requires_reference(error: jsonschema.ValidationError) -> bool:
+    return error.validator == "required" and isinstance(error.schema, dict) and "reference" in (error.schema.get("required") or [])
 
 
 def _first_repeat(items: list[Any]) -> tuple[int, int]:

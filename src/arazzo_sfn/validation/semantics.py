@@ -24,7 +24,7 @@ def semantic_problems(document: Document) -> Iterator[ArazzoError]:
         yield from _unique(document, [s.get("stepId") for s in steps if isinstance(s, dict)], base + "/steps/{}/stepId", "stepId")
         yield from _input_refs(document, workflow, pointer(base, "inputs"))
         for d_index, target in enumerate(workflow.get("dependsOn") or []):
-            yield from _workflow_target(document, target, pointer(base, "dependsOn", d_index), "dependsOn entry")
+            yield from _workflow_target(document, target, pointer(base, "dependsOn", d_index), "dependsOn names")
         yield from _parameters(document, workflow, base, None)
         shared_paths = {target.get("name") if target else entry.get("name") for _, target, entry in document.parameters(workflow, base) if (target or entry).get("in") == "path"}
         for s_index, step in enumerate(steps):
