@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from arazzo_sfn.loader import load_document
 from arazzo_sfn.model import DEFAULT_LOOP_ERROR, DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_RETRY_LIMIT, LoopSpec, RetryPolicy, build_workflow
@@ -205,3 +210,27 @@ def test_a_retry_action_without_a_limit_retries_once(tmp_path):
     path = write_document(tmp_path, document("- stepId: get\n  operationId: listPets\n  onFailure:\n  - {name: again, type: retry}\n"))
     [action] = build_workflow(load_document(path), None).steps[0].on_failure
     assert action.retry_limit == DEFAULT_RETRY_LIMIT == 1
+
+
+# --- the documentation's examples ---------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "extensions.md"
+
+
+def _extension_values(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in EXTENSIONS:
+                yield key, value
+            yield from _extension_values(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _extension_values(item)
+
+
+def test_every_example_of_the_documentation_satisfies_its_schema():
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    found = [pair for block in blocks for pair in _extension_values(yaml.safe_load(block))]
+    assert {name for name, _ in found} == set(EXTENSIONS)
+    for name, value in found:
+        jsonschema.validate(value, extension_schema(name), cls=jsonschema.Draft202012Validator)
