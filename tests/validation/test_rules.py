@@ -168,6 +168,30 @@ def test_a_replacement_target_that_is_no_json_pointer_is_refused_at_it(tmp_path)
     assert list(problems_of(tmp_path, document(replacement("/a~2")))) == ["/workflows/0/steps/0/requestBody/replacements/0/target"]
 
 
+@pytest.mark.parametrize("target", ["/a/b", "/list/3", "/list/x", "/a/0"])
+def test_a_replacement_target_outside_the_payload_is_refused_at_it(tmp_path, target):
+    text = LIST_PETS + f"  requestBody:\n    payload: {{a: 1, list: [1, 2]}}\n    replacements:\n    - {{target: {target!r}, value: 0}}\n"
+    found = problems_of(tmp_path, document(text))
+    assert list(found) == ["/workflows/0/steps/0/requestBody/replacements/0/target"]
+    assert "is not a place in the payload" in found["/workflows/0/steps/0/requestBody/replacements/0/target"]
+
+
+@pytest.mark.parametrize("target", ["/a", "/new", "/list/1", "/list/2", "/list/-", "/made/inner"])
+def test_a_replacement_may_set_a_member_add_one_or_append_an_item(tmp_path, target):
+    # /made is added by the replacement before: each target is read against the payload so far.
+    text = (
+        LIST_PETS
+        + "  requestBody:\n    payload: {a: 1, list: [1, 2]}\n    replacements:\n"
+        + f"    - {{target: /made, value: {{}}}}\n    - {{target: {target!r}, value: 0}}\n"
+    )
+    assert problems_of(tmp_path, document(text)) == {}
+
+
+def test_a_replacement_inside_a_value_known_at_run_time_is_not_checked(tmp_path):
+    text = LIST_PETS + "  requestBody:\n    payload: {a: $inputs.pet}\n    replacements:\n    - {target: /a/name, value: 0}\n"
+    assert problems_of(tmp_path, document(text)) == {}
+
+
 # --- expressions, by the grammar ------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, parse_expression
+from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, is_expression, parse_expression, parse_pointer
 from arazzo_sfn.errors import ArazzoError, SemanticError
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 from arazzo_sfn.validation.document import Document, pointer
@@ -33,6 +33,7 @@ def semantic_problems(document: Document) -> Iterator[ArazzoError]:
             where = pointer(base, "steps", s_index)
             kind = next((k for k in ("operationId", "operationPath", "workflowId") if k in step), None)
             yield from _parameters(document, step, where, kind)
+            yield from _replacement_targets(document, step.get("requestBody"), pointer(where, "requestBody"))
             if kind == "workflowId":
                 yield from _workflow_target(document, step["workflowId"], pointer(where, "workflowId"), f"step {step.get('stepId')!r} calls")
             elif kind is not None:
@@ -155,6 +156,63 @@ def _path_parameters(document: Document, step: dict[str, Any], where: str, opera
     for unknown in sorted(str(p) for p in supplied - set(operation.path_parameters)):
         message = f"step {step.get('stepId')!r} supplies path parameter {unknown!r}, which {name} ({operation.method} {operation.path}) does not have"
         yield document.problem(SemanticError, message, pointer(where, "parameters"))
+
+
+def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[ArazzoError]:
+    """Each JSON Pointer target names a place in the payload as written, one replacement after
+    another: an existing member or item, a new member of an object, or the end of an array
+    (its length or `-`). '' is the whole payload (RFC 6901); other targets are XPath. Inside a
+    runtime expression the payload is known only at run time, and is not checked."""
+    if not isinstance(body, dict):
+        return
+    payload: Any = body.get("payload")
+    for index, replacement in enumerate(body.get("replacements") or []):
+        target = replacement.get("target") if isinstance(replacement, dict) else None
+        if not isinstance(target, str) or not target.startswith("/"):
+            if target == "":
+                payload = replacement.get("value")
+            continue
+        try:
+            tokens = parse_pointer(target)
+        except ExpressionSyntaxError:
+            continue  # reported with the expressions
+        parent: Any = payload
+        try:
+            for token in tokens[:-1]:
+                if is_expression(parent):
+                    break
+                parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+            if is_expression(parent):
+                continue  # a value known at run time: its members are not known here
+            last = tokens[-1]
+            if isinstance(parent, list):
+                position = len(parent) if last == "-" else int(last)
+                if not 0 <= position <= len(parent):
+                    raise IndexError(position)
+            elif not isinstance(parent, dict):
+                raise TypeError(type(parent).__name__)
+        except (KeyError, IndexError, ValueError, TypeError):
+            yield document.problem(SemanticError, f"replacement target {target!r} is not a place in the payload", pointer(at, "replacements", index, "target"))
+            continue
+        payload = _replaced(payload, tokens, replacement.get("value"))
+
+
+def _replaced(payload: Any, tokens: tuple[str, ...], value: Any) -> Any:
+    """`payload` with `value` at `tokens` (a place _replacement_targets found)."""
+    if not tokens:
+        return value
+    head, rest = tokens[0], tokens[1:]
+    if is_expression(payload):
+        return payload
+    if isinstance(payload, list):
+        position = len(payload) if head == "-" else int(head)
+        items = list(payload)
+        if position == len(items):
+            items.append(value if not rest else None)
+        else:
+            items[position] = _replaced(items[position], rest, value)
+        return items
+    return {**payload, head: _replaced(payload[head], rest, value) if rest else value}
 
 
 def _action_references(document: Document, workflow: dict[str, Any], base: str) -> Iterator[ArazzoError]:
