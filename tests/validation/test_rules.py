@@ -245,6 +245,18 @@ def test_a_workflow_of_another_document_is_named_through_an_arazzo_source(tmp_pa
     assert problem in found["/workflows/0/steps/0/workflowId"]
 
 
+def test_a_step_that_calls_a_workflow_reads_that_workflow_s_outputs(tmp_path):
+    text = document(
+        "- stepId: call\n  workflowId: other\n  outputs:\n    count: $outputs.count\n    total: $outputs.total\n"
+        "  successCriteria:\n  - condition: $outputs.done == true\n",
+        top="- workflowId: other\n  steps:\n  - stepId: list\n    operationId: listPets\n    outputs:\n      count: $response.body#/count\n"
+        "  outputs:\n    count: $steps.list.outputs.count\n",
+    )
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/steps/0/outputs/total", "/workflows/0/steps/0/successCriteria/0/condition"]
+    assert "workflow 'other', which the step calls, has no output 'total'" in found["/workflows/0/steps/0/outputs/total"]
+
+
 def test_every_problem_is_reported_at_once_with_file_line_and_column(tmp_path):
     text = document(
         "- stepId: list\n  operationId: listPets\n  parameters:\n  - {name: limit, in: query, value: 1}\n  - {name: limit, in: query, value: $request.query}\n"

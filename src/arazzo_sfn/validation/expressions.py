@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from arazzo_runtime import conditions
@@ -17,6 +17,7 @@ from arazzo_runtime.expressions import (
     Expression,
     ExpressionSyntaxError,
     InputRef,
+    OutputRef,
     SourceDescriptionRef,
     StepOutputRef,
     WorkflowRef,
@@ -40,6 +41,9 @@ class _Scope:
 
     steps: dict[str, dict[str, Any]] | None  # None: a component, whose steps are its users'
     declared_inputs: frozenset[str] | None  # None: the inputs schema allows any name
+    # In a step that calls a workflow of this document: that workflow's id and outputs, which
+    # `$outputs.<name>` reads.
+    called: tuple[str, frozenset[str]] | None = None
 
 
 def expression_problems(document: Document) -> Iterator[ArazzoError]:
@@ -61,7 +65,7 @@ def _problems(document: Document) -> Iterator[ArazzoError]:
             if not isinstance(step, dict):
                 continue
             at = pointer(base, "steps", s_index)
-            yield from _outputs(document, step.get("outputs"), pointer(at, "outputs"), scope)
+            yield from _outputs(document, step.get("outputs"), pointer(at, "outputs"), _calling(document, step, scope))
             yield from _parameters(document, step, at, scope)
             body = step.get("requestBody")
             if isinstance(body, dict):
@@ -69,9 +73,10 @@ def _problems(document: Document) -> Iterator[ArazzoError]:
                 for r_index, replacement in enumerate(body.get("replacements") or []):
                     if isinstance(replacement, dict):
                         yield from _replacement(document, replacement, pointer(at, "requestBody", "replacements", r_index), scope)
-            yield from _criteria(document, step.get("successCriteria"), pointer(at, "successCriteria"), scope)
+            yield from _criteria(document, step.get("successCriteria"), pointer(at, "successCriteria"), _calling(document, step, scope))
     for use in document.actions():
-        scope = _scope(document, document.data["workflows"][use.workflow_index])
+        workflow = document.data["workflows"][use.workflow_index]
+        scope = _calling(document, workflow["steps"][use.step_index], _scope(document, workflow))
         yield from _criteria(document, use.action.get("criteria"), pointer(use.at, "criteria"), scope)
         fail = use.action.get("x-fail")
         if isinstance(fail, dict):
@@ -79,7 +84,7 @@ def _problems(document: Document) -> Iterator[ArazzoError]:
         loop = use.action.get("x-loop")
         if isinstance(loop, dict):
             yield from _values(document, loop.get("cause"), pointer(use.at, "x-loop", "cause"), scope)
-    yield from _unused_components(document)
+    yield from _components(document)
 
 
 def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
@@ -90,6 +95,15 @@ def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
     declared = frozenset((inputs.get("properties") or {}).keys()) if closed else None
     steps = {step["stepId"]: step for step in document.steps(workflow) if isinstance(step.get("stepId"), str)}
     return _Scope(steps, declared)
+
+
+def _calling(document: Document, step: dict[str, Any], scope: _Scope) -> _Scope:
+    """The scope of a step: one that calls a workflow of this document reads its outputs."""
+    workflows = {w.get("workflowId"): w for _, w in document.workflows()}
+    called = workflows.get(step.get("workflowId"))
+    if called is None:
+        return scope
+    return replace(scope, called=(step["workflowId"], frozenset(called.get("outputs") or {})))
 
 
 # --- where expressions are ---------------------------------------------------------------------
@@ -222,6 +236,10 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     if isinstance(expression, InputRef):
         if scope.declared_inputs is not None and expression.name not in scope.declared_inputs:
             yield document.problem(ExpressionError, f"{text!r}: the workflow has no input {expression.name!r}", at)
+    elif isinstance(expression, OutputRef) and scope.called is not None:
+        workflow_id, outputs = scope.called
+        if expression.name not in outputs:
+            yield document.problem(ExpressionError, f"{text!r}: workflow {workflow_id!r}, which the step calls, has no output {expression.name!r}", at)
     elif isinstance(expression, StepOutputRef) and scope.steps is not None:
         step = scope.steps.get(expression.step)
         if step is None:
@@ -249,7 +267,7 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
             yield document.problem(ExpressionError, f"{text!r} is not in components.{expression.component_type}", at)
 
 
-def _unused_components(document: Document) -> Iterator[ArazzoError]:
+def _components(document: Document) -> Iterator[ArazzoError]:
     """The expressions of every component are read by the grammar, whether a step uses it
     or not; what they name is checked where a step uses them."""
     components = document.data.get("components")
