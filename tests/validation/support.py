@@ -1,4 +1,4 @@
-"""Helpers of the validation tests: documents written to a directory, compiled as a user
+"""What the validation tests share: documents written to a directory, compiled as a user
 compiles them, and the answer read as valid, invalid or not supported."""
 
 from __future__ import annotations
