@@ -14,7 +14,7 @@ import yaml
 from arazzo_sfn.compiler import compile_all
 from arazzo_sfn.emit import emit_json
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.validate import validate_document
+from arazzo_sfn.validation import validate_document
 
 OPENAPI = {
     "openapi": "3.1.0",

@@ -11,7 +11,7 @@ from arazzo_sfn.errors import SemanticError
 from arazzo_sfn.loader import LoadedDocument, load_document
 from arazzo_sfn.lower import lower, lower_workflow, state_machine_placeholder
 from arazzo_sfn.model import build_workflow, workflow_ids
-from arazzo_sfn.validate import validate_document
+from arazzo_sfn.validation import validate_document
 from arazzo_sfn.verify import verify_state_machine
 
 

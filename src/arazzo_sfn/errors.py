@@ -80,6 +80,6 @@ class ProblemList(ArazzoError):
         return "\n".join(f"{type(p).__name__}: {p}" for p in self.problems)
 
 
-def _order(problem: ArazzoError) -> tuple:
+def _order(problem: ArazzoError) -> tuple[str, int, int]:
     loc = problem.location
     return (loc.file, loc.line or 0, loc.column or 0) if loc else ("", 0, 0)

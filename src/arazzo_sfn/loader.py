@@ -85,7 +85,7 @@ def load_yaml(path: Path, referenced_from: Location | None = None) -> LoadedFile
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _record_positions(node: yaml.Node, pointer: str, positions: dict) -> None:
+def _record_positions(node: yaml.Node, pointer: str, positions: dict[str, tuple[int, int]]) -> None:
     positions[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:

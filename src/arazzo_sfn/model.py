@@ -1,14 +1,29 @@
 """Stage 3, model: one workflow of a validated document as plain dataclasses, with each
-step's operation resolved in its OpenAPI source and each node's location kept."""
+step's operation resolved in its OpenAPI source and each node's location kept.
+
+The model is built only from a document validation has accepted, so it checks nothing: every
+rule is validation's (arazzo_sfn.validation). Each default is written once, here: the
+dataclasses' own defaults, and the constants below for what the document leaves out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
+
+Locate = Callable[[str], Location]
+
+# A criterion without `type` (Criterion Object).
+DEFAULT_CRITERION_TYPE = "simple"
+# A retry action without `retryLimit` retries once (Failure Action Object).
+DEFAULT_RETRY_LIMIT = 1
+# A backward goto without x-loop, and an x-loop without these fields.
+DEFAULT_LOOP_WAIT_SECONDS = 30
+DEFAULT_LOOP_ERROR = "LoopLimitExceeded"
 
 
 @dataclass(frozen=True)
@@ -39,11 +54,11 @@ class LoopSpec:
     to itself becomes its Task's own Retry, waiting `interval_seconds × backoff_rate^n`, at
     most `max_delay_seconds`."""
 
-    wait_seconds: Any  # int or runtime expression text
-    max_iterations: Any  # int, runtime expression text, or None (the history budget)
-    error: str
-    cause: dict[str, Any]
     location: Location
+    wait_seconds: Any = DEFAULT_LOOP_WAIT_SECONDS  # int or runtime expression text
+    max_iterations: Any = None  # int, runtime expression text, or None (the history budget)
+    error: str = DEFAULT_LOOP_ERROR
+    cause: dict[str, Any] = field(default_factory=dict)
     fallback_wait_seconds: int | None = None
     mode: str = "choice"  # choice | retry
     interval_seconds: int = 5
@@ -63,7 +78,7 @@ class Action:
     fail: FailSpec | None = None
     loop: LoopSpec | None = None
     retry_after: float | None = None
-    retry_limit: int | None = None
+    retry_limit: int | None = None  # a retry action's; DEFAULT_RETRY_LIMIT when it gives none
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class Parameter:
 class RequestBody:
     content_type: str | None
     payload: Any
-    replacements: tuple[dict, ...]
+    replacements: tuple[dict[str, Any], ...]
     location: Location
 
 
@@ -106,12 +121,12 @@ class RetryPolicy:
     """`x-task-retry`: a Step Functions Retrier for every step's task."""
 
     errors: tuple[str, ...]
-    interval_seconds: int
-    backoff_rate: float
-    max_attempts: int
-    max_delay_seconds: int | None
-    jitter: str | None
     location: Location
+    interval_seconds: int = 1
+    backoff_rate: float = 2.0
+    max_attempts: int = 3
+    max_delay_seconds: int | None = None
+    jitter: str | None = None  # FULL | NONE | None (Step Functions' own: NONE)
 
 
 @dataclass(frozen=True)
@@ -184,10 +199,10 @@ class _Builder:
             success_actions=tuple(self.action(a, f"{base}/successActions/{i}", "successActions") for i, a in enumerate(raw.get("successActions") or [])),
             failure_actions=tuple(self.action(a, f"{base}/failureActions/{i}", "failureActions") for i, a in enumerate(raw.get("failureActions") or [])),
             field_locations={key: locate(f"{base}/{key}") for key in raw},
-            child_execution=_child_execution(raw.get("x-child-execution", False), locate(f"{base}/x-child-execution")),
+            **({"child_execution": raw["x-child-execution"]} if "x-child-execution" in raw else {}),
         )
 
-    def inputs_schema(self, schema: dict, where: str) -> dict:
+    def inputs_schema(self, schema: dict[str, Any], where: str) -> dict[str, Any]:
         """Inline `$ref: '#/components/inputs/<name>'`, for the schema and its properties."""
         schema = self._input_ref(schema, where)
         properties = schema.get("properties")
@@ -196,16 +211,12 @@ class _Builder:
         return schema
 
     def _input_ref(self, schema: Any, where: str) -> Any:
-        if not isinstance(schema, dict) or "$ref" not in schema:
-            return schema
-        ref = schema["$ref"]
         prefix = "#/components/inputs/"
-        target = (self.components.get("inputs") or {}).get(ref[len(prefix):]) if isinstance(ref, str) and ref.startswith(prefix) else None
-        if not isinstance(target, dict):
-            raise SemanticError(f"inputs $ref {ref!r} is not in components.inputs", self.locate(f"{where}/$ref"))
-        return target
+        if not isinstance(schema, dict) or not str(schema.get("$ref", "")).startswith(prefix):
+            return schema  # a schema, or a $ref JSON Schema itself resolves
+        return self.components["inputs"][schema["$ref"][len(prefix):]]
 
-    def step(self, raw: dict, index: int, where: str) -> Step:
+    def step(self, raw: dict[str, Any], index: int, where: str) -> Step:
         kind = next(k for k in ("operationId", "operationPath", "workflowId") if k in raw)
         locate = self.locate
         operation = None
@@ -232,27 +243,21 @@ class _Builder:
             retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
         )
 
-    def actions(self, raw: dict, kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
+    def actions(self, raw: dict[str, Any], kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
         if kind not in raw:
             return None
         return tuple(self.action(a, f"{where}/{kind}/{i}", component_kind) for i, a in enumerate(raw[kind] or []))
 
-    def action(self, raw: dict, where: str, component_kind: str) -> Action:
+    def action(self, raw: dict[str, Any], where: str, component_kind: str) -> Action:
         if "reference" in raw:
-            name = str(raw["reference"]).removeprefix(f"$components.{component_kind}.")
-            target = (self.components.get(component_kind) or {}).get(name)
-            if not isinstance(target, dict) or not str(raw["reference"]).startswith(f"$components.{component_kind}."):
-                raise SemanticError(f"{raw['reference']!r} is not in components.{component_kind}", self.locate(f"{where}/reference"))
-            return self.action(target, f"/components/{component_kind}/{name}", component_kind)
+            name = raw["reference"].removeprefix(f"$components.{component_kind}.")
+            return self.action(self.components[component_kind][name], f"/components/{component_kind}/{name}", component_kind)
         return _action(raw, where, self.locate)
 
-    def parameter(self, raw: dict, where: str) -> Parameter:
+    def parameter(self, raw: dict[str, Any], where: str) -> Parameter:
         location = self.locate(where)
         if "reference" in raw:
-            name = str(raw["reference"]).removeprefix("$components.parameters.")
-            target = (self.components.get("parameters") or {}).get(name)
-            if not isinstance(target, dict):
-                raise SemanticError(f"{raw['reference']!r} is not in components.parameters", self.locate(f"{where}/reference"))
+            target = self.components["parameters"][raw["reference"].removeprefix("$components.parameters.")]
             # A reference may set the value; the component gives name and location.
             value = raw["value"] if "value" in raw else target.get("value")
             return Parameter(target["name"], target.get("in"), value, location)
@@ -266,8 +271,8 @@ def _with_workflow_parameters(step: Step, shared: tuple[Parameter, ...]) -> Step
     if not shared:
         return step
     if step.target_kind == "workflowId":
-        own = {p.name for p in step.parameters}
-        inherited = [replace(p, where=None) for p in shared if p.name not in own]
+        own_names = {p.name for p in step.parameters}
+        inherited = [replace(p, where=None) for p in shared if p.name not in own_names]
     else:
         own = {(p.name, p.where) for p in step.parameters}
         path_names = set(step.operation.path_parameters) if step.operation is not None else set()
@@ -282,119 +287,72 @@ def _find_operation(reference: str, operations: dict[str, dict[str, Operation]])
     return next(ops[reference] for ops in operations.values() if reference in ops)
 
 
-def _action(raw: dict, where: str, locate) -> Action:
-    location = locate(where)
+def _action(raw: dict[str, Any], where: str, locate: Locate) -> Action:
     fail = raw.get("x-fail")
     loop = raw.get("x-loop")
+    retry_limit = raw.get("retryLimit")
+    if raw["type"] == "retry" and retry_limit is None:
+        retry_limit = DEFAULT_RETRY_LIMIT
     return Action(
         name=raw["name"],
         type=raw["type"],
         step_id=raw.get("stepId"),
         workflow_id=raw.get("workflowId"),
         criteria=tuple(_criterion(c, locate(f"{where}/criteria/{i}")) for i, c in enumerate(raw.get("criteria") or [])),
-        location=location,
-        fail=_fail(fail, locate(f"{where}/x-fail")) if fail is not None else None,
+        location=locate(where),
+        fail=FailSpec(fail["error"], fail.get("cause") or {}, locate(f"{where}/x-fail")) if fail is not None else None,
         loop=_loop(loop, locate(f"{where}/x-loop")) if loop is not None else None,
         retry_after=raw.get("retryAfter"),
-        retry_limit=raw.get("retryLimit"),
+        retry_limit=retry_limit,
     )
 
 
-def _criterion(raw: dict, location: Location) -> Criterion:
-    kind = raw.get("type", "simple")
+def _criterion(raw: dict[str, Any], location: Location) -> Criterion:
+    kind = raw.get("type", DEFAULT_CRITERION_TYPE)
     version = None
     if isinstance(kind, dict):
-        kind, version = kind.get("type"), kind.get("version")
+        kind, version = kind["type"], kind.get("version")
     return Criterion(raw["condition"], kind, raw.get("context"), location, version)
 
 
-def _fail(raw: Any, location: Location) -> FailSpec:
-    if not isinstance(raw, dict) or not _is_error_name(raw.get("error")):
-        raise SemanticError("x-fail needs `error` (a name like ResetFailed) and may have `cause` (a mapping)", location)
-    cause = raw.get("cause") or {}
-    if not isinstance(cause, dict):
-        raise SemanticError("x-fail `cause` must be a mapping of names to values or runtime expressions", location)
-    return FailSpec(raw["error"], cause, location)
+# The x-loop fields, by the LoopSpec field each sets.
+_LOOP_FIELDS = {
+    "waitSeconds": "wait_seconds",
+    "maxIterations": "max_iterations",
+    "error": "error",
+    "fallbackWaitSeconds": "fallback_wait_seconds",
+    "mode": "mode",
+    "intervalSeconds": "interval_seconds",
+    "backoffRate": "backoff_rate",
+    "maxDelaySeconds": "max_delay_seconds",
+    "onLimit": "on_limit",
+}
 
 
-LOOP_FIELDS = {"waitSeconds", "fallbackWaitSeconds", "maxIterations", "error", "cause", "mode", "intervalSeconds", "backoffRate", "maxDelaySeconds", "onLimit"}
+LOOP_FIELDS = set(_LOOP_FIELDS) | {"cause"}
 
 
-def _loop(raw: Any, location: Location) -> LoopSpec:
-    if not isinstance(raw, dict):
-        raise SemanticError("x-loop must be a mapping with waitSeconds and maxIterations", location)
-    unknown = set(raw) - LOOP_FIELDS
-    if unknown:
-        raise SemanticError(f"x-loop has unknown field(s): {', '.join(sorted(unknown))}", location)
-    error = raw.get("error", "LoopLimitExceeded")
-    if not _is_error_name(error):
-        raise SemanticError("x-loop `error` must be a name like ResetTimedOut", location)
-    cause = raw.get("cause") or {}
-    if not isinstance(cause, dict):
-        raise SemanticError("x-loop `cause` must be a mapping", location)
-    mode = raw.get("mode", "choice")
-    if mode not in ("choice", "retry"):
-        raise SemanticError("x-loop `mode` must be choice (Task, Choice, Wait: the default) or retry (the Task's own Retry)", location)
-    on_limit = raw.get("onLimit", "fail")
-    if on_limit not in ("fail", "end"):
-        raise SemanticError("x-loop `onLimit` must be fail (the x-loop error: the default) or end (the workflow ends with its outputs)", location)
-    fallback = raw.get("fallbackWaitSeconds")
-    if fallback is not None and not _non_negative_int(fallback):
-        raise SemanticError("x-loop `fallbackWaitSeconds` must be a non-negative integer", location)
-    schedule = {key: raw[key] for key in ("intervalSeconds", "backoffRate", "maxDelaySeconds") if key in raw}
-    if mode == "choice":
-        if schedule:
-            raise SemanticError(f"x-loop {', '.join(sorted(schedule))} belong to mode: retry; mode choice waits waitSeconds", location)
-    else:
-        if "waitSeconds" in raw or fallback is not None:
-            raise SemanticError("x-loop mode retry waits on a schedule (intervalSeconds, backoffRate, maxDelaySeconds), not waitSeconds", location)
-        if not _non_negative_int(schedule.get("intervalSeconds", 5)) or schedule.get("intervalSeconds", 5) < 1:
-            raise SemanticError("x-loop `intervalSeconds` must be an integer of at least 1", location)
-        rate = schedule.get("backoffRate", 1.1)
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 1:
-            raise SemanticError("x-loop `backoffRate` must be a number of at least 1", location)
-        ceiling = schedule.get("maxDelaySeconds", 300)
-        if ceiling is not None and (not _non_negative_int(ceiling) or ceiling < 1):
-            raise SemanticError("x-loop `maxDelaySeconds` must be a positive integer", location)
-    return LoopSpec(
-        raw.get("waitSeconds", 30), raw.get("maxIterations"), error, cause, location,
-        fallback_wait_seconds=fallback, mode=mode,
-        interval_seconds=schedule.get("intervalSeconds", 5), backoff_rate=float(schedule.get("backoffRate", 1.1)),
-        max_delay_seconds=schedule.get("maxDelaySeconds", 300), on_limit=on_limit,
-    )
+def _loop(raw: dict[str, Any], location: Location) -> LoopSpec:
+    """The x-loop as written; what it leaves out takes LoopSpec's defaults."""
+    given = {field: raw[key] for key, field in _LOOP_FIELDS.items() if key in raw}
+    if "backoff_rate" in given:
+        given["backoff_rate"] = float(given["backoff_rate"])
+    return LoopSpec(location=location, cause=raw.get("cause") or {}, **given)
 
 
-def _child_execution(value: Any, location: Location) -> bool:
-    if not isinstance(value, bool):
-        raise SemanticError("x-child-execution must be true (a step calling this workflow starts a child execution) or false (its states are inlined)", location)
-    return value
+# The x-task-retry fields, by the RetryPolicy field each sets.
+_RETRY_FIELDS = {
+    "intervalSeconds": "interval_seconds",
+    "backoffRate": "backoff_rate",
+    "maxAttempts": "max_attempts",
+    "maxDelaySeconds": "max_delay_seconds",
+    "jitterStrategy": "jitter",
+}
 
 
-def _non_negative_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _retry(raw: Any, location: Location) -> RetryPolicy:
-    if not isinstance(raw, dict):
-        raise SemanticError("each x-task-retry entry must be a mapping", location)
-    errors = raw.get("errors")
-    if not isinstance(errors, list) or not errors or not all(_is_error_name(e) or e == "States.ALL" for e in errors):
-        raise SemanticError("x-task-retry `errors` must be a non-empty list of error names", location)
-    interval, attempts = raw.get("intervalSeconds", 1), raw.get("maxAttempts", 3)
-    backoff, max_delay = raw.get("backoffRate", 2.0), raw.get("maxDelaySeconds")
-    if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
-        raise SemanticError("x-task-retry `intervalSeconds` must be an integer of at least 1", location)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 99999999:
-        raise SemanticError("x-task-retry `maxAttempts` must be a non-negative integer", location)
-    if not isinstance(backoff, (int, float)) or isinstance(backoff, bool) or backoff < 1:
-        raise SemanticError("x-task-retry `backoffRate` must be a number of at least 1", location)
-    if max_delay is not None and (not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 1):
-        raise SemanticError("x-task-retry `maxDelaySeconds` must be a positive integer", location)
-    jitter = raw.get("jitterStrategy")
-    if jitter not in (None, "FULL", "NONE"):
-        raise SemanticError("x-task-retry `jitterStrategy` must be FULL or NONE", location)
-    return RetryPolicy(tuple(errors), interval, float(backoff), attempts, max_delay, jitter, location)
-
-
-def _is_error_name(value: Any) -> bool:
-    return isinstance(value, str) and value.replace(".", "").replace("_", "").isalnum() and not value.startswith("States.")
+def _retry(raw: dict[str, Any], location: Location) -> RetryPolicy:
+    """One x-task-retry entry as written; what it leaves out takes RetryPolicy's defaults."""
+    given = {field: raw[key] for key, field in _RETRY_FIELDS.items() if key in raw}
+    if "backoff_rate" in given:
+        given["backoff_rate"] = float(given["backoff_rate"])
+    return RetryPolicy(errors=tuple(raw["errors"]), location=location, **given)

@@ -1,0 +1,283 @@
+"""Runtime expressions: each one where the specification puts one is read by the grammar
+(`arazzo_runtime.expressions`), and what it names exists. Output values are expressions, not
+text; criteria contexts are expressions; the conditions of simple criteria parse, and a
+regex criterion compiles as Python's `re` compiles it (the step functions evaluate it with
+`re.search`). A parameter's `name` is never read as an expression: it is a name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from arazzo_runtime import conditions
+from arazzo_runtime.expressions import (
+    ComponentRef,
+    Expression,
+    ExpressionSyntaxError,
+    InputRef,
+    OutputRef,
+    SourceDescriptionRef,
+    StepOutputRef,
+    WorkflowRef,
+    has_embedded_expression,
+    is_expression,
+    parse_expression,
+    parse_pointer,
+    parse_template,
+)
+from arazzo_sfn.errors import ArazzoError, ExpressionError
+from arazzo_sfn.validation.document import Document, pointer
+
+# Output names (Arazzo 1.0.1, Step and Workflow Object `outputs`). The schema checks the
+# names of components; its `patternProperties` lets other output names through.
+KEY_PATTERN = re.compile(r"[a-zA-Z0-9.\-_]+")
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What the expressions of one workflow may name."""
+
+    steps: dict[str, dict[str, Any]] | None  # None: a component, whose steps are its users'
+    declared_inputs: frozenset[str] | None  # None: the inputs schema allows any name
+    # In a step that calls a workflow of this document: that workflow's id and outputs, which
+    # `$outputs.<name>` reads.
+    called: tuple[str, frozenset[str]] | None = None
+
+
+def expression_problems(document: Document) -> Iterator[ArazzoError]:
+    seen: set[tuple[str, str]] = set()
+    for problem in _problems(document):
+        key = (problem.location.pointer if problem.location else "", problem.message)
+        if key not in seen:  # a workflow-level action is checked once for each of its steps
+            seen.add(key)
+            yield problem
+
+
+def _problems(document: Document) -> Iterator[ArazzoError]:
+    for w_index, workflow in document.workflows():
+        base = f"/workflows/{w_index}"
+        scope = _scope(document, workflow)
+        yield from _outputs(document, workflow.get("outputs"), pointer(base, "outputs"), scope)
+        yield from _parameters(document, workflow, base, scope)
+        for s_index, step in enumerate(workflow.get("steps") or []):
+            if not isinstance(step, dict):
+                continue
+            at = pointer(base, "steps", s_index)
+            yield from _outputs(document, step.get("outputs"), pointer(at, "outputs"), _calling(document, step, scope))
+            yield from _parameters(document, step, at, scope)
+            body = step.get("requestBody")
+            if isinstance(body, dict):
+                yield from _values(document, body.get("payload"), pointer(at, "requestBody", "payload"), scope)
+                for r_index, replacement in enumerate(body.get("replacements") or []):
+                    if isinstance(replacement, dict):
+                        yield from _replacement(document, replacement, pointer(at, "requestBody", "replacements", r_index), scope)
+            yield from _criteria(document, step.get("successCriteria"), pointer(at, "successCriteria"), _calling(document, step, scope))
+    for use in document.actions():
+        workflow = document.data["workflows"][use.workflow_index]
+        scope = _calling(document, workflow["steps"][use.step_index], _scope(document, workflow))
+        yield from _criteria(document, use.action.get("criteria"), pointer(use.at, "criteria"), scope)
+        fail = use.action.get("x-fail")
+        if isinstance(fail, dict):
+            yield from _values(document, fail.get("cause"), pointer(use.at, "x-fail", "cause"), scope)
+        loop = use.action.get("x-loop")
+        if isinstance(loop, dict):
+            yield from _values(document, loop.get("cause"), pointer(use.at, "x-loop", "cause"), scope)
+    yield from _components(document)
+
+
+def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
+    inputs = document.input_schema(workflow)
+    # Only a schema that forbids other properties makes an undeclared input an error: an
+    # allowed one that is absent at run time reads as null.
+    closed = inputs.get("additionalProperties") is False
+    declared = frozenset((inputs.get("properties") or {}).keys()) if closed else None
+    steps = {step["stepId"]: step for step in document.steps(workflow) if isinstance(step.get("stepId"), str)}
+    return _Scope(steps, declared)
+
+
+def _calling(document: Document, step: dict[str, Any], scope: _Scope) -> _Scope:
+    """The scope of a step: one that calls a workflow of this document reads its outputs."""
+    workflows = {w.get("workflowId"): w for _, w in document.workflows()}
+    called = workflows.get(step.get("workflowId"))
+    if called is None:
+        return scope
+    return replace(scope, called=(step["workflowId"], frozenset(called.get("outputs") or {})))
+
+
+# --- where expressions are ---------------------------------------------------------------------
+
+
+def _outputs(document: Document, outputs: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    """Each output: a name of letters, digits, '.', '-', '_', and a runtime expression."""
+    if not isinstance(outputs, dict):
+        return
+    for name, value in outputs.items():
+        where = pointer(at, name)
+        if not KEY_PATTERN.fullmatch(str(name)):
+            yield document.problem(ExpressionError, f"output name {name!r}: names are letters, digits, '.', '-' and '_'", where)
+        if not is_expression(value):
+            yield document.problem(ExpressionError, f"output {name!r} is {value!r}: an output value is a runtime expression, such as $response.body#/id", where)
+            continue
+        yield from _expression(document, value, where, scope)
+
+
+def _parameters(document: Document, owner: dict[str, Any], at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    for where, target, entry in document.parameters(owner, at):
+        if "reference" in entry:
+            if "value" in entry:
+                yield from _values(document, entry["value"], pointer(where, "value"), scope)
+            elif target is not None:
+                # The component's value, as this step reads it; the problem is in the component.
+                yield from _values(document, target.get("value"), pointer(document.component_at(entry["reference"], "parameters"), "value"), scope)
+        else:
+            yield from _values(document, entry.get("value"), pointer(where, "value"), scope)
+
+
+def _replacement(document: Document, replacement: dict[str, Any], at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    target = replacement.get("target")
+    # '' or '/...': a JSON Pointer ('' is the whole body, RFC 6901); anything else is XPath.
+    if isinstance(target, str) and (target == "" or target.startswith("/")):
+        try:
+            parse_pointer(target)
+        except ExpressionSyntaxError as error:
+            yield document.problem(ExpressionError, f"replacement target: {error}", pointer(at, "target"))
+    yield from _values(document, replacement.get("value"), pointer(at, "value"), scope)
+
+
+def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    """Expressions in a value: a string starting with `$` is one, `{$...}` embeds one."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _values(document, item, pointer(at, key), scope)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _values(document, item, pointer(at, index), scope)
+    elif has_embedded_expression(value):
+        try:
+            template = parse_template(value)
+        except ExpressionSyntaxError as error:
+            yield document.problem(ExpressionError, str(error), at)
+            return
+        for expression in template.expressions:
+            yield from _names(document, expression, at, scope)
+    elif is_expression(value):
+        yield from _expression(document, value, at, scope)
+
+
+def _criteria(document: Document, criteria: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    for index, criterion in enumerate(criteria or []):
+        if not isinstance(criterion, dict):
+            continue
+        where = pointer(at, index)
+        kind = criterion.get("type", "simple")
+        if isinstance(kind, dict):
+            kind = kind.get("type")
+        context = criterion.get("context")
+        if context is not None:
+            yield from _expression(document, context, pointer(where, "context"), scope)
+        condition = criterion.get("condition")
+        if not isinstance(condition, str):
+            continue
+        if kind == "simple":
+            yield from _simple_condition(document, condition, pointer(where, "condition"), scope)
+        elif kind == "regex":
+            try:
+                re.compile(condition)
+            except re.error as error:
+                yield document.problem(ExpressionError, f"regex {condition!r} does not compile (Python's re): {error}", pointer(where, "condition"))
+
+
+def _simple_condition(document: Document, condition: str, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    try:
+        tree = conditions.parse_condition(condition)
+    except conditions.ConditionSyntaxError as error:
+        yield document.problem(ExpressionError, str(error), at)
+        return
+    for operand in _operands(tree):
+        try:
+            expression = parse_expression(operand.text)
+        except ExpressionSyntaxError:
+            continue  # a JSONPath operand (`$.a`, `@`), not a runtime expression
+        yield from _names(document, expression, at, scope)
+
+
+def _operands(tree: conditions.Condition) -> Iterator[conditions.Operand]:
+    if isinstance(tree, conditions.Operand):
+        yield tree
+    elif isinstance(tree, conditions.Comparison):
+        for side in (tree.left, tree.right):
+            if isinstance(side, conditions.Operand):
+                yield side
+    elif isinstance(tree, conditions.Not):
+        yield from _operands(tree.term)
+    elif isinstance(tree, (conditions.And, conditions.Or)):
+        for term in tree.terms:
+            yield from _operands(term)
+
+
+# --- one expression ------------------------------------------------------------------------------
+
+
+def _expression(document: Document, text: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    try:
+        expression = parse_expression(text)
+    except ExpressionSyntaxError as error:
+        yield document.problem(ExpressionError, str(error), at)
+        return
+    yield from _names(document, expression, at, scope)
+
+
+def _names(document: Document, expression: Expression, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    """What the expression names exists: the input, the step and its output, the workflow and
+    its output, the source description, the component."""
+    text = expression.text
+    if isinstance(expression, InputRef):
+        if scope.declared_inputs is not None and expression.name not in scope.declared_inputs:
+            yield document.problem(ExpressionError, f"{text!r}: the workflow has no input {expression.name!r}", at)
+    elif isinstance(expression, OutputRef) and scope.called is not None:
+        workflow_id, outputs = scope.called
+        if expression.name not in outputs:
+            yield document.problem(ExpressionError, f"{text!r}: workflow {workflow_id!r}, which the step calls, has no output {expression.name!r}", at)
+    elif isinstance(expression, StepOutputRef) and scope.steps is not None:
+        step = scope.steps.get(expression.step)
+        if step is None:
+            yield document.problem(ExpressionError, f"{text!r}: there is no step {expression.step!r}", at)
+        elif expression.name not in (step.get("outputs") or {}):
+            yield document.problem(ExpressionError, f"{text!r}: step {expression.step!r} has no output {expression.name!r}", at)
+    elif isinstance(expression, WorkflowRef):
+        workflows = {w.get("workflowId"): w for _, w in document.workflows()}
+        target = workflows.get(expression.workflow)
+        if target is None:
+            yield document.problem(ExpressionError, f"{text!r}: there is no workflow {expression.workflow!r}", at)
+        elif expression.field == "outputs" and expression.name not in (target.get("outputs") or {}):
+            yield document.problem(ExpressionError, f"{text!r}: workflow {expression.workflow!r} has no output {expression.name!r}", at)
+        elif expression.field == "inputs":
+            inputs = document.input_schema(target)
+            if inputs.get("additionalProperties") is False and expression.name not in (inputs.get("properties") or {}):
+                yield document.problem(ExpressionError, f"{text!r}: workflow {expression.workflow!r} has no input {expression.name!r}", at)
+    elif isinstance(expression, SourceDescriptionRef):
+        if expression.source_name not in document.source_types():
+            yield document.problem(ExpressionError, f"{text!r}: there is no source description {expression.source_name!r}", at)
+    elif isinstance(expression, ComponentRef):
+        if document.component(text, expression.component_type) is None and not (
+            expression.component_type == "inputs" and document.input_ref_target(f"#/components/inputs/{expression.name}")
+        ):
+            yield document.problem(ExpressionError, f"{text!r} is not in components.{expression.component_type}", at)
+
+
+def _components(document: Document) -> Iterator[ArazzoError]:
+    """The expressions of every component are read by the grammar, whether a step uses it
+    or not; what they name is checked where a step uses them."""
+    components = document.data.get("components")
+    if not isinstance(components, dict):
+        return
+    anywhere = _Scope(None, None)
+    for name, component in (components.get("parameters") or {}).items():
+        if isinstance(component, dict):
+            yield from _values(document, component.get("value"), pointer("/components/parameters", name, "value"), anywhere)
+    for kind in ("successActions", "failureActions"):
+        for name, component in (components.get(kind) or {}).items():
+            if isinstance(component, dict):
+                yield from _criteria(document, component.get("criteria"), pointer("/components", kind, name, "criteria"), anywhere)

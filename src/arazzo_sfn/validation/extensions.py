@@ -1,0 +1,146 @@
+"""The project's `x-` extensions: each has a JSON Schema (src/arazzo_sfn/schema/extensions,
+documented in docs/extensions.md) that its value must satisfy where it is written, and
+rules about where it belongs that a schema of the value alone cannot state."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from arazzo_runtime.expressions import ExpressionSyntaxError, InputRef, ResponseRef, parse_expression
+from arazzo_sfn.errors import ArazzoError, SemanticError
+from arazzo_sfn.validation.document import ActionUse, Document, pointer
+from arazzo_sfn.validation.schema import describe
+
+SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schema" / "extensions"
+ACTION_EXTENSIONS = ("x-loop", "x-fail")
+WORKFLOW_EXTENSIONS = ("x-task-retry", "x-child-execution")
+STEP_EXTENSIONS = ("x-task-retry",)
+EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution")
+
+
+@functools.cache
+def extension_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of one extension's value."""
+    schema: dict[str, Any] = json.loads((SCHEMA_DIRECTORY / f"{name}.json").read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(extension_schema(name))
+
+
+def extension_schema_problems(document: Document) -> Iterator[ArazzoError]:
+    """Each extension's value against its schema, wherever the document writes it."""
+    for at, owner, names in _places(document):
+        for name in names:
+            if name in owner:
+                yield from _check(document, name, owner[name], pointer(at, name))
+
+
+def _places(document: Document) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
+    """(where, the object, the extensions it may hold) for every object that may hold one."""
+    for w_index, workflow in document.workflows():
+        base = f"/workflows/{w_index}"
+        yield base, workflow, WORKFLOW_EXTENSIONS
+        for kind in ("successActions", "failureActions"):
+            for index, action in enumerate(workflow.get(kind) or []):
+                if isinstance(action, dict):
+                    yield pointer(base, kind, index), action, ACTION_EXTENSIONS
+        for s_index, step in enumerate(workflow.get("steps") or []):
+            if not isinstance(step, dict):
+                continue
+            at = pointer(base, "steps", s_index)
+            yield at, step, STEP_EXTENSIONS
+            for kind in ("onSuccess", "onFailure"):
+                for index, action in enumerate(step.get(kind) or []):
+                    if isinstance(action, dict):
+                        yield pointer(at, kind, index), action, ACTION_EXTENSIONS
+    components = document.data.get("components")
+    if isinstance(components, dict):
+        for kind in ("successActions", "failureActions"):
+            actions = components.get(kind)
+            for name, action in (actions.items() if isinstance(actions, dict) else ()):
+                if isinstance(action, dict):
+                    yield pointer("/components", kind, name), action, ACTION_EXTENSIONS
+
+
+def _check(document: Document, name: str, value: Any, at: str) -> Iterator[ArazzoError]:
+    for error in _validator(name).iter_errors(value):
+        message, where = describe(error, at)
+        # A schema may say in its own words what a value must be (`errorMessage`).
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        if "errorMessage" in schema:
+            message = schema["errorMessage"]
+        yield document.problem(SemanticError, f"{name}: {message}", where)
+
+
+# --- where each belongs, and what its expressions may read ----------------------------------------
+
+
+def extension_problems(document: Document) -> Iterator[ArazzoError]:
+    reported: set[tuple[str, str]] = set()
+    for use in document.actions():
+        for problem in _action_problems(document, use):
+            key = (problem.location.pointer if problem.location else "", problem.message)
+            if key not in reported:  # a workflow-level action is checked for each of its steps
+                reported.add(key)
+                yield problem
+
+
+def _action_problems(document: Document, use: ActionUse) -> Iterator[ArazzoError]:
+    action = use.action
+    workflow = document.data["workflows"][use.workflow_index]
+    steps = document.steps(workflow)
+    step = workflow["steps"][use.step_index]
+    kind = action.get("type")
+    if "x-fail" in action and kind != "end":
+        yield document.problem(SemanticError, f"x-fail belongs on an end action; {action.get('name')!r} is {kind}", pointer(use.at, "x-fail"))
+    loop = action.get("x-loop")
+    if loop is None:
+        return
+    at = pointer(use.at, "x-loop")
+    indexes = {s.get("stepId"): index for index, s in enumerate(steps)}
+    target = action.get("stepId")
+    if kind != "goto" or target not in indexes or indexes[target] > use.step_index:
+        yield document.problem(SemanticError, f"x-loop belongs on a goto that goes back to this or an earlier step (applied after step {step.get('stepId')!r})", at)
+        return
+    if not isinstance(loop, dict):
+        return
+    if loop.get("mode") == "retry" and (target != step.get("stepId") or "workflowId" in step):
+        yield document.problem(SemanticError, f"x-loop mode retry is for a step that performs an operation and goes back to itself (applied after step {step.get('stepId')!r})", at)
+    inputs = document.input_schema(workflow)
+    for field in ("waitSeconds", "maxIterations"):
+        value = loop.get(field)
+        if isinstance(value, str):
+            yield from _loop_expression(document, loop, field, value, inputs, pointer(at, field))
+
+
+def _loop_expression(document: Document, loop: dict[str, Any], field: str, text: str, inputs: dict[str, Any], at: str) -> Iterator[ArazzoError]:
+    """waitSeconds: an input, or a header or body member of the answer (with a fallback);
+    maxIterations: an input. An input read here needs a default or must be required."""
+    try:
+        expression = parse_expression(text)
+    except ExpressionSyntaxError as error:
+        yield document.problem(SemanticError, f"x-loop {field}: {error}", at)
+        return
+    if isinstance(expression, InputRef):
+        prop = (inputs.get("properties") or {}).get(expression.name)
+        if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (inputs.get("required") or [])):
+            yield document.problem(SemanticError, f"x-loop {field} uses input {expression.name!r}, which needs a default or must be required", at)
+    elif field == "waitSeconds" and isinstance(expression, ResponseRef) and expression.kind in ("response_header", "response_body"):
+        if loop.get("fallbackWaitSeconds") is None:
+            yield document.problem(
+                SemanticError,
+                f"x-loop waitSeconds {text} may not resolve (no such header or member): declare fallbackWaitSeconds, the wait when it does not",
+                at,
+            )
+    else:
+        what = "an $inputs expression, or one about the response ($response.header.<name>, $response.body#/<pointer>)" if field == "waitSeconds" else "an $inputs expression"
+        yield document.problem(SemanticError, f"x-loop {field} {text!r}: an expression here is {what}", at)
