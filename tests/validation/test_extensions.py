@@ -214,7 +214,7 @@ def test_a_retry_action_without_a_limit_retries_once(tmp_path):
 
 # --- the documentation's examples ---------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "extensions.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "compiler" / "extensions.md"
 
 
 def _extension_values(node: Any) -> Iterator[tuple[str, Any]]:

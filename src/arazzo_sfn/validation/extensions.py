@@ -1,5 +1,5 @@
 """The project's `x-` extensions: each has a JSON Schema (src/arazzo_sfn/schema/extensions,
-documented in docs/extensions.md) that its value must satisfy where it is written, and
+documented in docs/compiler/extensions.md) that its value must satisfy where it is written, and
 rules about where it belongs that a schema of the value alone cannot state."""
 
 from __future__ import annotations
