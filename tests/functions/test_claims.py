@@ -162,7 +162,8 @@ def test_the_get_connection_function_claims_before_it_asks_airbyte(aws, monkeypa
             return {
                 "step": "checkConnection",
                 "operationId": "getConnection",
-                "request": {"pathParameters": {"connectionId": CONNECTION_ID}},
+                "source": "airbyteApi",
+                "request": {"method": "GET", "path": "/connections/{connectionId}", "pathParameters": {"connectionId": CONNECTION_ID}},
                 "executionId": execution_arn,
             }
 

@@ -59,6 +59,7 @@ def create_job_event(step: str = "triggerReset", job_type: str = "reset", connec
     return {
         "step": step,
         "operationId": "createJob",
+        "source": "airbyteApi",
         "request": {
             "method": "POST",
             "path": "/jobs",
@@ -73,6 +74,7 @@ def get_job_event(job_id=1001, step: str = "pollReset") -> dict:
     return {
         "step": step,
         "operationId": "getJob",
+        "source": "airbyteApi",
         "request": {"method": "GET", "path": "/jobs/{jobId}", "pathParameters": {"jobId": job_id}},
         "executionId": EXECUTION_ID,
     }
@@ -596,6 +598,7 @@ def list_jobs_event(**query) -> dict:
     return {
         "step": "checkConnectionIdle",
         "operationId": "listJobs",
+        "source": "airbyteApi",
         "request": {"method": "GET", "path": "/jobs", "query": {"connectionId": CONNECTION_ID, "limit": 20, **query}},
         "executionId": EXECUTION_ID,
     }

@@ -236,7 +236,7 @@ def test_plain_http_to_a_remote_server_is_refused(pets, monkeypatch):
         (["not", "an", "object"], InvalidRequest, "the event must be a JSON object"),
         (event(step=None), InvalidRequest, "step must be a non-empty string"),
         (event(source=""), InvalidRequest, "getPet: source must be a non-empty string"),
-        (event(operationId=7), InvalidRequest, "getPet: operationId must be a string or null"),
+        (event(operationId=7), InvalidRequest, "getPet: operationId must be a non-empty string or null, not a number"),
         (event(request="GET /pet/7"), InvalidRequest, "getPet: request must be a JSON object"),
         (with_request(method=None), InvalidRequest, r"getPet: request\.method must be a non-empty string"),
         (with_request(path=7), InvalidRequest, r"getPet: request\.path must be a non-empty string"),
