@@ -195,7 +195,7 @@ def parse_payload(event: Any) -> StepPayload:
     named = f"{step}: " if isinstance(step, str) and step else ""
     version = _version(event, named)
     if not isinstance(step, str) or not step:
-        raise InvalidRequest(f"step must be a non-empty string, not {json_type(step)}")
+        raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
     read = _Reader(step)
     read.known_fields("the payload", event, _PAYLOAD_FIELDS)
     evaluate = read.criteria("evaluate", event.get("evaluate"))
@@ -282,7 +282,7 @@ class _Reader:
     def string(self, where: str, value: Any, *, or_null: bool = False) -> str:
         if not isinstance(value, str) or not value:
             expected = "a non-empty string or null" if or_null else "a non-empty string"
-            raise self.refuse(where, f"must be {expected}, not {'an empty string' if value == '' else json_type(value)}")
+            raise self.refuse(where, f"must be {expected}, not {_described(value)}")
         return value
 
     def optional_string(self, where: str, value: Any) -> str | None:
@@ -427,6 +427,10 @@ class _Reader:
                 raise self.refuse("loopAgain", f"names criterion {cid}, which is not in evaluate")
         bounds = {name: None if spec.get(name) is None else self.count(f"loopAgain.{name}", spec[name]) for name in ("budget", "maxIterations")}
         return RetryLoop(self.string("loopAgain.key", spec.get("key")), holds, groups, bounds["budget"], bounds["maxIterations"])
+
+
+def _described(value: Any) -> str:
+    return "an empty string" if value == "" else json_type(value)
 
 
 def _is_count(value: object) -> TypeGuard[int]:
