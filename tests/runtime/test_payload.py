@@ -430,3 +430,29 @@ def test_a_retry_loop_goes_on_while_its_criteria_hold_and_its_bound_is_not_reach
     at_bound["attempt"] = 3
     answer = step_answer(response, parse_payload(at_bound))
     assert answer["loops"] == {"poll_notDone": {"iterations": 3, "total": 3}}
+
+
+# ---------------------------------------------------------------- the documentation
+
+
+def documented_fields(heading: str) -> set[str]:
+    """The field names in the first column of the table under a heading of docs/contract.md."""
+    text = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    section = text.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize(
+    ("heading", "fields"),
+    [
+        ("## The payload", contract.PAYLOAD_FIELDS),
+        ("### `request`", contract.REQUEST_FIELDS),
+        ("### A criterion (`evaluate`, `keep.success`)", contract.CRITERION_FIELDS),
+        ("### `keep`", contract.KEEP_FIELDS),
+        ("### `loopAgain`", contract.LOOP_AGAIN_FIELDS),
+        ("## The answer", set(contract.StepAnswer.__annotations__)),
+    ],
+    ids=["payload", "request", "criterion", "keep", "loopAgain", "answer"],
+)
+def test_the_documentation_describes_every_field_and_no_other(heading, fields):
+    assert documented_fields(heading) == set(fields)

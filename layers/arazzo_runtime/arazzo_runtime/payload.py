@@ -197,7 +197,7 @@ def parse_payload(event: Any) -> StepPayload:
     if not isinstance(step, str) or not step:
         raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
     read = _Reader(step)
-    read.known_fields("the payload", event, _PAYLOAD_FIELDS)
+    read.known_fields("the payload", event, PAYLOAD_FIELDS)
     evaluate = read.criteria("evaluate", event.get("evaluate"))
     return StepPayload(
         version=version,
@@ -233,14 +233,16 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
-_PAYLOAD_FIELDS = frozenset({
+# The fields of each object of the payload, in this version: any other is refused.
+PAYLOAD_FIELDS = frozenset({
     VERSION_FIELD, "step", "operationId", "source", "request", "executionId", "attempt", "executionStartTime",
     "evaluate", "values", "keep", "loops", "loopAgain",
 })
-_REQUEST_FIELDS = frozenset(OperationRequest.__annotations__)
-_KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
-_CRITERION_FIELDS = frozenset({"type", "condition", "context", "version"})
-_LOOP_AGAIN_FIELDS = frozenset({"key", "while", "unless", "budget", "maxIterations"})
+REQUEST_FIELDS = frozenset(OperationRequest.__annotations__)
+KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
+CRITERION_FIELDS = frozenset({"type", "condition", "context", "version"})
+LOOP_AGAIN_FIELDS = frozenset({"key", "while", "unless", "budget", "maxIterations"})
+VALUE_FIELDS = frozenset({"expression", "value"})
 
 
 def _version(event: Mapping[str, Any], named: str) -> int:
@@ -312,7 +314,7 @@ class _Reader:
 
     def request(self, value: Any) -> OperationRequest:
         request = self.object("request", value)
-        self.known_fields("request", request, _REQUEST_FIELDS)
+        self.known_fields("request", request, REQUEST_FIELDS)
         self.string("request.method", request.get("method"))
         self.string("request.path", request.get("path"))
         for group in ("pathParameters", "query", "headers", "cookies"):
@@ -334,7 +336,7 @@ class _Reader:
 
     def criterion(self, where: str, value: Any) -> Criterion:
         entry = self.object(where, value)
-        self.known_fields(where, entry, _CRITERION_FIELDS)
+        self.known_fields(where, entry, CRITERION_FIELDS)
         kind = entry.get("type")
         if kind is not None and not isinstance(kind, str):
             raise self.refuse(f"{where}.type", f"must be a string, not {json_type(kind)}")
@@ -357,7 +359,7 @@ class _Reader:
         values: dict[str, ExpressionValue] = {}
         for vid, item in self.object("values", value).items():
             entry = self.object(f"values.{vid}", item)
-            self.known_fields(f"values.{vid}", entry, frozenset({"expression", "value"}))
+            self.known_fields(f"values.{vid}", entry, VALUE_FIELDS)
             read: ExpressionValue = {"expression": self.string(f"values.{vid}.expression", entry.get("expression"))}
             if "value" in entry:
                 read["value"] = entry["value"]
@@ -366,7 +368,7 @@ class _Reader:
 
     def keep(self, value: Any) -> Keep:
         keep = self.object("keep", value)
-        self.known_fields("keep", keep, _KEEP_FIELDS)
+        self.known_fields("keep", keep, KEEP_FIELDS)
         body = self.strings("keep.body", keep.get("body", []))
         for pointer in body:
             try:
@@ -416,7 +418,7 @@ class _Reader:
 
     def retry_loop(self, value: Any, evaluated: set[str]) -> RetryLoop:
         spec = self.object("loopAgain", value)
-        self.known_fields("loopAgain", spec, _LOOP_AGAIN_FIELDS)
+        self.known_fields("loopAgain", spec, LOOP_AGAIN_FIELDS)
         holds = self.strings("loopAgain.while", spec.get("while"))
         unless = spec.get("unless")
         if not isinstance(unless, list):
@@ -494,7 +496,7 @@ class PayloadTemplate:
         """The Payload, its version first. Raises ValueError for a request template with a
         field the payload does not have, or without its method and path."""
         fields = {name.removesuffix(".$") for name in self.request}
-        unknown = sorted(fields - _REQUEST_FIELDS)
+        unknown = sorted(fields - REQUEST_FIELDS)
         if unknown:
             raise ValueError(f"step {self.step!r}: the request template has a field payload version {PAYLOAD_VERSION} does not know: {unknown[0]}")
         if not {"method", "path"} <= fields:
