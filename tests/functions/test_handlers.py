@@ -60,6 +60,7 @@ CONTEXT = LambdaContext()
 
 def create_job_event(step: str = "triggerReset", job_type: str = "reset", connection_id=CONNECTION_ID) -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": step,
         "operationId": "createJob",
         "source": "airbyteApi",
@@ -75,6 +76,7 @@ def create_job_event(step: str = "triggerReset", job_type: str = "reset", connec
 
 def get_job_event(job_id=1001, step: str = "pollReset") -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": step,
         "operationId": "getJob",
         "source": "airbyteApi",
@@ -599,6 +601,7 @@ list_jobs = load_function("list_jobs").lambda_handler
 
 def list_jobs_event(**query) -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": "checkConnectionIdle",
         "operationId": "listJobs",
         "source": "airbyteApi",
@@ -766,6 +769,7 @@ get_connection = load_function("get_connection").lambda_handler
 
 def get_connection_event() -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": "checkConnection",
         "operationId": "getConnection",
         "source": "airbyteApi",
@@ -803,9 +807,11 @@ def test_every_function_refuses_a_payload_of_another_version_before_any_call(unt
 @pytest.mark.parametrize(("function", "make_event"), EVERY_FUNCTION)
 def test_once_the_compiler_sends_the_version_every_function_refuses_a_payload_without_one(untouched_stub, monkeypatch, function, make_event):
     monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
+    event = make_event()
+    del event["payloadVersion"]
 
     with pytest.raises(PayloadVersionMismatch, match="the state machine sends no payload version"):
-        function(make_event(), CONTEXT)
+        function(event, CONTEXT)
 
     assert untouched_stub.calls == []
 
@@ -813,7 +819,7 @@ def test_once_the_compiler_sends_the_version_every_function_refuses_a_payload_wi
 def test_a_payload_of_this_version_is_performed(stub, monkeypatch):
     monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
 
-    result = trigger_reset({**create_job_event(), "payloadVersion": PAYLOAD_VERSION}, CONTEXT)
+    result = trigger_reset(create_job_event(), CONTEXT)
 
     assert result["statusCode"] == 200
     assert [call.operation_id for call in stub.calls] == ["createJob"]

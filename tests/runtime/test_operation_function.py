@@ -126,6 +126,7 @@ def log_records(output: str) -> list[dict]:
 
 def event(**overrides) -> dict:
     base = {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": "getPet",
         "operationId": "getPetById",
         "source": "petStore",
@@ -277,11 +278,14 @@ def test_a_payload_of_another_version_is_refused_before_any_request(pets, server
 def test_once_the_compiler_sends_the_version_a_payload_without_one_is_refused(pets, servers, monkeypatch):
     monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
 
+    unversioned = event()
+    del unversioned["payloadVersion"]
+
     with pytest.raises(PayloadVersionMismatch, match="getPet: the state machine sends no payload version"):
-        operation.lambda_handler(event(), CONTEXT)
+        operation.lambda_handler(unversioned, CONTEXT)
     assert all(server.received == [] for server in servers.values())
 
-    assert operation.lambda_handler(event(payloadVersion=PAYLOAD_VERSION), CONTEXT)["statusCode"] == 200
+    assert operation.lambda_handler(event(), CONTEXT)["statusCode"] == 200
 
 
 def test_a_connection_that_fails_is_transient(pets, monkeypatch):

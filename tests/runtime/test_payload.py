@@ -249,8 +249,8 @@ def test_a_version_that_is_no_integer_is_malformed(version):
         parse_payload(changed("payloadVersion", version))
 
 
-def test_until_the_compiler_sends_the_version_a_payload_without_one_is_read_as_this_version():
-    assert contract.ACCEPT_UNVERSIONED_PAYLOADS is True
+def test_with_the_allowance_a_payload_without_a_version_is_read_as_this_version(monkeypatch):
+    monkeypatch.setattr(contract, "ACCEPT_UNVERSIONED_PAYLOADS", True)
     assert parse_payload(changed("payloadVersion", delete=True)).version == PAYLOAD_VERSION
 
 
