@@ -13,6 +13,7 @@ from airbyte_client import claims
 from airbyte_client.claims import claim_connection
 from airbyte_client.errors import AirbyteConfigurationError, ConnectionBusy
 from airbyte_resync.stub import AirbyteStub
+from arazzo_runtime.payload import PAYLOAD_VERSION
 from tests.functions.conftest import REGION, create_holding_machine
 from tests.lambda_context import LambdaContext
 
@@ -160,9 +161,11 @@ def test_the_get_connection_function_claims_before_it_asks_airbyte(aws, monkeypa
 
         def event(execution_arn):
             return {
+                "payloadVersion": PAYLOAD_VERSION,
                 "step": "checkConnection",
                 "operationId": "getConnection",
-                "request": {"pathParameters": {"connectionId": CONNECTION_ID}},
+                "source": "airbyteApi",
+                "request": {"method": "GET", "path": "/connections/{connectionId}", "pathParameters": {"connectionId": CONNECTION_ID}},
                 "executionId": execution_arn,
             }
 

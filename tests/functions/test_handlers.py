@@ -27,6 +27,9 @@ from airbyte_client.errors import (
 from airbyte_resync import bundle
 from airbyte_resync.bundle import layer_distributions
 from airbyte_resync.stub import AirbyteStub, Fault
+from arazzo_runtime import payload as payload_contract
+from arazzo_runtime.errors import PayloadVersionMismatch
+from arazzo_runtime.payload import PAYLOAD_VERSION
 from tests.lambda_context import LambdaContext
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
@@ -57,8 +60,10 @@ CONTEXT = LambdaContext()
 
 def create_job_event(step: str = "triggerReset", job_type: str = "reset", connection_id=CONNECTION_ID) -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": step,
         "operationId": "createJob",
+        "source": "airbyteApi",
         "request": {
             "method": "POST",
             "path": "/jobs",
@@ -71,8 +76,10 @@ def create_job_event(step: str = "triggerReset", job_type: str = "reset", connec
 
 def get_job_event(job_id=1001, step: str = "pollReset") -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": step,
         "operationId": "getJob",
+        "source": "airbyteApi",
         "request": {"method": "GET", "path": "/jobs/{jobId}", "pathParameters": {"jobId": job_id}},
         "executionId": EXECUTION_ID,
     }
@@ -594,8 +601,10 @@ list_jobs = load_function("list_jobs").lambda_handler
 
 def list_jobs_event(**query) -> dict:
     return {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": "checkConnectionIdle",
         "operationId": "listJobs",
+        "source": "airbyteApi",
         "request": {"method": "GET", "path": "/jobs", "query": {"connectionId": CONNECTION_ID, "limit": 20, **query}},
         "executionId": EXECUTION_ID,
     }
@@ -752,3 +761,77 @@ def test_a_read_that_finds_a_sync_ended_records_its_duration_rows_and_bytes(stub
     assert ended["RowsSynced"]["RowsSynced"] == [answer["body"]["rowsSynced"]]
     assert ended["BytesSynced"]["BytesSynced"] == [answer["body"]["bytesSynced"]]
     assert ended["JobSeconds"]["JobSeconds"][0] >= 0
+
+
+# ------------------------------------------------- a payload of another build
+
+
+get_connection = load_function("get_connection").lambda_handler
+
+
+def get_connection_event() -> dict:
+    return {
+        "payloadVersion": PAYLOAD_VERSION,
+        "step": "checkConnection",
+        "operationId": "getConnection",
+        "source": "airbyteApi",
+        "request": {"method": "GET", "path": "/connections/{connectionId}", "pathParameters": {"connectionId": CONNECTION_ID}},
+        "executionId": EXECUTION_ID,
+    }
+
+
+EVERY_FUNCTION = [
+    pytest.param(trigger_reset, create_job_event, id="trigger-reset"),
+    pytest.param(trigger_resync, lambda: create_job_event(step="triggerResync", job_type="sync"), id="trigger-resync"),
+    pytest.param(poll_job, get_job_event, id="poll-job"),
+    pytest.param(list_jobs, list_jobs_event, id="list-jobs"),
+    pytest.param(get_connection, get_connection_event, id="get-connection"),
+]
+
+
+@pytest.mark.parametrize(("function", "make_event"), EVERY_FUNCTION)
+def test_every_function_refuses_a_payload_of_another_version_before_any_call(untouched_stub, logs, function, make_event):
+    event = {**make_event(), "payloadVersion": PAYLOAD_VERSION + 1}
+
+    with pytest.raises(PayloadVersionMismatch) as raised:
+        function(event, CONTEXT)
+
+    assert str(raised.value) == (
+        f"{event['step']}: the state machine sends payload version {PAYLOAD_VERSION + 1}, these functions read version {PAYLOAD_VERSION}: deploy both from the same build"
+    )
+    assert untouched_stub.calls == []
+    records = log_records(logs.readouterr().out)
+    [warning] = failure_warnings(records)
+    assert warning["errorType"] == "PayloadVersionMismatch"
+    assert "PayloadVersionMismatch" in emitted_metrics(records)
+
+
+@pytest.mark.parametrize(("function", "make_event"), EVERY_FUNCTION)
+def test_once_the_compiler_sends_the_version_every_function_refuses_a_payload_without_one(untouched_stub, monkeypatch, function, make_event):
+    monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
+    event = make_event()
+    del event["payloadVersion"]
+
+    with pytest.raises(PayloadVersionMismatch, match="the state machine sends no payload version"):
+        function(event, CONTEXT)
+
+    assert untouched_stub.calls == []
+
+
+def test_a_payload_of_this_version_is_performed(stub, monkeypatch):
+    monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
+
+    result = trigger_reset(create_job_event(), CONTEXT)
+
+    assert result["statusCode"] == 200
+    assert [call.operation_id for call in stub.calls] == ["createJob"]
+
+
+def test_a_malformed_payload_is_invalid_input_naming_its_field(untouched_stub):
+    event = get_job_event()
+    event["attempt"] = -1
+
+    with pytest.raises(InvalidInput, match="pollReset: attempt must be a non-negative integer, not -1"):
+        poll_job(event, CONTEXT)
+
+    assert untouched_stub.calls == []

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from arazzo_runtime import observability
-from arazzo_runtime.errors import InvalidRequest, ServerUrlMissing, TransientHttpError
+from arazzo_runtime import payload as payload_contract
+from arazzo_runtime.errors import InvalidRequest, PayloadVersionMismatch, ServerUrlMissing, TransientHttpError
 from arazzo_runtime.evaluate import CriterionError
+from arazzo_runtime.payload import PAYLOAD_VERSION
 from tests.lambda_context import LambdaContext
 
 FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "operation" / "app.py"
@@ -124,6 +126,7 @@ def log_records(output: str) -> list[dict]:
 
 def event(**overrides) -> dict:
     base = {
+        "payloadVersion": PAYLOAD_VERSION,
         "step": "getPet",
         "operationId": "getPetById",
         "source": "petStore",
@@ -236,7 +239,7 @@ def test_plain_http_to_a_remote_server_is_refused(pets, monkeypatch):
         (["not", "an", "object"], InvalidRequest, "the event must be a JSON object"),
         (event(step=None), InvalidRequest, "step must be a non-empty string"),
         (event(source=""), InvalidRequest, "getPet: source must be a non-empty string"),
-        (event(operationId=7), InvalidRequest, "getPet: operationId must be a string or null"),
+        (event(operationId=7), InvalidRequest, "getPet: operationId must be a non-empty string or null, not a number"),
         (event(request="GET /pet/7"), InvalidRequest, "getPet: request must be a JSON object"),
         (with_request(method=None), InvalidRequest, r"getPet: request\.method must be a non-empty string"),
         (with_request(path=7), InvalidRequest, r"getPet: request\.path must be a non-empty string"),
@@ -255,6 +258,34 @@ def test_bad_events_are_refused_before_any_request(pets, servers, bad_event, err
     with pytest.raises(error, match=message):
         operation.lambda_handler(bad_event, CONTEXT)
     assert all(server.received == [] for server in servers.values())
+
+
+# ---------------------------------------------------------------- the payload's version
+
+
+def test_a_payload_of_another_version_is_refused_before_any_request(pets, servers, logs):
+    with pytest.raises(PayloadVersionMismatch) as raised:
+        operation.lambda_handler(event(payloadVersion=PAYLOAD_VERSION + 1), CONTEXT)
+
+    assert str(raised.value) == (
+        f"getPet: the state machine sends payload version {PAYLOAD_VERSION + 1}, these functions read version {PAYLOAD_VERSION}: deploy both from the same build"
+    )
+    assert all(server.received == [] for server in servers.values())
+    failed = next(record for record in log_records(logs.readouterr().out) if record.get("message") == "step failed")
+    assert failed["errorType"] == "PayloadVersionMismatch"
+
+
+def test_once_the_compiler_sends_the_version_a_payload_without_one_is_refused(pets, servers, monkeypatch):
+    monkeypatch.setattr(payload_contract, "ACCEPT_UNVERSIONED_PAYLOADS", False)
+
+    unversioned = event()
+    del unversioned["payloadVersion"]
+
+    with pytest.raises(PayloadVersionMismatch, match="getPet: the state machine sends no payload version"):
+        operation.lambda_handler(unversioned, CONTEXT)
+    assert all(server.received == [] for server in servers.values())
+
+    assert operation.lambda_handler(event(), CONTEXT)["statusCode"] == 200
 
 
 def test_a_connection_that_fails_is_transient(pets, monkeypatch):

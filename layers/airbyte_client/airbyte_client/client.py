@@ -25,6 +25,7 @@ from airbyte_client.config import Settings
 from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 from arazzo_runtime import transport
 from arazzo_runtime.http import retry_after_seconds
+from arazzo_runtime.payload import StepAnswer, StepPayload
 from arazzo_runtime.step import step_answer
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -69,10 +70,10 @@ class ApiResponse:
     headers: Mapping[str, str]
     body: Any
 
-    def to_dict(self, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def to_dict(self, payload: StepPayload | None = None) -> StepAnswer:
         """The answer as every step function returns it to the state machine, to the step
         payload it sent (criteria to evaluate, what to keep, loop counters)."""
-        return step_answer(self, payload)  # type: ignore[arg-type]  # AnsweredRequest (arazzo_runtime.step) declares settable attributes where it only reads them; this answer is frozen
+        return step_answer(self, payload)
 
 
 class AirbyteClient:

@@ -1,6 +1,6 @@
-"""What every function shares around its one Airbyte call: reading the step request the
-state machine sends, validating it before any call to Airbyte, observability, and a
-client reused across warm invocations (so its access token is too)."""
+"""What every function shares around its one Airbyte call: reading the step payload the
+state machine sends (arazzo_runtime.payload), validating it before any call to Airbyte,
+observability, and a client reused across warm invocations (so its access token is too)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,8 +21,10 @@ from airbyte_client.config import load_settings
 from airbyte_client.errors import AirbyteError, InvalidInput, TransientAirbyteError, UnsupportedOperation
 from airbyte_client.ids import UUID_PATTERN
 from arazzo_runtime.errors import InvalidRequest, LoopAgain, OperationError
-from arazzo_runtime.evaluate import CriterionError, compile_criteria
+from arazzo_runtime.evaluate import CriterionError
 from arazzo_runtime.http import prepared_body
+from arazzo_runtime.payload import LoopCounter, OperationRequest, StepAnswer, StepPayload, json_type, parse_payload
+from arazzo_runtime.step import check_criteria, step_answer
 
 # No Powertools Tracer: Lambda's active tracing (Tracing: Active) records each invocation
 # without the X-Ray SDK, which would bring botocore into the layer and slow the cold import.
@@ -42,46 +44,32 @@ class StepRequest:
 
     step: str
     operation_id: str
-    path_parameters: dict = field(default_factory=dict)
-    query: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
+    path_parameters: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
     body: Any = None
     retrying_since: datetime | None = None  # when the run began, if this attempt is a retry
     execution_id: str | None = None  # the execution's ARN, when Step Functions invoked the step
     loop_passes: int = 0  # the passes of the step's loops so far in this execution (the payload's `loops`)
 
     @classmethod
-    def from_event(cls, event: Any, operation_id: str) -> StepRequest:
-        if not isinstance(event, dict):
-            raise InvalidInput(f"the event must be a JSON object, not {_json_type(event)}")
-        step = event.get("step")
-        step = step if isinstance(step, str) and step else "step"
-        if event.get("operationId") != operation_id:
-            raise UnsupportedOperation(
-                f"{step}: this function performs {operation_id}, not {event.get('operationId')!r}"
-            )
-        request = event.get("request", {})
-        if not isinstance(request, dict):
-            raise InvalidInput(f"{step}: request must be a JSON object, not {_json_type(request)}")
-        parts = {}
-        for name in ("pathParameters", "query", "headers"):
-            value = request.get(name, {})
-            if not isinstance(value, dict):
-                raise InvalidInput(f"{step}: request.{name} must be a JSON object, not {_json_type(value)}")
-            parts[name] = value
-        execution_id = event.get("executionId")
-        if execution_id is not None and not (isinstance(execution_id, str) and execution_id):
-            raise InvalidInput(f"{step}: executionId must be the execution's ARN, not {_json_type(execution_id)}")
+    def from_payload(cls, payload: StepPayload, operation_id: str) -> StepRequest:
+        """The request of a payload read by `read_payload`, for the function that performs
+        `operation_id` (`UnsupportedOperation` for another)."""
+        step = payload.step
+        if payload.operation_id != operation_id:
+            raise UnsupportedOperation(f"{step}: this function performs {operation_id}, not {payload.operation_id!r}")
+        request = payload.request
         return cls(
-            step, operation_id, parts["pathParameters"], parts["query"], parts["headers"], _body(step, request),
-            _retry_start(event, step), execution_id, _loop_passes(event.get("loops")),
+            step, operation_id, dict(request.get("pathParameters", {})), dict(request.get("query", {})), dict(request.get("headers", {})),
+            _body(step, request), _retry_start(payload), payload.execution_id, _loop_passes(payload.loops),
         )
 
     # --- validation helpers: each names the field and the problem, never guesses ---------
 
     def body_field(self, name: str) -> Any:
         if not isinstance(self.body, dict):
-            raise InvalidInput(f"{self.step}: the request body must be a JSON object, not {_json_type(self.body)}")
+            raise InvalidInput(f"{self.step}: the request body must be a JSON object, not {json_type(self.body)}")
         if name not in self.body or self.body[name] is None:
             raise InvalidInput(f"{self.step}: {name} is required")
         return self.body[name]
@@ -89,7 +77,7 @@ class StepRequest:
     def body_uuid(self, name: str) -> str:
         value = self.body_field(name)
         if not isinstance(value, str):
-            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {_json_type(value)}")
+            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {json_type(value)}")
         if not UUID_PATTERN.fullmatch(value):
             raise InvalidInput(f"{self.step}: {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
         return value.lower()
@@ -98,14 +86,14 @@ class StepRequest:
         value = self.body_field(name)
         if value != expected:
             raise UnsupportedOperation(f"{self.step}: this function only sends {name}={expected!r}, not {_preview(value)}")
-        return value
+        return expected
 
     def query_uuid(self, name: str) -> str:
         value = self.query.get(name)
         if value is None:
             raise InvalidInput(f"{self.step}: query parameter {name} is required")
         if not isinstance(value, str):
-            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {_json_type(value)}")
+            raise InvalidInput(f"{self.step}: {name} must be a string (a UUID), not {json_type(value)}")
         if not UUID_PATTERN.fullmatch(value):
             raise InvalidInput(f"{self.step}: {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
         return value.lower()
@@ -145,7 +133,7 @@ class StepRequest:
         if value is None:
             raise InvalidInput(f"{self.step}: path parameter {name} is required")
         if not isinstance(value, str):
-            raise InvalidInput(f"{self.step}: path parameter {name} must be a string (a UUID), not {_json_type(value)}")
+            raise InvalidInput(f"{self.step}: path parameter {name} must be a string (a UUID), not {json_type(value)}")
         if not UUID_PATTERN.fullmatch(value):
             raise InvalidInput(f"{self.step}: path parameter {name} must be a UUID like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(value)}")
         return value.lower()
@@ -155,13 +143,17 @@ class StepRequest:
             raise InvalidInput(f"{self.step}: path parameter {name} is required")
         value = self.path_parameters[name]
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise InvalidInput(f"{self.step}: path parameter {name} must be an integer, not {_json_type(value)}")
+            raise InvalidInput(f"{self.step}: path parameter {name} must be an integer, not {json_type(value)}")
         if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,19}", value):
             raise InvalidInput(f"{self.step}: path parameter {name} must be an integer, got {_preview(value)}")
         job_id = int(value)
         if not 0 < job_id <= MAX_JOB_ID:
             raise InvalidInput(f"{self.step}: path parameter {name} must be a positive 64-bit integer, got {job_id}")
         return job_id
+
+
+# A function's own work: validate the request, then make its one call through the client factory.
+StepPerformer = Callable[[StepRequest, Callable[[], AirbyteClient]], ApiResponse]
 
 
 def airbyte_client() -> AirbyteClient:
@@ -177,7 +169,7 @@ def airbyte_client() -> AirbyteClient:
 TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
-def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
+def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict[str, Any]:
     """For a run that ended (failed, stopped or timed out) with these Airbyte jobs: cancel
     each reset that has not ended, nobody watching it any more, but only while it is its
     connection's current job (Airbyte's DELETE /jobs/{id} cancels the connection's current
@@ -198,7 +190,8 @@ def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
         if body.get("jobType") == "sync":
             kept.append({"jobId": job_id, "status": status, "why": "a sync refills the destination: it runs on, unwatched"})
             continue
-        running = client.current_job(body.get("connectionId")) if body.get("connectionId") else None
+        connection_id = body.get("connectionId")
+        running = client.current_job(connection_id) if isinstance(connection_id, str) and connection_id else None
         if not running or running.get("jobId") != job_id:
             kept.append({"jobId": job_id, "status": status, "why": f"the connection's current job is {running.get('jobId') if running else 'none'}, not this reset"})
             continue
@@ -218,10 +211,10 @@ def cancel_jobs_left_running(job_ids: list[int], execution_arn: str) -> dict:
     return {"cancelled": cancelled, "finished": finished, "kept": kept, "destinationLeftReset": left_reset}
 
 
-def destinations_left_reset(jobs: list[dict]) -> list[str]:
+def destinations_left_reset(jobs: list[dict[str, Any]]) -> list[str]:
     """Connections among these jobs with a reset that succeeded or had not ended (as the run
     knew it), and no sync after it."""
-    def connections(job_type: str, statuses: frozenset | None = None) -> set:
+    def connections(job_type: str, statuses: frozenset[str] | None = None) -> set[Any]:
         return {
             job.get("connectionId") for job in jobs
             if job.get("jobType") == job_type and (statuses is None or job.get("status") in statuses)
@@ -241,14 +234,14 @@ IDEMPOTENCY_HOURS = 24
 _persistence_layers: dict[str, Any] = {}
 
 
-def once_per_step(event: dict, context: Any, compute: Callable[[], dict]) -> dict:
+def once_per_step(payload: StepPayload, context: Any, compute: Callable[[], StepAnswer]) -> StepAnswer:
     """Run `compute` once per (execution, step): a retried invocation whose first attempt
     succeeded (its answer lost to a Lambda or Step Functions hiccup) gets the same answer,
     so Airbyte never sees the job created twice. Records live in the DynamoDB table named by
     IDEMPOTENCY_TABLE (Powertools Idempotency); without it, or without an execution id,
     `compute` just runs."""
     table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
-    if not table or not isinstance(event.get("executionId"), str):
+    if not table or payload.execution_id is None:
         return compute()
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -259,32 +252,43 @@ def once_per_step(event: dict, context: Any, compute: Callable[[], dict]) -> dic
     if context is not None:
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="attempt", persistence_store=_persistence_layers[table], config=config)
-    def first_attempt(attempt: dict) -> dict:
+    @idempotent_function(data_keyword_argument="attempt", persistence_store=_persistence_layers[table], config=config)  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+    def first_attempt(attempt: dict[str, str]) -> StepAnswer:
         return compute()
 
     try:
-        return first_attempt(attempt={"executionId": event["executionId"], "step": event.get("step")})
+        answer: StepAnswer = first_attempt(attempt={"executionId": payload.execution_id, "step": payload.step})
+        return answer
     except IdempotencyAlreadyInProgressError:
         # An earlier attempt of this very step is still running: wait for it, through the
         # state machine's retry of transient errors, rather than create a second job.
-        raise TransientAirbyteError(f"{event.get('step')}: an earlier attempt of this step is still in progress") from None
+        raise TransientAirbyteError(f"{payload.step}: an earlier attempt of this step is still in progress") from None
 
 
-def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
+def read_payload(event: Any) -> StepPayload:
+    """The step payload of the event (arazzo_runtime.payload): a malformed one is
+    `InvalidInput`, as every bad input of these functions; one of another version stays
+    `PayloadVersionMismatch`."""
+    try:
+        return parse_payload(event)
+    except InvalidRequest as error:
+        raise InvalidInput(str(error)) from None
+
+
+def step_function(operation_id: str, *, idempotent: bool = False) -> Callable[[StepPerformer], Callable[[Any, Any], StepAnswer]]:
     """Make `perform(request, client_factory) -> ApiResponse` a Lambda handler returning
-    `{statusCode, headers, body}`. `perform` validates its request before asking for the
-    client, so bad input never reaches Airbyte. With `idempotent`, the call happens once per
-    execution and step (see `once_per_step`)."""
+    the step's answer (arazzo_runtime.step). `perform` validates its request before asking
+    for the client, so bad input never reaches Airbyte. With `idempotent`, the call happens
+    once per execution and step (see `once_per_step`)."""
 
-    def decorate(perform: Callable[[StepRequest, Callable[[], AirbyteClient]], ApiResponse]) -> Callable:
+    def decorate(perform: StepPerformer) -> Callable[[Any, Any], StepAnswer]:
         @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
         @metrics.log_metrics
         @functools.wraps(perform)
-        def lambda_handler(event: Any, context: Any) -> dict:
+        def lambda_handler(event: Any, context: Any) -> StepAnswer:
             started = time.monotonic()
 
-            def answer(request: StepRequest) -> dict:
+            def answer(payload: StepPayload, request: StepRequest) -> StepAnswer:
                 response = perform(request, airbyte_client)
                 body = response.body if isinstance(response.body, dict) else {}
                 logger.info(
@@ -298,31 +302,33 @@ def step_function(operation_id: str, *, idempotent: bool = False) -> Callable:
                 )
                 metrics.add_metric(name="AirbyteCalls", unit=MetricUnit.Count, value=1)
                 # What the state machine keeps of the answer, as the step's payload asks.
-                return response.to_dict(event)
+                return step_answer(response, payload)
 
             try:
-                request = StepRequest.from_event(event, operation_id)
+                payload = read_payload(event)
+                request = StepRequest.from_payload(payload, operation_id)
                 logger.append_keys(step=request.step, operation=operation_id)
                 # Criteria the state machine cannot evaluate come along; refuse bad ones before any call.
-                compile_criteria(event.get("evaluate"), event.get("values"))
+                check_criteria(payload)
                 # Idempotent: a retried invocation whose first attempt succeeded gets its answer back.
-                return once_per_step(event, context, lambda: answer(request)) if idempotent else answer(request)
+                return once_per_step(payload, context, lambda: answer(payload, request)) if idempotent else answer(payload, request)
             except LoopAgain:
                 # Not a failure: a loop in the Task's own Retry goes on (x-loop mode retry).
                 metrics.add_metric(name="LoopPasses", unit=MetricUnit.Count, value=1)
                 raise
             except (AirbyteError, OperationError, CriterionError) as exc:
-                # One metric per error class, e.g. TransientAirbyteError or InvalidInput.
+                # One metric per error class, e.g. TransientAirbyteError, InvalidInput or PayloadVersionMismatch.
                 metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
                 logger.warning("step failed", extra={"errorType": type(exc).__name__, "error": str(exc)})
                 raise
 
-        return lambda_handler
+        result: Callable[[Any, Any], StepAnswer] = lambda_handler
+        return result
 
     return decorate
 
 
-def _body(step: str, request: dict) -> Any:
+def _body(step: str, request: OperationRequest) -> Any:
     """The body as the workflow gives it, its run-time replacements and absent members applied."""
     try:
         return prepared_body(request)[1]
@@ -330,34 +336,18 @@ def _body(step: str, request: dict) -> Any:
         raise InvalidInput(f"{step}: {error}") from None
 
 
-def _retry_start(event: dict, step: str) -> datetime | None:
+def _retry_start(payload: StepPayload) -> datetime | None:
     """The run's start time when the state machine says this is a retry (attempt > 0)."""
-    attempt = event.get("attempt", 0)
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
-        raise InvalidInput(f"{step}: attempt must be a non-negative integer")
-    if attempt == 0:
+    if payload.attempt == 0:
         return None
-    started = event.get("executionStartTime")
-    try:
-        moment = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{step}: executionStartTime must be an ISO 8601 time on a retry") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if payload.execution_start_time is None:
+        raise InvalidInput(f"{payload.step}: executionStartTime must be an ISO 8601 time on a retry")
+    return payload.execution_start_time
 
 
-def _loop_passes(loops: Any) -> int:
-    """The passes of a step's loops so far, from the counters the state machine sends
-    (`{"<loop>": {"iterations": n, ...}}`); 0 for anything else: they only feed a metric."""
-    if not isinstance(loops, dict):
-        return 0
-    counts = [loop.get("iterations") for loop in loops.values() if isinstance(loop, dict)]
-    return sum(count for count in counts if isinstance(count, int) and not isinstance(count, bool) and count > 0)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+def _loop_passes(loops: Mapping[str, LoopCounter] | None) -> int:
+    """The passes of a step's loops so far, from the counters the state machine sends."""
+    return sum(counter["iterations"] for counter in (loops or {}).values())
 
 
 def _preview(value: Any) -> str:
@@ -375,7 +365,7 @@ def record_job_end(job: Any, reads: int | None = None) -> None:
         return
     dimensions = {"JobType": str(job.get("jobType")), "Status": str(job.get("status"))}
     started, ended = airbyte_timestamp(job.get("startTime")), airbyte_timestamp(job.get("lastUpdatedAt"))
-    figures = [] if reads is None else [("JobPolls", MetricUnit.Count, reads)]
+    figures: list[tuple[str, MetricUnit, float]] = [] if reads is None else [("JobPolls", MetricUnit.Count, reads)]
     if started and ended:
         figures.append(("JobSeconds", MetricUnit.Seconds, (ended - started).total_seconds()))
     for name in ("rowsSynced", "bytesSynced"):

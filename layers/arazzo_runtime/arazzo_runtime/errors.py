@@ -1,4 +1,4 @@
-"""The errors of the generic operation function.
+"""The errors of the step functions (the generic operation's, and the payload's for all).
 
 Step Functions names a Lambda error after the exception's class name, so these class
 names are a contract with the generated state machine: `TransientHttpError` is the one a
@@ -22,10 +22,17 @@ class TransientHttpError(OperationError):
 
 
 class InvalidRequest(OperationError):
-    """The step request cannot be sent as given: a field is missing or of the wrong type,
-    a path parameter is missing, a header value would break the request, or the server
-    URL is not acceptable (plain HTTP to a remote host, credentials in the URL).
-    Raised before anything is sent."""
+    """The step request cannot be sent as given: a field of the payload is missing, of the
+    wrong type or not a field of its version, a path parameter is missing, a header value
+    would break the request, or the server URL is not acceptable (plain HTTP to a remote
+    host, credentials in the URL). Raised before anything is sent."""
+
+
+class PayloadVersionMismatch(OperationError):
+    """The payload is of another version than the functions read, or of none: the state
+    machine and the functions come from different builds (`arazzo_runtime.payload`). Not
+    an `InvalidRequest`: the payload may be right for the functions it was compiled for,
+    and the cure is to deploy both from the same build, not to change the document."""
 
 
 class ServerUrlMissing(OperationError):

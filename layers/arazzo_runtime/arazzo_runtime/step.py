@@ -1,34 +1,20 @@
-"""What every step function returns to the state machine, whoever performed the request.
+"""What every step function returns to the state machine, whoever performed the request:
+the `StepAnswer` to a `StepPayload` (arazzo_runtime.payload, which defines both).
 
-The payload a compiled Task sends (besides `step`, `request` and the execution's ids) may ask
-for more than the plain answer:
-
-    "evaluate": {"c0": {type, condition, context}}   criteria to judge (see `evaluate`)
-    "values":   {"v0": {expression, value}}          values those criteria read
-    "keep": {                                         what the workflow reads of the answer
-        "body":    ["/status", "/data/0/id"],         JSON pointers Choice rules read ("" = all)
-        "headers": ["retry-after"],                  header names Choice rules read
-        "outputs": {"jobId": "$response.body#/jobId"},  the step's outputs read later
-        "reads":   {"r0": "$response.body#/status",     other response values read later,
-                    "r1": {"seconds": "$response.header.Retry-After", "fallback": 30}},  and waits
-        "success": [{type, condition, context}]       the success criteria
-    }
-    "loops":     {"<key>": {"iterations": 3, "total": 7}}   loop counters, answered one higher
-    "loopAgain": {"while": ["c0", "c1"], "unless": [["c2"]], "maxIterations": 10, "budget": 7666}
-
-and the answer is
+The answer is
 
     {"statusCode": 200, "headers": {...}, "body": ..., "retryAfterSeconds": 30 or null,
      "criteria": {"c0": true}, "outputs": {...}, "reads": {...}, "loops": {...}}
 
-Without `keep`, the body is whole and the headers are `kept_headers`: the answer of a
-payload that says nothing of what is read. With `keep`, a step keeps in the state data only
-what the workflow reads of it: the body is cut down to the members at `keep.body` (the
-whole body when the success criteria do not hold, so the failure can show what the server
-said), the headers to `keep.headers`, and each output and read is resolved here, null when
-it does not resolve (a pointer to a member the body lacks, an absent header), so the state
-machine never meets a path that leads nowhere. What is kept of one answer may not exceed
-`MAX_KEPT_BYTES` (`ResponseTooLarge`).
+with `criteria` the payload's `evaluate`, each judged on the answer (with the payload's
+`values`). Without `keep`, the body is whole and the headers are `kept_headers`. With
+`keep`, a step keeps in the state data only what the workflow reads of it: the body is cut
+down to the members at `keep.body` (the whole body when the success criteria do not hold,
+so the failure can show what the server said), the headers to `keep.headers`, and each
+output and read is resolved here, null when it does not resolve (a pointer to a member the
+body lacks, an absent header), so the state machine never meets a path that leads nowhere.
+What is kept of one answer may not exceed `MAX_KEPT_BYTES` (`ResponseTooLarge`). The
+counters of `loops` are answered one higher.
 
 `loopAgain` is the poll loop written as the Task's own Retry: while the success criteria
 and the loop action's criteria (`while`) hold and no earlier action's do (`unless`, each a
@@ -46,10 +32,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from arazzo_runtime.errors import InvalidRequest, LoopAgain, ResponseTooLarge
-from arazzo_runtime.evaluate import MISSING, Response, compile_criteria, header_value, resolve_pointer
+from arazzo_runtime.errors import LoopAgain, ResponseTooLarge
+from arazzo_runtime.evaluate import MISSING, CompiledCriteria, Response, compile_criteria, header_value, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, parse_pointer
 from arazzo_runtime.http import retry_after_seconds
+from arazzo_runtime.payload import Criterion, ExpressionValue, Keep, Read, RetryLoop, StepAnswer, StepPayload
 
 # The headers carried into state data are bounded, so that they cannot crowd the body out
 # of the 256 KiB Step Functions allows.
@@ -63,45 +50,66 @@ MAX_KEPT_BYTES = 200_000
 
 
 class AnsweredRequest(Protocol):
-    status_code: int
-    headers: Mapping[str, str]
-    body: Any
+    """An answer as the transport or a client gives it (read only)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def body(self) -> Any: ...
 
 
-def response_dict(response: AnsweredRequest, evaluate: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None, now: datetime | None = None) -> dict:
+def response_dict(response: AnsweredRequest, evaluate: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None, now: datetime | None = None) -> StepAnswer:
     """The answer to a payload that asks only for criteria (see the module's docstring)."""
-    return step_answer(response, {"evaluate": evaluate, "values": values}, now)
+    answer = _response(response)
+    return _plain_answer(answer, compile_criteria(evaluate, values).evaluate(answer), now)
 
 
-def step_answer(response: AnsweredRequest, payload: Mapping[str, Any] | None, now: datetime | None = None) -> dict:
-    """The answer for `response` to the step payload `payload`. `now` is the moment an
-    HTTP-date in Retry-After is counted from (the current time when None). Raises
-    `CriterionError` for a criterion that cannot be evaluated, `InvalidRequest` for a
-    malformed `keep`, `loops` or `loopAgain`, `ResponseTooLarge`, and `LoopAgain` (above)."""
-    payload = payload or {}
-    step = payload.get("step") or "step"
+def check_criteria(payload: StepPayload) -> None:
+    """Compile every criterion the answer will judge (`evaluate` and the success criteria of
+    `keep`), so that a bad one is refused (`CriterionError`) before the request is sent."""
+    compile_criteria(payload.evaluate, payload.values)
+    if payload.keep is not None:
+        _success_criteria(payload.keep.success, payload.values)
+
+
+def step_answer(response: AnsweredRequest, payload: StepPayload | None, now: datetime | None = None) -> StepAnswer:
+    """The answer for `response` to the step payload `payload` (the plain answer without
+    one). `now` is the moment an HTTP-date in Retry-After is counted from (the current time
+    when None). Raises `CriterionError` for a criterion that cannot be evaluated,
+    `ResponseTooLarge`, and `LoopAgain` (above)."""
+    if payload is None:
+        return response_dict(response, now=now)
+    answer = _response(response)
+    criteria = compile_criteria(payload.evaluate, payload.values).evaluate(answer)
+    result = _plain_answer(answer, criteria, now)
+    if payload.keep is not None:
+        _keep(result, payload.step, answer, payload.keep, payload.values)
+    if payload.loops is not None:
+        result["loops"] = {key: {"iterations": counter["iterations"] + 1, "total": counter["total"] + 1} for key, counter in payload.loops.items()}
+    if payload.retry_loop is not None:
+        _loop_again(payload.step, payload.retry_loop, criteria, payload.attempt)
+        # The loop's passes so far, for the Choice and the cause when its bound is reached.
+        result["loops"] = {payload.retry_loop.key: {"iterations": payload.attempt, "total": payload.attempt}}
+    return result
+
+
+def _response(response: AnsweredRequest) -> Response:
     headers = {str(name).lower(): str(value) for name, value in response.headers.items()}
-    answer = Response(response.status_code, headers, response.body)
-    criteria = compile_criteria(payload.get("evaluate"), payload.get("values")).evaluate(answer)
-    result: dict[str, Any] = {
+    return Response(response.status_code, headers, response.body)
+
+
+def _plain_answer(answer: Response, criteria: dict[str, bool], now: datetime | None) -> StepAnswer:
+    return {
         "statusCode": answer.status_code,
-        "headers": kept_headers(headers),
+        "headers": kept_headers(answer.headers),
         "body": answer.body,
-        "retryAfterSeconds": retry_after_seconds(headers, now),
+        "retryAfterSeconds": retry_after_seconds(answer.headers, now),
         "criteria": criteria,
     }
-    keep = payload.get("keep")
-    if keep is not None:
-        result.update(_kept(step, answer, _object(step, "keep", keep), payload.get("values")))
-    if payload.get("loops") is not None:
-        result["loops"] = _counted(step, _object(step, "loops", payload["loops"]))
-    if payload.get("loopAgain") is not None:
-        spec = _object(step, "loopAgain", payload["loopAgain"])
-        _loop_again(step, spec, criteria, payload.get("attempt", 0))
-        if isinstance(spec.get("key"), str):
-            # The loop's passes so far, for the Choice and the cause when its bound is reached.
-            result["loops"] = {spec["key"]: {"iterations": payload.get("attempt", 0), "total": payload.get("attempt", 0)}}
-    return result
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -133,7 +141,7 @@ def resolve(text: str, response: Response) -> Any:
     if expression.kind == "response_body":
         return resolve_pointer(response.body, expression.pointer)
     if expression.kind == "response_header":
-        return header_value(response.headers, expression.name)
+        return header_value(response.headers, expression.name or "")
     raise ExpressionSyntaxError(f"{text!r} is not an expression about the response")
 
 
@@ -167,18 +175,15 @@ def _graft(kept: Any, value: Any, tokens: tuple[str, ...]) -> Any:
     return kept
 
 
-def _kept(step: str, answer: Response, keep: Mapping[str, Any], values: Any) -> dict:
-    success = keep.get("success", [])
-    if not isinstance(success, list):
-        raise InvalidRequest(f"{step}: keep.success must be a list of criteria")
-    pointers = [_pointer(step, text) for text in _strings(step, "keep.body", keep.get("body", []))]
-    succeeded = all(compile_criteria({f"success.{i}": c for i, c in enumerate(success)}, values).evaluate(answer).values())
-    kept = {
+def _keep(result: StepAnswer, step: str, answer: Response, keep: Keep, values: Mapping[str, ExpressionValue]) -> None:
+    pointers = [parse_pointer(text) for text in keep.body]
+    succeeded = all(_success_criteria(keep.success, values).evaluate(answer).values())
+    kept: dict[str, Any] = {
         # A failed step keeps the whole body: the failure names the step and what the server said.
         "body": sparse_copy(answer.body, pointers) if succeeded else answer.body,
-        "headers": {name: answer.headers[name] for name in (h.lower() for h in _strings(step, "keep.headers", keep.get("headers", []))) if name in answer.headers},
-        "outputs": _resolved(step, "keep.outputs", keep.get("outputs", {}), answer),
-        "reads": _resolved(step, "keep.reads", keep.get("reads", {}), answer),
+        "headers": {name: answer.headers[name] for name in (h.lower() for h in keep.headers) if name in answer.headers},
+        "outputs": _resolved(keep.outputs, answer),
+        "reads": _resolved(keep.reads, answer),
     }
     size = len(json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_KEPT_BYTES:
@@ -187,33 +192,30 @@ def _kept(step: str, answer: Response, keep: Mapping[str, Any], values: Any) -> 
             f"{step}: what the workflow reads of the HTTP {answer.status_code} answer is {size} bytes, "
             f"over the {MAX_KEPT_BYTES} a step may keep in Step Functions' state (most of it: {largest})"
         )
-    return kept
+    result["body"], result["headers"], result["outputs"], result["reads"] = kept["body"], kept["headers"], kept["outputs"], kept["reads"]
 
 
-def _resolved(step: str, field: str, expressions: Any, answer: Response) -> dict:
+def _success_criteria(success: tuple[Criterion, ...], values: Mapping[str, ExpressionValue]) -> CompiledCriteria:
+    return compile_criteria({f"success.{index}": criterion for index, criterion in enumerate(success)}, values)
+
+
+def _resolved(reads: Mapping[str, Read], answer: Response) -> dict[str, Any]:
     """Each entry resolved: an expression text (null when it does not resolve), or
     `{"seconds": expression, "fallback": n}`, a wait in whole seconds (`Retry-After` read as
     HTTP says: seconds or a date), `fallback` when it does not resolve to one."""
-    if not isinstance(expressions, Mapping):
-        raise InvalidRequest(f"{step}: {field} must map names to runtime expressions")
-    resolved = {}
-    for name, entry in expressions.items():
-        try:
-            if isinstance(entry, str):
-                value = resolve(entry, answer)
-                resolved[name] = None if value is MISSING else value
-            elif isinstance(entry, Mapping) and isinstance(entry.get("seconds"), str) and _is_count(entry.get("fallback")):
-                resolved[name] = _seconds(entry["seconds"], answer, entry["fallback"])
-            else:
-                raise InvalidRequest(f"{step}: {field}.{name} must be a runtime expression or {{seconds, fallback}}")
-        except ExpressionSyntaxError as error:
-            raise InvalidRequest(f"{step}: {field}.{name}: {error}") from None
+    resolved: dict[str, Any] = {}
+    for name, entry in reads.items():
+        if isinstance(entry, str):
+            value = resolve(entry, answer)
+            resolved[name] = None if value is MISSING else value
+        else:
+            resolved[name] = _seconds(entry["seconds"], answer, entry["fallback"])
     return resolved
 
 
 def _seconds(text: str, answer: Response, fallback: int) -> int:
     expression = parse_expression(text)
-    if expression.kind == "response_header" and expression.name.lower() == "retry-after":
+    if expression.kind == "response_header" and (expression.name or "").lower() == "retry-after":
         seconds = retry_after_seconds(answer.headers)
         return fallback if seconds is None else seconds
     value = resolve(text, answer)
@@ -224,58 +226,11 @@ def _seconds(text: str, answer: Response, fallback: int) -> int:
     return math.ceil(value)
 
 
-def _counted(step: str, loops: Mapping[str, Any]) -> dict:
-    counted = {}
-    for key, counter in loops.items():
-        if not isinstance(counter, Mapping) or not all(_is_count(counter.get(part)) for part in ("iterations", "total")):
-            raise InvalidRequest(f"{step}: loops.{key} must be {{iterations, total}}, two non-negative integers")
-        counted[key] = {"iterations": counter["iterations"] + 1, "total": counter["total"] + 1}
-    return counted
-
-
-def _loop_again(step: str, spec: Mapping[str, Any], criteria: dict[str, bool], attempt: Any) -> None:
-    holds = _strings(step, "loopAgain.while", spec.get("while", []))
-    unless = spec.get("unless", [])
-    if not isinstance(unless, list):
-        raise InvalidRequest(f"{step}: loopAgain.unless must be a list of lists of criterion ids")
-    earlier = [_strings(step, "loopAgain.unless", group) for group in unless]
-    for cid in holds + [cid for group in earlier for cid in group]:
-        if cid not in criteria:
-            raise InvalidRequest(f"{step}: loopAgain names criterion {cid}, which is not evaluated")
-    bounds = []
-    for name in ("maxIterations", "budget"):
-        bound = spec.get(name)
-        if bound is not None and not _is_count(bound):
-            raise InvalidRequest(f"{step}: loopAgain.{name} must be a non-negative integer, got {bound!r}")
-        if bound is not None:
-            bounds.append(bound)
-    if not _is_count(attempt):
-        raise InvalidRequest(f"{step}: attempt must be a non-negative integer")
-    if not all(criteria[cid] for cid in holds) or any(all(criteria[cid] for cid in group) for group in earlier):
+def _loop_again(step: str, loop: RetryLoop, criteria: dict[str, bool], attempt: int) -> None:
+    if not all(criteria[cid] for cid in loop.holds) or any(all(criteria[cid] for cid in group) for group in loop.unless):
         return  # another action applies: the state machine's Choice routes the answer
+    bounds = [bound for bound in (loop.max_iterations, loop.budget) if bound is not None]
     if bounds and attempt >= min(bounds):
         return  # the bound is reached: the Choice takes the loop's limit
     raise LoopAgain(f"{step}: the loop goes on (pass {attempt + 1})")
 
-
-def _object(step: str, field: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidRequest(f"{step}: {field} must be a JSON object")
-    return value
-
-
-def _strings(step: str, field: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidRequest(f"{step}: {field} must be a list of strings")
-    return value
-
-
-def _pointer(step: str, text: str) -> tuple[str, ...]:
-    try:
-        return parse_pointer(text, text)
-    except ExpressionSyntaxError as error:
-        raise InvalidRequest(f"{step}: keep.body: {error}") from None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
