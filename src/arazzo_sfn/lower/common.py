@@ -44,7 +44,6 @@ INVALID_INPUT_ERROR = "InvalidInput"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-
 # A runtime expression inside a condition that a step function cannot resolve from the
 # response; a step id ends at `.outputs.` (the schema allows spaces and dots in it).
 _NON_RESPONSE_EXPRESSION = re.compile(
@@ -72,7 +71,6 @@ def _pascal(text: str) -> str:
 
 
 
-
 def parse_expression(text: str, location: Location | None) -> RuntimeExpression:
     try:
         return _parse_expression(text)
@@ -90,19 +88,7 @@ def parse_condition(text: str, location: Location | None) -> cr.Condition:
 RETURN = "$return"  # where an inlined workflow's last state goes: replaced by the caller's next state
 
 
-
-def retarget(state: dict, old: str, new: str) -> None:
-    """Point every transition of `state` that goes to `old` at `new` instead."""
-    if state.get("Next") == old:
-        state["Next"] = new
-    if state.get("Default") == old:
-        state["Default"] = new
-    for rule in state.get("Choices", []) + state.get("Catch", []):
-        if rule.get("Next") == old:
-            rule["Next"] = new
-
-
-def renamed(state: dict, prefix: str, then: str) -> dict:
+def renamed(state: dict[str, Any], prefix: str, then: str) -> dict[str, Any]:
     """A called workflow's state, its transitions moved under `prefix.`; `$return` becomes `then`."""
     def name(target: str) -> str:
         return then if target == RETURN else f"{prefix}.{target}"
@@ -119,11 +105,9 @@ def renamed(state: dict, prefix: str, then: str) -> dict:
     return state
 
 
-
 def format_literal(text: str) -> str:
     """Escape text for a single-quoted intrinsic string argument."""
     return re.sub(r"([\\'{}])", r"\\\1", text)
-
 
 
 def safe_key(text: str) -> str:
@@ -152,7 +136,7 @@ def replacement_target(target: Any, location: Location) -> str:
     return target
 
 
-def apply_replacements(payload: Any, replacements: tuple[dict, ...], location: Location) -> Any:
+def apply_replacements(payload: Any, replacements: tuple[dict[str, Any], ...], location: Location) -> Any:
     """Apply requestBody.replacements (JSON Pointer targets) to the payload template, at compile
     time: the payload is a literal structure, so each target is a fixed place in it."""
     if not replacements:
