@@ -1,4 +1,4 @@
-"""Criteria: Native Choice rules where ASL can say what a criterion means; otherwise
+"""Criteria: native Choice rules where ASL can say what a criterion means; otherwise
 the step's function evaluates it and the rule reads its verdict."""
 
 from __future__ import annotations
@@ -8,13 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from arazzo_runtime import conditions as cr
+from arazzo_runtime.expressions import ExpressionSyntaxError
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
-from arazzo_sfn.lower.common import non_response_expressions, parse_condition, parse_expression
+from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.lower.values import value_path
 from arazzo_sfn.model import Criterion, Step
 
 ToPath = Callable[[cr.Operand], str]
+# What a step's function reads of the request it sent and the answer it received.
+ANSWER_KINDS = ("status_code", "response_body", "response_header", "response_other", "request", "url", "method")
 
 
 def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> dict[str, Any]:
@@ -47,7 +50,10 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
 
             def member_path(operand: cr.Operand) -> str:
                 # The member itself is what the rule reads (and the step keeps), not the context.
-                member = context.with_pointer(_jsonpath_tokens(operand))
+                try:
+                    member = context.with_pointer(_jsonpath_tokens(operand))
+                except ExpressionSyntaxError:
+                    raise _NotNative() from None  # a context with no members (`$statusCode`): the function reads it
                 return value_path(ctx, member, step, criterion.location, choice=True)
 
             return _rule(tree, member_path, criterion, case_insensitive=False)
@@ -89,12 +95,12 @@ def criterion_spec(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
     texts = [criterion.condition] if criterion.type != "regex" else []
     texts += [criterion.context] if criterion.context else []
     for text in texts:
-        for expression_text in non_response_expressions(text):
-            if any(v["expression"] == expression_text for v in values.values()):
+        for expression in expressions_in(text):
+            # The function resolves what is about the response; the rest it is sent.
+            if expression.kind in ANSWER_KINDS or any(v["expression"] == expression.text for v in values.values()):
                 continue
-            expression = parse_expression(expression_text, criterion.location)
             path = value_path(ctx, expression, step, criterion.location)
-            values[f"v{len(values)}"] = {"expression": expression_text, "value.$": path}
+            values[f"v{len(values)}"] = {"expression": expression.text, "value.$": path}
     return spec
 
 

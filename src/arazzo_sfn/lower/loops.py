@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arazzo_runtime.expressions import is_expression
 from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_SUCCESS, HISTORY_EVENT_LIMIT, HISTORY_RESERVE, member, parse_expression
 from arazzo_sfn.lower.context import Context, Loop, LoopEntry, RetryLoop
@@ -215,7 +216,7 @@ def _loop_wait(ctx: Context, step: Step, spec: LoopSpec | None, location: Locati
     if spec is None:
         return {"Seconds": DEFAULT_LOOP_WAIT_SECONDS}
     value = spec.wait_seconds
-    if isinstance(value, str) and value.startswith("$"):
+    if is_expression(value):
         expression = parse_expression(value, location)
         if expression.kind in ("response_header", "response_body"):
             if spec.fallback_wait_seconds is None:
@@ -232,7 +233,7 @@ def _loop_wait(ctx: Context, step: Step, spec: LoopSpec | None, location: Locati
 def _number_or_path(ctx: Context, value: Any, field: str, key: str, step: Step, location: Location, path_key: str | None = None) -> dict[str, Any]:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return {key: value}
-    if isinstance(value, str) and value.startswith("$"):
+    if is_expression(value):
         expression = parse_expression(value, location)
         if expression.kind != "inputs":
             raise UnsupportedConstruct(f"x-loop {field} must be a number or an $inputs expression{' or an expression about the response' if field == 'waitSeconds' else ''}", location)

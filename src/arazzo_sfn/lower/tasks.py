@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, is_expression
+from arazzo_runtime.expressions import is_expression
 from arazzo_sfn.errors import UnsupportedConstruct
-from arazzo_sfn.lower.common import DEFAULT_SUCCESS, KEPT_KEYS, LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements, replacement_target
+from arazzo_sfn.lower.common import DEFAULT_SUCCESS, KEPT_KEYS, LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
 from arazzo_sfn.lower.values import template_entry
@@ -178,7 +178,7 @@ def retrier(policy: RetryPolicy) -> dict[str, Any]:
 
 def expression_members(value: Any, pointer: str) -> list[str]:
     """JSON Pointers of the members of a payload template given by a plain runtime expression."""
-    if is_expression(value) and not EMBEDDED_EXPRESSION.search(value):
+    if whole_expression(value):
         return [pointer]
     if isinstance(value, dict):
         return [found for key, item in value.items() for found in expression_members(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")]

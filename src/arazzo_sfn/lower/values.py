@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
-from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression
+from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
 from arazzo_sfn.lower.context import Context, called_workflow
 from arazzo_sfn.model import Step
 
@@ -21,8 +21,13 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
     """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
     if key.endswith(".$"):
         raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
-    if is_expression(value) and not EMBEDDED_EXPRESSION.search(value):
-        return key + ".$", value_path(ctx, parse_expression(value, location), step, location, guaranteed)
+    if isinstance(value, str):
+        parts = template(value, location)
+        if parts.expressions:
+            return key + ".$", _format(ctx, parts, step, location, guaranteed)
+        if is_expression(value):
+            return key + ".$", value_path(ctx, parse_expression(value, location), step, location, guaranteed)
+        return key, value
     if isinstance(value, dict):
         return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
     if isinstance(value, list):
@@ -30,28 +35,29 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
         if not any(contains_expression(item) for item in value):
             return key, value
         return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
-    if isinstance(value, str) and EMBEDDED_EXPRESSION.search(value):
-        return key + ".$", _format(ctx, value, step, location, guaranteed)
     return key, value
 
 
-def _format(ctx: Context, text: str, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
+def _format(ctx: Context, parts: Template, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
     """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
-    pieces, arguments, position = [], [], 0
-    for match in EMBEDDED_EXPRESSION.finditer(text):
-        pieces.append(format_literal(text[position:match.start()]))
-        pieces.append("{}")
-        arguments.append(value_path(ctx, parse_expression(match.group(1), location), step, location, guaranteed))
-        position = match.end()
-    pieces.append(format_literal(text[position:]))
+    pieces, arguments = [], []
+    for part in parts.parts:
+        if isinstance(part, Expression):
+            pieces.append("{}")
+            arguments.append(value_path(ctx, part, step, location, guaranteed))
+        else:
+            pieces.append(format_literal(part))
     return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
 
 
 def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
-    if is_expression(item) and not EMBEDDED_EXPRESSION.search(item):
-        return value_path(ctx, parse_expression(item, location), step, location, guaranteed)
     if isinstance(item, str):
-        return _format(ctx, item, step, location, guaranteed) if EMBEDDED_EXPRESSION.search(item) else f"'{format_literal(item)}'"
+        parts = template(item, location)
+        if parts.expressions:
+            return _format(ctx, parts, step, location, guaranteed)
+        if is_expression(item):
+            return value_path(ctx, parse_expression(item, location), step, location, guaranteed)
+        return f"'{format_literal(item)}'"
     if item is None:
         raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
     if isinstance(item, (bool, int, float)):
@@ -60,7 +66,7 @@ def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Lo
 
 
 def value_path(
-    ctx: Context, expression: RuntimeExpression, step: Step | None, location: Location, guaranteed: Guaranteed = None,
+    ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed = None,
     seen: tuple[tuple[str, str], ...] = (), *, choice: bool = False,
 ) -> str:
     """The state-data path of an expression's value. A Choice rule (`choice`) may read a
@@ -74,7 +80,7 @@ def value_path(
         if name not in ctx.properties and schema.get("additionalProperties") is False:
             raise ExpressionError(f"{expression.text!r}: the workflow has no input {name!r}", location)
         ctx.read_inputs.add(name)
-        return append_pointer(member(f"{ctx.root}.inputs", name), expression.pointer)
+        return append_pointer(member(f"{ctx.root}.inputs", name), expression.pointer, location)
     if kind in RESPONSE_KINDS:
         if step is None or step.target_kind == "workflowId":
             raise ExpressionError(f"{expression.text!r} means the current step's HTTP response; there is none here", location)
@@ -92,7 +98,7 @@ def value_path(
         pointer = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in expression.pointer)
         if pointer not in keep.body:
             keep.body.append(pointer)
-        return append_pointer(f"{at}.body", expression.pointer)
+        return append_pointer(f"{at}.body", expression.pointer, location)
     if kind == "step_output":
         return _step_output_path(ctx, expression, step, location, guaranteed, seen)
     if kind == "outputs":
@@ -104,17 +110,43 @@ def value_path(
             declared = ctx.resolve(called_workflow(step)).outputs
             if name not in declared:
                 raise ExpressionError(f"{expression.text!r}: workflow {called_workflow(step)!r} has no output {name!r}", location)
-            return append_pointer(member(f"{ctx.step_path(step.step_id)}.outputs", name), expression.pointer)
-        return append_pointer(member(f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}.outputs", name), expression.pointer)
-    if kind == "workflow_output":
-        workflow_id = expression.text.split(".")[1]
-        if workflow_id not in ctx.calls:
-            raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
-        return member(f"{ctx.calls[workflow_id]}.outputs", name)
-    raise UnsupportedConstruct(f"{expression.text!r}: {kind.replace('_', ' ')} expressions are not supported yet", location)
+            return append_pointer(member(f"{ctx.step_path(step.step_id)}.outputs", name), expression.pointer, location)
+        return append_pointer(member(f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}.outputs", name), expression.pointer, location)
+    if isinstance(expression, WorkflowRef):
+        return _workflow_path(ctx, expression, location)
+    raise UnsupportedConstruct(f"{expression.text!r}: {_UNSUPPORTED.get(kind, kind.replace('_', ' ') + ' expressions are not supported')}", location)
 
 
-def _step_output_path(ctx: Context, expression: RuntimeExpression, step: Step | None, location: Location, guaranteed: Guaranteed, seen: tuple[tuple[str, str], ...]) -> str:
+# Forms of the grammar that no value of the state data stands for.
+_UNSUPPORTED = {
+    "request": "$request expressions are not supported here: what a step sent is known to its function only",
+    "url": "$url is not supported here: the URL a step called is known to its function only",
+    "method": "$method is not supported here: the method a step used is known to its function only",
+    "response_other": "$response.query and $response.path are not supported: a response has neither",
+    "components": "$components expressions are not supported as values: they name reusable objects of the document",
+    "source_description": "$sourceDescriptions expressions are not supported as values: they name an operation or workflow",
+    "self": "$self is not supported as a value",
+    "message": "$message expressions are not supported: no step here exchanges messages",
+}
+
+
+def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) -> str:
+    """`$workflows.<id>.outputs.<name>`: what the workflow gave back; `.inputs.<name>`: the
+    inputs it ran with (what the step gave it, with its defaults), both kept under
+    $.calls where the call that ran it last left them."""
+    workflow_id = expression.workflow
+    if workflow_id not in ctx.calls:
+        if expression.field == "inputs":
+            raise UnsupportedConstruct(
+                f"{expression.text!r} is not supported here: no workflowId step or dependsOn runs workflow {workflow_id!r} "
+                "(inlined) before this point, so its inputs are known nowhere in this state machine",
+                location,
+            )
+        raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
+    return append_pointer(member(f"{ctx.calls[workflow_id]}.{expression.field}", expression.field_name), expression.pointer, location)
+
+
+def _step_output_path(ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed, seen: tuple[tuple[str, str], ...]) -> str:
     target_id = expression.step or ""
     name = expression.name or ""
     if target_id not in ctx.step_keys:
@@ -143,9 +175,9 @@ def _step_output_path(ctx: Context, expression: RuntimeExpression, step: Step | 
         tokens = inner.pointer + expression.pointer
         text = "$response.body#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
         return member(f"{at}.reads", ctx.read(target, text))
-    if inner.kind in (*RESPONSE_KINDS, "inputs", "step_output", "outputs", "workflow_output"):
+    if inner.kind in (*RESPONSE_KINDS, "inputs", "step_output", "outputs", "workflow_output", "workflow_input"):
         path = value_path(ctx, inner, target, target.location, ctx.guaranteed[target_id] | {target_id}, seen + ((target_id, name),))
-        return append_pointer(path, expression.pointer)
+        return append_pointer(path, expression.pointer, location)
     raise UnsupportedConstruct(f"output {name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
 
 
