@@ -46,4 +46,24 @@ def test_the_inputs_of_a_workflow_no_step_runs_are_refused_as_not_supported_at_t
     error = caught.value
     assert isinstance(error, UnsupportedConstruct)
     assert "not supported" in error.message and "$workflows.reserve-item.inputs.itemId" in error.message
+    assert "is run by no workflowId step or dependsOn" in error.message
     assert error.location is not None and error.location.pointer == "/workflows/2/steps/0/parameters/0"
+
+
+def test_a_pointer_into_the_outputs_of_a_workflow_run_as_a_child_execution_reaches_the_next_step():
+    bundle = compile_bundle(DOCUMENT, "hold-and-confirm")
+    assert list(bundle) == ["hold-and-confirm", "hold-item"]
+    with ScriptedServer(ROUTES) as server:
+        result = run_workflow(bundle.pop("hold-and-confirm"), {"itemId": "nut"}, server.url, children=bundle, retry_sleep=lambda _: None, timeout_seconds=60)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert [call.line for call in server.calls] == ["POST /items/nut/reservations", "POST /reservations/res-7/confirmation"]
+    output = result.output if isinstance(result.output, dict) else json.loads(result.output)
+    assert output == {"expires": "2026-12-08T00:00:00Z"}
+
+
+def test_the_inputs_of_a_workflow_run_as_a_child_execution_are_refused_as_not_supported_at_the_expression():
+    with pytest.raises(UnsupportedConstruct) as caught:
+        compile_bundle(DOCUMENT, "hold-and-audit")
+    error = caught.value
+    assert "not supported" in error.message and "runs as a child execution" in error.message
+    assert error.location is not None and error.location.pointer == "/workflows/5/steps/1/parameters/0"

@@ -95,6 +95,7 @@ def child_step(ctx: Context, step: Step) -> None:
         "Next": route_name(step),
     })
     ctx.fill(step.step_id, task)
+    ctx.child_runs[workflow_id] = at
     ctx.fill(child_failed_name, {
         "Type": "Pass",
         "Comment": "The child's own error and cause (the execution's description where it gave none).",

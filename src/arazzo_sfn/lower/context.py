@@ -109,6 +109,7 @@ class Context:
 
     # Registries the passes fill.
     counters: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (step, action, kind) -> state-data key
+    planned_loops: set[str] = field(default_factory=set)  # keys of the loops the routing will build
     loop_entries: dict[str, list[LoopEntry]] = field(default_factory=dict)  # loop target -> the loops entered through it
     loop_forms: dict[tuple[str, str], str] = field(default_factory=dict)  # (step, action) -> counted | folded | retry
     folded: dict[str, list[str]] = field(default_factory=dict)  # target step -> keys of the counts its Task carries
@@ -116,7 +117,8 @@ class Context:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)  # step -> what its function evaluates
     keeps: dict[str, Keep] = field(default_factory=dict)  # step -> what the workflow reads of its answer
     read_inputs: set[str] = field(default_factory=set)  # the inputs the workflow reads
-    calls: dict[str, str] = field(default_factory=dict)  # called workflow id -> where its last call's data is
+    calls: dict[str, str] = field(default_factory=dict)  # inlined workflow id -> where its last call's data is
+    child_runs: dict[str, str] = field(default_factory=dict)  # child-execution workflow id -> the answer of the step that ran it last
     children: set[str] = field(default_factory=set)  # workflows started as child executions
     task_slots: list[TaskSlot] = field(default_factory=list)
     built: set[tuple[str, ...]] = field(default_factory=set)  # what has its states already, so it is built once

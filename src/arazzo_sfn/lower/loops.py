@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from arazzo_runtime.expressions import is_expression
-from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import Location, LoweringError, SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_SUCCESS, HISTORY_EVENT_LIMIT, HISTORY_RESERVE, member, parse_expression
 from arazzo_sfn.lower.context import Context, Loop, LoopEntry, RetryLoop
 from arazzo_sfn.lower.criteria import evaluated_id
@@ -52,7 +52,7 @@ def plan(ctx: Context) -> None:
     answer is judged, the retry actions' counters, the success actions, stopping after one
     without criteria), registering the counters in that order and each loop once."""
     visited_failure: set[str] = set()
-    planned: set[str] = set()
+    planned = ctx.planned_loops
 
     def visit(step: Step, actions: tuple[Action, ...], on_failure: bool) -> None:
         for action in actions:
@@ -136,6 +136,8 @@ def lower_loop(ctx: Context, step: Step, action: Action, rules: list[dict[str, A
     itself leads (the loop's Wait or Count; for the retry form, its Limit: had the loop
     gone on, the function would have raised LoopAgain)."""
     loop = _loop(ctx, step, action, _form(ctx, step, action))
+    if loop.key not in ctx.planned_loops:  # pragma: no cover - the plan visits the actions as the routing does
+        raise LoweringError(f"the loop of step {step.step_id!r}, action {action.name!r} was not planned: transitions into its target would skip its entry", action.location)
     spec = action.loop
     span = step.index - ctx.workflow.step(loop.target).index + 1
     cap = loop_iteration_cap(span, loop.form)

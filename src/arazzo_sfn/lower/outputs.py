@@ -12,9 +12,10 @@ from arazzo_sfn.lower.values import template_entry
 
 def lower(ctx: Context) -> None:
     at_end = ctx.guaranteed["$end"]
+    location = ctx.workflow.field_locations.get("outputs", ctx.workflow.location)
     parameters = {}
     for name, value in ctx.workflow.outputs.items():
-        key, lowered = template_entry(ctx, name, value, None, ctx.workflow.location, guaranteed=at_end)
+        key, lowered = template_entry(ctx, name, value, None, location, guaranteed=at_end)
         parameters[key] = lowered
     state: dict[str, Any] = {"Type": "Pass", "Parameters": parameters}
     if ctx.called:

@@ -1,5 +1,6 @@
-"""Routing after each step: its success criteria, then the success actions in order; on failure, the failure
-actions, retries, and the Fail states that end the workflow."""
+"""Routing after each step: its success criteria, then the success actions in order; on
+failure, the failure actions, retries, and the Fail states that end the workflow. Called by
+the steps pass for each step, and by the calls for a step that runs a workflow."""
 
 from __future__ import annotations
 

@@ -131,19 +131,21 @@ _UNSUPPORTED = {
 
 
 def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) -> str:
-    """`$workflows.<id>.outputs.<name>`: what the workflow gave back; `.inputs.<name>`: the
-    inputs it ran with (what the step gave it, with its defaults), both kept under
-    $.calls where the call that ran it last left them."""
+    """`$workflows.<id>.outputs.<name>`: what the workflow gave back, where the call that ran
+    it last left it ($.calls, or the answer of a child-execution step); `.inputs.<name>`:
+    the inputs an inlined workflow ran with (what the step gave it, with its defaults)."""
     workflow_id = expression.workflow
-    if workflow_id not in ctx.calls:
-        if expression.field == "inputs":
-            raise UnsupportedConstruct(
-                f"{expression.text!r} is not supported here: no workflowId step or dependsOn runs workflow {workflow_id!r} "
-                "(inlined) before this point, so its inputs are known nowhere in this state machine",
-                location,
-            )
+    if workflow_id in ctx.calls:
+        data = ctx.calls[workflow_id]
+    elif workflow_id in ctx.child_runs and expression.field == "outputs":
+        data = ctx.child_runs[workflow_id]  # a child execution's answer holds its outputs
+    elif expression.field == "inputs":
+        how = "runs as a child execution, whose inputs its answer does not hold" if workflow_id in ctx.child_runs else (
+            "is run by no workflowId step or dependsOn before this point")
+        raise UnsupportedConstruct(f"{expression.text!r} is not supported here: workflow {workflow_id!r} {how}", location)
+    else:
         raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
-    return append_pointer(member(f"{ctx.calls[workflow_id]}.{expression.field}", expression.field_name), expression.pointer, location)
+    return append_pointer(member(f"{data}.{expression.field}", expression.field_name), expression.pointer, location)
 
 
 def _step_output_path(ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed, seen: tuple[tuple[str, str], ...]) -> str:
