@@ -1,5 +1,18 @@
 """Stage 4, lower: a workflow model becomes an ASL state machine (JSONPath query language).
 
+The lowering is a pipeline of passes over one `Context` (lower/context.py), in this order:
+
+    loops.plan                 the loops the routing will build, so transitions into a loop's
+                               target can go through its entry
+    calls.lower_dependencies   the dependsOn workflows, inlined before the first step
+    steps.lower                each step in document order: its Task (placed, built later) or
+                               the call of its workflow, its routing, its retries and loops
+    outputs.lower              the workflow's outputs
+    loops.lower_entries        the Pass that starts a loop's count again when it is entered
+    tasks.lower                every Task, now that all says what its function is asked
+    inputs.lower               the input checks, the defaults and the state data: the first
+                               states, built last because they hold what the others read
+
 The state data of every execution has one layout:
     $.inputs              the workflow inputs, with the schema's defaults applied
     $.steps.<step>        the latest answer of each step: {statusCode, headers, body,
@@ -17,27 +30,54 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from arazzo_sfn.lower import calls, inputs, loops, outputs, steps, tasks
 from arazzo_sfn.lower.common import HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, state_machine_placeholder
+from arazzo_sfn.lower.context import Context, Resolve
 from arazzo_sfn.lower.loops import EVENTS_PER_PASS, loop_iteration_cap
-from arazzo_sfn.lower.machine import _Lowering
 from arazzo_sfn.model import Workflow
 
-__all__ = ["EVENTS_PER_PASS", "HISTORY_EVENT_LIMIT", "HISTORY_RESERVE", "Lowered", "function_placeholder", "loop_iteration_cap", "lower", "lower_workflow", "state_machine_placeholder"]
+__all__ = [
+    "CALLED_WORKFLOW_PASSES", "EVENTS_PER_PASS", "HISTORY_EVENT_LIMIT", "HISTORY_RESERVE", "PASSES", "Lowered",
+    "function_placeholder", "loop_iteration_cap", "lower", "lower_workflow", "run_passes", "state_machine_placeholder",
+]
+
+Pass = Callable[[Context], None]
+
+PASSES: tuple[Pass, ...] = (
+    loops.plan,
+    calls.lower_dependencies,
+    steps.lower,
+    outputs.lower,
+    loops.lower_entries,
+    tasks.lower,
+    inputs.lower,
+)
+# A workflow inlined in another: the caller gives it its inputs and sets up its data.
+CALLED_WORKFLOW_PASSES: tuple[Pass, ...] = tuple(p for p in PASSES if p is not inputs.lower)
 
 
-def lower_workflow(workflow: Workflow, resolve: Callable[[str], Workflow] | None = None) -> dict:
-    """`resolve` gives the other workflows of the document, for workflowId steps and dependsOn."""
-    return lower(workflow, resolve).asl
+def run_passes(ctx: Context, passes: tuple[Pass, ...]) -> None:
+    for lowering_pass in passes:
+        lowering_pass(ctx)
 
 
 @dataclass(frozen=True)
 class Lowered:
-    asl: dict
+    asl: dict[str, Any]
     children: frozenset[str]  # the workflows it starts as child executions (their own state machines)
 
 
-def lower(workflow: Workflow, resolve: Callable[[str], Workflow] | None = None) -> Lowered:
-    lowering = _Lowering(workflow, resolve)
-    asl = lowering.run()
-    return Lowered(asl, frozenset(lowering.children))
+def lower(workflow: Workflow, resolve: Resolve | None = None) -> Lowered:
+    """`resolve` gives the other workflows of the document, for workflowId steps and dependsOn."""
+    ctx = Context(workflow, resolve)
+    run_passes(ctx, PASSES)
+    comment = f"{workflow.workflow_id}: {workflow.summary or ''}".strip()
+    comment += f" Generated from {workflow.source_file} by arazzo-sfn; do not edit."
+    asl = {"Comment": comment, "StartAt": ctx.start, "States": ctx.ordered_states()}
+    return Lowered(asl, frozenset(ctx.children))
+
+
+def lower_workflow(workflow: Workflow, resolve: Resolve | None = None) -> dict[str, Any]:
+    return lower(workflow, resolve).asl

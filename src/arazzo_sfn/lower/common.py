@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from arazzo_runtime import conditions as cr
-from arazzo_runtime.expressions import ExpressionSyntaxError, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Template, is_expression, parse_template, scan_expression
 from arazzo_runtime.expressions import parse_expression as _parse_expression
 from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
 from arazzo_sfn.model import Criterion
@@ -44,18 +44,27 @@ INVALID_INPUT_ERROR = "InvalidInput"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-
-# A runtime expression inside a condition that a step function cannot resolve from the
-# response; a step id ends at `.outputs.` (the schema allows spaces and dots in it).
-_NON_RESPONSE_EXPRESSION = re.compile(
-    r"\$steps\.(?:(?!\.outputs\.)[^\n])+?\.outputs\.[A-Za-z0-9_\-]+(?:#/[^\s'\])]*)?"
-    r"|\$(?:inputs|workflows|outputs)\.[A-Za-z0-9_\-.]+(?:#/[^\s'\])]*)?"
-)
+# Where an expression ends inside a condition or a JSONPath query: the condition's own syntax,
+# and the quotes, brackets and commas of a query.
+_EXPRESSION_ENDS = CONDITION_DELIMITERS + "'[],"
 
 
-def non_response_expressions(text: str) -> list[str]:
-    """The runtime expressions in a condition or context that are not about the response."""
-    return _NON_RESPONSE_EXPRESSION.findall(text)
+def expressions_in(text: str) -> list[Expression]:
+    """The runtime expressions written in a condition or a JSONPath query, read by the grammar
+    at each `$` that starts one (`$.a` and `$[0]` are JSONPath, not runtime expressions); text
+    the grammar does not read as an expression is left to the condition's own parser."""
+    found: list[Expression] = []
+    position = text.find("$")
+    while position >= 0:
+        following = position + 1
+        if text[following : following + 1].isalpha():
+            try:
+                expression, following = scan_expression(text, position, stop=_EXPRESSION_ENDS)
+                found.append(expression)
+            except ExpressionSyntaxError:
+                pass
+        position = text.find("$", following)
+    return found
 
 
 def function_placeholder(step_id: str) -> str:
@@ -72,12 +81,32 @@ def _pascal(text: str) -> str:
 
 
 
-
-def parse_expression(text: str, location: Location | None) -> RuntimeExpression:
+def parse_expression(text: str, location: Location | None) -> Expression:
+    """The expression `text` is, whole; text the grammar forbids is an error at `location`."""
     try:
         return _parse_expression(text)
     except ExpressionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
+
+
+def template(text: str, location: Location | None) -> Template:
+    """A string's literal text and the `{$...}` expressions embedded in it."""
+    try:
+        return parse_template(text)
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+def whole_expression(value: Any) -> bool:
+    """A value that is one runtime expression (it starts with `$`), not text that embeds some."""
+    return is_expression(value) and not parse_template_expressions(value)
+
+
+def parse_template_expressions(text: str) -> tuple[Expression, ...]:
+    try:
+        return parse_template(text).expressions
+    except ExpressionSyntaxError:
+        return ()
 
 
 def parse_condition(text: str, location: Location | None) -> cr.Condition:
@@ -90,19 +119,7 @@ def parse_condition(text: str, location: Location | None) -> cr.Condition:
 RETURN = "$return"  # where an inlined workflow's last state goes: replaced by the caller's next state
 
 
-
-def retarget(state: dict, old: str, new: str) -> None:
-    """Point every transition of `state` that goes to `old` at `new` instead."""
-    if state.get("Next") == old:
-        state["Next"] = new
-    if state.get("Default") == old:
-        state["Default"] = new
-    for rule in state.get("Choices", []) + state.get("Catch", []):
-        if rule.get("Next") == old:
-            rule["Next"] = new
-
-
-def renamed(state: dict, prefix: str, then: str) -> dict:
+def renamed(state: dict[str, Any], prefix: str, then: str) -> dict[str, Any]:
     """A called workflow's state, its transitions moved under `prefix.`; `$return` becomes `then`."""
     def name(target: str) -> str:
         return then if target == RETURN else f"{prefix}.{target}"
@@ -119,11 +136,9 @@ def renamed(state: dict, prefix: str, then: str) -> dict:
     return state
 
 
-
 def format_literal(text: str) -> str:
     """Escape text for a single-quoted intrinsic string argument."""
     return re.sub(r"([\\'{}])", r"\\\1", text)
-
 
 
 def safe_key(text: str) -> str:
@@ -135,12 +150,12 @@ def member(base: str, name: str) -> str:
     return f"{base}.{name}" if _IDENTIFIER.match(name) else f"{base}['{name}']"
 
 
-def append_pointer(path: str, tokens: tuple[str, ...]) -> str:
+def append_pointer(path: str, tokens: tuple[str, ...], location: Location | None = None) -> str:
     for token in tokens:
         if token.isdigit():
             path += f"[{token}]"
         elif "'" in token or "\\" in token:
-            raise UnsupportedConstruct(f"JSON pointer token {token!r} cannot be expressed as an ASL path")
+            raise UnsupportedConstruct(f"JSON pointer token {token!r} is not supported: it cannot be expressed as an ASL path", location)
         else:
             path = member(path, token)
     return path
@@ -152,7 +167,7 @@ def replacement_target(target: Any, location: Location) -> str:
     return target
 
 
-def apply_replacements(payload: Any, replacements: tuple[dict, ...], location: Location) -> Any:
+def apply_replacements(payload: Any, replacements: tuple[dict[str, Any], ...], location: Location) -> Any:
     """Apply requestBody.replacements (JSON Pointer targets) to the payload template, at compile
     time: the payload is a literal structure, so each target is a fixed place in it."""
     if not replacements:
@@ -184,7 +199,7 @@ def apply_replacements(payload: Any, replacements: tuple[dict, ...], location: L
 
 
 def contains_expression(value: Any) -> bool:
-    if is_expression(value):
+    if is_expression(value) or (isinstance(value, str) and parse_template_expressions(value)):
         return True
     if isinstance(value, dict):
         return any(contains_expression(v) for v in value.values())

@@ -1,97 +1,107 @@
-"""Pass: criteria. Native Choice rules where ASL can say what a criterion means; otherwise
+"""Criteria: native Choice rules where ASL can say what a criterion means; otherwise
 the step's function evaluates it and the rule reads its verdict."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from arazzo_runtime import conditions as cr
+from arazzo_runtime.expressions import ExpressionSyntaxError
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
-from arazzo_sfn.lower.common import non_response_expressions, parse_condition, parse_expression
+from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
+from arazzo_sfn.lower.context import Context
+from arazzo_sfn.lower.values import value_path
 from arazzo_sfn.model import Criterion, Step
 
+ToPath = Callable[[cr.Operand], str]
+# What a step's function reads of the request it sent and the answer it received.
+ANSWER_KINDS = ("status_code", "response_body", "response_header", "response_other", "request", "url", "method")
 
-class CriteriaPass:
 
-    def _criteria_rule(self, criteria: tuple[Criterion, ...], step: Step) -> dict:
-        rules = [self._criterion_rule(c, step) for c in criteria]
-        return rules[0] if len(rules) == 1 else {"And": rules}
+def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> dict[str, Any]:
+    rules = [criterion_rule(ctx, c, step) for c in criteria]
+    return rules[0] if len(rules) == 1 else {"And": rules}
 
-    def _criterion_rule(self, criterion: Criterion, step: Step) -> dict:
-        """A native Choice rule where ASL can say what the criterion means; otherwise the
-        step's function evaluates it on the response and the rule reads its verdict."""
-        if criterion.type == "xpath":
-            raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
-        if criterion.type not in ("simple", "regex", "jsonpath"):
-            raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
-        if criterion.type in ("regex", "jsonpath") and criterion.context is None:
-            raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
-        try:
-            if criterion.type == "simple":
-                tree = parse_condition(criterion.condition, criterion.location)
-                return _rule(tree, lambda operand: self._simple_operand(operand, step, criterion), criterion, case_insensitive=True)
-            if criterion.type == "jsonpath" and not _is_rfc9535_query(criterion.condition):
-                if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
-                    raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
-                tree = parse_condition(criterion.condition, criterion.location)
-                context = parse_expression(criterion.context, criterion.location)
 
-                def member_path(operand: cr.Operand) -> str:
-                    # The member itself is what the rule reads (and the step keeps), not the context.
+def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
+    """A native Choice rule where ASL can say what the criterion means; otherwise the
+    step's function evaluates it on the response and the rule reads its verdict."""
+    if criterion.type == "xpath":
+        raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
+    if criterion.type not in ("simple", "regex", "jsonpath"):
+        raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
+    if criterion.type in ("regex", "jsonpath") and criterion.context is None:
+        raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
+    try:
+        if criterion.type == "simple":
+            tree = parse_condition(criterion.condition, criterion.location)
+
+            def operand_path(operand: cr.Operand) -> str:
+                return value_path(ctx, parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
+
+            return _rule(tree, operand_path, criterion, case_insensitive=True)
+        if criterion.type == "jsonpath" and not _is_rfc9535_query(criterion.condition):
+            if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
+                raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
+            tree = parse_condition(criterion.condition, criterion.location)
+            context = parse_expression(criterion.context or "", criterion.location)
+
+            def member_path(operand: cr.Operand) -> str:
+                # The member itself is what the rule reads (and the step keeps), not the context.
+                try:
                     member = context.with_pointer(_jsonpath_tokens(operand))
-                    return self._value_path(member, step, criterion.location, choice=True)
+                except ExpressionSyntaxError:
+                    raise _NotNative() from None  # a context with no members (`$statusCode`): the function reads it
+                return value_path(ctx, member, step, criterion.location, choice=True)
 
-                return _rule(tree, member_path, criterion, case_insensitive=False)
-        except _NotNative:
-            pass
-        return self._evaluated_rule(criterion, step)
-
-    def _evaluated_rule(self, criterion: Criterion, step: Step) -> dict:
-        """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
-        if step.target_kind == "workflowId":
-            raise UnsupportedConstruct(
-                f"criterion {criterion.condition!r} needs a step function to evaluate it (Choice rules compare strings exactly, "
-                "and simple criteria compare them ignoring case); a step that calls a workflow has none: compare with a jsonpath "
-                "criterion (context: $outputs.<name>, condition: $ == 'done'), a number or a boolean",
-                criterion.location,
-            )
-        verdict = f"{self._step_path(step.step_id)}.criteria.{self._evaluated_id(criterion, step)}"
-        return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
-
-    def _evaluated_id(self, criterion: Criterion, step: Step) -> str:
-        """The id under which the step's function evaluates `criterion` (`evaluate.<id>`)."""
-        registry = self._evaluation(step)
-        spec = self._criterion_spec(criterion, step)
-        known = [cid for cid, existing in registry["evaluate"].items() if existing == spec]
-        cid = known[0] if known else f"c{len(registry['evaluate'])}"
-        registry["evaluate"][cid] = spec
-        return cid
-
-    def _criterion_spec(self, criterion: Criterion, step: Step) -> dict:
-        """The criterion as a step function evaluates it; the values it reads besides the
-        response are sent along (`values`)."""
-        registry = self._evaluation(step)
-        spec = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
-        if criterion.version is not None:
-            spec["version"] = criterion.version
-        texts = [criterion.condition] if criterion.type != "regex" else []
-        texts += [criterion.context] if criterion.context else []
-        for text in texts:
-            for expression_text in non_response_expressions(text):
-                if any(v["expression"] == expression_text for v in registry["values"].values()):
-                    continue
-                expression = parse_expression(expression_text, criterion.location)
-                path = self._value_path(expression, step, criterion.location)
-                registry["values"][f"v{len(registry['values'])}"] = {"expression": expression_text, "value.$": path}
-        return spec
-
-    def _evaluation(self, step: Step) -> dict:
-        return self.evaluated.setdefault(step.step_id, {"evaluate": {}, "values": {}})
-
-    def _simple_operand(self, operand: cr.Operand, step: Step, criterion: Criterion) -> str:
-        return self._value_path(parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
+            return _rule(tree, member_path, criterion, case_insensitive=False)
+    except _NotNative:
+        pass
+    return _evaluated_rule(ctx, criterion, step)
 
 
+def _evaluated_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
+    """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
+    if step.target_kind == "workflowId":
+        raise UnsupportedConstruct(
+            f"criterion {criterion.condition!r} needs a step function to evaluate it (Choice rules compare strings exactly, "
+            "and simple criteria compare them ignoring case); a step that calls a workflow has none: compare with a jsonpath "
+            "criterion (context: $outputs.<name>, condition: $ == 'done'), a number or a boolean",
+            criterion.location,
+        )
+    verdict = f"{ctx.step_path(step.step_id)}.criteria.{evaluated_id(ctx, criterion, step)}"
+    return {"And": [{"Variable": verdict, "IsPresent": True}, {"Variable": verdict, "BooleanEquals": True}]}
+
+
+def evaluated_id(ctx: Context, criterion: Criterion, step: Step) -> str:
+    """The id under which the step's function evaluates `criterion` (`evaluate.<id>`)."""
+    evaluate = ctx.evaluation(step).evaluate
+    spec = criterion_spec(ctx, criterion, step)
+    known = [cid for cid, existing in evaluate.items() if existing == spec]
+    cid = known[0] if known else f"c{len(evaluate)}"
+    evaluate[cid] = spec
+    return cid
+
+
+def criterion_spec(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
+    """The criterion as a step function evaluates it; the values it reads besides the
+    response are sent along (`values`)."""
+    values = ctx.evaluation(step).values
+    spec: dict[str, Any] = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
+    if criterion.version is not None:
+        spec["version"] = criterion.version
+    texts = [criterion.condition] if criterion.type != "regex" else []
+    texts += [criterion.context] if criterion.context else []
+    for text in texts:
+        for expression in expressions_in(text):
+            # The function resolves what is about the response; the rest it is sent.
+            if expression.kind in ANSWER_KINDS or any(v["expression"] == expression.text for v in values.values()):
+                continue
+            path = value_path(ctx, expression, step, criterion.location)
+            values[f"v{len(values)}"] = {"expression": expression.text, "value.$": path}
+    return spec
 
 
 class _NotNative(Exception):
@@ -112,7 +122,7 @@ _OPS = {"==": "Equals", "<": "LessThan", "<=": "LessThanEquals", ">": "GreaterTh
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
-def _rule(tree: cr.Condition, to_path, criterion: Criterion, case_insensitive: bool) -> dict:
+def _rule(tree: cr.Condition, to_path: ToPath, criterion: Criterion, case_insensitive: bool) -> dict[str, Any]:
     if isinstance(tree, cr.Or):
         return {"Or": [_rule(t, to_path, criterion, case_insensitive) for t in tree.terms]}
     if isinstance(tree, cr.And):
@@ -165,7 +175,7 @@ def _jsonpath_tokens(operand: cr.Operand) -> tuple[str, ...]:
     return tuple(name or index or quoted.replace("''", "'") for name, index, quoted in segments)
 
 
-def status_2xx(at: str) -> dict:
+def status_2xx(at: str) -> dict[str, Any]:
     code = f"{at}.statusCode"
     return {"And": [{"Variable": code, "NumericGreaterThanEquals": 200}, {"Variable": code, "NumericLessThan": 300}]}
 

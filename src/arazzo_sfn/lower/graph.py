@@ -62,7 +62,7 @@ def reachable_steps(workflow: Workflow) -> set[str]:
     return reached
 
 
-def guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
+def guaranteed_before(workflow: Workflow) -> dict[str, frozenset[str]]:
     """For each step, the steps that have certainly run before it starts (a dominator
     analysis over the step graph, success and failure edges alike, over the steps some route
     reaches); under "$end", those certain at a successful end."""
@@ -70,7 +70,7 @@ def guaranteed_before(workflow: Workflow) -> dict[str, frozenset]:
     ids = [s.step_id for s in workflow.steps if s.step_id in reachable]
     successors = step_successors(workflow)
     everything = frozenset(ids)
-    before: dict[str, frozenset] = {sid: everything for sid in ids + ["$end"]}
+    before: dict[str, frozenset[str]] = {sid: everything for sid in ids + ["$end"]}
     before[ids[0]] = frozenset()
     changed = True
     while changed:

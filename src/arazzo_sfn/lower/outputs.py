@@ -1,16 +1,25 @@
-"""Pass: the workflow outputs, the execution's output."""
+"""Pass: the workflow outputs, the execution's output (or, for an inlined workflow, what it
+gives its caller before control returns)."""
 
 from __future__ import annotations
 
+from typing import Any
 
-class OutputsPass:
+from arazzo_sfn.lower.common import RETURN
+from arazzo_sfn.lower.context import Context
+from arazzo_sfn.lower.values import template_entry
 
-    def _lower_outputs(self) -> None:
-        at_end = self.guaranteed["$end"]
-        parameters = {}
-        for name, value in self.workflow.outputs.items():
-            location = self.workflow.location
-            key, lowered = self._template_entry(name, value, None, location, guaranteed=at_end)
-            parameters[key] = lowered
-        self._add("WorkflowOutputs", {"Type": "Pass", "Parameters": parameters, "End": True}, self.workflow.location)
 
+def lower(ctx: Context) -> None:
+    at_end = ctx.guaranteed["$end"]
+    location = ctx.workflow.field_locations.get("outputs", ctx.workflow.location)
+    parameters = {}
+    for name, value in ctx.workflow.outputs.items():
+        key, lowered = template_entry(ctx, name, value, None, location, guaranteed=at_end)
+        parameters[key] = lowered
+    state: dict[str, Any] = {"Type": "Pass", "Parameters": parameters}
+    if ctx.called:
+        state.update({"ResultPath": f"{ctx.root}.outputs", "Next": RETURN})
+    else:
+        state["End"] = True
+    ctx.add("WorkflowOutputs", state, ctx.workflow.location, machine=True)

@@ -1,149 +1,186 @@
-"""Pass: values. Literals and runtime expressions become Parameters template fields: literal
-values, paths into the state data, or intrinsic functions."""
+"""Values: literals and runtime expressions become Parameters template fields: literal
+values, paths into the state data, or intrinsic functions. Resolving an expression registers
+what it needs: the inputs read, and what a step's function must keep of its answer."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import EMBEDDED_EXPRESSION, RuntimeExpression, is_expression
+from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
-from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression
+from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
+from arazzo_sfn.lower.context import Context, called_workflow
 from arazzo_sfn.model import Step
 
+Guaranteed = frozenset[str] | None
+RESPONSE_KINDS = ("status_code", "response_body", "response_header")
 
-class ValuesPass:
 
-    def _template_entry(self, key: str, value: Any, step: Step | None, location: Location, guaranteed: frozenset | None = None) -> tuple[str, Any]:
-        """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
-        if key.endswith(".$"):
-            raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
-        if is_expression(value) and not EMBEDDED_EXPRESSION.search(value):
-            return key + ".$", self._value_path(parse_expression(value, location), step, location, guaranteed)
-        if isinstance(value, dict):
-            return key, dict(self._template_entry(k, v, step, location, guaranteed) for k, v in value.items())
-        if isinstance(value, list):
-            refuse_path_keys(value, location)
-            if not any(contains_expression(item) for item in value):
-                return key, value
-            return key + ".$", f"States.Array({', '.join(self._intrinsic_argument(item, step, location, guaranteed) for item in value)})"
-        if isinstance(value, str) and EMBEDDED_EXPRESSION.search(value):
-            return key + ".$", self._format(value, step, location, guaranteed)
+def template_entry(ctx: Context, key: str, value: Any, step: Step | None, location: Location, guaranteed: Guaranteed = None) -> tuple[str, Any]:
+    """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
+    if key.endswith(".$"):
+        raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
+    if isinstance(value, str):
+        parts = template(value, location)
+        if parts.expressions:
+            return key + ".$", _format(ctx, parts, step, location, guaranteed)
+        if is_expression(value):
+            return key + ".$", value_path(ctx, parse_expression(value, location), step, location, guaranteed)
         return key, value
+    if isinstance(value, dict):
+        return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
+    if isinstance(value, list):
+        refuse_path_keys(value, location)
+        if not any(contains_expression(item) for item in value):
+            return key, value
+        return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
+    return key, value
 
-    def _format(self, text: str, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
-        """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
-        pieces, arguments, position = [], [], 0
-        for match in EMBEDDED_EXPRESSION.finditer(text):
-            pieces.append(format_literal(text[position:match.start()]))
+
+def _format(ctx: Context, parts: Template, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
+    """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
+    pieces, arguments = [], []
+    for part in parts.parts:
+        if isinstance(part, Expression):
             pieces.append("{}")
-            arguments.append(self._value_path(parse_expression(match.group(1), location), step, location, guaranteed))
-            position = match.end()
-        pieces.append(format_literal(text[position:]))
-        return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
+            arguments.append(value_path(ctx, part, step, location, guaranteed))
+        else:
+            pieces.append(format_literal(part))
+    return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
 
-    def _intrinsic_argument(self, item: Any, step: Step | None, location: Location, guaranteed: frozenset | None) -> str:
-        if is_expression(item) and not EMBEDDED_EXPRESSION.search(item):
-            return self._value_path(parse_expression(item, location), step, location, guaranteed)
-        if isinstance(item, str):
-            return self._format(item, step, location, guaranteed) if EMBEDDED_EXPRESSION.search(item) else f"'{format_literal(item)}'"
-        if item is None:
-            raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
-        if isinstance(item, (bool, int, float)):
-            return json.dumps(item)
-        raise UnsupportedConstruct("runtime expressions in arrays that also hold objects or arrays are not supported yet", location)
 
-    def _value_path(self, expression: RuntimeExpression, step: Step | None, location: Location, guaranteed: frozenset | None = None, seen: tuple = (), *, choice: bool = False) -> str:
-        """The state-data path of an expression's value. A Choice rule (`choice`) may read a
-        path that leads nowhere (its rules test IsPresent first); anything else may not, so
-        what it reads of a response is resolved by the step's function (null when it does
-        not resolve) and read from the step's `outputs` or `reads`."""
-        kind = expression.kind
-        if kind == "inputs":
-            schema = self.workflow.inputs or {}
-            if expression.name not in self.properties and schema.get("additionalProperties") is False:
-                raise ExpressionError(f"{expression.text!r}: the workflow has no input {expression.name!r}", location)
-            self.read_inputs.add(expression.name)
-            return append_pointer(member(f"{self.root}.inputs", expression.name), expression.pointer)
-        if kind in ("status_code", "response_body", "response_header"):
-            if step is None or step.target_kind == "workflowId":
-                raise ExpressionError(f"{expression.text!r} means the current step's HTTP response; there is none here", location)
-            at = self._step_path(step.step_id)
-            if kind == "status_code":
-                return f"{at}.statusCode"
-            if not choice:
-                return member(f"{at}.reads", self._read(step, expression.text))
-            keep = self._keep(step)
-            if kind == "response_header":
-                name = expression.name.lower()
-                if name not in keep["headers"]:
-                    keep["headers"].append(name)
-                return member(f"{at}.headers", name)
-            pointer = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in expression.pointer)
-            if pointer not in keep["body"]:
-                keep["body"].append(pointer)
-            return append_pointer(f"{at}.body", expression.pointer)
-        if kind == "step_output":
-            return self._step_output_path(expression, step, location, guaranteed, seen)
-        if kind == "outputs":
-            # In a workflowId step's outputs: the called workflow's outputs.
-            if step is None or step.target_kind != "workflowId":
-                raise ExpressionError(f"{expression.text!r}: $outputs means a called workflow's outputs, in a workflowId step's outputs", location)
-            if self._is_child_step(step):
-                declared = self.resolve(step.operation_ref).outputs
-                if expression.name not in declared:
-                    raise ExpressionError(f"{expression.text!r}: workflow {step.operation_ref!r} has no output {expression.name!r}", location)
-                return append_pointer(member(f"{self._step_path(step.step_id)}.outputs", expression.name), expression.pointer)
-            return append_pointer(member(f"{self.root}.calls.{self.step_keys[step.step_id]}.outputs", expression.name), expression.pointer)
-        if kind == "workflow_output":
-            workflow_id = expression.text.split(".")[1]
-            if workflow_id not in self.calls:
-                raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
-            return member(f"{self.calls[workflow_id]}.outputs", expression.name)
-        raise UnsupportedConstruct(f"{expression.text!r}: {kind.replace('_', ' ')} expressions are not supported yet", location)
+def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
+    if isinstance(item, str):
+        parts = template(item, location)
+        if parts.expressions:
+            return _format(ctx, parts, step, location, guaranteed)
+        if is_expression(item):
+            return value_path(ctx, parse_expression(item, location), step, location, guaranteed)
+        return f"'{format_literal(item)}'"
+    if item is None:
+        raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
+    if isinstance(item, (bool, int, float)):
+        return json.dumps(item)
+    raise UnsupportedConstruct("runtime expressions in arrays that also hold objects or arrays are not supported yet", location)
 
-    def _step_output_path(self, expression, step, location, guaranteed, seen) -> str:
-        target_id = expression.step
-        if target_id not in self.step_keys:
-            raise ExpressionError(f"{expression.text!r}: there is no step {target_id!r}", location)
-        target = self.workflow.step(target_id)
-        if expression.name not in target.outputs:
-            raise ExpressionError(f"{expression.text!r}: step {target_id!r} has no output {expression.name!r}", location)
-        available = guaranteed if guaranteed is not None else self.guaranteed[step.step_id] | {step.step_id}
-        if target_id not in available:
-            raise ExpressionError(f"{expression.text!r}: step {target_id!r} has not always run by this point", location)
-        if (target_id, expression.name) in seen:
-            raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
-        inner = parse_expression(target.outputs[expression.name], target.location)
-        if inner.kind in ("status_code", "response_body", "response_header") and target.target_kind != "workflowId":
-            # The step's function resolves what its outputs read of its answer: null when it does not resolve.
-            at = self._step_path(target_id)
-            if not expression.pointer:
-                self._keep(target)["outputs"][expression.name] = inner.text
-                return member(f"{at}.outputs", expression.name)
-            if inner.kind != "response_body":
-                raise ExpressionError(f"{expression.text!r}: output {expression.name!r} of step {target_id!r} is {inner.text}, which has no members to point into", location)
-            tokens = inner.pointer + expression.pointer
-            text = "$response.body#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
-            return member(f"{at}.reads", self._read(target, text))
-        if inner.kind in ("status_code", "response_body", "response_header", "inputs", "step_output", "outputs", "workflow_output"):
-            path = self._value_path(inner, target, target.location, self.guaranteed[target_id] | {target_id}, seen + ((target_id, expression.name),))
-            return append_pointer(path, expression.pointer)
-        raise UnsupportedConstruct(f"output {expression.name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
 
-    def _keep(self, step: Step) -> dict:
-        """What the workflow reads of the step's answer (sent to its function as `keep`)."""
-        return self.keeps.setdefault(step.step_id, {"body": [], "headers": [], "outputs": {}, "reads": {}})
+def value_path(
+    ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed = None,
+    seen: tuple[tuple[str, str], ...] = (), *, choice: bool = False,
+) -> str:
+    """The state-data path of an expression's value. A Choice rule (`choice`) may read a
+    path that leads nowhere (its rules test IsPresent first); anything else may not, so
+    what it reads of a response is resolved by the step's function (null when it does not
+    resolve) and read from the step's `outputs` or `reads`."""
+    kind = expression.kind
+    name = expression.name or ""
+    if kind == "inputs":
+        schema = ctx.workflow.inputs or {}
+        if name not in ctx.properties and schema.get("additionalProperties") is False:
+            raise ExpressionError(f"{expression.text!r}: the workflow has no input {name!r}", location)
+        ctx.read_inputs.add(name)
+        return append_pointer(member(f"{ctx.root}.inputs", name), expression.pointer, location)
+    if kind in RESPONSE_KINDS:
+        if step is None or step.target_kind == "workflowId":
+            raise ExpressionError(f"{expression.text!r} means the current step's HTTP response; there is none here", location)
+        at = ctx.step_path(step.step_id)
+        if kind == "status_code":
+            return f"{at}.statusCode"
+        if not choice:
+            return member(f"{at}.reads", ctx.read(step, expression.text))
+        keep = ctx.keep(step)
+        if kind == "response_header":
+            header = name.lower()
+            if header not in keep.headers:
+                keep.headers.append(header)
+            return member(f"{at}.headers", header)
+        pointer = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in expression.pointer)
+        if pointer not in keep.body:
+            keep.body.append(pointer)
+        return append_pointer(f"{at}.body", expression.pointer, location)
+    if kind == "step_output":
+        return _step_output_path(ctx, expression, step, location, guaranteed, seen)
+    if kind == "outputs":
+        # In a workflowId step's outputs: the called workflow's outputs.
+        if step is None or step.target_kind != "workflowId":
+            raise ExpressionError(f"{expression.text!r}: $outputs means a called workflow's outputs, in a workflowId step's outputs", location)
+        if ctx.is_child_step(step):
+            assert ctx.resolve is not None  # a child step is known only through `resolve`
+            declared = ctx.resolve(called_workflow(step)).outputs
+            if name not in declared:
+                raise ExpressionError(f"{expression.text!r}: workflow {called_workflow(step)!r} has no output {name!r}", location)
+            return append_pointer(member(f"{ctx.step_path(step.step_id)}.outputs", name), expression.pointer, location)
+        return append_pointer(member(f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}.outputs", name), expression.pointer, location)
+    if isinstance(expression, WorkflowRef):
+        return _workflow_path(ctx, expression, location)
+    raise UnsupportedConstruct(f"{expression.text!r}: {_UNSUPPORTED.get(kind, kind.replace('_', ' ') + ' expressions are not supported')}", location)
 
-    def _read(self, step: Step, text: str) -> str:
-        """The key under `reads` of a response expression the step's function resolves."""
-        reads = self._keep(step)["reads"]
-        known = [key for key, existing in reads.items() if existing == text]
-        if known:
-            return known[0]
-        key = f"r{len(reads)}"
-        reads[key] = text
-        return key
+
+# Forms of the grammar that no value of the state data stands for.
+_UNSUPPORTED = {
+    "request": "$request expressions are not supported here: what a step sent is known to its function only",
+    "url": "$url is not supported here: the URL a step called is known to its function only",
+    "method": "$method is not supported here: the method a step used is known to its function only",
+    "response_other": "$response.query and $response.path are not supported: a response has neither",
+    "components": "$components expressions are not supported as values: they name reusable objects of the document",
+    "source_description": "$sourceDescriptions expressions are not supported as values: they name an operation or workflow",
+    "self": "$self is not supported as a value",
+    "message": "$message expressions are not supported: no step here exchanges messages",
+}
+
+
+def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) -> str:
+    """`$workflows.<id>.outputs.<name>`: what the workflow gave back, where the call that ran
+    it last left it ($.calls, or the answer of a child-execution step); `.inputs.<name>`:
+    the inputs an inlined workflow ran with (what the step gave it, with its defaults)."""
+    workflow_id = expression.workflow
+    if workflow_id in ctx.calls:
+        data = ctx.calls[workflow_id]
+    elif workflow_id in ctx.child_runs and expression.field == "outputs":
+        data = ctx.child_runs[workflow_id]  # a child execution's answer holds its outputs
+    elif expression.field == "inputs":
+        how = "runs as a child execution, whose inputs its answer does not hold" if workflow_id in ctx.child_runs else (
+            "is run by no workflowId step or dependsOn before this point")
+        raise UnsupportedConstruct(f"{expression.text!r} is not supported here: workflow {workflow_id!r} {how}", location)
+    else:
+        raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
+    return append_pointer(member(f"{data}.{expression.field}", expression.field_name), expression.pointer, location)
+
+
+def _step_output_path(ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed, seen: tuple[tuple[str, str], ...]) -> str:
+    target_id = expression.step or ""
+    name = expression.name or ""
+    if target_id not in ctx.step_keys:
+        raise ExpressionError(f"{expression.text!r}: there is no step {target_id!r}", location)
+    target = ctx.workflow.step(target_id)
+    if name not in target.outputs:
+        raise ExpressionError(f"{expression.text!r}: step {target_id!r} has no output {name!r}", location)
+    if guaranteed is not None:
+        available = guaranteed
+    else:
+        assert step is not None  # only the workflow's outputs, which give `guaranteed`, have no step
+        available = ctx.guaranteed[step.step_id] | {step.step_id}
+    if target_id not in available:
+        raise ExpressionError(f"{expression.text!r}: step {target_id!r} has not always run by this point", location)
+    if (target_id, name) in seen:
+        raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
+    inner = parse_expression(target.outputs[name], target.location)
+    if inner.kind in RESPONSE_KINDS and target.target_kind != "workflowId":
+        # The step's function resolves what its outputs read of its answer: null when it does not resolve.
+        at = ctx.step_path(target_id)
+        if not expression.pointer:
+            ctx.keep(target).outputs[name] = inner.text
+            return member(f"{at}.outputs", name)
+        if inner.kind != "response_body":
+            raise ExpressionError(f"{expression.text!r}: output {name!r} of step {target_id!r} is {inner.text}, which has no members to point into", location)
+        tokens = inner.pointer + expression.pointer
+        text = "$response.body#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+        return member(f"{at}.reads", ctx.read(target, text))
+    if inner.kind in (*RESPONSE_KINDS, "inputs", "step_output", "outputs", "workflow_output", "workflow_input"):
+        path = value_path(ctx, inner, target, target.location, ctx.guaranteed[target_id] | {target_id}, seen + ((target_id, name),))
+        return append_pointer(path, expression.pointer, location)
+    raise UnsupportedConstruct(f"output {name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
 
 
 def refuse_path_keys(value: Any, location: Location) -> None:
