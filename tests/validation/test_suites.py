@@ -26,19 +26,9 @@ NOT_SUPPORTED = {
     "speakeasy/expr-url-2": "$url in a parameter value: the URL is what the step is building, so it is not known when the value is needed",
     "speakeasy/expr-request-body-2": "$request.body in a parameter value: the request is what the step is building",
     "speakeasy/expr-request-body-some-path-2": "$request.body in a parameter value: the request is what the step is building",
-    "swaggerexpert/expr-workflows-myworkflow-inputs-username-2": "$workflows.<id>.inputs.<name>: the inputs another workflow was called with are not kept in the state data",
 }
 
-LOWERING_DEFECTS = {
-    "spectral/stepid-uniqueness-2": (
-        "step ids are case-sensitive, but lower/common.py function_placeholder() capitalises the first letter: "
-        "'step1' and 'Step1' both become ${Step1FunctionArn}, and lower/machine.py refuses the document"
-    ),
-    "spectral/step-request-body-3": (
-        "'' is the RFC 6901 pointer to the whole body, but lower/common.py replacement_target() and "
-        "apply_replacements() accept only targets starting with '/'"
-    ),
-}
+LOWERING_DEFECTS: dict[str, str] = {}
 
 
 def _marks(case_id: str) -> list[pytest.MarkDecorator]:
@@ -77,3 +67,11 @@ def test_validation_alone_decides_validity(case_id):
     except LoadError as error:
         problems = [error]
     assert bool(problems) == (case["expect"] == "invalid"), "\n".join(map(str, problems))
+
+
+def test_step_ids_that_differ_in_case_are_two_steps_with_two_functions():
+    from arazzo_sfn.compiler import compile_document
+
+    asl = compile_document(SUITE / "spectral" / "stepid-uniqueness-2" / "arazzo.yaml", "workflow1")
+    functions = [state["Parameters"]["FunctionName"] for state in asl["States"].values() if state.get("Type") == "Task"]
+    assert functions == ["${Step1FunctionArn}", "${Step1_2FunctionArn}"]

@@ -175,8 +175,11 @@ def apply_replacements(payload: Any, replacements: tuple[dict[str, Any], ...], l
     result = json.loads(json.dumps(payload))
     for replacement in replacements:
         target = replacement.get("target", "")
-        if not isinstance(target, str) or not target.startswith("/"):
+        if not isinstance(target, str) or not (target == "" or target.startswith("/")):
             raise UnsupportedConstruct(f"replacement target {target!r}: only JSON Pointer targets are supported (XPath is not)", location)
+        if target == "":  # RFC 6901: the whole document, here the whole payload
+            result = json.loads(json.dumps(replacement.get("value")))
+            continue
         tokens = [t.replace("~1", "/").replace("~0", "~") for t in target[1:].split("/")]
         parent = result
         try:

@@ -106,6 +106,7 @@ class Context:
     guaranteed: dict[str, frozenset[str]] = field(init=False)
     lowered_steps: tuple[Step, ...] = field(init=False)
     loop_targets: dict[str, int] = field(init=False)  # step id -> how many backward gotos lead to it
+    step_placeholders: dict[str, str] = field(init=False)  # step id -> its function's placeholder, distinct
 
     # Registries the passes fill.
     counters: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (step, action, kind) -> state-data key
@@ -139,16 +140,19 @@ class Context:
         self.guaranteed = guaranteed_before(workflow)
         self.lowered_steps = _reachable_steps(workflow)
         self.loop_targets = backward_gotos(workflow)
-        placeholders: dict[str, str] = {}
+        # Step ids are case-sensitive and may hold any character; placeholders are PascalCase
+        # letters and digits. Two ids that make the same one (`getPet`, `GetPet`, `get-pet`) are
+        # two steps: the later gets a number after an underscore, which no id can make.
+        self.step_placeholders = {}
+        taken: set[str] = set()
         for step in workflow.steps:
-            placeholder = self.placeholder(step)
-            if placeholder in placeholders:
-                raise SemanticError(
-                    f"steps {placeholders[placeholder]!r} and {step.step_id!r} would share the function placeholder "
-                    f"${{{placeholder}}}: rename one of them",
-                    step.location,
-                )
-            placeholders[placeholder] = step.step_id
+            base = function_placeholder(f"{self.placeholder_prefix}{step.step_id}").removesuffix("FunctionArn")
+            placeholder, number = f"{base}FunctionArn", 1
+            while placeholder in taken:
+                number += 1
+                placeholder = f"{base}_{number}FunctionArn"
+            taken.add(placeholder)
+            self.step_placeholders[step.step_id] = placeholder
 
     # --- states ---------------------------------------------------------------------------
 
@@ -195,7 +199,7 @@ class Context:
     # --- names and places ------------------------------------------------------------------
 
     def placeholder(self, step: Step) -> str:
-        return function_placeholder(f"{self.placeholder_prefix}{step.step_id}")
+        return self.step_placeholders[step.step_id]
 
     def step_path(self, step_id: str) -> str:
         return f"{self.root}.steps.{self.step_keys[step_id]}"
