@@ -31,10 +31,9 @@ from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, 
 PAYLOAD_VERSION = 1
 VERSION_FIELD = "payloadVersion"
 
-# The state machines compiled before the payload carried its version send none. While this
-# is True, a payload without a version is read as this version; set it to False once the
-# compiler writes `payloadVersion` and the state machines are compiled again.
-ACCEPT_UNVERSIONED_PAYLOADS = True
+# A payload without a version comes from a state machine compiled before the payload carried
+# one: refused like any other version, since it cannot be told which it is.
+ACCEPT_UNVERSIONED_PAYLOADS = False
 
 # The forms of runtime expression a function resolves from the answer it received, for
 # `keep.outputs` and `keep.reads` (see `arazzo_runtime.step.resolve`).

@@ -32,10 +32,6 @@ LAMBDA_SERVICE_RETRY = {
     "BackoffRate": 2,
     "MaxAttempts": 6,
 }
-# What every step function returns; the Task keeps exactly these in $.steps.<step>.
-RESPONSE_KEYS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")
-# What a function answers to `keep`: the step's outputs and other values read of its answer.
-KEPT_KEYS = ("outputs", "reads")
 DEFAULT_LOOP_WAIT_SECONDS = 30
 STEP_FAILED_ERROR = "StepFailed"
 # A step without successCriteria succeeds on an HTTP 2xx (its function is told so, for `keep`).

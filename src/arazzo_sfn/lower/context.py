@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from arazzo_runtime.payload import RetryLoopTemplate
 from arazzo_sfn.errors import ArazzoWarning, Location, SemanticError
 from arazzo_sfn.lower.common import function_placeholder, safe_key
 from arazzo_sfn.lower.graph import backward_gotos, data_keys, guaranteed_before, reachable_steps
@@ -74,7 +75,7 @@ class RetryLoop:
 
     loop: Loop
     error: str
-    spec: dict[str, Any]  # the payload's `loopAgain`
+    spec: RetryLoopTemplate  # the payload's `loopAgain`
     retrier: dict[str, Any]
     budget: int
 

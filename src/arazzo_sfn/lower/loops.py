@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from arazzo_runtime.expressions import is_expression
+from arazzo_runtime.payload import RetryLoopTemplate, StatePath
 from arazzo_sfn.errors import Location, LoweringError, SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_SUCCESS, HISTORY_EVENT_LIMIT, HISTORY_RESERVE, member, parse_expression
 from arazzo_sfn.lower.context import Context, Loop, LoopEntry, RetryLoop
@@ -192,16 +193,19 @@ def _retry_loop(ctx: Context, step: Step, action: Action, spec: LoopSpec, loop: 
     actions = ctx.success_actions(step)
     earlier = actions[: actions.index(action)]
     success = step.success_criteria or (DEFAULT_SUCCESS,)
-    loop_again: dict[str, Any] = {
-        "key": loop.key,
-        # The loop goes on while the step succeeded and the loop action's criteria hold...
-        "while": [evaluated_id(ctx, c, step) for c in tuple(success) + tuple(action.criteria)],
-        # ...and no action before it applies (the first action that applies wins).
-        "unless": [[evaluated_id(ctx, c, step) for c in other.criteria] for other in earlier],
-        "budget": cap,
-    }
+    max_iterations: int | StatePath | None = None
     if spec.max_iterations is not None:
-        loop_again.update(_number_or_path(ctx, spec.max_iterations, "maxIterations", "maxIterations", step, spec.location, path_key="maxIterations.$"))
+        bound = _number_or_path(ctx, spec.max_iterations, "maxIterations", "maxIterations", step, spec.location, path_key="maxIterations.$")
+        max_iterations = StatePath(bound["maxIterations.$"]) if "maxIterations.$" in bound else int(bound["maxIterations"])
+    loop_again = RetryLoopTemplate(
+        key=loop.key,
+        # The loop goes on while the step succeeded and the loop action's criteria hold...
+        holds=tuple(evaluated_id(ctx, c, step) for c in tuple(success) + tuple(action.criteria)),
+        # ...and no action before it applies (the first action that applies wins).
+        unless=tuple(tuple(evaluated_id(ctx, c, step) for c in other.criteria) for other in earlier),
+        budget=cap,
+        max_iterations=max_iterations,
+    )
     retrier = {
         "ErrorEquals": [LOOP_AGAIN_ERROR],
         "IntervalSeconds": spec.interval_seconds,

@@ -7,11 +7,12 @@ its place in the reading order is kept; this pass builds them all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from arazzo_runtime import payload as contract
 from arazzo_runtime.expressions import is_expression
 from arazzo_sfn.errors import UnsupportedConstruct
-from arazzo_sfn.lower.common import DEFAULT_SUCCESS, KEPT_KEYS, LAMBDA_SERVICE_RETRY, RESPONSE_KEYS, apply_replacements, replacement_target, whole_expression
+from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
 from arazzo_sfn.lower.values import template_entry
@@ -75,9 +76,7 @@ def _task(ctx: Context, slot: TaskSlot, success: list[dict[str, Any]]) -> dict[s
         ctx, step, slot.request, ctx.evaluations.get(step.step_id, Evaluation()), ctx.keeps.get(step.step_id, Keep()), success,
         loops=f"{at}.loops" if folded else None, loop_again=retry_loop.spec if retry_loop else None,
     )
-    result_selector = {key + ".$": f"$.Payload.{key}" for key in RESPONSE_KEYS + KEPT_KEYS}
-    if folded or retry_loop:
-        result_selector["loops.$"] = "$.Payload.loops"
+    result_selector = contract.result_selector(counts_loops=folded or retry_loop is not None)
     retry = [dict(LAMBDA_SERVICE_RETRY)]
     if retry_loop:
         retry.append(dict(retry_loop.retrier))
@@ -104,32 +103,29 @@ def _task(ctx: Context, slot: TaskSlot, success: list[dict[str, Any]]) -> dict[s
 
 def step_payload(
     ctx: Context, step: Step, request: dict[str, Any], evaluation: Evaluation, keep: Keep, success: list[dict[str, Any]],
-    *, loops: str | None, loop_again: dict[str, Any] | None,
+    *, loops: str | None, loop_again: contract.RetryLoopTemplate | None,
 ) -> dict[str, Any]:
-    """What a step's Task sends its function: the request, the criteria it evaluates and the
-    values they read, what to keep of the answer, and the loop it counts or repeats."""
+    """What a step's Task sends its function, written through the runtime's payload contract
+    (`arazzo_runtime.payload`, versioned): the request, the criteria it evaluates and the values
+    they read, what to keep of the answer, and the loop it counts or repeats."""
     op = operation(step)
-    payload: dict[str, Any] = {
-        "step": step.step_id,
-        "operationId": op.operation_id,
-        "source": op.source,
-        "request": request,
-        "executionId.$": "$$.Execution.Id",
-        # A retried attempt knows it is one, and since when the run goes: a function can
-        # then look for what an earlier attempt did before its answer was lost.
-        "attempt.$": "$$.State.RetryCount",
-        "executionStartTime.$": "$$.Execution.StartTime",
-    }
-    if evaluation.evaluate:
-        payload["evaluate"] = evaluation.evaluate
-    if evaluation.values:
-        payload["values"] = evaluation.values
-    payload["keep"] = {**keep.wanted(), "success": success}
-    if loops is not None:
-        payload["loops.$"] = loops
-    if loop_again is not None:
-        payload["loopAgain"] = loop_again
-    return payload
+    wanted = keep.wanted()
+    template = contract.PayloadTemplate(
+        step=step.step_id,
+        operation_id=op.operation_id,
+        source=op.source,
+        request=request,
+        evaluate={cid: cast(contract.Criterion, criterion) for cid, criterion in evaluation.evaluate.items()},
+        values={vid: contract.ValueTemplate(value["expression"], contract.StatePath(value["value.$"])) for vid, value in evaluation.values.items()},
+        keep=contract.Keep(
+            body=tuple(wanted.get("body", ())), headers=tuple(wanted.get("headers", ())),
+            outputs=wanted.get("outputs", {}), reads=wanted.get("reads", {}),
+            success=tuple(cast(contract.Criterion, criterion) for criterion in success),
+        ),
+        loops=contract.StatePath(loops) if loops is not None else None,
+        retry_loop=loop_again,
+    )
+    return template.to_asl()
 
 
 def _request(ctx: Context, step: Step) -> dict[str, Any]:
