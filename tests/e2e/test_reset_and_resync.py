@@ -339,7 +339,7 @@ def start_job_directly(harness, job_type: str, statuses: list[str]) -> int:
 
 @pytest.mark.parametrize("job_type, status", [("sync", "running"), ("reset", "pending"), ("sync", "queued"), ("sync", "incomplete")])
 def test_a_connection_with_a_job_in_flight_is_not_reset(harness, job_type, status):
-    start_job_directly(harness, job_type, [status])
+    job_id = start_job_directly(harness, job_type, [status])
 
     result = harness.run()
 
@@ -347,6 +347,8 @@ def test_a_connection_with_a_job_in_flight_is_not_reset(harness, job_type, statu
     assert result.error == "ConnectionBusy"
     cause = cause_of(result)
     assert cause["connectionId"] == CONNECTION_ID and "no reset was started" in cause["message"]
+    # The cause names the job that runs.
+    assert (cause["jobId"], cause["jobType"], cause["jobStatus"]) == (job_id, job_type, status)
     assert harness.calls() == CHECKS  # nothing created
     assert [call.query for call in harness.stub.calls if call.operation_id == "listJobs"] == [
         {"connectionId": CONNECTION_ID, "limit": "20", "orderBy": "createdAt|DESC"}
