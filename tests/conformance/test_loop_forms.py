@@ -179,8 +179,8 @@ def test_a_loop_that_never_ends_fails_at_max_iterations_with_the_x_loop_error(tm
     assert_form(execution, form)
     assert execution.result.status == "FAILED"
     assert execution.result.error == "JobTimedOut", (execution.result.error, execution.result.cause)
-    # iterations counts the gotos taken: the first read and `bound` more.
-    assert comparable(execution.failure()) == {"step": "poll", "iterations": bound, "jobId": "j-1", "lastStatus": "running"}
+    # iterations counts the gotos taken: the first read and `bound` more; the cause names the limit set.
+    assert comparable(execution.failure()) == {"step": "poll", "iterations": bound, "maxIterations": bound, "jobId": "j-1", "lastStatus": "running"}
     assert execution.requests == ["GET /jobs/j-1"] * (bound + 1)
     assert execution.result.output is None
     assert_waited(execution, form, gotos=bound)
@@ -353,7 +353,7 @@ def test_the_bound_still_applies_on_the_second_entry(tmp_path, form):
 
     assert execution.result.status == "FAILED"
     assert execution.result.error == "JobTimedOut", (execution.result.error, execution.result.cause)
-    assert comparable(execution.failure()) == {"step": "poll", "iterations": 2, "jobId": "j-2"}
+    assert comparable(execution.failure()) == {"step": "poll", "iterations": 2, "maxIterations": 2, "jobId": "j-2"}
     assert execution.requests == (
         ["POST /jobs"] + ["GET /jobs/j-1"] * 2 + ["GET /items", "POST /jobs"] + ["GET /jobs/j-2"] * 3
     )

@@ -153,10 +153,12 @@ def lower_loop(ctx: Context, step: Step, action: Action, rules: list[dict[str, A
         if at_limit == loop.limit_state:
             # The cause counts the gotos taken, whatever the form counts.
             taken = f"States.MathAdd({loop.counts}.iterations, -1)" if loop.form == "folded" else f"{loop.counts}.iterations"
-            failure_states(
-                ctx, loop.limit_state, error, cause, step, location,
-                extra={"step": step.step_id, "iterations.$": taken, "maxIterationsAllowedByHistory": cap},
-            )
+            extra: dict[str, Any] = {"step": step.step_id, "iterations.$": taken}
+            if spec is not None and spec.max_iterations is not None:
+                # The limit the workflow set, beside the one the history sets: which was reached shows.
+                extra.update(_number_or_path(ctx, spec.max_iterations, "maxIterations", "maxIterations", step, location, path_key="maxIterations.$"))
+            extra["maxIterationsAllowedByHistory"] = cap
+            failure_states(ctx, loop.limit_state, error, cause, step, location, extra=extra)
         if loop.form == "retry":
             assert spec is not None  # the retry form is chosen by x-loop
             _retry_loop(ctx, step, action, spec, loop, cap)
