@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from airbyte_resync.local import function_environment as ORIGINAL_ENVIRONMENT
+from airbyte_resync.local import run_state_machines
 from airbyte_resync.stub import Fault
 from tests.e2e.conftest import CLIENT_SECRET, CONNECTION_ID
 
@@ -53,12 +54,11 @@ MALFORMED_INPUTS = [
 
 
 def test_malformed_inputs_are_refused_before_any_call_naming_the_field(harness):
+    # All at once, on one deployment: each execution is refused by its own first state.
+    results = run_state_machines([execution_input for execution_input, _ in MALFORMED_INPUTS], harness.stub.url, harness.credentials,
+                                 retry_sleep=harness.clock.sleep if harness.clock else None)
     refused = 0
-    for execution_input, field in MALFORMED_INPUTS:
-        harness.stub.reset_calls()
-
-        result = harness.run_raw(execution_input)
-
+    for (execution_input, field), result in zip(MALFORMED_INPUTS, results, strict=True):
         label = json.dumps(execution_input)[:80]
         assert result.status == "FAILED", label
         assert result.error == "InvalidInput", f"{label}: {result.error} {result.cause}"
