@@ -152,8 +152,8 @@ def test_the_context_does_not_change_a_simple_condition():
 def test_an_unknown_expression_is_named():
     with pytest.raises(CriterionError, match=r"criterion c: \$inputs\.nope has no value here"):
         simple("$inputs.nope == 1")
-    with pytest.raises(CriterionError, match=r"criterion c: \$request\.body has no value here"):
-        simple("$request.body == 1")
+    with pytest.raises(CriterionError, match=r"criterion c: \$response\.query\.page has no value here"):
+        simple("$response.query.page == 1")
     with pytest.raises(CriterionError, match=r"criterion c: .*'\$whatever' is not a runtime expression: expected \$url"):
         simple("$whatever == 1")
 

@@ -16,6 +16,9 @@ A condition or context may use:
 - `$statusCode`;
 - `$response.body`, or `$response.body#/json/pointer` (RFC 6901) into it;
 - `$response.header.<Name>`, the name matched case-insensitively;
+- what the step sent (`Response.request`, a `SentRequest`): `$url`, `$method`,
+  `$request.header.<Name>` (case-insensitively), `$request.query.<name>`,
+  `$request.path.<name>`, `$request.body[#/pointer]`;
 - any expression listed in `values`, looked up by its exact text.
 Anything else is a `CriterionError` naming the expression. A pointer into a member or item
 that is not there, an absent header, and a `values` entry without a `value` all yield
@@ -44,7 +47,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
-from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression
 
 
 class CriterionError(ValueError):
@@ -52,13 +55,55 @@ class CriterionError(ValueError):
 
 
 @dataclass(frozen=True)
+class SentRequest:
+    """What a step sent, as `$url`, `$method` and `$request.<source>` read it: the full URL
+    with its query, the method, the headers as sent (Content-Type and Cookie included), the
+    query and path parameters as the step gave them (JSON values; a null one was not sent),
+    and the body after its replacements (MISSING when none was sent)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Mapping[str, Any]
+    path: Mapping[str, Any]
+    body: Any
+
+
+@dataclass(frozen=True)
 class Response:
     """What criteria are evaluated on: the status code, headers with lower-case names, and
-    the body (parsed JSON, text, or None when empty)."""
+    the body (parsed JSON, text, or None when empty); `request` is what the step sent, None
+    when the function that performed it does not say (every `$request` value is then missing)."""
 
     status_code: int
     headers: Mapping[str, str]
     body: Any
+    request: SentRequest | None = None
+
+
+# The forms of runtime expression about what a step sent.
+REQUEST_KINDS = frozenset({"request", "url", "method"})
+
+
+def request_value(expression: Expression, sent: SentRequest | None) -> Any:
+    """The value of `$url`, `$method` or `$request.<source>` in what the step sent; MISSING
+    when it does not resolve (no such header, parameter or member, or nothing recorded)."""
+    if sent is None:
+        return MISSING
+    if expression.kind == "url":
+        return sent.url
+    if expression.kind == "method":
+        return sent.method
+    if not isinstance(expression, RequestRef):
+        raise ExpressionSyntaxError(f"{expression.text!r} is not an expression about the request")
+    source, name = expression.source, expression.name or ""
+    if isinstance(source, Header):
+        return header_value(sent.headers, name)
+    if isinstance(source, (Query, Path)):
+        parameters = sent.query if isinstance(source, Query) else sent.path
+        value = parameters.get(name)
+        return MISSING if value is None else value
+    return resolve_pointer(sent.body, expression.pointer)
 
 
 class _Missing:
@@ -454,12 +499,15 @@ def _expression_getter(criterion_id: str, text: str, known: dict[str, Any]) -> G
     if expression is not None and expression.kind == "response_header" and expression.name is not None:
         name = expression.name.lower()
         return lambda response, context: header_value(response.headers, name)
+    if expression is not None and expression.kind in REQUEST_KINDS:
+        asked = expression
+        return lambda response, context: request_value(asked, response.request)
     if text in known:
         value = known[text]
         return lambda response, context: value
     raise CriterionError(
         f"criterion {criterion_id}: {text} has no value here: only $statusCode, $response.body, "
-        "$response.header.<name> and the values sent with the request can be evaluated"
+        "$response.header.<name>, $url, $method, $request.<source> and the values sent with the request can be evaluated"
     )
 
 

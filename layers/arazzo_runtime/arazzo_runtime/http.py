@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
-from arazzo_runtime.evaluate import Response
+from arazzo_runtime.evaluate import MISSING, Response, SentRequest
 from arazzo_runtime.hosts import is_loopback
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "parse_body",
     "perform",
     "retry_after_seconds",
+    "sent_request",
     "validate_server_url",
 ]
 
@@ -78,15 +79,22 @@ class HttpRequest:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes | None
+    body_value: Any = None  # the body before it is encoded: after replacements, None when none is sent
+
+    @property
+    def full_url(self) -> str:
+        return self.url + (f"?{urlencode(self.query)}" if self.query else "")
 
 
 def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, float] = DEFAULT_TIMEOUTS) -> Response:
     """Send `request` (the payload's `request` object) to `server_url` and return the answer.
 
-    Everything about the request is checked before anything is sent (`InvalidRequest`)."""
+    Everything about the request is checked before anything is sent (`InvalidRequest`).
+    The answer carries what was sent (`Response.request`), which `$url`, `$method` and
+    `$request` expressions read."""
     outgoing = build_request(request, server_url)
     where = f"{outgoing.method} {outgoing.path_template} on {outgoing.host}"
-    url = outgoing.url + (f"?{urlencode(outgoing.query)}" if outgoing.query else "")
+    url = outgoing.full_url
     try:
         with transport.send(outgoing.method, url, headers=outgoing.headers, body=outgoing.body, timeouts=timeouts) as answer:
             content = _read_body(answer, where, deadline=time.monotonic() + timeouts[1])
@@ -102,7 +110,19 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
             # quote it, so only its class is named.
             raise InvalidRequest(f"{where}: the request could not be sent ({exc.cause})") from None
         raise TransientHttpError(f"{where}: connection failed ({exc.cause})") from None
-    return Response(answer.status, answer.headers, parse_body(content, answer.headers.get("content-type")))
+    return Response(answer.status, answer.headers, parse_body(content, answer.headers.get("content-type")), sent_request(request, outgoing))
+
+
+def sent_request(request: Mapping[str, Any], outgoing: HttpRequest) -> SentRequest:
+    """What `outgoing` sends, as runtime expressions read it: query and path parameters as
+    the step gave them (a null one is not sent, so it is left out)."""
+    def given(name: str) -> dict[str, Any]:
+        return {key: value for key, value in _object(request, name).items() if value is not None}
+
+    return SentRequest(
+        method=outgoing.method, url=outgoing.full_url, headers=dict(outgoing.headers),
+        query=given("query"), path=given("pathParameters"), body=MISSING if outgoing.body is None else outgoing.body_value,
+    )
 
 
 def _read_body(answer: transport.Answer, where: str, deadline: float) -> bytes:
@@ -197,6 +217,7 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
         query=_query_pairs(query),
         headers=outgoing_headers,
         body=body,
+        body_value=value if body is not None else None,
     )
 
 

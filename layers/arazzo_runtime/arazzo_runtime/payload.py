@@ -35,9 +35,9 @@ VERSION_FIELD = "payloadVersion"
 # one: refused like any other version, since it cannot be told which it is.
 ACCEPT_UNVERSIONED_PAYLOADS = False
 
-# The forms of runtime expression a function resolves from the answer it received, for
-# `keep.outputs` and `keep.reads` (see `arazzo_runtime.step.resolve`).
-ANSWER_EXPRESSION_KINDS = frozenset({"status_code", "response_body", "response_header"})
+# The forms of runtime expression a function resolves from the answer it received and the
+# request it sent, for `keep.outputs` and `keep.reads` (see `arazzo_runtime.step.resolve`).
+ANSWER_EXPRESSION_KINDS = frozenset({"status_code", "response_body", "response_header", "url", "method", "request"})
 
 # What every function answers; the Task's ResultSelector keeps these in $.steps.<step>.
 ANSWER_FIELDS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")
@@ -405,7 +405,7 @@ class _Reader:
         except ExpressionSyntaxError as error:
             raise self.refuse(f"{where}:", str(error)) from None
         if kind not in ANSWER_EXPRESSION_KINDS:
-            raise self.refuse(f"{where}:", f"{text!r} is not an expression about the response ($statusCode, $response.body, $response.header)")
+            raise self.refuse(f"{where}:", f"{text!r} is not an expression about the response or the request ($statusCode, $response.body, $response.header, $url, $method, $request)")
 
     def loops(self, value: Any) -> dict[str, LoopCounter]:
         counters: dict[str, LoopCounter] = {}

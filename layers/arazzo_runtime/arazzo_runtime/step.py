@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from arazzo_runtime.errors import LoopAgain, ResponseTooLarge
-from arazzo_runtime.evaluate import MISSING, CompiledCriteria, Response, compile_criteria, header_value, resolve_pointer
+from arazzo_runtime.evaluate import MISSING, REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, header_value, request_value, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, parse_pointer
 from arazzo_runtime.http import retry_after_seconds
 from arazzo_runtime.payload import Criterion, ExpressionValue, Keep, Read, RetryLoop, StepAnswer, StepPayload
@@ -99,7 +99,9 @@ def step_answer(response: AnsweredRequest, payload: StepPayload | None, now: dat
 
 def _response(response: AnsweredRequest) -> Response:
     headers = {str(name).lower(): str(value) for name, value in response.headers.items()}
-    return Response(response.status_code, headers, response.body)
+    # What was sent, when the answer says (the generic operation's does: arazzo_runtime.http).
+    sent = response.request if isinstance(response, Response) else None
+    return Response(response.status_code, headers, response.body, sent)
 
 
 def _plain_answer(answer: Response, criteria: dict[str, bool], now: datetime | None) -> StepAnswer:
@@ -133,16 +135,19 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def resolve(text: str, response: Response) -> Any:
     """The value of a runtime expression about the response (`$statusCode`,
-    `$response.body[#/pointer]`, `$response.header.<name>`), or MISSING when it does not
-    resolve."""
+    `$response.body[#/pointer]`, `$response.header.<name>`) or about the request that got it
+    (`$url`, `$method`, `$request.<source>`: `arazzo_runtime.evaluate.request_value`), or
+    MISSING when it does not resolve."""
     expression = parse_expression(text)
+    if expression.kind in REQUEST_KINDS:
+        return request_value(expression, response.request)
     if expression.kind == "status_code":
         return response.status_code
     if expression.kind == "response_body":
         return resolve_pointer(response.body, expression.pointer)
     if expression.kind == "response_header":
         return header_value(response.headers, expression.name or "")
-    raise ExpressionSyntaxError(f"{text!r} is not an expression about the response")
+    raise ExpressionSyntaxError(f"{text!r} is not an expression about the response or the request")
 
 
 def sparse_copy(value: Any, pointers: list[tuple[str, ...]]) -> Any:

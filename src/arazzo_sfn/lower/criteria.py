@@ -9,6 +9,7 @@ from typing import Any
 
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import ExpressionSyntaxError
+from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
 from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
@@ -16,8 +17,9 @@ from arazzo_sfn.lower.values import value_path
 from arazzo_sfn.model import Criterion, Step
 
 ToPath = Callable[[cr.Operand], str]
-# What a step's function reads of the request it sent and the answer it received.
-ANSWER_KINDS = ("status_code", "response_body", "response_header", "response_other", "request", "url", "method")
+# What a step's function reads of the request it sent and the answer it received: the forms
+# the payload contract lets it resolve, and no other (`$response.query` is refused here, located).
+ANSWER_KINDS = ANSWER_EXPRESSION_KINDS
 
 
 def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> dict[str, Any]:

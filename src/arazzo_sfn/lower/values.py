@@ -15,6 +15,8 @@ from arazzo_sfn.model import Step
 
 Guaranteed = frozenset[str] | None
 RESPONSE_KINDS = ("status_code", "response_body", "response_header")
+# What a step sent: its function resolves these in the step's own outputs and criteria only.
+REQUEST_KINDS = ("url", "method", "request")
 
 
 def template_entry(ctx: Context, key: str, value: Any, step: Step | None, location: Location, guaranteed: Guaranteed = None) -> tuple[str, Any]:
@@ -99,6 +101,11 @@ def value_path(
         if pointer not in keep.body:
             keep.body.append(pointer)
         return append_pointer(f"{at}.body", expression.pointer, location)
+    if kind in REQUEST_KINDS and choice:
+        # A criterion of the step that sent the request: its function resolves the value.
+        if step is None or step.target_kind == "workflowId":
+            raise ExpressionError(f"{expression.text!r} means the request the current step sent; there is none here", location)
+        return member(f"{ctx.step_path(step.step_id)}.reads", ctx.read(step, expression.text))
     if kind == "step_output":
         return _step_output_path(ctx, expression, step, location, guaranteed, seen)
     if kind == "outputs":
@@ -119,9 +126,12 @@ def value_path(
 
 # Forms of the grammar that no value of the state data stands for.
 _UNSUPPORTED = {
-    "request": "$request expressions are not supported here: what a step sent is known to its function only",
-    "url": "$url is not supported here: the URL a step called is known to its function only",
-    "method": "$method is not supported here: the method a step used is known to its function only",
+    "request": "$request expressions are not supported here: what a step sent is known to its function only, "
+               "which resolves them in that step's outputs and criteria (a step's parameters and body are what it is still building)",
+    "url": "$url is not supported here: the URL a step called is known to its function only, "
+           "which resolves it in that step's outputs and criteria (a step's parameters and body are what it is still building)",
+    "method": "$method is not supported here: the method a step used is known to its function only, "
+              "which resolves it in that step's outputs and criteria",
     "response_other": "$response.query and $response.path are not supported: a response has neither",
     "components": "$components expressions are not supported as values: they name reusable objects of the document",
     "source_description": "$sourceDescriptions expressions are not supported as values: they name an operation or workflow",
@@ -166,17 +176,16 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
     if (target_id, name) in seen:
         raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
     inner = parse_expression(target.outputs[name], target.location)
-    if inner.kind in RESPONSE_KINDS and target.target_kind != "workflowId":
-        # The step's function resolves what its outputs read of its answer: null when it does not resolve.
+    if inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
+        # The step's function resolves what its outputs read of its answer and of the request
+        # it sent: null when it does not resolve.
         at = ctx.step_path(target_id)
         if not expression.pointer:
             ctx.keep(target).outputs[name] = inner.text
             return member(f"{at}.outputs", name)
-        if inner.kind != "response_body":
+        if inner.kind not in ("response_body", "request") or inner.name is not None:
             raise ExpressionError(f"{expression.text!r}: output {name!r} of step {target_id!r} is {inner.text}, which has no members to point into", location)
-        tokens = inner.pointer + expression.pointer
-        text = "$response.body#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
-        return member(f"{at}.reads", ctx.read(target, text))
+        return member(f"{at}.reads", ctx.read(target, inner.with_pointer(expression.pointer).text))
     if inner.kind in (*RESPONSE_KINDS, "inputs", "step_output", "outputs", "workflow_output", "workflow_input"):
         path = value_path(ctx, inner, target, target.location, ctx.guaranteed[target_id] | {target_id}, seen + ((target_id, name),))
         return append_pointer(path, expression.pointer, location)
