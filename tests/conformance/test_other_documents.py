@@ -15,6 +15,7 @@ import pytest
 
 from arazzo_sfn.compiler import compile_all, compile_bundle
 from arazzo_sfn.errors import LoadError, ProblemList, SemanticError
+from arazzo_sfn.loader import load_document
 from arazzo_sfn.testing import Reply
 from tests.conformance.test_child_executions import START_CHILD, child_starts
 from tests.conformance.test_constructs import Execution, assert_step_failed, execute
@@ -61,6 +62,17 @@ def test_a_failing_child_fails_the_parent_with_the_childs_step_failed():
     cause = assert_step_failed(execution, "read", 404)  # the other document's step
     assert cause["operationId"] == "getItem"
     assert execution.requests == ["GET /items/it-1"]
+
+
+def test_a_document_named_twice_is_loaded_once_and_its_workflow_is_one_child():
+    document = load_document(DOCUMENTS / "twice.arazzo.yaml")
+    assert document.documents["catalog"] is document.documents["sameCatalog"]
+
+    bundle = compile_bundle(DOCUMENTS / "twice.arazzo.yaml")
+
+    assert list(bundle) == ["look-twice", "fetch-item"]
+    arns = {bundle["look-twice"]["States"][step]["Parameters"]["StateMachineArn"] for step in ("first", "second")}
+    assert arns == {"${FetchItemStateMachineArn}"}
 
 
 def test_an_unknown_workflow_of_the_other_document_is_refused_at_the_steps_workflow_id():
