@@ -9,6 +9,7 @@ moto against a scripted server, with the harness of `test_constructs`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ import pytest
 from arazzo_sfn.compiler import compile_all, compile_bundle
 from arazzo_sfn.errors import LoadError, ProblemList, SemanticError
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.testing import Reply
+from arazzo_sfn.testing import Reply, ScriptedServer
+from tests.conformance.test_arazzo_sfn_run import run_cli
 from tests.conformance.test_child_executions import START_CHILD, child_starts
 from tests.conformance.test_constructs import Execution, assert_step_failed, execute
 
@@ -120,3 +122,13 @@ def test_two_workflows_of_one_id_from_two_documents_are_refused_naming_both():
     message = str(refused.value)
     assert "'fetch-item' of catalog.arazzo.yaml and workflow 'fetch-item' of same-id.arazzo.yaml" in message
     assert "${FetchItemStateMachineArn}" in message
+
+
+def test_arazzo_sfn_run_binds_the_other_documents_child():
+    with ScriptedServer({"GET /items/{itemId}": Reply(200, ITEM), "POST /reports": Reply(201)}) as server:
+        done = run_cli("run", str(RESTOCK), "--input", '{"itemId": "it-3"}', "--server-url", server.url, "--json")
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "SUCCEEDED" and result["output"] == ITEM
+    assert server.sequence() == ["GET /items/it-3", "POST /reports"]
