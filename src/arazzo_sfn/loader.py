@@ -1,5 +1,7 @@
-"""Stage 1, load: read the Arazzo document and its OpenAPI source descriptions, keeping
-the line and column of every node so later stages can point at it."""
+"""Stage 1, load: read the Arazzo document, its OpenAPI source descriptions and the Arazzo
+documents its `type: arazzo` source descriptions name (each with its own sources, resolved
+relative to its own file), keeping the line and column of every node so later stages can
+point at it."""
 
 from __future__ import annotations
 
@@ -36,28 +38,59 @@ class LoadedFile:
     source_map: SourceMap
 
 
-@dataclass
+@dataclass(eq=False)
 class LoadedDocument:
-    """The Arazzo document and, by source description name, the OpenAPI documents it uses."""
+    """The Arazzo document and, by source description name, the OpenAPI documents it uses
+    (`sources`) and the Arazzo documents whose workflows it may call (`documents`). A document
+    named by several others is loaded once: they share the one LoadedDocument."""
 
     arazzo: LoadedFile
     sources: dict[str, LoadedFile]
+    documents: dict[str, LoadedDocument] = field(default_factory=dict)
+
+    def all_documents(self) -> list[LoadedDocument]:
+        """This document and every Arazzo document it reaches, each once, this one first."""
+        found: list[LoadedDocument] = []
+        pending = [self]
+        while pending:
+            current = pending.pop(0)
+            if all(current is not seen for seen in found):
+                found.append(current)
+                pending.extend(current.documents.values())
+        return found
 
 
 def load_document(path: str | Path) -> LoadedDocument:
-    arazzo = load_yaml(Path(path))
+    return _load_arazzo(Path(path), (), {}, None)
+
+
+def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedDocument], referenced_from: Location | None) -> LoadedDocument:
+    """One Arazzo document and what it names. `chain` is the documents whose loading led here
+    (a document met again on it is a cycle); `loaded` is every document read so far, by path."""
+    key = path.resolve()
+    if key in chain:
+        cycle = " -> ".join(p.name for p in chain[chain.index(key):] + (key,))
+        raise LoadError(f"Arazzo documents name each other in a cycle: {cycle}", referenced_from or Location(str(path)))
+    if key in loaded:
+        return loaded[key]
+    arazzo = load_yaml(path, referenced_from)
     if not isinstance(arazzo.data, dict):
         raise LoadError("an Arazzo document must be a mapping", arazzo.source_map.locate(""))
-    sources: dict[str, LoadedFile] = {}
+    document = LoadedDocument(arazzo, {})
     for index, source in enumerate(arazzo.data.get("sourceDescriptions") or []):
-        if not isinstance(source, dict) or source.get("type", "openapi") != "openapi":
-            continue  # arazzo-type sources are checked by validation, not loaded here
-        name, url = source.get("name"), source.get("url")
-        if not isinstance(name, str) or not isinstance(url, str):
+        if not isinstance(source, dict):
             continue
+        name, url, kind = source.get("name"), source.get("url"), source.get("type", "openapi")
+        if not isinstance(name, str) or not isinstance(url, str) or kind not in ("openapi", "arazzo"):
+            continue  # validation reports what is wrong with it
         location = arazzo.source_map.locate(f"/sourceDescriptions/{index}/url")
-        sources[name] = load_yaml(_resolve_local(arazzo.path, url, location), location)
-    return LoadedDocument(arazzo, sources)
+        target = _resolve_local(arazzo.path, url, location)
+        if kind == "openapi":
+            document.sources[name] = load_yaml(target, location)
+        else:
+            document.documents[name] = _load_arazzo(target, chain + (key,), loaded, location)
+    loaded[key] = document
+    return document
 
 
 def load_yaml(path: Path, referenced_from: Location | None = None) -> LoadedFile:

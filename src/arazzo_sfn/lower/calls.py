@@ -59,7 +59,10 @@ def child_step(ctx: Context, step: Step) -> None:
     error and cause, so the step's criteria and failure actions apply."""
     workflow_id = called_workflow(step)
     resolve = _resolver(ctx, step.location)
-    ctx.children.add(workflow_id)
+    # The child's state machine is named by the called workflow's own id, also when the step
+    # names a workflow of another document ($sourceDescriptions.<name>.<id>).
+    child_id = resolve(workflow_id).workflow_id
+    ctx.children.add(child_id)
     at = ctx.step_path(step.step_id)
     given = _step_inputs(ctx, step)
     # Lets the console link the child to its parent, both ways.
@@ -84,7 +87,7 @@ def child_step(ctx: Context, step: Step) -> None:
     task.update({
         "Resource": "arn:aws:states:::states:startExecution.sync:2",
         "Parameters": {
-            "StateMachineArn": "${" + state_machine_placeholder(workflow_id) + "}",
+            "StateMachineArn": "${" + state_machine_placeholder(child_id) + "}",
             "Name.$": f"States.Format('{format_literal(tag)}-{{}}', States.Hash(States.Format('{{}}/{{}}/{{}}', $$.Execution.Id, $$.State.Name, $$.State.EnteredTime), 'MD5'))",
             "Input": given,
         },

@@ -251,8 +251,9 @@ class Context:
         return tuple(step.on_failure or ()) + self.workflow.failure_actions
 
     def is_child_step(self, step: Step) -> bool:
-        """A workflowId step whose workflow says `x-child-execution: true`."""
-        if step.target_kind != "workflowId" or self.resolve is None or called_workflow(step).startswith("$"):
+        """A workflowId step whose workflow says `x-child-execution: true`, or names a workflow
+        of another document (which the resolver marks so)."""
+        if step.target_kind != "workflowId" or self.resolve is None:
             return False
         return self.resolve(called_workflow(step)).child_execution
 

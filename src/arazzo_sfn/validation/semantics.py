@@ -90,6 +90,12 @@ def _workflow_target(document: Document, target: Any, at: str, what: str) -> Ite
         yield document.problem(SemanticError, f"{what} {target!r}: there is no source description {expression.source_name!r}", at)
     elif kind != "arazzo":
         yield document.problem(SemanticError, f"{what} {target!r}: source description {expression.source_name!r} is {kind}, which has no workflows", at)
+    else:
+        other = document.loaded.documents.get(expression.source_name)
+        workflows = other.arazzo.data.get("workflows") if other is not None else None
+        known = {w.get("workflowId") for w in workflows if isinstance(w, dict)} if isinstance(workflows, list) else set()
+        if other is not None and expression.reference not in known:
+            yield document.problem(SemanticError, f"{what} {target!r}: {other.arazzo.path.name} has no workflow {expression.reference!r}", at)
 
 
 def _parameters(document: Document, owner: dict[str, Any], at: str, step_kind: str | None) -> Iterator[ArazzoError]:
