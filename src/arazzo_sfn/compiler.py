@@ -28,6 +28,8 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict[s
 def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict[str, Any]]:
     """A workflow and every workflow it starts as a child execution, however deep, each
     compiled into its own state machine: workflowId -> ASL, the workflow asked for first.
+    Children are the `x-child-execution` workflows its steps call, the workflows of steps
+    whose outcome is judged or caught, and those a goto or retry action transfers to.
     A parent names each child's state machine `${<WorkflowId>StateMachineArn}`."""
     document = load_document(path)
     validate_document(document)
@@ -65,11 +67,13 @@ def compile_all(path: str | Path) -> dict[str, dict[str, Any]]:
     document = load_document(path)
     validate_document(document)
     compiled: dict[str, dict[str, Any]] = {}
+    children: set[str] = set()
     for workflow_id in workflow_ids(document):
-        asl = lower_workflow(build_workflow(document, workflow_id), lambda other: build_workflow(document, other))
-        verify_state_machine(asl)
-        compiled[workflow_id] = asl
-    _check_state_machine_placeholders(document, {w for w in compiled if build_workflow(document, w).child_execution})
+        lowered = lower(build_workflow(document, workflow_id), lambda other: build_workflow(document, other))
+        verify_state_machine(lowered.asl)
+        compiled[workflow_id] = lowered.asl
+        children |= lowered.children
+    _check_state_machine_placeholders(document, children)
     return compiled
 
 
