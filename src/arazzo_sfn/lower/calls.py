@@ -118,7 +118,7 @@ def _start_execution(workflow_id: str, tag: str, given: dict[str, Any]) -> dict[
     }
 
 
-def run_workflow(ctx: Context, step: Step, action: Action, name: str, then: str) -> str:
+def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, then: str) -> str:
     """A goto or retry action that names a workflow: control transfers to it, so it runs as a
     child execution (its own state machine) from state `name`, and when it succeeds the
     workflow goes on to `then` (a goto ends here, a retry runs the step again). The spec

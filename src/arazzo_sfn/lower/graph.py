@@ -22,8 +22,10 @@ def step_successors(workflow: Workflow) -> dict[str, set[str]]:
                 targets.add(action.step_id)
                 if action.loop is not None and action.loop.on_limit == "end":
                     targets.add("$end")  # a loop at its bound may end the workflow
-            elif (action.type == "end" and action.fail is None) or action.type == "goto":
-                targets.add("$end")  # a goto to a workflow ends this one once that one succeeds
+            elif action.type == "goto":  # to a workflow: this one ends once that one succeeds
+                targets.add("$end")
+            elif action.type == "end" and action.fail is None:
+                targets.add("$end")
             if not action.criteria:
                 unconditional = True
                 break

@@ -94,10 +94,10 @@ def goto_or_end(ctx: Context, step: Step, action: Action, rules: list[dict[str, 
     if action.fail is not None:
         raise SemanticError("x-fail belongs on an end action", action.fail.location)
     if action.workflow_id is not None:
-        from arazzo_sfn.lower.calls import run_workflow  # calls builds on this module
+        from arazzo_sfn.lower.calls import run_action_workflow  # calls builds on this module
 
         # Control transfers to the workflow: once it has run, this one ends with its outcome.
-        return run_workflow(ctx, step, action, f"{step.step_id}.{action.name}", "WorkflowOutputs")
+        return run_action_workflow(ctx, step, action, f"{step.step_id}.{action.name}", "WorkflowOutputs")
     if not ctx.is_backward(step, action):
         if action.loop is not None:
             raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
@@ -156,9 +156,9 @@ def _retry_states(ctx: Context, step: Step, action: Action, counter: str) -> str
         again = f"{base}.{target.step_id}"
         _retry_target_task(ctx, target, again, ctx.enter(step.step_id))
     elif action.workflow_id is not None:
-        from arazzo_sfn.lower.calls import run_workflow  # calls builds on this module
+        from arazzo_sfn.lower.calls import run_action_workflow  # calls builds on this module
 
-        again = run_workflow(ctx, step, action, f"{base}.{action.workflow_id}", ctx.enter(step.step_id))
+        again = run_action_workflow(ctx, step, action, f"{base}.{action.workflow_id}", ctx.enter(step.step_id))
     ctx.add(f"{base}.Count", {
         "Type": "Pass",
         "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
