@@ -37,7 +37,9 @@ def compile_document(path: str | Path, workflow_id: str | None = None) -> dict[s
 def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict[str, Any]]:
     """A workflow and every workflow it starts as a child execution, however deep and from
     whichever document, each compiled into its own state machine: workflowId -> ASL, the
-    workflow asked for first. A parent names each child's state machine
+    workflow asked for first. Children are the `x-child-execution` workflows its steps call,
+    workflows of other documents, the workflows of steps whose outcome is judged or caught,
+    and those a goto or retry action transfers to. A parent names each child's state machine
     `${<WorkflowId>StateMachineArn}`."""
     document = _load_valid(path)
     root = build_workflow(document, workflow_id)

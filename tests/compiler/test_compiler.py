@@ -673,17 +673,17 @@ REFUSALS = {
             """,
         error=SemanticError, pointer="/workflows/0/steps/0", at="stepId: a", message="calls itself",
     ),
-    "goto a workflow": dict(
+    "goto the workflow that is running": dict(
         steps="""\
             - stepId: a
               operationId: createJob
               onSuccess:
               - name: elsewhere
                 type: goto
-                workflowId: other
+                workflowId: fixture
             """,
         after_workflow=OTHER_WORKFLOW,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onSuccess/0", at="name: elsewhere", message="goto a workflow",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onSuccess/0", at="name: elsewhere", message="which is running",
     ),
     "xpath criteria": dict(
         steps="""\
@@ -696,17 +696,17 @@ REFUSALS = {
             """,
         error=UnsupportedConstruct, pointer="/workflows/0/steps/0/successCriteria/0", at="condition: /job", message="xpath",
     ),
-    "a retry that runs a workflow first": dict(
+    "a retry that runs the workflow that is running first": dict(
         steps="""\
             - stepId: a
               operationId: createJob
               onFailure:
               - name: viaOther
                 type: retry
-                workflowId: other
+                workflowId: fixture
             """,
         after_workflow=OTHER_WORKFLOW,
-        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure/0", at="name: viaOther", message="runs a workflow",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/onFailure/0", at="name: viaOther", message="which is running",
     ),
     "an output of a step that has not run yet": dict(
         steps="""\

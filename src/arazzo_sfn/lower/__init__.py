@@ -20,6 +20,8 @@ The state data of every execution has one layout:
     $.loops.<key>         {iterations, total} of each backward goto (since the loop was entered,
                           and in the whole execution); {iterations} of each retry action
     $.calls.<step>        a called workflow's own inputs, steps, loops and outputs, same layout
+    $.transfer            the input and answer of the workflow a goto or retry action runs
+                          as a child execution
     $.failure             the cause of a failure, built just before a Fail state
 Step outputs are not copied anywhere: `$steps.s.outputs.o` is resolved at compile time to
 the place in `$.steps.s` that the output's expression points at, so a poll loop costs

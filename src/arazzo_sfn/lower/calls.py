@@ -1,7 +1,8 @@
 """Other workflows. A workflowId step either starts the called workflow as a child execution
-(`x-child-execution: true`) or inlines it; each dependsOn workflow is inlined before the
-first step (a pass of its own). An inlined workflow is lowered by the same passes, under a
-prefix, and its data lives under $.calls."""
+(`x-child-execution: true`, or a step that judges the call's outcome or acts on its failure)
+or inlines it; each dependsOn workflow is inlined before the first step (a pass of its own).
+An inlined workflow is lowered by the same passes, under a prefix, and its data lives under
+$.calls. A goto or retry action that names a workflow runs it as a child execution too."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from typing import Any
 
 from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
 from arazzo_sfn.lower import loops
-from arazzo_sfn.lower.common import format_literal, renamed, safe_key, state_machine_placeholder
+from arazzo_sfn.lower.common import format_literal, member, renamed, safe_key, state_machine_placeholder
 from arazzo_sfn.lower.context import Context, Resolve, called_workflow
 from arazzo_sfn.lower.inputs import input_defaults
 from arazzo_sfn.lower.routing import failure_routing, route_name, route_step, step_failed
 from arazzo_sfn.lower.tasks import caught
 from arazzo_sfn.lower.values import template_entry
-from arazzo_sfn.model import Step
+from arazzo_sfn.model import Action, Step, Workflow
 
 # Retry what the Step Functions API may answer to StartExecution for a while; starting a
 # child of the same name again is safe (an execution name is used once).
@@ -59,6 +60,8 @@ def child_step(ctx: Context, step: Step) -> None:
     error and cause, so the step's criteria and failure actions apply."""
     workflow_id = called_workflow(step)
     resolve = _resolver(ctx, step.location)
+    if workflow_id in ctx.call_stack and not resolve(workflow_id).child_execution:
+        raise SemanticError(f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)})", step.location)
     # The child's state machine is named by the called workflow's own id, also when the step
     # names a workflow of another document ($sourceDescriptions.<name>.<id>).
     child_id = resolve(workflow_id).workflow_id
@@ -67,7 +70,6 @@ def child_step(ctx: Context, step: Step) -> None:
     given = _step_inputs(ctx, step)
     # Lets the console link the child to its parent, both ways.
     given["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] = "$$.Execution.Id"
-    tag = re.sub(r"[^A-Za-z0-9_-]", "-", step.step_id)[:40]
     child_failed_name = f"{step.step_id}.ChildFailed"
     ctx.reserve(step.step_id, step.location)
     ctx.reserve(child_failed_name, step.location)
@@ -85,12 +87,7 @@ def child_step(ctx: Context, step: Step) -> None:
     if step.description:
         task["Comment"] = " ".join(step.description.split())
     task.update({
-        "Resource": "arn:aws:states:::states:startExecution.sync:2",
-        "Parameters": {
-            "StateMachineArn": "${" + state_machine_placeholder(child_id) + "}",
-            "Name.$": f"States.Format('{format_literal(tag)}-{{}}', States.Hash(States.Format('{{}}/{{}}/{{}}', $$.Execution.Id, $$.State.Name, $$.State.EnteredTime), 'MD5'))",
-            "Input": given,
-        },
+        **_start_execution(child_id, step.step_id, {"Input": given}),
         "ResultSelector": {"status.$": "$.Status", "outputs.$": "$.Output", "executionArn.$": "$.ExecutionArn"},
         "ResultPath": at,
         "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
@@ -108,15 +105,111 @@ def child_step(ctx: Context, step: Step) -> None:
     })
 
 
+def _start_execution(workflow_id: str, tag: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The Resource and Parameters of a Task that starts the workflow's own state machine and
+    waits for it; `given` is its `Input` (a template, or `Input.$`, a path). The child is
+    named after `tag` and the moment the Task was entered, so a Task retried after a
+    transient error starts no second child, while each time the Task is entered starts one."""
+    tag = re.sub(r"[^A-Za-z0-9_-]", "-", tag)[:40]
+    return {
+        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {
+            "StateMachineArn": "${" + state_machine_placeholder(workflow_id) + "}",
+            "Name.$": f"States.Format('{format_literal(tag)}-{{}}', States.Hash(States.Format('{{}}/{{}}/{{}}', $$.Execution.Id, $$.State.Name, $$.State.EnteredTime), 'MD5'))",
+            **given,
+        },
+    }
+
+
+def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, then: str) -> str:
+    """A goto or retry action that names a workflow: control transfers to it, so it runs as a
+    child execution (its own state machine) from state `name`, and when it succeeds the
+    workflow goes on to `then` (a goto ends here, a retry runs the step again). The spec
+    gives such an action no parameters: the child is given the inputs of this workflow that
+    it declares, those absent here left absent (so its own defaults apply). When it fails,
+    this workflow ends with the child's own error and cause. Its data is $.transfer."""
+    workflow_id = action.workflow_id or ""
+    if not ctx.first_time(("run workflow", name)):
+        return name
+    resolve = _resolver(ctx, action.location)
+    # Named by the workflow's own id, also a workflow of another document ($sourceDescriptions.<name>.<id>).
+    workflow_id = resolve(workflow_id).workflow_id
+    if workflow_id in ctx.call_stack:
+        raise UnsupportedConstruct(
+            f"a {action.type} to workflow {workflow_id!r}, which is running (through {' -> '.join(ctx.call_stack)}), is not supported: "
+            "each transfer would start one more execution nested in this one, without bound (a goto to its first step loops within it, bounded by x-loop)",
+            action.location,
+        )
+    ctx.children.add(workflow_id)
+    data = f"{ctx.root}.transfer"
+    inputs = f"{ctx.root}.inputs"
+    certain, optional = _transferred_inputs(ctx, resolve(workflow_id))
+    run, failed = f"{name}.Run", f"{name}.ChildFailed"
+    # The inputs that may be absent (or null, as an absent input the workflow reads is) are
+    # copied one by one when they are there: ASL cannot leave a member out of a template.
+    checks = [f"{name}.Input{number}" for number in range(1, len(optional) + 1)]
+    given: dict[str, Any] = {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}  # links parent and child in the console
+    given.update({f"{input_name}.$": member(inputs, input_name) for input_name in certain})
+    ctx.add(name, {
+        "Type": "Pass",
+        "Comment": f"Workflow {workflow_id} runs as a child execution, given the inputs of this workflow it declares.",
+        "Parameters": {"input": given},
+        "ResultPath": data,
+        "Next": checks[0] if checks else run,
+    }, action.location)
+    for input_name, check, following in zip(optional, checks, [*checks, run][1:], strict=True):
+        value = member(inputs, input_name)
+        ctx.add(check, {
+            "Type": "Choice",
+            "Comment": f"Input {input_name}, when it is given.",
+            "Choices": [{"And": [{"Variable": value, "IsPresent": True}, {"Not": {"Variable": value, "IsNull": True}}], "Next": f"{check}.Copy"}],
+            "Default": following,
+        }, action.location)
+        ctx.add(f"{check}.Copy", {"Type": "Pass", "InputPath": value, "ResultPath": member(f"{data}.input", input_name), "Next": following}, action.location)
+    ctx.add(run, {
+        "Type": "Task",
+        **_start_execution(workflow_id, f"{step.step_id}-{action.name}", {"Input.$": f"{data}.input"}),
+        "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn"},
+        "ResultPath": data,
+        "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
+        # The child's failure arrives as States.TaskFailed with the child described in the cause.
+        "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": data, "Next": failed}],
+        "Next": then,
+    }, action.location)
+    ctx.add(failed, {
+        "Type": "Pass",
+        "Comment": "The child's own error and cause (the execution's description where it gave none).",
+        "Parameters": {"child.$": f"States.JsonMerge({data}, States.StringToJson({data}.Cause), false)"},
+        "ResultPath": data,
+        "Next": f"{failed}.Fail",
+    }, action.location)
+    ctx.add(f"{failed}.Fail", {"Type": "Fail", "ErrorPath": f"{data}.child.Error", "CausePath": f"{data}.child.Cause"}, action.location)
+    return name
+
+
+def _transferred_inputs(ctx: Context, target: Workflow) -> tuple[list[str], list[str]]:
+    """The inputs `target` declares that this workflow may hold: those it certainly holds (a
+    default, or required of an execution's input, which the input checks ensure), and the
+    others (absent from a closed schema that does not declare them: left out)."""
+    schema = ctx.workflow.inputs or {}
+    required = set() if ctx.called else set(schema.get("required") or ())
+    closed = schema.get("additionalProperties") is False
+    certain: list[str] = []
+    optional: list[str] = []
+    for name in (target.inputs or {}).get("properties") or {}:
+        declared = ctx.properties.get(name)
+        if name in required or (isinstance(declared, dict) and "default" in declared):
+            certain.append(name)
+        elif declared is not None or not closed:
+            optional.append(name)
+    return certain, optional
+
+
 def inline_step(ctx: Context, step: Step) -> None:
     """The called workflow's states are inlined under `<step>.`; its inputs are the step's
     parameters, its data lives under $.calls.<step>, and its outputs are the step's
-    `$outputs`. A failure inside it fails the execution (an inlined Fail cannot be caught)."""
-    at = step.field_locations.get
-    if step.success_criteria:
-        raise UnsupportedConstruct("successCriteria on a workflowId step are not supported yet", at("successCriteria", step.location))
-    if step.on_failure or ctx.workflow.failure_actions:
-        raise UnsupportedConstruct("failure actions on a workflowId step are not supported yet (the called workflow's failures end the execution)", at("onFailure", step.location))
+    `$outputs`. A failure inside it fails the execution (an inlined Fail cannot be caught),
+    which is why a step with failure actions or successCriteria is a child step instead."""
     given = _step_inputs(ctx, step)
     data = f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}"
     _call(ctx, called_workflow(step), f"{step.step_id}", data, given, route_name(step), step.location)
@@ -137,7 +230,11 @@ def _call(ctx: Context, workflow_id: str, prefix: str, data: str, given: dict[st
 
     resolve = _resolver(ctx, location)
     if workflow_id.startswith("$"):
-        raise UnsupportedConstruct(f"workflowId {workflow_id!r}: workflows of other Arazzo documents are not supported yet", location)
+        raise UnsupportedConstruct(
+            f"dependsOn {workflow_id!r}: a workflow of another Arazzo document is not supported here: dependsOn inlines its "
+            "workflows, and one of another document runs only as a child execution of its own state machine; call it from a step",
+            location,
+        )
     if workflow_id in ctx.call_stack:
         raise SemanticError(f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)})", location)
     callee = resolve(workflow_id)

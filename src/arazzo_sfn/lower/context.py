@@ -251,10 +251,15 @@ class Context:
         return tuple(step.on_failure or ()) + self.workflow.failure_actions
 
     def is_child_step(self, step: Step) -> bool:
-        """A workflowId step whose workflow says `x-child-execution: true`, or names a workflow
-        of another document (which the resolver marks so)."""
+        """A workflowId step that starts its workflow as a child execution: the workflow says
+        `x-child-execution: true`, or is a workflow of another document (which the resolver marks
+        so), or the step judges its outcome (successCriteria) or acts on its failure (failure
+        actions, the workflow's included). An inlined workflow has no outcome to judge and its
+        failures end the execution, so only the others are inlined."""
         if step.target_kind != "workflowId" or self.resolve is None:
             return False
+        if step.success_criteria or self.failure_actions(step):
+            return True
         return self.resolve(called_workflow(step)).child_execution
 
     def is_backward(self, step: Step, action: Action) -> bool:

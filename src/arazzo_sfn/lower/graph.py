@@ -22,6 +22,8 @@ def step_successors(workflow: Workflow) -> dict[str, set[str]]:
                 targets.add(action.step_id)
                 if action.loop is not None and action.loop.on_limit == "end":
                     targets.add("$end")  # a loop at its bound may end the workflow
+            elif action.type == "goto":  # to a workflow: this one ends once that one succeeds
+                targets.add("$end")
             elif action.type == "end" and action.fail is None:
                 targets.add("$end")
             if not action.criteria:
@@ -32,6 +34,8 @@ def step_successors(workflow: Workflow) -> dict[str, set[str]]:
         for action in tuple(step.on_failure or ()) + workflow.failure_actions:
             if action.type in ("goto", "retry") and action.step_id:
                 targets.add(action.step_id)
+            elif action.type == "goto":
+                targets.add("$end")  # to a workflow: this one ends once that one succeeds
         successors[step.step_id] = targets
     return successors
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import SemanticError
 from arazzo_sfn.lower import loops
 from arazzo_sfn.lower.common import STEP_FAILED_ERROR, format_literal
 from arazzo_sfn.lower.context import Context, called_workflow, operation
@@ -94,7 +94,10 @@ def goto_or_end(ctx: Context, step: Step, action: Action, rules: list[dict[str, 
     if action.fail is not None:
         raise SemanticError("x-fail belongs on an end action", action.fail.location)
     if action.workflow_id is not None:
-        raise UnsupportedConstruct("goto a workflow is not supported yet", action.location)
+        from arazzo_sfn.lower.calls import run_action_workflow  # calls builds on this module
+
+        # Control transfers to the workflow: once it has run, this one ends with its outcome.
+        return run_action_workflow(ctx, step, action, f"{step.step_id}.{action.name}", "WorkflowOutputs")
     if not ctx.is_backward(step, action):
         if action.loop is not None:
             raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
@@ -143,7 +146,7 @@ def failure_routing(ctx: Context, step: Step) -> str:
 
 def _retry_states(ctx: Context, step: Step, action: Action, counter: str) -> str:
     """Count, wait (Retry-After wins over retryAfter), run the action's target if it has
-    one, then run the step again."""
+    one (a step's operation, or a workflow as a child execution), then run the step again."""
     base = f"{step.step_id}.{action.name}"
     at = ctx.step_path(step.step_id)
     seconds = math.ceil(action.retry_after or 0)
@@ -153,7 +156,9 @@ def _retry_states(ctx: Context, step: Step, action: Action, counter: str) -> str
         again = f"{base}.{target.step_id}"
         _retry_target_task(ctx, target, again, ctx.enter(step.step_id))
     elif action.workflow_id is not None:
-        raise UnsupportedConstruct("a retry that runs a workflow first is not supported yet", action.location)
+        from arazzo_sfn.lower.calls import run_action_workflow  # calls builds on this module
+
+        again = run_action_workflow(ctx, step, action, f"{base}.{action.workflow_id}", ctx.enter(step.step_id))
     ctx.add(f"{base}.Count", {
         "Type": "Pass",
         "Parameters": {"iterations.$": f"States.MathAdd({counter}, 1)"},
