@@ -47,7 +47,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression, scan_expression
 
 
 class CriterionError(ValueError):
@@ -389,8 +389,9 @@ def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable
 
 
 _RUNTIME_EXPRESSION_START = re.compile(r"\$[A-Za-z]")
+# What ends a runtime expression inside a JSONPath query besides what ends one in a condition.
+_QUERY_DELIMITERS = CONDITION_DELIMITERS + "[],"
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_\-.#/~]")
-_EXPRESSION_TOKEN = re.compile(r"\$[A-Za-z][^\s()\[\],=!<>&|]*")
 
 
 def substitute_values(criterion_id: str, query: str, known: dict[str, Any]) -> str:
@@ -422,8 +423,10 @@ def substitute_values(criterion_id: str, query: str, known: dict[str, Any]) -> s
         if _RUNTIME_EXPRESSION_START.match(query, position):
             expression = _listed_expression_at(query, position, by_length)
             if expression is None:
-                token_match = _EXPRESSION_TOKEN.match(query, position)
-                token = token_match.group(0) if token_match else query[position:]
+                try:  # where the grammar says the expression ends, to name it
+                    token = query[position : scan_expression(query, position, stop=_QUERY_DELIMITERS)[1]]
+                except ExpressionSyntaxError:
+                    token = query[position:]
                 raise CriterionError(
                     f"criterion {criterion_id}: {token} has no value here: inside a JSONPath query only the values sent with the request can be used"
                 )

@@ -35,7 +35,6 @@ says what is wrong and where.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -557,14 +556,6 @@ class _Reader:
         condition a space may belong to it, the condition's operators may not."""
         segment = self.text[self.position : marker]
         return all(self._char(char) and (char == " " or char not in self.stop) for char in segment)
-
-
-# The name the compiler and functions have used for a parsed expression.
-RuntimeExpression = Expression
-
-# The embedded-expression finder of the code written before `parse_template`: removed once
-# nothing calls it.
-EMBEDDED_EXPRESSION = re.compile(r"\{(\$[^{}]+)\}")
 
 
 def embedded_expressions(text: str, version: str = "1.0") -> tuple[Expression, ...]:
