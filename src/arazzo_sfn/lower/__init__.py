@@ -12,6 +12,7 @@ The lowering is a pipeline of passes over one `Context` (lower/context.py), in t
     tasks.lower                every Task, now that all says what its function is asked
     inputs.lower               the input checks, the defaults and the state data: the first
                                states, built last because they hold what the others read
+    names.shorten              names longer than Step Functions takes, cut to fit with a hash
 
 The state data of every execution has one layout:
     $.inputs              the workflow inputs, with the schema's defaults applied
@@ -34,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_sfn.lower import calls, inputs, loops, outputs, steps, tasks
+from arazzo_sfn.lower import calls, inputs, loops, names, outputs, steps, tasks
 from arazzo_sfn.lower.common import HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, state_machine_placeholder
 from arazzo_sfn.lower.context import Context, Resolve
 from arazzo_sfn.lower.loops import EVENTS_PER_PASS, loop_iteration_cap
@@ -55,9 +56,11 @@ PASSES: tuple[Pass, ...] = (
     loops.lower_entries,
     tasks.lower,
     inputs.lower,
+    names.shorten,
 )
-# A workflow inlined in another: the caller gives it its inputs and sets up its data.
-CALLED_WORKFLOW_PASSES: tuple[Pass, ...] = tuple(p for p in PASSES if p is not inputs.lower)
+# A workflow inlined in another: the caller gives it its inputs and sets up its data; its
+# names are fitted once, with the caller's.
+CALLED_WORKFLOW_PASSES: tuple[Pass, ...] = tuple(p for p in PASSES if p not in (inputs.lower, names.shorten))
 
 
 def run_passes(ctx: Context, passes: tuple[Pass, ...]) -> None:
