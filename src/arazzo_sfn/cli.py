@@ -30,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", ArazzoWarning)
         warnings.showwarning = _show_warning
-        return _main(argv)
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            # Ctrl-C in any command: one line, no traceback. Nothing it did outlives it.
+            logging.disable(logging.CRITICAL)
+            print("\narazzo-sfn: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
@@ -63,11 +69,6 @@ def _main(argv: list[str] | None) -> int:
         except UsageError as error:
             print(f"arazzo-sfn: error: {error}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            # A local run keeps nothing between runs: the line is all there is to say.
-            logging.disable(logging.CRITICAL)
-            print("\narazzo-sfn: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
     if args.command == "diagram":
         try:
             sys.stdout.write(diagram_of(args.workflow, args.workflow_id))
