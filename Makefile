@@ -32,7 +32,7 @@ $(SCAN_VENV)/.installed: constraints-scan.txt
 demo: install  ## run the main job locally against the built-in Airbyte stub
 	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
 
-test: install scan-install  ## run every test (about 4 to 6 minutes on two cores)
+test: install scan-install  ## run every test (about 5 minutes on two cores)
 	$(BIN)/python -m pytest
 
 # The template's security scan, with the reason for each finding skipped (.checkov.yaml and

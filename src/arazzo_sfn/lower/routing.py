@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from arazzo_sfn.errors import SemanticError
 from arazzo_sfn.lower import loops
 from arazzo_sfn.lower.common import STEP_FAILED_ERROR, format_literal
 from arazzo_sfn.lower.context import Context, called_workflow, operation
@@ -79,28 +78,21 @@ def success_rule(ctx: Context, step: Step) -> dict[str, Any]:
 
 
 def goto_or_end(ctx: Context, step: Step, action: Action, rules: list[dict[str, Any]], condition: dict[str, Any] | None) -> str:
-    """The state an end or goto action leads to; a backward goto also adds its bound rule."""
-    if action.type == "retry":
-        raise SemanticError("retry actions belong in onFailure", action.location)
+    """The state an end or goto action leads to; a backward goto also adds its bound rule.
+    Where each action and its x-loop / x-fail may stand, validation has checked."""
     if action.type == "end":
-        if action.loop is not None:
-            raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
         if action.fail is None:
             return "WorkflowOutputs"
         name = f"{step.step_id}.{action.name}"
         if ctx.first_time(("fail", step.step_id, action.name)):
             failure_states(ctx, name, action.fail.error, action.fail.cause, step, action.fail.location)
         return name
-    if action.fail is not None:
-        raise SemanticError("x-fail belongs on an end action", action.fail.location)
     if action.workflow_id is not None:
         from arazzo_sfn.lower.calls import run_action_workflow  # calls builds on this module
 
         # Control transfers to the workflow: once it has run, this one ends with its outcome.
         return run_action_workflow(ctx, step, action, f"{step.step_id}.{action.name}", "WorkflowOutputs")
     if not ctx.is_backward(step, action):
-        if action.loop is not None:
-            raise SemanticError("x-loop belongs on a goto that goes back to this or an earlier step", action.loop.location)
         return ctx.enter(action.step_id or "")
     return loops.lower_loop(ctx, step, action, rules, condition)
 
