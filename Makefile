@@ -59,7 +59,7 @@ check: install docs-build  ## fail when a generated file is stale, the docs do n
 lint: install  ## the linter (ruff)
 	$(BIN)/ruff check .
 
-typecheck: install  ## the type checker (mypy, strict on the toolkit and runtime)
+typecheck: install  ## the type checker (mypy, strict)
 	$(BIN)/mypy
 
 # The documentation site; --strict makes a broken link or a page missing from nav an error.
