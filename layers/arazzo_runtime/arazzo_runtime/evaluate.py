@@ -48,6 +48,7 @@ from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression, scan_expression
+from arazzo_runtime.payload import json_type
 
 
 class CriterionError(ValueError):
@@ -450,7 +451,7 @@ def _json_literal(criterion_id: str, expression: str, value: Any) -> str:
     if value is MISSING:
         raise CriterionError(f"criterion {criterion_id}: {expression} has no value to put into the JSONPath query")
     if isinstance(value, (dict, list)):
-        raise CriterionError(f"criterion {criterion_id}: {expression} is {_type_name(value)}; only strings, numbers, booleans and null can go into a JSONPath query")
+        raise CriterionError(f"criterion {criterion_id}: {expression} is {json_type(value)}; only strings, numbers, booleans and null can go into a JSONPath query")
     return json.dumps(value)
 
 
@@ -546,8 +547,8 @@ def compare(left: Any, op: str, right: Any, *, case_insensitive: bool) -> bool:
         return _equal(left, right, case_insensitive)
     if op == "!=":
         return not _equal(left, right, case_insensitive)
-    kind = _type_name(left)
-    if kind != _type_name(right):
+    kind = json_type(left)
+    if kind != json_type(right):
         return False
     if kind in ("a number", "a string"):
         if kind == "a string" and case_insensitive:
@@ -563,8 +564,8 @@ def compare(left: Any, op: str, right: Any, *, case_insensitive: bool) -> bool:
 
 
 def _equal(left: Any, right: Any, case_insensitive: bool) -> bool:
-    kind = _type_name(left)
-    if kind != _type_name(right):
+    kind = json_type(left)
+    if kind != json_type(right):
         return False
     if kind == "a string":
         return bool(left.casefold() == right.casefold() if case_insensitive else left == right)
@@ -573,22 +574,6 @@ def _equal(left: Any, right: Any, case_insensitive: bool) -> bool:
     if kind == "an object":
         return left.keys() == right.keys() and all(_equal(left[key], right[key], case_insensitive) for key in left)
     return bool(left == right)
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _first_line(exc: Exception) -> str:
