@@ -192,53 +192,50 @@ class MessageRef(_SourceExpression):
 
 
 @dataclass(frozen=True)
-class InputRef(Expression):
+class _FollowedRef(Expression):
+    """A reference to a value that a JSON pointer may follow into (`#/a/0`): `tokens`."""
+
+    tokens: tuple[str, ...] = ()
+
+    @property
+    def pointer(self) -> tuple[str, ...]:
+        return self.tokens
+
+    def with_pointer(self, tokens: tuple[str, ...]) -> Expression:
+        return replace(self, text=self._pointer_text(self.tokens + tokens), tokens=self.tokens + tokens)
+
+
+@dataclass(frozen=True)
+class InputRef(_FollowedRef):
     """`$inputs.<name>[#pointer]`: the workflow's own input."""
 
     KIND: ClassVar[str] = "inputs"
     input: str = ""
-    tokens: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.input
 
-    @property
-    def pointer(self) -> tuple[str, ...]:
-        return self.tokens
-
-    def with_pointer(self, tokens: tuple[str, ...]) -> Expression:
-        return replace(self, text=self._pointer_text(self.tokens + tokens), tokens=self.tokens + tokens)
-
 
 @dataclass(frozen=True)
-class OutputRef(Expression):
+class OutputRef(_FollowedRef):
     """`$outputs.<name>[#pointer]`: an output of the workflow."""
 
     KIND: ClassVar[str] = "outputs"
     output: str = ""
-    tokens: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.output
 
-    @property
-    def pointer(self) -> tuple[str, ...]:
-        return self.tokens
-
-    def with_pointer(self, tokens: tuple[str, ...]) -> Expression:
-        return replace(self, text=self._pointer_text(self.tokens + tokens), tokens=self.tokens + tokens)
-
 
 @dataclass(frozen=True)
-class StepOutputRef(Expression):
+class StepOutputRef(_FollowedRef):
     """`$steps.<stepId>.outputs.<name>[#pointer]`."""
 
     KIND: ClassVar[str] = "step_output"
     step_id: str = ""
     output: str = ""
-    tokens: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -248,22 +245,14 @@ class StepOutputRef(Expression):
     def step(self) -> str:
         return self.step_id
 
-    @property
-    def pointer(self) -> tuple[str, ...]:
-        return self.tokens
-
-    def with_pointer(self, tokens: tuple[str, ...]) -> Expression:
-        return replace(self, text=self._pointer_text(self.tokens + tokens), tokens=self.tokens + tokens)
-
 
 @dataclass(frozen=True)
-class WorkflowRef(Expression):
+class WorkflowRef(_FollowedRef):
     """`$workflows.<workflowId>.inputs|outputs.<name>[#pointer]`."""
 
     workflow: str = ""
     field: str = "outputs"  # inputs | outputs
     field_name: str = ""
-    tokens: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -272,13 +261,6 @@ class WorkflowRef(Expression):
     @property
     def name(self) -> str:
         return self.field_name
-
-    @property
-    def pointer(self) -> tuple[str, ...]:
-        return self.tokens
-
-    def with_pointer(self, tokens: tuple[str, ...]) -> Expression:
-        return replace(self, text=self._pointer_text(self.tokens + tokens), tokens=self.tokens + tokens)
 
 
 @dataclass(frozen=True)
@@ -489,11 +471,11 @@ class _Reader:
         if self._take("inputs."):
             name = self._run(_IDENTIFIER, "an input name (letters, digits, '.', '-', '_')")
             pointer = self._pointer()
-            return self._finish(InputRef(self._text(), name, pointer))
+            return self._finish(InputRef(self._text(), input=name, tokens=pointer))
         if self._take("outputs."):
             name = self._run(_IDENTIFIER, "an output name (letters, digits, '.', '-', '_')")
             pointer = self._pointer()
-            return self._finish(OutputRef(self._text(), name, pointer))
+            return self._finish(OutputRef(self._text(), output=name, tokens=pointer))
         if self._take("steps."):
             return self._steps()
         if self._take("workflows."):
@@ -537,7 +519,7 @@ class _Reader:
         self.position = marker + len(".outputs.")
         name = self._run(_IDENTIFIER, "an output name (letters, digits, '.', '-', '_')")
         pointer = self._pointer()
-        return self._finish(StepOutputRef(self._text(), step_id, name, pointer))
+        return self._finish(StepOutputRef(self._text(), step_id=step_id, output=name, tokens=pointer))
 
     def _workflows(self) -> tuple[Expression, int]:
         found = [(self.text.find(f".{field}.", self.position), field) for field in ("inputs", "outputs")]
@@ -549,7 +531,7 @@ class _Reader:
         self.position = marker + len(field) + 2
         name = self._run(_IDENTIFIER, f"{'an input' if field == 'inputs' else 'an output'} name (letters, digits, '.', '-', '_')")
         pointer = self._pointer()
-        return self._finish(WorkflowRef(self._text(), workflow, field, name, pointer))
+        return self._finish(WorkflowRef(self._text(), workflow=workflow, field=field, field_name=name, tokens=pointer))
 
     def _id_ends_at(self, marker: int) -> bool:
         """A step or workflow id: CHARs up to `marker`, none of them braces; inside a
