@@ -21,6 +21,7 @@ import os
 import time
 from typing import Any
 
+from airbyte_client.claims import aws_client
 from airbyte_client.client import AirbyteClient, ApiResponse
 from airbyte_client.errors import InvalidAirbyteResponse, TransientAirbyteError
 
@@ -31,7 +32,6 @@ STARTED_BY_AIRBYTE = "airbyte"
 NOTE_LIFETIME_SECONDS = 2 * 24 * 3600
 # Without a table (a test in one process), the notes are kept here.
 _notes_in_memory: set[str] = set()
-_clients: dict[str, Any] = {}
 
 
 def create_job_for_run(client: AirbyteClient, connection_id: str, job_type: str, *, execution: str | None, step: str,
@@ -70,40 +70,35 @@ def _answer(job: dict[str, Any], started_by: str) -> ApiResponse:
 
 def note_may_create(execution: str | None, step: str) -> None:
     """Write down, before the request goes out, that this step may create a job, for its retry to read."""
-    key = _key(execution, step)
-    table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
-    if not table or execution is None:
+    table, key = _table(execution), _key(execution, step)
+    if table is None:
         _notes_in_memory.add(key)
         return
-    _dynamodb().put_item(TableName=table, Item={"id": {"S": key}, "expiration": {"N": str(int(time.time()) + NOTE_LIFETIME_SECONDS)}})
+    aws_client("dynamodb").put_item(TableName=table, Item={"id": {"S": key}, "expiration": {"N": str(int(time.time()) + NOTE_LIFETIME_SECONDS)}})
 
 
 def forget(execution: str | None, step: str) -> None:
     """The request certainly created nothing."""
-    key = _key(execution, step)
-    table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
-    if not table or execution is None:
+    table, key = _table(execution), _key(execution, step)
+    if table is None:
         _notes_in_memory.discard(key)
         return
-    _dynamodb().delete_item(TableName=table, Key={"id": {"S": key}})
+    aws_client("dynamodb").delete_item(TableName=table, Key={"id": {"S": key}})
 
 
 def may_have_created(execution: str | None, step: str) -> bool:
-    key = _key(execution, step)
-    table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
-    if not table or execution is None:
+    table, key = _table(execution), _key(execution, step)
+    if table is None:
         return key in _notes_in_memory
-    return "Item" in _dynamodb().get_item(TableName=table, Key={"id": {"S": key}}, ConsistentRead=True)
+    return "Item" in aws_client("dynamodb").get_item(TableName=table, Key={"id": {"S": key}}, ConsistentRead=True)
+
+
+def _table(execution: str | None) -> str | None:
+    """The table the notes live in: the functions' IDEMPOTENCY_TABLE, when Step Functions
+    invoked the step; None keeps them in memory (a test in one process)."""
+    table = os.environ.get("IDEMPOTENCY_TABLE", "").strip()
+    return table if table and execution is not None else None
 
 
 def _key(execution: str | None, step: str) -> str:
     return f"may-have-created#{execution or '-'}#{step}"
-
-
-def _dynamodb() -> Any:
-    # boto3 is imported only by the trigger functions, which create jobs.
-    if "dynamodb" not in _clients:
-        import boto3
-
-        _clients["dynamodb"] = boto3.client("dynamodb")
-    return _clients["dynamodb"]

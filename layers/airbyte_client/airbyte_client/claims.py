@@ -50,7 +50,7 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
             condition += " OR executionArn = :ended"
             values[":ended"] = {"S": ended_holder}
         try:
-            _client("dynamodb").put_item(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
+            aws_client("dynamodb").put_item(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
             return
         except Exception as error:
             if _error_code(error) != "ConditionalCheckFailedException":
@@ -69,7 +69,7 @@ def claim_connection(connection_id: str, execution_arn: str | None) -> None:
 
 def _holder(table: str, key: dict[str, Any]) -> str | None:
     try:
-        answer = _client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)
+        answer = aws_client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)
     except Exception as error:
         raise _storage_error(error, table) from None
     holder = answer.get("Item", {}).get("executionArn", {}).get("S")
@@ -78,7 +78,7 @@ def _holder(table: str, key: dict[str, Any]) -> str | None:
 
 def _still_running(execution_arn: str) -> bool:
     try:
-        status = _client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        status = aws_client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
     except Exception as error:
         code = _error_code(error)
         if code in ("ExecutionDoesNotExist", "InvalidArn"):
@@ -104,9 +104,10 @@ def _error_code(error: Exception) -> str | None:
     return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
 
 
-def _client(service: str) -> Any:
-    # Created on first use and kept for warm invocations; boto3 is imported only by the
-    # function that claims.
+def aws_client(service: str) -> Any:
+    """The AWS client of `service`, created on first use and kept for warm invocations (the
+    claims, and the trigger functions' notes of what they may have created); boto3 is
+    imported only by a function that uses one."""
     if service not in _clients:
         import boto3
 
