@@ -1,4 +1,5 @@
-"""start-from-event: start one execution of the state machine per EventBridge event.
+"""start-from-event: start one execution per EventBridge event: of the run's state machine for
+`Airbyte Connection Reset Requested`, of the fleet's for `Airbyte Connections Reset Requested`.
 
 EventBridge delivers an event at least once. Started straight from the rule, each copy
 would start an execution: a copy arriving while the first run runs would fail with
@@ -6,7 +7,8 @@ ConnectionBusy (and page someone), one arriving after it ended would reset the c
 again. So the execution is named after the event's id: Step Functions refuses a second
 execution of the same name for 90 days, and every copy of an event is the same one run.
 The event's detail is the execution input, unchanged. It is checked against the input's
-contract first (execution-input.schema.json beside this file): a malformed request starts nothing, and fails this function
+contract first (execution-input.schema.json or fleet-input.schema.json beside this file):
+a malformed request starts nothing, and fails this function
 naming the field, so after Lambda's retries it lands in the unhandled-events queue and
 raises that alarm, instead of starting a run that can only fail."""
 
@@ -26,8 +28,12 @@ from botocore.exceptions import ClientError
 from airbyte_client.contract import load_contract, problems
 from airbyte_client.handler import logger, metrics
 
-# The execution input's contract, generated from the workflow's inputs (make compile).
-CONTRACT = load_contract(Path(__file__).with_name("execution-input.schema.json"))
+# Each detail-type's state machine (its ARN's environment variable) and input contract,
+# generated from the workflow's inputs (make compile).
+MACHINES = {
+    "Airbyte Connection Reset Requested": ("STATE_MACHINE_ARN", load_contract(Path(__file__).with_name("execution-input.schema.json"))),
+    "Airbyte Connections Reset Requested": ("FLEET_STATE_MACHINE_ARN", load_contract(Path(__file__).with_name("fleet-input.schema.json"))),
+}
 
 # Execution names: letters, digits, - and _, at most 80 characters.
 NAME_PREFIX = "event-"
@@ -43,13 +49,18 @@ def lambda_handler(event: Any, context: Any) -> dict:
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise ValueError("the event must be an EventBridge event with an id")
     name = execution_name(event["id"])
-    refused = problems(event.get("detail"), CONTRACT)
+    # The rules match on detail-type; an event without one is the single run's, as it always was.
+    detail_type = event.get("detail-type", "Airbyte Connection Reset Requested")
+    if detail_type not in MACHINES:
+        raise ValueError(f"event {event['id']}: detail-type {detail_type!r} is not one of {', '.join(repr(kind) for kind in MACHINES)}")
+    machine_variable, contract = MACHINES[detail_type]
+    refused = problems(event.get("detail"), contract)
     if refused:
         metrics.add_metric(name="RefusedEvents", unit=MetricUnit.Count, value=1)
         raise InvalidRequest(f"event {event['id']}: the detail is not a valid execution input: {'; '.join(refused)}")
     try:
         started = states().start_execution(
-            stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(event.get("detail"))
+            stateMachineArn=os.environ[machine_variable], name=name, input=json.dumps(event.get("detail"))
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ExecutionAlreadyExists":

@@ -130,3 +130,49 @@ def test_a_malformed_request_starts_nothing_and_fails_naming_the_field(machine, 
 
     assert executions(client, arn) == []
     assert SAMPLE_EVENT["id"] in str(raised.value)
+
+
+FLEET_EVENT = json.loads((ROOT / "events" / "eventbridge-connections-reset-requested.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def fleet_machine(machine, monkeypatch):
+    client, _ = machine
+    _, arn = create_holding_machine(name="fleet")
+    monkeypatch.setenv("FLEET_STATE_MACHINE_ARN", arn)
+    return client, arn
+
+
+def test_a_fleet_event_starts_one_fleet_execution_and_a_copy_starts_nothing(machine, fleet_machine):
+    client, fleet_arn = fleet_machine
+    handler = load_handler()
+
+    first = handler(FLEET_EVENT, LambdaContext())
+    again = handler(copy.deepcopy(FLEET_EVENT), LambdaContext())
+
+    (execution,) = executions(client, fleet_arn)
+    assert execution["name"] == f"event-{FLEET_EVENT['id']}" == first["executionName"] == again["executionName"]
+    assert json.loads(client.describe_execution(executionArn=execution["executionArn"])["input"]) == FLEET_EVENT["detail"]
+    assert executions(client, machine[1]) == []  # the single run's machine started nothing
+
+
+@pytest.mark.parametrize("detail, field", [
+    ({}, "the input must give at least one of connectionIds, workspaceIds, tagIds"),
+    ({"workspaceIds": []}, "workspaceIds must hold at least 1 item"),
+    ({"connectionIds": ["not-a-uuid"]}, r"connectionIds\[0\] must be a UUID"),
+    ({"tagIds": ["0b4ba7cd-4c7e-4d5a-9d31-1b35d9e1b1c0"], "maxConcurrent": 1001}, "maxConcurrent must be at most 1000"),
+    ({"tagIds": ["0b4ba7cd-4c7e-4d5a-9d31-1b35d9e1b1c0"], "toleratedFailures": -1}, "toleratedFailures must be at least 0"),
+])
+def test_a_malformed_fleet_request_starts_nothing_and_fails_naming_the_field(fleet_machine, detail, field):
+    client, arn = fleet_machine
+
+    with pytest.raises(ValueError, match=field):
+        load_handler()({**copy.deepcopy(FLEET_EVENT), "detail": detail}, LambdaContext())
+
+    assert executions(client, arn) == []
+
+
+def test_an_event_of_another_detail_type_is_refused_naming_the_ones_it_takes(machine):
+    with pytest.raises(ValueError, match="'Airbyte Connections Reset Requested'"):
+        load_handler()({**copy.deepcopy(SAMPLE_EVENT), "detail-type": "Something Else"}, LambdaContext())
+    assert executions(*machine) == []

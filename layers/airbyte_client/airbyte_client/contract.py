@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Any
 
 UNDERSTOOD = {"$schema", "$id", "title", "description", "type", "required", "properties", "additionalProperties",
-              "format", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum", "default"}
+              "format", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum", "default",
+              "items", "minItems", "maxItems", "uniqueItems", "anyOf"}
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false", "object": "an object"}
+TYPES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false", "object": "an object",
+         "array": "a list"}
 
 
 def _keywords(schema: dict[str, Any]) -> set[str]:
     found = set(schema)
-    for child in schema.get("properties", {}).values():
+    children = [*schema.get("properties", {}).values(), *schema.get("anyOf", [])]
+    if isinstance(schema.get("items"), dict):
+        children.append(schema["items"])
+    for child in children:
         found |= _keywords(child)
     return found
 
@@ -65,6 +70,21 @@ def problems(value: Any, schema: dict[str, Any], where: str = "") -> list[str]:
             found.append(f"{name} must be at least {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
             found.append(f"{name} must be at most {schema['maximum']}")
+    if isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            found.append(f"{name} must hold at least {schema['minItems']} item{'s' if schema['minItems'] != 1 else ''}")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            found.append(f"{name} must hold at most {schema['maxItems']} items")
+        if schema.get("uniqueItems") and len({json.dumps(item, sort_keys=True) for item in value}) < len(value):
+            found.append(f"{name} must not name an item twice")
+        if isinstance(schema.get("items"), dict):
+            for index, item in enumerate(value):
+                found += problems(item, schema["items"], f"{name}[{index}]")
+    # anyOf is understood in the one form the inputs use: alternatives of required fields.
+    alternatives = schema.get("anyOf", [])
+    if alternatives and isinstance(value, dict) and not any(not problems(value, option, where) for option in alternatives):
+        fields = [field for option in alternatives for field in option.get("required", [])]
+        found.append(f"{name} must give at least one of {', '.join(fields)}")
     if "enum" in schema and value not in schema["enum"]:
         found.append(f"{name} must be one of {', '.join(json.dumps(item) for item in schema['enum'])}")
     return found
@@ -81,6 +101,8 @@ def _is_type(value: Any, expected: str) -> bool:
         return isinstance(value, str)
     if expected == "object":
         return isinstance(value, dict)
+    if expected == "array":
+        return isinstance(value, list)
     return True
 
 
