@@ -8,6 +8,7 @@ WORKFLOW := workflows/airbyte-reset-and-resync.arazzo.yaml
 # The run's state machine, and wait-for-job, the child it starts to watch each job.
 ASL := statemachine/reset_and_resync.asl.json
 CHILD_ASL := statemachine/wait_for_job.asl.json
+FLEET_ASL := statemachine/reset_and_resync_fleet.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
 .PHONY: help install scan-install demo test scan compile check lint typecheck docs docs-build bench sam-build clean
@@ -44,6 +45,7 @@ scan: scan-install  ## the template's security scan (checkov)
 compile: install  ## regenerate the state machines and schemas after editing the workflow
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL)
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL)
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync-fleet -o $(FLEET_ASL)
 	$(BIN)/python -m airbyte_resync.contracts
 
 # The committed state machines and schemas are not stale, the wheel holds every package and,
@@ -52,6 +54,7 @@ compile: install  ## regenerate the state machines and schemas after editing the
 check: install docs-build  ## fail when a generated file is stale, the docs do not build, or lint or types fail
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync -o $(ASL) --check
 	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow wait-for-job -o $(CHILD_ASL) --check
+	$(BIN)/arazzo-sfn compile $(WORKFLOW) --workflow reset-and-resync-fleet -o $(FLEET_ASL) --check
 	$(BIN)/python -m airbyte_resync.contracts --check
 	$(BIN)/python -m pytest -n 0 -q -m "not network" tests/package
 	$(MAKE) --no-print-directory lint typecheck
