@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from airbyte_resync import files
-from airbyte_resync.template import FunctionBinding, root_state_machine, state_machine_bindings
+from airbyte_resync.template import FunctionBinding, state_machine_bindings
 from arazzo_sfn import execution
 from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
@@ -32,6 +32,11 @@ STACK_NAME = "airbyte-resync-local"
 HandlerWrapper = Callable[[str, Handler], Handler]
 SECRET_NAME = "airbyte-resync/local"
 IDEMPOTENCY_TABLE = "airbyte-resync-idempotency"
+# The template's tables, by logical id, as the local deployment names them.
+TABLES = {"IdempotencyTable": IDEMPOTENCY_TABLE}
+# The state machine a run is an execution of, and a fleet's.
+RUN_MACHINE = "ResetAndResyncStateMachine"
+FLEET_MACHINE = "ResetAndResyncFleetStateMachine"
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,13 @@ def run_state_machine(
     timeout_seconds: float = 3600,
     wrap_function: HandlerWrapper | None = None,
     wait_sleep: Callable[[float], None] | None = None,
+    machine: str = RUN_MACHINE,
 ) -> RunResult:
     """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
     id, handler)` may replace a handler, to inject faults around it in tests; `wait_sleep`
-    stands for the Wait states' waits (a test's clock)."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function)
+    stands for the Wait states' waits (a test's clock); `machine` is the template's logical id
+    of the state machine to run (the fleet's: FLEET_MACHINE)."""
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function, machine)
     return execution.execute(
         deployment.definition,
         execution_input,
@@ -123,7 +130,7 @@ def run_state_machines(
     timeout_seconds: float = 3600,
 ) -> list[RunResult]:
     """Start one execution per input at once, on one local deployment, and wait for all."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), TEMPLATE_PATH, None)
+    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), TEMPLATE_PATH, None, RUN_MACHINE)
     return execution.execute_many(
         deployment.definition,
         execution_inputs,
@@ -142,9 +149,10 @@ class _LocalDeployment:
     placeholders bound as the template binds them (functions, and the child state machines it
     starts), the functions' environment, and (in moto) the secret and the table they read."""
 
-    def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function: HandlerWrapper | None):
+    def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function: HandlerWrapper | None, root: str):
         machines = state_machine_bindings(template_path)
-        root = root_state_machine(machines)
+        if root not in machines:
+            raise ValueError(f"{template_path.name} has no state machine {root}")
         self.functions = LocalFunctions()
         definitions: dict[str, str] = {}
         for logical_id, machine in machines.items():
@@ -158,6 +166,10 @@ class _LocalDeployment:
                     self.functions.register(arn, wrap_function(binding.logical_id, handler) if wrap_function else handler, exclusive=False)
             for placeholder, other in machine.state_machines.items():
                 definition = definition.replace("${" + placeholder + "}", state_machine_arn(machine_name(other)))
+            for placeholder, table in machine.tables.items():
+                if table not in TABLES:
+                    raise ValueError(f"template.yaml binds {placeholder} to table {table}, which the local run does not create")
+                definition = definition.replace("${" + placeholder + "}", TABLES[table])
             missing = sorted(set(re.findall(r"\$\{(\w+)\}", definition)))
             if missing:
                 raise ValueError(f"template.yaml binds nothing to {', '.join(missing)} in {machine.definition_path.name}")

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
+TABLE_TYPE = "AWS::DynamoDB::Table"
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -46,6 +47,7 @@ class StateMachineBinding:
     definition_path: Path  # its DefinitionUri
     functions: dict[str, FunctionBinding]  # placeholder -> the function it is bound to
     state_machines: dict[str, str]  # placeholder -> logical id of the state machine it is bound to
+    tables: dict[str, str]  # placeholder -> logical id of the DynamoDB table it names
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -55,8 +57,8 @@ def load_template(path: Path) -> dict[str, Any]:
 
 def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding]:
     """Each state machine of the template, with what its DefinitionSubstitutions bind: a
-    function (`!GetAtt <Function>.Arn`) or another state machine (`!Ref <StateMachine>`).
-    Other substitutions (a table name, say) bind nothing to run."""
+    function (`!GetAtt <Function>.Arn`), another state machine (`!Ref <StateMachine>`) or a
+    DynamoDB table's name (`!Ref <Table>`)."""
     template = load_template(template_path)
     resources = template.get("Resources", {})
     globals_ = template.get("Globals", {}).get("Function", {})
@@ -65,7 +67,7 @@ def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding
         if resource.get("Type") != STATE_MACHINE_TYPE:
             continue
         properties = resource.get("Properties", {})
-        functions, others = {}, {}
+        functions, others, tables = {}, {}, {}
         for placeholder, value in (properties.get("DefinitionSubstitutions") or {}).items():
             target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
             if target and target[1] == "Arn" and resources.get(target[0], {}).get("Type") == "AWS::Serverless::Function":
@@ -76,19 +78,12 @@ def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding
             reference = value.get("Ref") if isinstance(value, dict) else None
             if reference and resources.get(reference, {}).get("Type") == STATE_MACHINE_TYPE:
                 others[placeholder] = reference
-        machines[logical_id] = StateMachineBinding(logical_id, template_path.parent / properties["DefinitionUri"], functions, others)
+            if reference and resources.get(reference, {}).get("Type") == TABLE_TYPE:
+                tables[placeholder] = reference
+        machines[logical_id] = StateMachineBinding(logical_id, template_path.parent / properties["DefinitionUri"], functions, others, tables)
     if not machines:
         raise ValueError(f"{template_path.name} defines no {STATE_MACHINE_TYPE}")
     return machines
-
-
-def root_state_machine(machines: dict[str, StateMachineBinding]) -> str:
-    """The state machine no other one starts: the one a run is an execution of."""
-    started = {target for machine in machines.values() for target in machine.state_machines.values()}
-    roots = [logical_id for logical_id in machines if logical_id not in started]
-    if len(roots) != 1:
-        raise ValueError(f"expected one state machine that no other starts, found {roots}")
-    return roots[0]
 
 
 def function_bindings(template_path: Path) -> dict[str, FunctionBinding]:
