@@ -84,11 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     stub.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0 = any free port)")
     stub.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     stub.add_argument("--scenario", type=Path, help="a YAML or JSON file: connections, running jobs, job outcomes, faults (docs: Rehearse the runbook)")
-    stub.add_argument("--connection", action="append", default=[], metavar="ID[=STATUS]",
-                      help="a connection that exists (active unless STATUS: inactive, deprecated, locked); given, any other id is unknown (404)")
+    stub.add_argument("--connection", action="append", default=[], metavar="ID[=STATUS][@WORKSPACE][#TAG...]",
+                      help=("a connection that exists (active unless STATUS: inactive, deprecated, locked), in WORKSPACE (a UUID; default the stub's one), "
+                            "carrying the tags named (e.g. C=inactive@W#finance#nightly); given, any other id is unknown (404)"))
     stub.add_argument("--running", action="append", default=[], metavar="ID[=TYPE]", help="a job (sync unless TYPE) already running for the connection")
-    stub.add_argument("--reset", action="append", default=[], metavar="STATUS,...", help="the statuses of the next reset, one per poll (repeat for the one after)")
-    stub.add_argument("--sync", action="append", default=[], metavar="STATUS,...", help="the statuses of the next sync, one per poll (repeat for the one after)")
+    stub.add_argument("--reset", action="append", default=[], metavar="[ID=]STATUS,...",
+                      help="the statuses of the next reset (of connection ID, if given), one per poll (repeat for the one after)")
+    stub.add_argument("--sync", action="append", default=[], metavar="[ID=]STATUS,...",
+                      help="the statuses of the next sync (of connection ID, if given), one per poll (repeat for the one after)")
     stub.add_argument("--fault", action="append", default=[], metavar="OPERATION=FAULT,...",
                       help="what the next requests of an operation get: an HTTP status, ok, disconnect, truncated, invalid-json, delay:SECONDS, slow-answer:SECONDS")
     args = parser.parse_args(argv)
@@ -154,14 +157,26 @@ def _stub_scenario(args: argparse.Namespace) -> Scenario:
             connections = document.setdefault("connections", {}) or {}
             document["connections"] = connections
             for item in args.connection:
-                connection, _, status = item.partition("=")
-                connections[connection.strip()] = status.strip() or "active"
+                connection, described = _described_connection(item)
+                existing = connections.get(connection)
+                merged: dict[str, Any] = dict(existing) if isinstance(existing, dict) else {}  # the file's scripts stay
+                connections[connection] = {**merged, **described}
         for item in args.running:
             connection, _, job_type = item.partition("=")
             document.setdefault("running", []).append({"connectionId": connection.strip(), "jobType": job_type.strip() or "sync"})
         for job_type in ("reset", "sync"):
             for item in getattr(args, job_type):
-                document.setdefault("jobs", {}).setdefault(job_type, []).append([status.strip() for status in item.split(",")])
+                connection, equals, statuses = item.rpartition("=")
+                script = [status.strip() for status in statuses.split(",")]
+                if not equals:
+                    document.setdefault("jobs", {}).setdefault(job_type, []).append(script)
+                    continue
+                connections = document.setdefault("connections", {}) or {}
+                document["connections"] = connections
+                described = connections.get(connection.strip(), "active")
+                described = dict(described) if isinstance(described, dict) else {"status": described}
+                described.setdefault(job_type, []).append(script)
+                connections[connection.strip()] = described
         for item in args.fault:
             operation, equals, faults = item.partition("=")
             if not equals:
@@ -170,6 +185,19 @@ def _stub_scenario(args: argparse.Namespace) -> Scenario:
         return scenario.parse(document, where)
     except scenario.ScenarioError as error:
         raise UsageError(str(error)) from None
+
+
+def _described_connection(item: str) -> tuple[str, dict[str, Any]]:
+    """`ID[=STATUS][@WORKSPACE][#TAG...]` as a scenario's connection."""
+    head, *tags = item.split("#")
+    head, at, workspace = head.partition("@")
+    connection, _, status = head.partition("=")
+    described: dict[str, Any] = {"status": status.strip() or "active"}
+    if at:
+        described["workspace"] = workspace.strip()
+    if tags:
+        described["tags"] = [tag.strip() for tag in tags]
+    return connection.strip(), described
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:

@@ -5,6 +5,11 @@ running, how the next jobs of each type go, and what goes wrong with the next re
     connections:                      # only these exist (any other id: 404); default: any UUID, active
       9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f: active
       0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d: inactive
+      7d3e5f60-1a2b-4c3d-8e4f-5a6b7c8d9e0f:   # or a mapping: every key optional
+        status: active
+        workspace: 2c1d0e9f-8a7b-4c6d-9e5f-4a3b2c1d0e9f   # default: the stub's one workspace
+        tags: [finance, nightly]      # names; a tag's id follows from its workspace and name
+        sync: [running, failed]       # this connection's next sync (reset: likewise), before any in jobs
     running:                          # jobs running when the stub starts (a sync Airbyte scheduled)
       - {connectionId: 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f, jobType: sync}
     jobs:                             # per job type, each next job's statuses, one step per poll
@@ -27,7 +32,15 @@ from typing import Any
 
 import yaml
 
-from airbyte_resync.stub import CONNECTION_STATUSES, CREATABLE_JOB_TYPES, JOB_STATUSES, OPERATION_IDS, AirbyteStub, Fault
+from airbyte_resync.stub import (
+    CONNECTION_STATUSES,
+    CREATABLE_JOB_TYPES,
+    JOB_STATUSES,
+    OPERATION_IDS,
+    WORKSPACE_ID,
+    AirbyteStub,
+    Fault,
+)
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TIMED_FAULT = re.compile(r"^(delay|slow-answer):(\d+(?:\.\d+)?)$")
@@ -38,9 +51,22 @@ class ScenarioError(ValueError):
     """A scenario that cannot be played; the message names the field."""
 
 
+CONNECTION_KEYS = ("status", "workspace", "tags", "reset", "sync")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One connection a scenario describes."""
+
+    status: str = "active"
+    workspace: str = WORKSPACE_ID
+    tags: tuple[str, ...] = ()
+    jobs: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # its own next jobs, per type
+
+
 @dataclass
 class Scenario:
-    connections: dict[str, str] | None = None  # None: any UUID is an active connection
+    connections: dict[str, Connection] | None = None  # None: any UUID is an active connection
     running: list[tuple[str, str]] = field(default_factory=list)  # (connectionId, jobType)
     jobs: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -51,12 +77,18 @@ class Scenario:
         return AirbyteStub(known_connections=known, **kwargs)
 
     def start_playing(self, stub: AirbyteStub) -> None:
-        """On a started stub: statuses, the jobs already running, then the scripts and faults
-        (queued last, so that the running jobs take none of them)."""
-        for connection, status in (self.connections or {}).items():
-            stub.set_connection_status(connection, status)
-        for connection, job_type in self.running:
-            stub.start_running_job(connection, job_type)
+        """On a started stub: the connections (status, workspace, tags), the jobs already
+        running, then the scripts (each connection's own first) and faults (queued last, so
+        that the running jobs take none of them)."""
+        described = self.connections or {}
+        for connection_id, connection in described.items():
+            stub.add_connection(connection_id, status=connection.status, workspace_id=connection.workspace, tags=connection.tags)
+        for running_id, running_type in self.running:
+            stub.start_running_job(running_id, running_type)
+        for connection_id, connection in described.items():
+            for own_type, own_scripts in connection.jobs.items():
+                for own_statuses in own_scripts:
+                    stub.script(own_type, own_statuses, connection_id=connection_id)
         for job_type, scripts in self.jobs.items():
             for statuses in scripts:
                 stub.script(job_type, statuses)
@@ -126,21 +158,47 @@ def fault(value: Any) -> Fault:
     raise ValueError(f"{str(value)[:40]!r} is not a fault; expected one of: {', '.join(FAULT_WORDS)}")
 
 
-def _connections(value: Any, problems: list[str]) -> dict[str, str] | None:
+def _connections(value: Any, problems: list[str]) -> dict[str, Connection] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        problems.append("connections: a mapping of connection id to status")
+        problems.append("connections: a mapping of connection id to status (or to {status, workspace, tags, reset, sync})")
         return None
     found = {}
-    for connection, status in value.items():
-        if not _UUID.match(str(connection)):
-            problems.append(f"connections: {str(connection)[:40]!r} is not a UUID")
-        elif status not in CONNECTION_STATUSES:
-            problems.append(f"connections.{connection}: {status!r} is not a status; expected one of {', '.join(CONNECTION_STATUSES)}")
-        else:
-            found[str(connection).lower()] = status
+    for connection_id, described in value.items():
+        if not _UUID.match(str(connection_id)):
+            problems.append(f"connections: {str(connection_id)[:40]!r} is not a UUID")
+            continue
+        connection = _connection(f"connections.{connection_id}", described, problems)
+        if connection is not None:
+            found[str(connection_id).lower()] = connection
     return found
+
+
+def _connection(where: str, described: Any, problems: list[str]) -> Connection | None:
+    """A connection written as its status, or as a mapping of what it has."""
+    if not isinstance(described, dict):
+        described = {"status": described}
+    count = len(problems)
+    unknown = sorted(set(map(str, described)) - set(CONNECTION_KEYS))
+    if unknown:
+        problems.append(f"{where}: {', '.join(unknown)}: unknown; expected some of {', '.join(CONNECTION_KEYS)}")
+    status = described.get("status", "active")
+    if status not in CONNECTION_STATUSES:
+        problems.append(f"{where}: {status!r} is not a status; expected one of {', '.join(CONNECTION_STATUSES)}")
+    workspace = described.get("workspace", WORKSPACE_ID)
+    if not isinstance(workspace, str) or not _UUID.match(workspace):
+        problems.append(f"{where}.workspace: {str(workspace)[:40]!r} is not a workspace UUID")
+    tags = described.get("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(tag, str) and tag.strip() for tag in tags):
+        problems.append(f"{where}.tags: a list of tag names (e.g. [finance, nightly])")
+        tags = []
+    jobs = _jobs({job_type: described[job_type] for job_type in ("reset", "sync") if job_type in described}, problems, where)
+    if len(problems) > count:
+        return None
+    return Connection(str(status), str(workspace).lower(), tuple(tag.strip() for tag in tags), {job_type: tuple(scripts) for job_type, scripts in jobs.items()})
 
 
 def _running(value: Any, problems: list[str]) -> list[tuple[str, str]]:
@@ -162,26 +220,26 @@ def _running(value: Any, problems: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-def _jobs(value: Any, problems: list[str]) -> dict[str, list[tuple[str, ...]]]:
+def _jobs(value: Any, problems: list[str], where: str = "jobs") -> dict[str, list[tuple[str, ...]]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append("jobs: a mapping of job type to a list of status lists")
+        problems.append(f"{where}: a mapping of job type to a list of status lists")
         return {}
     found: dict[str, list[tuple[str, ...]]] = {}
     for job_type, scripts in value.items():
         if job_type not in CREATABLE_JOB_TYPES:
-            problems.append(f"jobs: {job_type!r} is not a job type; expected one of {', '.join(sorted(CREATABLE_JOB_TYPES))}")
+            problems.append(f"{where}: {job_type!r} is not a job type; expected one of {', '.join(sorted(CREATABLE_JOB_TYPES))}")
             continue
         if isinstance(scripts, list) and scripts and all(isinstance(status, str) for status in scripts):
             scripts = [scripts]  # one job's statuses, written without the outer list
         if not isinstance(scripts, list) or not all(isinstance(script, list) and script for script in scripts):
-            problems.append(f"jobs.{job_type}: a list of status lists, one per job (e.g. [[running, succeeded]])")
+            problems.append(f"{where}.{job_type}: a list of status lists, one per job (e.g. [[running, succeeded]])")
             continue
         for index, script in enumerate(scripts):
             wrong = [status for status in script if status not in JOB_STATUSES]
             if wrong:
-                problems.append(f"jobs.{job_type}[{index}]: {', '.join(map(str, wrong))}: not a job status; expected some of {', '.join(JOB_STATUSES)}")
+                problems.append(f"{where}.{job_type}[{index}]: {', '.join(map(str, wrong))}: not a job status; expected some of {', '.join(JOB_STATUSES)}")
         found[job_type] = [tuple(script) for script in scripts]
     return found
 

@@ -1,21 +1,24 @@
 """A local stand-in for Airbyte's public API, served over real HTTP.
 
 `AirbyteStub` runs a `ThreadingHTTPServer` on a background thread, bound to a
-loopback address, and implements the six operations described in
+loopback address, and implements the operations described in
 ``openapi/airbyte-openapi.yml``: createAccessToken, getConnection, createJob,
-getJob, cancelJob and listJobs. Error answers use Airbyte's problem bodies
+getJob, cancelJob and listJobs, and listConnections as Airbyte's own description
+(``openapi/upstream/api_documentation_connections.yaml``) has it. Error answers use Airbyte's problem bodies
 (``{status, type, title, detail, data}``, ``Content-Type: application/json``),
 a body that does not deserialise gets 422 ``{"errorId"}``, and 429 uses the
 rate limiter's ``{"message": ...}`` body without Retry-After.
 
 It behaves as Airbyte's server code does (see the reference FACTS): a
-connection has a status (active unless a test says otherwise) and a sync of
+connection belongs to a workspace, carries tags of that workspace, and has a
+status (active unless a test says otherwise); a sync of
 one that is not active is refused (409 state-conflict); a sync while any job
 of the connection runs is refused (409 try-again-later); a reset is accepted
 whatever runs and cancels it; `clear` is stored and reported as `reset`;
 cancelling a job cancels the connection's current job, whatever the id;
 lastUpdatedAt is given only once a job ended, duration once it started, rows
-and bytes on syncs.
+and bytes on syncs. listConnections filters, pages and links as the server does
+(the facts and where they were read are above `_list_connections`).
 
 Jobs follow scripts: a job's status starts at the first status of its script
 and every GET /jobs/{jobId} moves it one step on; the last status repeats. A
@@ -73,14 +76,21 @@ GET_JOB = "getJob"
 CANCEL_JOB = "cancelJob"
 LIST_JOBS = "listJobs"
 GET_CONNECTION = "getConnection"
-OPERATION_IDS: tuple[str, ...] = (CREATE_ACCESS_TOKEN, CREATE_JOB, GET_JOB, CANCEL_JOB, LIST_JOBS, GET_CONNECTION)
+LIST_CONNECTIONS = "listConnections"
+OPERATION_IDS: tuple[str, ...] = (CREATE_ACCESS_TOKEN, CREATE_JOB, GET_JOB, CANCEL_JOB, LIST_JOBS, GET_CONNECTION, LIST_CONNECTIONS)
 CONNECTION_STATUSES: tuple[str, ...] = ("active", "inactive", "deprecated", "locked")
+# Airbyte deletes a connection by setting its status to deprecated; listConnections leaves
+# those out unless includeDeleted is true.
+DELETED_STATUS = "deprecated"
 # A job nobody polls to its end ends by itself after this long (so a sync the run does not
 # watch does not hold the connection forever, as a real one would not).
 DEFAULT_FINISH_AFTER_SECONDS = 120.0
 # What a succeeded sync reports it moved (rows, bytes), unless a test says otherwise.
 DEFAULT_SYNC_STATS = (12_345, 6_789_012)
+# The workspace of every connection no test or scenario places elsewhere.
 WORKSPACE_ID = "5b7e6e6c-0000-4000-8000-00000000a1b2"
+# Colours given to tags in turn (Airbyte stores whatever string the tag was created with).
+TAG_COLORS: tuple[str, ...] = ("75DCFF", "FFB6C1", "C4A7FF", "9CE6B1", "FFD580", "FF8A80")
 
 JOB_STATUSES: tuple[str, ...] = (
     "pending",
@@ -114,6 +124,7 @@ ORDER_BY_FIELDS = frozenset({"createdAt", "updatedAt"})
 _UUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
+_JAVA_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
 _REDACTED = "<redacted>"
 _ERRORS_URL = "https://reference.airbyte.com/reference/errors"
 
@@ -301,6 +312,48 @@ class RecordedCall:
     authorization: str | None = None
 
 
+@dataclass(frozen=True)
+class Tag:
+    """A tag of a workspace, as a ConnectionResponse carries it. Its id follows from the
+    workspace and the name, so a scenario names tags and an operator can compute their ids."""
+
+    tag_id: str
+    name: str
+    color: str
+    workspace_id: str
+
+    def to_response(self) -> dict[str, str]:
+        return {"tagId": self.tag_id, "name": self.name, "color": self.color, "workspaceId": self.workspace_id}
+
+
+def tag_id(name: str, workspace_id: str = WORKSPACE_ID) -> str:
+    """The id the stub gives the tag `name` of a workspace (the same in every run)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"airbyte-stub:tag:{_canonical_uuid(workspace_id)}:{name}"))
+
+
+@dataclass
+class _Connection:
+    connection_id: str
+    workspace_id: str = WORKSPACE_ID
+    status: str = "active"
+    tags: tuple[Tag, ...] = ()
+
+    def to_response(self) -> dict[str, Any]:
+        """The ConnectionResponse body: the fields the upstream schema requires."""
+        return {
+            "connectionId": self.connection_id,
+            "name": f"Connection {self.connection_id[:8]}",
+            "sourceId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"source:{self.connection_id}")),
+            "destinationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"destination:{self.connection_id}")),
+            "workspaceId": self.workspace_id,
+            "status": self.status,
+            "schedule": {"scheduleType": "manual"},
+            "configurations": {"streams": []},
+            "createdAt": 1_700_000_000,
+            "tags": [tag.to_response() for tag in self.tags],
+        }
+
+
 @dataclass
 class _Job:
     job_id: int
@@ -396,6 +449,8 @@ class _Request:
     body: Any
     authorization: str | None
     allowed_methods: tuple[str, ...] = ()
+    # Every value of each query parameter, in order (`query` keeps the first).
+    query_values: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -454,6 +509,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_PATCH = _dispatch
 
 
+# A job's script: its statuses, when it ends by itself if not polled, its timeline if timed.
+_Script = tuple[tuple[str, ...], float | None, tuple[tuple[str, float], ...]]
+
+
 class AirbyteStub:
     """Airbyte's public API (jobs and access tokens) on a loopback HTTP port.
 
@@ -464,8 +523,13 @@ class AirbyteStub:
     needs no token and /applications/token hands out tokens to anyone.
 
     `known_connections` limits createJob and getConnection to those connection
-    ids (others get 404); None accepts any UUID. A connection is `active` until
-    `set_connection_status` says otherwise. `job_scripts` replaces the default
+    ids (others get 404); None accepts any UUID. A connection is `active`, in the
+    workspace WORKSPACE_ID and untagged until `set_connection_status` or
+    `add_connection` says otherwise; listConnections lists the connections named
+    in `known_connections` or described by those two, in that order.
+    A job takes the next script queued for its connection (`script(...,
+    connection_id=...)`), else the next for its type, else its type's default.
+    `most_unfinished_jobs` records the most jobs unfinished at once. `job_scripts` replaces the default
     status sequence per job type. `clock` gives the current UTC time for every
     timestamp the stub writes (and its Date header), so a test can drive time.
     A job that nobody polls to its end ends by itself `finish_after` seconds
@@ -501,11 +565,16 @@ class AirbyteStub:
         self._client_secret = client_secret
         self._api_token = api_token
         self._token_lifetime = token_lifetime
-        self._known_connections = (
-            None if known_connections is None else {_canonical_uuid(c) for c in known_connections}
-        )
+        known = None if known_connections is None else [_canonical_uuid(c) for c in known_connections]
+        self._known_connections = None if known is None else set(known)
         self._forgotten_connections: set[str] = set()
-        self._connection_statuses: dict[str, str] = {}
+        # The connections a test or scenario described, in the order described: what
+        # listConnections lists (a connection accepted only because any UUID is, is not listed).
+        self._connections: dict[str, _Connection] = {
+            connection_id: _Connection(connection_id) for connection_id in (known or ())
+        }
+        self._workspaces: set[str] = {WORKSPACE_ID}
+        self._tags: dict[tuple[str, str], Tag] = {}
         self._clock = clock or _utc_now
         self._finish_after = finish_after
         self._sync_stats = sync_stats
@@ -518,8 +587,14 @@ class AirbyteStub:
         self._jobs: dict[int, _Job] = {}
         self._next_job_id = FIRST_JOB_ID
         self._update_sequence = 0
-        # Per job type, the next jobs' scripts: (statuses, finish_after, timeline).
-        self._queued_scripts: dict[str, deque[tuple[tuple[str, ...], float | None, tuple[tuple[str, float], ...]]]] = {}
+        # Per job type, the next jobs' scripts: (statuses, finish_after, timeline); per
+        # (connection, job type), scripts that the connection's next jobs take first.
+        self._queued_scripts: dict[str, deque[_Script]] = {}
+        self._connection_scripts: dict[tuple[str, str], deque[_Script]] = {}
+        # The most jobs unfinished at once (pending, queued, running or incomplete), overall
+        # and per workspace: what bounds on concurrency are checked against.
+        self._most_unfinished_jobs = 0
+        self._most_unfinished_jobs_by_workspace: dict[str, int] = {}
         self._faults: dict[str, deque[Fault]] = {operation: deque() for operation in OPERATION_IDS}
         # token -> number (1, 2, ...) used in redacted markers; kept after expiry.
         self._token_numbers: dict[str, int] = {}
@@ -591,18 +666,35 @@ class AirbyteStub:
 
     # ---- test controls ----
 
-    def script(self, job_type: str, statuses: Sequence[str], *, allow_unknown: bool = False, finish_after: float | None = None) -> None:
+    def script(
+        self,
+        job_type: str,
+        statuses: Sequence[str],
+        *,
+        allow_unknown: bool = False,
+        finish_after: float | None = None,
+        connection_id: str | None = None,
+    ) -> None:
         """Statuses of the next job created of `job_type` (queued: one script per job); each
         poll moves it one step on. A sync that makes several attempts is scripted with
         `incomplete` between them (`["running", "incomplete", "running", "succeeded"]`).
         `allow_unknown` lets a script use a status Airbyte does not define (yet), to test
         how a client copes with one; such responses no longer match the OpenAPI spec.
-        `finish_after` overrides how long the job takes to end by itself when not polled."""
+        `finish_after` overrides how long the job takes to end by itself when not polled.
+        With `connection_id`, the script is that connection's next job of the type (taken
+        before the scripts of any connection): how one connection of a fleet is made to fail."""
         checked = _checked_script(job_type, statuses, allow_unknown=allow_unknown)
-        with self._lock:
-            self._queued_scripts.setdefault(job_type, deque()).append((checked, finish_after, ()))
+        self._queue_script(job_type, (checked, finish_after, ()), connection_id)
 
-    def script_timed(self, job_type: str, timeline: Sequence[tuple[str, float]]) -> None:
+    def _queue_script(self, job_type: str, script: _Script, connection_id: str | None) -> None:
+        with self._lock:
+            if connection_id is None:
+                self._queued_scripts.setdefault(job_type, deque()).append(script)
+            else:
+                stored_type = "reset" if job_type == "clear" else job_type
+                self._connection_scripts.setdefault((_canonical_uuid(connection_id), stored_type), deque()).append(script)
+
+    def script_timed(self, job_type: str, timeline: Sequence[tuple[str, float]], *, connection_id: str | None = None) -> None:
         """The next job of `job_type` follows the clock, not its polls: each (status, seconds)
         holds for that many seconds, then the next begins; the last one stays. For long jobs
         under a test's clock, e.g. `[("running", 30 * 86400), ("succeeded", 0)]`."""
@@ -613,8 +705,7 @@ class AirbyteStub:
                 raise ValueError(f"a timeline's seconds must not be negative, got {seconds}")
             begins.append((status, offset))
             offset += seconds
-        with self._lock:
-            self._queued_scripts.setdefault(job_type, deque()).append((statuses, None, tuple(begins)))
+        self._queue_script(job_type, (statuses, None, tuple(begins)), connection_id)
 
     def start_running_job(self, connection_id: str, job_type: str = "sync") -> int:
         """A job of `connection_id` that runs until cancelled, as one Airbyte's scheduler or
@@ -631,6 +722,7 @@ class AirbyteStub:
             )
             self._next_job_id += 1
             self._jobs[job.job_id] = job
+            self._note_unfinished_jobs()
             return job.job_id
 
     def set_connection_status(self, connection_id: str, status: str) -> None:
@@ -639,7 +731,67 @@ class AirbyteStub:
         if status not in CONNECTION_STATUSES:
             raise ValueError(f"connection status must be one of {CONNECTION_STATUSES}, got {status!r}")
         with self._lock:
-            self._connection_statuses[_canonical_uuid(connection_id)] = status
+            self._connection(_canonical_uuid(connection_id), create=True).status = status
+
+    def add_connection(
+        self,
+        connection_id: str,
+        *,
+        status: str = "active",
+        workspace_id: str = WORKSPACE_ID,
+        tags: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """A connection that exists (even when `known_connections` did not name it), in a
+        workspace, carrying the workspace's tags named in `tags`; listConnections lists it.
+        Its ConnectionResponse body."""
+        if status not in CONNECTION_STATUSES:
+            raise ValueError(f"connection status must be one of {CONNECTION_STATUSES}, got {status!r}")
+        for name, value in (("connection_id", connection_id), ("workspace_id", workspace_id)):
+            if not _UUID_PATTERN.fullmatch(value):
+                raise ValueError(f"{name} must be a UUID, got {value!r}")
+        if isinstance(tags, str):
+            raise TypeError("tags must be a sequence of tag names, not a single string")
+        connection_id, workspace_id = _canonical_uuid(connection_id), _canonical_uuid(workspace_id)
+        with self._lock:
+            self._forgotten_connections.discard(connection_id)
+            if self._known_connections is not None:
+                self._known_connections.add(connection_id)
+            self._workspaces.add(workspace_id)
+            connection = self._connection(connection_id, create=True)
+            connection.status, connection.workspace_id = status, workspace_id
+            connection.tags = tuple(self._tag(name, workspace_id) for name in dict.fromkeys(tags))
+            return connection.to_response()
+
+    def add_workspace(self, workspace_id: str) -> None:
+        """A workspace that exists though none of its connections was described, so that
+        listConnections lists it (empty) rather than refusing it as unknown."""
+        if not _UUID_PATTERN.fullmatch(workspace_id):
+            raise ValueError(f"workspace_id must be a UUID, got {workspace_id!r}")
+        with self._lock:
+            self._workspaces.add(_canonical_uuid(workspace_id))
+
+    def tag_id(self, name: str, workspace_id: str = WORKSPACE_ID) -> str:
+        """The id of the tag `name` of a workspace (see `tag_id` of this module)."""
+        return tag_id(name, workspace_id)
+
+    @property
+    def connections(self) -> dict[str, dict[str, Any]]:
+        """The described connections as ConnectionResponse bodies, by connectionId (a copy)."""
+        with self._lock:
+            return {cid: record.to_response() for cid, record in self._connections.items() if self._known(cid)}
+
+    @property
+    def most_unfinished_jobs(self) -> int:
+        """The most jobs that were unfinished at one time (pending, queued, running or
+        incomplete), across every connection: what a bound on concurrency is checked against."""
+        with self._lock:
+            return self._most_unfinished_jobs
+
+    @property
+    def most_unfinished_jobs_by_workspace(self) -> dict[str, int]:
+        """The same, per workspace (a copy); a workspace that never had a job is absent."""
+        with self._lock:
+            return dict(self._most_unfinished_jobs_by_workspace)
 
     def forget_connection(self, connection_id: str) -> None:
         """Make `connection_id` unknown: createJob for it answers 404 from now on."""
@@ -693,6 +845,37 @@ class AirbyteStub:
         with self._lock:
             self._calls.clear()
 
+    def _connection(self, connection_id: str, *, create: bool = False) -> _Connection:
+        """The record of a connection (one in the default workspace, active and untagged if
+        none was described; stored only with `create`)."""
+        record = self._connections.get(connection_id)
+        if record is None:
+            record = _Connection(connection_id)
+            if create:
+                self._connections[connection_id] = record
+        return record
+
+    def _tag(self, name: str, workspace_id: str) -> Tag:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"a tag name must be a non-empty string, got {name!r}")
+        key = (workspace_id, name)
+        if key not in self._tags:
+            color = TAG_COLORS[len(self._tags) % len(TAG_COLORS)]
+            self._tags[key] = Tag(tag_id(name, workspace_id), name, color, workspace_id)
+        return self._tags[key]
+
+    def _note_unfinished_jobs(self) -> None:
+        """After a job was created: the jobs unfinished now, if more than ever before (the
+        count only grows when a job is created, so this sees every peak)."""
+        unfinished = [job for job in self._jobs.values() if job.status not in TERMINAL_STATUSES]
+        self._most_unfinished_jobs = max(self._most_unfinished_jobs, len(unfinished))
+        by_workspace: dict[str, int] = {}
+        for job in unfinished:
+            workspace = self._connection(job.connection_id).workspace_id
+            by_workspace[workspace] = by_workspace.get(workspace, 0) + 1
+        for workspace, count in by_workspace.items():
+            self._most_unfinished_jobs_by_workspace[workspace] = max(self._most_unfinished_jobs_by_workspace.get(workspace, 0), count)
+
     # ---- request handling ----
 
     def _handle(self, handler: _RequestHandler) -> None:
@@ -715,7 +898,8 @@ class AirbyteStub:
 
     def _read_request(self, handler: _RequestHandler) -> _Request | None:
         split = urlsplit(handler.path)
-        query = {name: values[0] for name, values in parse_qs(split.query, keep_blank_values=True).items()}
+        query_values = parse_qs(split.query, keep_blank_values=True)
+        query = {name: values[0] for name, values in query_values.items()}
         try:
             length = int(handler.headers.get("Content-Length") or 0)
         except ValueError:
@@ -737,6 +921,7 @@ class AirbyteStub:
             body=_parse_body(raw_body, handler.headers.get("Content-Type")),
             authorization=handler.headers.get("Authorization"),
             allowed_methods=allowed,
+            query_values=query_values,
         )
 
     def _route(self, method: str, full_path: str) -> tuple[str, str | None, dict[str, str], tuple[str, ...]]:
@@ -753,6 +938,9 @@ class AirbyteStub:
             return path, routes.get(method), {"jobId": segments[1]}, tuple(routes)
         if path == "/applications/token":
             routes = {"POST": CREATE_ACCESS_TOKEN}
+            return path, routes.get(method), {}, tuple(routes)
+        if path == "/connections":
+            routes = {"GET": LIST_CONNECTIONS}
             return path, routes.get(method), {}, tuple(routes)
         if len(segments) == 2 and segments[0] == "connections" and segments[1] and not path.endswith("/"):
             routes = {"GET": GET_CONNECTION}
@@ -808,6 +996,8 @@ class AirbyteStub:
                     return _json_response(200, self._get_job(request))
                 if request.operation_id == CANCEL_JOB:
                     return _json_response(200, self._cancel_job(request))
+                if request.operation_id == LIST_CONNECTIONS:
+                    return _json_response(200, self._list_connections(request))
                 return _json_response(200, self._list_jobs(request))
         except _Reply as reply:
             return _json_response(reply.status, reply.body, reply.headers)
@@ -907,18 +1097,75 @@ class AirbyteStub:
         connection_id = _canonical_uuid(raw_id)
         if not self._known(connection_id):
             raise _problem_reply(RESOURCE_NOT_FOUND, {"resourceType": "connection", "resourceId": connection_id})
-        return {
-            "connectionId": connection_id,
-            "name": f"Connection {connection_id[:8]}",
-            "sourceId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"source:{connection_id}")),
-            "destinationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"destination:{connection_id}")),
-            "workspaceId": WORKSPACE_ID,
-            "status": self._connection_statuses.get(connection_id, "active"),
-            "schedule": {"scheduleType": "manual"},
-            "configurations": {"streams": []},
-            "createdAt": 1_700_000_000,
-            "tags": [],
-        }
+        return self._connection(connection_id).to_response()
+
+    # listConnections as Airbyte's server answers it. Read in airbytehq/airbyte-platform (commit
+    # 310e6cb) and in the Micronaut it runs on (micronaut-projects/micronaut-core), not run live:
+    # - Array parameters (Micronaut's QueryValueArgumentBinder and DefaultMutableConversionService):
+    #   a parameter given once is split on commas (`workspaceIds=a,b`); given several times, each
+    #   value is one UUID (`workspaceIds=a&workspaceIds=b`), so a repeated value holding a comma is
+    #   not a UUID. An empty value is skipped. A value that is not a UUID, a limit or offset that is
+    #   not an integer, or a limit given twice fails conversion: 400 with Micronaut's own error body
+    #   (airbyte-platform has no handler of its own for it).
+    # - limit 1..100 (default 20) and offset >= 0 are bean-validation bounds on the generated
+    #   controller (airbyte-api/server-api/src/main/openapi/config.yaml, kotlin-server jaxrs-spec
+    #   templates): out of range, InvalidInputExceptionHandler (airbyte-commons-server .../errors/
+    #   handlers/InvalidInputExceptionHandler.kt) answers 400 with only {"errorId"}.
+    # - includeDeleted is true for true, yes, y or on (any case), false for anything else.
+    # - Workspaces (airbyte-server .../publicapi/controllers/ConnectionsController.kt): given ones
+    #   need the workspace_reader role, else 403 forbidden (RoleResolver.requireRole); so an unknown
+    #   workspace is 403 for any caller but an instance admin (who gets an empty page). None given:
+    #   every workspace the caller may read (publicapi/services/ConnectionService.kt).
+    # - Filter (airbyte-data .../jooq/ConnectionServiceJooqImpl.kt listWorkspaceStandardSyncs-
+    #   LimitOffsetPaginated): the source's workspace in workspaceIds; a connection with ANY of the
+    #   tagIds (a join on connection_tag, grouped by connection: each connection once); deleted means
+    #   status deprecated, left out unless includeDeleted. Inactive and locked ones are listed.
+    # - Order: the query has no ORDER BY, so pages come in database order (not promised stable
+    #   between pages); the handler then regroups each page by workspace (ConnectionsHandler.kt
+    #   listConnectionsForWorkspaces, a HashMap of workspace to connections). The stub pages in the
+    #   order connections were described and groups each page by workspace in order of appearance.
+    # - next and previous (publicapi/mappers/ConnectionsResponseMapper.kt, PaginationMapper.kt):
+    #   always present as strings, "" when absent (Jackson NON_ABSENT). next is set whenever the page
+    #   is not empty (even the last one), to <api host>/v1/connections?includeDeleted=..&
+    #   workspaceIds=a%2Cb&limit=L&offset=O+L: includeDeleted always, workspaceIds only if given
+    #   (comma-joined, URL-encoded), tagIds never, so following next drops a tag filter. previous is
+    #   "" at offset 0, else offset max(O-L, 0) on the same builder after next: limit appears twice
+    #   (Micronaut's UriBuilder.queryParam appends), which the server then refuses (400) if followed.
+    #   The api host of a self-managed Airbyte is <airbyteUrl>/api/public, so the links start with
+    #   the stub's base URL.
+    def _list_connections(self, request: _Request) -> dict[str, Any]:
+        workspace_ids = _uuid_list_parameter(request, "workspaceIds")
+        tag_ids = set(_uuid_list_parameter(request, "tagIds"))
+        include_deleted = _single_value(request, "includeDeleted", "false").lower() in ("true", "yes", "y", "on")
+        limit = _validated_int(request, "limit", default=20, minimum=1, maximum=100)
+        offset = _validated_int(request, "offset", default=0, minimum=0, maximum=None)
+        unknown = [workspace for workspace in workspace_ids if workspace not in self._workspaces]
+        if unknown:
+            raise _problem_reply(
+                FORBIDDEN, {"message": "Caller does not have the required workspace_reader permissions to access the resource(s)."}
+            )
+        scope = set(workspace_ids) or self._workspaces
+        matching = [
+            connection
+            for connection_id, connection in self._connections.items()
+            if self._known(connection_id)
+            and connection.workspace_id in scope
+            and (include_deleted or connection.status != DELETED_STATUS)
+            and (not tag_ids or any(tag.tag_id in tag_ids for tag in connection.tags))
+        ]
+        page = matching[offset : offset + limit]
+        workspaces_in_order = list(dict.fromkeys(connection.workspace_id for connection in page))
+        page.sort(key=lambda connection: workspaces_in_order.index(connection.workspace_id))
+        link: list[tuple[str, str | int]] = [("includeDeleted", "true" if include_deleted else "false")]
+        if workspace_ids:
+            link.append(("workspaceIds", ",".join(workspace_ids)))
+        next_url = self._connections_url([*link, ("limit", limit), ("offset", offset + limit)]) if page else ""
+        limits = [("limit", limit)] * (2 if page else 1)
+        previous_url = self._connections_url([*link, *limits, ("offset", max(offset - limit, 0))]) if offset else ""
+        return {"previous": previous_url, "next": next_url, "data": [connection.to_response() for connection in page]}
+
+    def _connections_url(self, parameters: list[tuple[str, str | int]]) -> str:
+        return f"{self.url}/connections?{urlencode(parameters)}"
 
     # ---- jobs ----
 
@@ -946,7 +1193,7 @@ class AirbyteStub:
         stored_type = "reset" if job_type == "clear" else job_type  # stored as reset_connection
         running = self._running(connection_id)
         if stored_type == "sync":
-            if self._connection_statuses.get(connection_id, "active") != "active":
+            if self._connection(connection_id).status != "active":
                 raise _problem_reply(STATE_CONFLICT, {"message": f"Connection {connection_id} is not active; it cannot be synced."})
             if running:
                 raise _problem_reply(
@@ -957,7 +1204,11 @@ class AirbyteStub:
             for job in running:
                 job.cancelled_by_client = True
                 job.set_status("cancelled", self._next_update_sequence())
-        queued = self._queued_scripts.get(stored_type) or self._queued_scripts.get(job_type)
+        queued = (
+            self._connection_scripts.get((connection_id, stored_type))
+            or self._queued_scripts.get(stored_type)
+            or self._queued_scripts.get(job_type)
+        )
         script, finish_after, timeline = queued.popleft() if queued else (self._default_scripts[stored_type], None, ())
         now = self._clock()
         job = _Job(
@@ -977,6 +1228,7 @@ class AirbyteStub:
         )
         self._next_job_id += 1
         self._jobs[job.job_id] = job
+        self._note_unfinished_jobs()
         return job.to_response()
 
     def _find_job(self, request: _Request) -> _Job:
@@ -1070,14 +1322,19 @@ class AirbyteStub:
 def serve(port: int, host: str = "127.0.0.1", prepare: Callable[[AirbyteStub], None] | None = None, **kwargs: Any) -> None:
     """Run the stub in the foreground until interrupted (Ctrl-C).
 
-    Prints one line with the base URL. `kwargs` go to `AirbyteStub`; `prepare` sets the
-    started stub up (a scenario) before the line is printed.
+    Prints one line with the base URL, then one per tag of the described connections with
+    its id. `kwargs` go to `AirbyteStub`; `prepare` sets the started stub up (a scenario)
+    before the lines are printed.
     """
     stub = AirbyteStub(host=host, port=port, **kwargs)
     stub.start()
     if prepare is not None:
         prepare(stub)
     print(f"Airbyte stub listening on {stub.url}", flush=True)
+    # The fleet's selection is by id: say which id each tag a scenario named has.
+    tags = {tag["tagId"]: tag for connection in stub.connections.values() for tag in connection["tags"]}
+    for tag in tags.values():
+        print(f"Tag {tag['name']} of workspace {tag['workspaceId']}: tagId {tag['tagId']}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -1150,6 +1407,8 @@ def _resource_of(request: _Request) -> dict[str, str]:
         return {"resourceType": "connection", "resourceId": str(connection_id or "")}
     if request.operation_id == LIST_JOBS:
         return {"resourceType": "connection", "resourceId": request.query.get("connectionId", "")}
+    if request.operation_id == LIST_CONNECTIONS:
+        return {"resourceType": "workspace", "resourceId": request.query.get("workspaceIds", "").split(",")[0]}
     if "connectionId" in request.path_params:
         return {"resourceType": "connection", "resourceId": request.path_params["connectionId"]}
     return {"resourceType": "application", "resourceId": ""}
@@ -1168,6 +1427,45 @@ def _int_parameter(
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise _problem_reply(BAD_REQUEST, {"message": f"{name} must be {bounds}."})
+    return value
+
+
+def _conversion_error(name: str, value: str, reason: str) -> _Reply:
+    """What Micronaut answers when a query value does not convert to the parameter's type."""
+    message = f"Failed to convert argument [{name}] for value [{value}] due to: {reason}"
+    return _Reply(400, {"message": "Bad Request", "_embedded": {"errors": [{"message": message}]}})
+
+
+def _uuid_list_parameter(request: _Request, name: str) -> list[str]:
+    """An array of UUIDs: one value split on commas, or several values of one UUID each."""
+    given = request.query_values.get(name, [])
+    items = given[0].split(",") if len(given) == 1 else given
+    found = []
+    for item in items:
+        if not item:
+            continue
+        if not _UUID_PATTERN.fullmatch(item):
+            raise _conversion_error(name, item, f"Invalid UUID string: {item}")
+        found.append(_canonical_uuid(item))
+    return found
+
+
+def _single_value(request: _Request, name: str, default: str) -> str:
+    given = request.query_values.get(name, [])
+    if len(given) > 1:
+        raise _conversion_error(name, str(given), "Cannot convert an iterable with more than 1 value to a non collection object")
+    return given[0] if given and given[0] else default
+
+
+def _validated_int(request: _Request, name: str, *, default: int, minimum: int, maximum: int | None) -> int:
+    """An integer parameter with bean-validation bounds: 400 {"errorId"} when out of them."""
+    raw = _single_value(request, name, str(default))
+    # What Java's Integer.valueOf takes: no blanks or underscores, and within 32 bits.
+    if not _JAVA_INTEGER.fullmatch(raw) or not -(2**31) <= int(raw) < 2**31:
+        raise _conversion_error(name, raw, f'For input string: "{raw}"')
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise _Reply(400, {"errorId": str(uuid.uuid4())})
     return value
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from airbyte_resync import scenario
-from airbyte_resync.stub import Fault
+from airbyte_resync.stub import WORKSPACE_ID, Fault, tag_id
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "scenarios" / "busy-and-inactive.yaml"
 BUSY = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
@@ -83,3 +83,51 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_anything_listens():
     assert done.returncode == 2 and done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("airbyte-resync: error: --fault 'getJob': write OPERATION=FAULT")
+
+
+TAGGED = Path(__file__).parents[1] / "fixtures" / "scenarios" / "workspaces-and-tags.yaml"
+OTHER_WORKSPACE = "2c1d0e9f-8a7b-4c6d-9e5f-4a3b2c1d0e9f"
+TAGGED_INACTIVE = "7d3e5f60-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+
+
+def test_a_scenarios_connections_have_workspaces_tags_and_their_own_jobs():
+    played = scenario.parse(scenario.load(TAGGED), str(TAGGED))
+    with played.stub() as stub:
+        played.start_playing(stub)
+        finance = stub.tag_id("finance")
+        listed = requests.get(f"{stub.url}/connections", params={"tagIds": finance}, timeout=10).json()["data"]
+        assert [(item["connectionId"], item["status"]) for item in listed] == [(BUSY, "active"), (TAGGED_INACTIVE, "inactive")]
+        assert [tag["name"] for tag in listed[0]["tags"]] == ["finance", "nightly"]
+        other = requests.get(f"{stub.url}/connections/{INACTIVE}", timeout=10).json()
+        assert other["workspaceId"] == OTHER_WORKSPACE and other["tags"][0]["tagId"] == stub.tag_id("finance", OTHER_WORKSPACE)
+        sync = requests.post(f"{stub.url}/jobs", json={"connectionId": INACTIVE, "jobType": "sync"}, timeout=10).json()
+        assert requests.get(f"{stub.url}/jobs/{sync['jobId']}", timeout=10).json()["status"] == "failed"
+
+
+def test_a_described_connections_problems_are_named_with_their_field():
+    with pytest.raises(scenario.ScenarioError) as raised:
+        scenario.parse({"connections": {BUSY: {"status": "asleep", "workspace": "nope", "tags": [1], "sync": [["bogus"]], "color": "red"}}})
+    message = str(raised.value)
+    for named in (f"connections.{BUSY}: color: unknown", f"connections.{BUSY}: 'asleep' is not a status", f"connections.{BUSY}.workspace: 'nope'",
+                  f"connections.{BUSY}.tags: a list of tag names", f"connections.{BUSY}.sync[0]: bogus"):
+        assert named in message
+
+
+def test_the_stub_command_places_connections_in_workspaces_with_tags_and_their_own_outcomes():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AIRBYTE_")}
+    process = subprocess.Popen([str(CLI), "stub", "--port", "0", "--connection", f"{BUSY}@{OTHER_WORKSPACE}#finance#nightly",
+                                "--connection", f"{INACTIVE}=inactive#finance", "--sync", f"{BUSY}=running,failed", "--sync", "running,cancelled"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        url = process.stdout.readline().split()[-1]
+        tag_lines = [process.stdout.readline().strip() for _ in range(3)]
+        assert tag_lines == [f"Tag finance of workspace {OTHER_WORKSPACE}: tagId {tag_id('finance', OTHER_WORKSPACE)}",
+                             f"Tag nightly of workspace {OTHER_WORKSPACE}: tagId {tag_id('nightly', OTHER_WORKSPACE)}",
+                             f"Tag finance of workspace {WORKSPACE_ID}: tagId {tag_id('finance')}"]
+        listed = requests.get(f"{url}/connections", params={"workspaceIds": OTHER_WORKSPACE}, timeout=10).json()["data"]
+        assert [item["connectionId"] for item in listed] == [BUSY]
+        busy_sync = requests.post(f"{url}/jobs", json={"connectionId": BUSY, "jobType": "sync"}, timeout=10).json()
+        assert requests.get(f"{url}/jobs/{busy_sync['jobId']}", timeout=10).json()["status"] == "failed"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
