@@ -10,8 +10,10 @@ and its functions are deployed together, from one build, so a function reads exa
 own version and refuses any other with `PayloadVersionMismatch`: a payload of another
 version comes from a state machine of another deployment, and guessing what it means
 would do the wrong thing quietly. The version goes up with every change a function of
-the other build could misread: a field added, removed or renamed, or its meaning or shape
-changed. The answer has no version of its own: it is read by the state machine that sent
+the other build could misread: a field removed or renamed, or its meaning or shape
+changed, or a field added that changes what a payload without it means. A field written
+only when a document asks for it (`pages`) keeps the version: a function of an earlier
+build refuses it by name, as every field it does not know. The answer has no version of its own: it is read by the state machine that sent
 the payload, so it changes with the payload's version.
 
 A malformed payload (a field missing, of the wrong type, or not a field of this version)
