@@ -4,7 +4,8 @@ step's source description, and evaluate the criteria Step Functions cannot.
 The server URL comes from the environment: `SERVER_URL_<SOURCE>` (the source name
 upper-cased, every other character than a letter or digit made `_`), else `SERVER_URL`.
 The event is read as a step payload (arazzo_runtime.payload) and checked, its criteria
-compiled, before anything is sent.
+compiled, before anything is sent. A step with `x-pages` sends one request per page and
+answers them as one (arazzo_runtime.pages).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from arazzo_runtime.errors import LoopAgain, OperationError, ServerUrlMissing
 from arazzo_runtime.evaluate import CriterionError
 from arazzo_runtime.http import perform
 from arazzo_runtime.observability import logger, metrics
+from arazzo_runtime.pages import perform_pages
 from arazzo_runtime.payload import StepAnswer, parse_payload
 from arazzo_runtime.step import check_criteria, step_answer
 
@@ -32,7 +34,9 @@ def lambda_handler(event: Any, context: Any) -> StepAnswer:
         payload = parse_payload(event)
         logger.append_keys(step=payload.step, source=payload.source, operationId=payload.operation_id)
         check_criteria(payload)
-        response = perform(payload.request, server_url(payload.source))
+        url = server_url(payload.source)
+        # A step with x-pages lists every page, and answers them as one response.
+        response = perform(payload.request, url) if payload.pages is None else perform_pages(payload.step, payload.pages, payload.request, url)
         result = step_answer(response, payload)
     except LoopAgain:
         # Not a failure: a loop in the Task's own Retry goes on (x-loop mode retry).

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from arazzo_runtime.payload import DEFAULT_MAX_PAGES as PAYLOAD_DEFAULT_MAX_PAGES
 from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
@@ -24,6 +25,8 @@ DEFAULT_RETRY_LIMIT = 1
 # A backward goto without x-loop, and an x-loop without these fields.
 DEFAULT_LOOP_WAIT_SECONDS = 30
 DEFAULT_LOOP_ERROR = "LoopLimitExceeded"
+# An x-pages without maxPages: the payload contract's default, so both sides agree.
+DEFAULT_MAX_PAGES = PAYLOAD_DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,22 @@ class LoopSpec:
     backoff_rate: float = 1.1
     max_delay_seconds: int | None = 300
     on_limit: str = "fail"  # fail (the x-loop error) | end (the workflow ends, with its outputs)
+
+
+@dataclass(frozen=True)
+class PagesSpec:
+    """`x-pages` on a step that performs an operation: its function follows every page and
+    the step sees one response whose array at `items` holds every page's items. By offset
+    (`offset`, `limit`: query parameter names) or by link (`next`: a JSON Pointer to the
+    next page's URL); `select` keeps only these members of each item."""
+
+    items: str
+    location: Location
+    offset: str | None = None
+    limit: str | None = None
+    next: str | None = None
+    select: tuple[str, ...] = ()
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,7 @@ class Step:
     location: Location
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
     retry: tuple[RetryPolicy, ...] | None = None  # the step's own x-task-retry, replacing the workflow's
+    pages: PagesSpec | None = None  # x-pages: the step lists every page
 
 
 @dataclass(frozen=True)
@@ -241,6 +261,7 @@ class _Builder:
             location=locate(where),
             field_locations={key: locate(f"{where}/{key}") for key in raw},
             retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
+            pages=_pages(raw["x-pages"], locate(f"{where}/x-pages")) if "x-pages" in raw else None,
         )
 
     def actions(self, raw: dict[str, Any], kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
@@ -356,3 +377,9 @@ def _retry(raw: dict[str, Any], location: Location) -> RetryPolicy:
     if "backoff_rate" in given:
         given["backoff_rate"] = float(given["backoff_rate"])
     return RetryPolicy(errors=tuple(raw["errors"]), location=location, **given)
+
+
+def _pages(raw: dict[str, Any], location: Location) -> PagesSpec:
+    """The x-pages as written; what it leaves out takes PagesSpec's defaults."""
+    given = {field: raw[key] for key, field in (("offset", "offset"), ("limit", "limit"), ("next", "next"), ("maxPages", "max_pages")) if key in raw}
+    return PagesSpec(items=raw["items"], location=location, select=tuple(raw.get("select") or ()), **given)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from arazzo_sfn.loader import LoadedFile
 
@@ -20,6 +21,7 @@ class Operation:
     method: str  # upper case
     path: str  # template, e.g. /jobs/{jobId}
     path_parameters: tuple[str, ...]
+    query_parameters: tuple[str, ...] = ()  # the query parameters it declares (its path item's too)
 
 
 def index_operations(source_name: str, source: LoadedFile) -> dict[str, Operation]:
@@ -36,7 +38,26 @@ def _operations(source_name: str, source: LoadedFile) -> Iterator[Operation]:
             operation = item.get(method)
             if isinstance(operation, dict):
                 operation_id = operation.get("operationId") if isinstance(operation.get("operationId"), str) else None
-                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)))
+                query = _query_parameters(source, [*(item.get("parameters") or []), *(operation.get("parameters") or [])])
+                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)), query)
+
+
+def _query_parameters(source: LoadedFile, parameters: list[Any]) -> tuple[str, ...]:
+    """The names of the query parameters among these, a local `$ref` followed."""
+    names: list[str] = []
+    for parameter in parameters:
+        if isinstance(parameter, dict) and str(parameter.get("$ref", "")).startswith("#/"):
+            parameter = _local(source.data, parameter["$ref"])
+        if isinstance(parameter, dict) and parameter.get("in") == "query" and isinstance(parameter.get("name"), str):
+            names.append(parameter["name"])
+    return tuple(dict.fromkeys(names))
+
+
+def _local(data: Any, reference: str) -> Any:
+    for token in reference[2:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        data = data.get(token) if isinstance(data, dict) else None
+    return data
 
 
 def resolve_operation_path(reference: str, sources: dict[str, LoadedFile]) -> Operation:

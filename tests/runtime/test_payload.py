@@ -19,8 +19,10 @@ from arazzo_runtime import payload as contract
 from arazzo_runtime.errors import InvalidRequest, LoopAgain, PayloadVersionMismatch
 from arazzo_runtime.evaluate import Response
 from arazzo_runtime.payload import (
+    DEFAULT_MAX_PAGES,
     PAYLOAD_VERSION,
     Keep,
+    Pages,
     PayloadTemplate,
     RetryLoop,
     RetryLoopTemplate,
@@ -432,6 +434,58 @@ def test_a_retry_loop_goes_on_while_its_criteria_hold_and_its_bound_is_not_reach
     assert answer["loops"] == {"poll_notDone": {"iterations": 3, "total": 3}}
 
 
+# ---------------------------------------------------------------- pages (x-pages)
+
+
+def with_pages(pages: Any) -> dict[str, Any]:
+    event = full_payload()
+    event["pages"] = pages
+    return event
+
+
+def test_pages_are_read_with_their_defaults_and_written_back_as_read():
+    by_offset = parse_payload(with_pages({"items": "/data", "offset": "offset", "limit": "limit", "select": ["/id"]})).pages
+    by_link = parse_payload(with_pages({"items": "", "next": "/links/next", "maxPages": 3})).pages
+
+    assert by_offset == Pages(items="/data", offset="offset", limit="limit", select=("/id",), max_pages=DEFAULT_MAX_PAGES)
+    assert by_link == Pages(items="", next="/links/next", max_pages=3)
+    assert by_offset.to_json() == {"items": "/data", "offset": "offset", "limit": "limit", "select": ["/id"], "maxPages": DEFAULT_MAX_PAGES}
+    assert parse_payload(with_pages(by_link.to_json())).pages == by_link
+    assert parse_payload(full_payload()).pages is None
+
+
+@pytest.mark.parametrize(
+    ("pages", "field", "problem"),
+    [
+        pytest.param([], "pages", "must be a JSON object", id="array"),
+        pytest.param({"offset": "offset"}, "pages.items", "must be a JSON Pointer string, not null", id="no-items"),
+        pytest.param({"items": "data", "offset": "offset"}, "pages.items", "starts with '/'", id="items-not-a-pointer"),
+        pytest.param({"items": "/data"}, "pages", "one of the two", id="neither"),
+        pytest.param({"items": "/data", "offset": "offset", "next": "/next"}, "pages", "one of the two", id="both"),
+        pytest.param({"items": "/data", "next": "/next", "limit": "limit"}, "pages.limit", "belongs with offset", id="limit-without-offset"),
+        pytest.param({"items": "/data", "offset": ""}, "pages.offset", "must be a non-empty string", id="offset-empty"),
+        pytest.param({"items": "/data", "offset": "offset", "select": ["id"]}, "pages.select.0", "starts with '/'", id="select-not-a-pointer"),
+        pytest.param({"items": "/data", "offset": "offset", "maxPages": 0}, "pages.maxPages", "at least 1", id="no-pages"),
+        pytest.param({"items": "/data", "offset": "offset", "every": 1}, "pages", "does not know: every", id="unknown-field"),
+    ],
+)
+def test_malformed_pages_are_refused_naming_their_field(pages, field, problem):
+    with pytest.raises(InvalidRequest, match=re.escape(problem)) as raised:
+        parse_payload(with_pages(pages))
+    assert str(raised.value).startswith(f"poll: {field}")
+
+
+def test_the_template_writes_the_pages_the_function_reads():
+    pages = Pages(items="/data", offset="offset", limit="limit", max_pages=5)
+    written = PayloadTemplate(step="list", operation_id="listItems", source="catalog", request={"method": "GET", "path": "/items"}, pages=pages).to_asl()
+
+    assert written["pages"] == {"items": "/data", "offset": "offset", "limit": "limit", "maxPages": 5}
+    written.update({"executionId": EXECUTION_ID, "attempt": 0, "executionStartTime": "2026-12-01T09:00:00Z"})
+    for key in ("executionId.$", "attempt.$", "executionStartTime.$"):
+        del written[key]
+    assert parse_payload(written).pages == pages
+
+
 # ---------------------------------------------------------------- the documentation
 
 
@@ -450,9 +504,10 @@ def documented_fields(heading: str) -> set[str]:
         ("### A criterion (`evaluate`, `keep.success`)", contract.CRITERION_FIELDS),
         ("### `keep`", contract.KEEP_FIELDS),
         ("### `loopAgain`", contract.LOOP_AGAIN_FIELDS),
+        ("### `pages`", contract.PAGES_FIELDS),
         ("## The answer", set(contract.StepAnswer.__annotations__)),
     ],
-    ids=["payload", "request", "criterion", "keep", "loopAgain", "answer"],
+    ids=["payload", "request", "criterion", "keep", "loopAgain", "pages", "answer"],
 )
 def test_the_documentation_describes_every_field_and_no_other(heading, fields):
     assert documented_fields(heading) == set(fields)

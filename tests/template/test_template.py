@@ -43,7 +43,7 @@ POWERTOOLS_LAYER_ARN = "arn:aws-us-gov:lambda:us-gov-west-1:165093116878:layer:A
 STATE_MACHINE = "ResetAndResyncStateMachine"
 # wait-for-job: the child state machine the run starts to watch each job.
 CHILD_STATE_MACHINE = "WaitForJobStateMachine"
-FUNCTIONS = ("GetConnectionFunction", "ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction")
+FUNCTIONS = ("GetConnectionFunction", "ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction", "ListConnectionsFunction")
 # Not workflow steps: one reacts to aborted and timed-out executions, the other starts one
 # execution per reset-request event. EventBridge invokes both asynchronously.
 CANCEL_FUNCTION = "CancelJobFunction"
@@ -487,8 +487,10 @@ def test_functions_share_runtime_layer_and_limits():
         assert properties["Runtime"] == "python3.12", function
         assert properties["Architectures"] == ["arm64"], function
         assert properties["Handler"] == "app.lambda_handler", function
-        # The trigger functions wait out Airbyte holding a POST /jobs for 60 s (twice, with a 401).
-        assert properties["Timeout"] == (180 if function in ("TriggerResetFunction", "TriggerResyncFunction") else 60), function
+        # The trigger functions wait out Airbyte holding a POST /jobs for 60 s (twice, with a 401);
+        # the connection listing asks for every page in one invocation.
+        expected = {"TriggerResetFunction": 180, "TriggerResyncFunction": 180, "ListConnectionsFunction": 300}.get(function, 60)
+        assert properties["Timeout"] == expected, function
         assert properties["MemorySize"] == 256, function
         assert properties["TracingConfig"] == {"Mode": "Active"}, function
         assert properties["Layers"] == [AWS_POWERTOOLS_LAYER, f"<{runtime}>", f"<{client}>"], function

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.model import DEFAULT_LOOP_ERROR, DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_RETRY_LIMIT, LoopSpec, RetryPolicy, build_workflow
+from arazzo_sfn.model import DEFAULT_LOOP_ERROR, DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_MAX_PAGES, DEFAULT_RETRY_LIMIT, LoopSpec, RetryPolicy, build_workflow
 from arazzo_sfn.validation import document_problems, extension_schema
 from arazzo_sfn.validation.extensions import EXTENSIONS
 from tests.validation.support import document, write_document
@@ -234,3 +234,72 @@ def test_every_example_of_the_documentation_satisfies_its_schema():
     assert {name for name, _ in found} == set(EXTENSIONS)
     for name, value in found:
         jsonschema.validate(value, extension_schema(name), cls=jsonschema.Draft202012Validator)
+
+
+# --- x-pages --------------------------------------------------------------------------------------
+
+PAGES_AT = "/workflows/0/steps/0/x-pages"
+
+
+def paging(pages: str, parameters: str = "[{name: offset, in: query, value: 0}, {name: limit, in: query, value: 50}]", target: str = "operationId: listPets") -> str:
+    """A step listing pets with `pages` as its x-pages."""
+    return document(f"- stepId: list\n  {target}\n  parameters: {parameters}\n  x-pages: {pages}\n")
+
+
+def test_pages_by_offset_or_by_link_with_every_field_are_valid(tmp_path):
+    assert problems_of(tmp_path, paging("{items: /data, offset: offset, limit: limit, select: [/id, /tags/0], maxPages: 10}")) == {}
+    assert problems_of(tmp_path, paging("{items: '', next: /links/next}", parameters="[]")) == {}
+
+
+@pytest.mark.parametrize(
+    ("pages", "at", "message"),
+    [
+        ("{items: /data, offset: offset, next: /next}", PAGES_AT, "x-pages pages by offset (offset, and limit) or by link (next): one of the two"),
+        ("{items: /data}", PAGES_AT, "one of the two"),
+        ("{items: /data, next: /next, limit: limit}", PAGES_AT, "one of the two"),
+        ("{offset: offset}", PAGES_AT, "'items' is a required property"),
+        ("{items: data, offset: offset}", PAGES_AT + "/items", "a JSON Pointer is '' or starts with '/'"),
+        ("{items: /data, next: next}", PAGES_AT + "/next", "next is a JSON Pointer to the next page's URL"),
+        ("{items: /data, offset: offset, maxPages: 0}", PAGES_AT + "/maxPages", "maxPages is an integer from 1 to 10000"),
+        ("{items: /data, offset: offset, pageSize: 5}", PAGES_AT, "'pageSize' was unexpected"),
+    ],
+)
+def test_a_pages_value_its_schema_refuses_is_located_at_the_field(tmp_path, pages, at, message):
+    found = problems_of(tmp_path, paging(pages))
+    assert list(found) == [at]
+    assert message in found[at] and found[at].startswith("x-pages: ")
+
+
+def test_pages_belong_on_a_step_that_performs_an_operation(tmp_path):
+    text = document(
+        "- stepId: list\n  workflowId: other\n  x-pages: {items: /data, next: /next}\n",
+        top="- workflowId: other\n  steps:\n  - {stepId: get, operationId: listPets}\n",
+    )
+    assert "x-pages belongs on a step that performs an operation; step 'list' calls a workflow" in problems_of(tmp_path, text)[PAGES_AT]
+
+
+def test_offset_and_limit_name_query_parameters_the_step_passes_or_the_operation_declares(tmp_path):
+    found = problems_of(tmp_path, paging("{items: /data, offset: start, limit: limit}", parameters="[{name: limit, in: header, value: 5}]"))
+
+    assert list(found) == [PAGES_AT + "/offset", PAGES_AT + "/limit"]
+    assert "x-pages offset 'start' is not a query parameter of step 'list': the step does not pass it and listPets does not declare it" == found[PAGES_AT + "/offset"]
+    # A workflow's query parameters go to its steps.
+    shared = document(
+        "- stepId: list\n  operationId: listPets\n  x-pages: {items: /data, offset: offset}\n",
+        workflow="parameters: [{name: offset, in: query, value: 0}]\n",
+    )
+    assert problems_of(tmp_path, shared) == {}
+
+
+def test_every_pointer_of_pages_is_read_by_the_grammar(tmp_path):
+    found = problems_of(tmp_path, paging("{items: /a~2, offset: offset, select: [/id, /b~]}"))
+
+    assert list(found) == [PAGES_AT + "/items", PAGES_AT + "/select/1"]
+    assert "in a JSON pointer '~' is written only as '~0' or '~1'" in found[PAGES_AT + "/items"]
+
+
+def test_pages_without_max_pages_take_the_payloads_default(tmp_path):
+    path = write_document(tmp_path, paging("{items: /data, offset: offset}"))
+    pages = build_workflow(load_document(path), None).steps[0].pages
+    assert pages is not None and (pages.items, pages.offset, pages.limit, pages.next, pages.select) == ("/data", "offset", None, None, ())
+    assert pages.max_pages == DEFAULT_MAX_PAGES == 100

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -142,6 +142,34 @@ class AirbyteClient:
 
     def cancel_job(self, job_id: int) -> ApiResponse:
         return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob")
+
+    def list_connections(
+        self, *, workspace_ids: Sequence[str] = (), tag_ids: Sequence[str] = (), include_deleted: bool = False, limit: int = 20, offset: int = 0,
+    ) -> ApiResponse:
+        """One page of the connections of these workspaces (every workspace the credentials
+        may read when none is given) carrying one of these tags (any when none), deleted ones
+        only with `include_deleted`: `limit` (1 to 100) connections from `offset`.
+
+        An array goes as OpenAPI's default query style says (form, exploded), the name
+        repeated: workspaceIds=a&workspaceIds=b. Airbyte's server reads it so: its public
+        API interface is generated from that description as JAX-RS (airbyte-platform,
+        airbyte-api/public-api/build.gradle.kts: kotlin-server, library jaxrs-spec), whose
+        `@QueryParam` list takes one value per occurrence, and
+        airbyte-server/src/main/kotlin/io/airbyte/server/apis/publicapi/controllers/
+        ConnectionsController.kt listConnections receives it as List<UUID>. The answer's `next` is not for
+        following: Airbyte sets it whenever the page had any connection (offset + limit)
+        and "" only after an empty page, and it leaves tagIds out
+        (.../publicapi/mappers/PaginationMapper.kt getNextUrl, ConnectionsResponseMapper.kt);
+        the next page is the next offset."""
+        params: dict[str, Any] = {
+            "workspaceIds": list(workspace_ids),
+            "tagIds": list(tag_ids),
+            # A Python bool would be sent as True; the server reads JSON's spelling.
+            "includeDeleted": "true" if include_deleted else "false",
+            "limit": int(limit),
+            "offset": int(offset),
+        }
+        return self._request("GET", "/connections", "listConnections", params=params)
 
     def list_jobs(self, **filters: Any) -> ApiResponse:
         params = {key: value for key, value in filters.items() if value is not None}

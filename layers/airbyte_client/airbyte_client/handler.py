@@ -23,7 +23,7 @@ from airbyte_client.ids import UUID_PATTERN
 from arazzo_runtime.errors import InvalidRequest, LoopAgain, OperationError
 from arazzo_runtime.evaluate import CriterionError
 from arazzo_runtime.http import prepared_body
-from arazzo_runtime.payload import LoopCounter, OperationRequest, StepAnswer, StepPayload, json_type, parse_payload
+from arazzo_runtime.payload import LoopCounter, OperationRequest, Pages, StepAnswer, StepPayload, json_type, parse_payload
 from arazzo_runtime.step import check_criteria, step_answer
 
 # No Powertools Tracer: Lambda's active tracing (Tracing: Active) records each invocation
@@ -51,6 +51,7 @@ class StepRequest:
     retrying_since: datetime | None = None  # when the run began, if this attempt is a retry
     execution_id: str | None = None  # the execution's ARN, when Step Functions invoked the step
     loop_passes: int = 0  # the passes of the step's loops so far in this execution (the payload's `loops`)
+    pages: Pages | None = None  # the step's x-pages: the function follows every page (arazzo_runtime.pages)
 
     @classmethod
     def from_payload(cls, payload: StepPayload, operation_id: str) -> StepRequest:
@@ -62,7 +63,7 @@ class StepRequest:
         request = payload.request
         return cls(
             step, operation_id, dict(request.get("pathParameters", {})), dict(request.get("query", {})), dict(request.get("headers", {})),
-            _body(step, request), _retry_start(payload), payload.execution_id, _loop_passes(payload.loops),
+            _body(step, request), _retry_start(payload), payload.execution_id, _loop_passes(payload.loops), payload.pages,
         )
 
     # --- validation helpers: each names the field and the problem, never guesses ---------
@@ -102,6 +103,31 @@ class StepRequest:
         value = self.query.get(name, maximum)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
             raise InvalidInput(f"{self.step}: query parameter {name} must be an integer from 1 to {maximum}, got {_preview(value)}")
+        return value
+
+    def query_uuids(self, name: str) -> list[str]:
+        """A list of UUIDs (one, or none when absent or null: the workflow's input left out)."""
+        value = self.query.get(name)
+        if value is None:
+            return []
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, str) or not UUID_PATTERN.fullmatch(item):
+                raise InvalidInput(f"{self.step}: query parameter {name} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
+        return [item.lower() for item in values]
+
+    def query_flag(self, name: str, default: bool = False) -> bool:
+        value = self.query.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{self.step}: query parameter {name} must be true or false, got {_preview(value)}")
+        return value
+
+    def query_offset(self, name: str = "offset") -> int:
+        value = self.query.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
+            raise InvalidInput(f"{self.step}: query parameter {name} must be an integer from 0 to {2**31 - 1}, got {_preview(value)}")
         return value
 
     def header_seconds(self, name: str, default: int | None, maximum: int = 3600) -> int | None:

@@ -52,3 +52,14 @@ class LoopAgain(Exception):
     """Not a failure: a poll loop lowered into the Task's own Retry goes on. The function
     raises it while the loop action's criteria hold; the Retrier on this error name waits
     and runs the step again (see `arazzo_runtime.step`)."""
+
+
+class PageLimitExceeded(OperationError):
+    """A step that lists every page (`x-pages`) met more pages than its `maxPages`: failed
+    rather than answer a list that would look whole and is not."""
+
+
+class UnexpectedPage(OperationError):
+    """A page of a step that lists every page (`x-pages`) is not what its `x-pages` says:
+    its body has no array at `items`, its next link is not a URL of the step's server, or
+    the step's offset or limit is not a whole number."""

@@ -10,8 +10,10 @@ and its functions are deployed together, from one build, so a function reads exa
 own version and refuses any other with `PayloadVersionMismatch`: a payload of another
 version comes from a state machine of another deployment, and guessing what it means
 would do the wrong thing quietly. The version goes up with every change a function of
-the other build could misread: a field added, removed or renamed, or its meaning or shape
-changed. The answer has no version of its own: it is read by the state machine that sent
+the other build could misread: a field removed or renamed, or its meaning or shape
+changed, or a field added that changes what a payload without it means. A field written
+only when a document asks for it (`pages`) keeps the version: a function of an earlier
+build refuses it by name, as every field it does not know. The answer has no version of its own: it is read by the state machine that sent
 the payload, so it changes with the payload's version.
 
 A malformed payload (a field missing, of the wrong type, or not a field of this version)
@@ -165,6 +167,32 @@ class RetryLoop:
     max_iterations: int | None = None
 
 
+# A step with `x-pages` that does not bound its pages follows at most this many.
+DEFAULT_MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class Pages:
+    """`x-pages`: the function follows every page of the listing and answers one response
+    whose array at `items` holds every page's items (`arazzo_runtime.pages`). Paged by
+    offset (`offset`, the query parameter that takes it, and `limit`, the one that carries
+    the page size) or by link (`next`, a JSON Pointer to the next page's URL in the body);
+    `select` keeps only these members of each item; more than `max_pages` pages fails the
+    step (`PageLimitExceeded`)."""
+
+    items: str  # a JSON Pointer to the item array in each page's body
+    offset: str | None = None
+    limit: str | None = None
+    next: str | None = None
+    select: tuple[str, ...] = ()
+    max_pages: int = DEFAULT_MAX_PAGES
+
+    def to_json(self) -> dict[str, Any]:
+        """As the payload writes it: the parts not given left out, `items` and `maxPages` always."""
+        parts: dict[str, Any] = {"offset": self.offset, "limit": self.limit, "next": self.next, "select": list(self.select)}
+        return {"items": self.items, **{name: value for name, value in parts.items() if value}, "maxPages": self.max_pages}
+
+
 @dataclass(frozen=True)
 class StepPayload:
     """A step payload, read and checked by `parse_payload`."""
@@ -182,6 +210,7 @@ class StepPayload:
     keep: Keep | None = None
     loops: Mapping[str, LoopCounter] | None = None  # the counters of the loops this step is in
     retry_loop: RetryLoop | None = None
+    pages: Pages | None = None  # the step lists every page (x-pages)
 
 
 def parse_payload(event: Any) -> StepPayload:
@@ -212,6 +241,7 @@ def parse_payload(event: Any) -> StepPayload:
         keep=None if event.get("keep") is None else read.keep(event["keep"]),
         loops=None if event.get("loops") is None else read.loops(event["loops"]),
         retry_loop=None if event.get("loopAgain") is None else read.retry_loop(event["loopAgain"], set(evaluate)),
+        pages=None if event.get("pages") is None else read.pages(event["pages"]),
     )
 
 
@@ -235,13 +265,14 @@ def json_type(value: Any) -> str:
 # The fields of each object of the payload, in this version: any other is refused.
 PAYLOAD_FIELDS = frozenset({
     VERSION_FIELD, "step", "operationId", "source", "request", "executionId", "attempt", "executionStartTime",
-    "evaluate", "values", "keep", "loops", "loopAgain",
+    "evaluate", "values", "keep", "loops", "loopAgain", "pages",
 })
 REQUEST_FIELDS = frozenset(OperationRequest.__annotations__)
 KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
 CRITERION_FIELDS = frozenset({"type", "condition", "context", "version"})
 LOOP_AGAIN_FIELDS = frozenset({"key", "while", "unless", "budget", "maxIterations"})
 VALUE_FIELDS = frozenset({"expression", "value"})
+PAGES_FIELDS = frozenset({"items", "offset", "limit", "next", "select", "maxPages"})
 
 
 def _version(event: Mapping[str, Any], named: str) -> int:
@@ -430,6 +461,33 @@ class _Reader:
         return RetryLoop(self.string("loopAgain.key", spec.get("key")), holds, groups, bounds["budget"], bounds["maxIterations"])
 
 
+    def pages(self, value: Any) -> Pages:
+        spec = self.object("pages", value)
+        self.known_fields("pages", spec, PAGES_FIELDS)
+        pointers = {name: self.pointer(f"pages.{name}", spec.get(name)) for name in ("items", "next") if name in spec or name == "items"}
+        names = {name: self.string(f"pages.{name}", spec[name]) for name in ("offset", "limit") if name in spec}
+        if ("next" in pointers) == ("offset" in names):
+            raise self.refuse("pages", "must page by offset (offset, and limit) or by link (next), one of the two")
+        if "limit" in names and "offset" not in names:
+            raise self.refuse("pages.limit", "belongs with offset: it is the page size of offset paging")
+        select = self.strings("pages.select", spec.get("select", []))
+        for index, pointer in enumerate(select):
+            self.pointer(f"pages.select.{index}", pointer)
+        max_pages = self.count("pages.maxPages", spec.get("maxPages", DEFAULT_MAX_PAGES))
+        if max_pages < 1:
+            raise self.refuse("pages.maxPages", "must be at least 1")
+        return Pages(pointers["items"], names.get("offset"), names.get("limit"), pointers.get("next"), select, max_pages)
+
+    def pointer(self, where: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.refuse(where, f"must be a JSON Pointer string, not {json_type(value)}")
+        try:
+            parse_pointer(value)
+        except ExpressionSyntaxError as error:
+            raise self.refuse(f"{where}:", str(error)) from None
+        return value
+
+
 def _described(value: Any) -> str:
     return "an empty string" if value == "" else json_type(value)
 
@@ -479,7 +537,8 @@ class PayloadTemplate:
     """A Task's `Payload` Parameters, from the parts of a step. `request` is the request's
     template as the compiler writes it, its runtime expressions already `<field>.$` paths.
     `loops` is where the state data holds the counters of the loops the step is in (passed
-    on and answered one higher); `retry_loop` a poll loop in the Task's own Retry."""
+    on and answered one higher); `retry_loop` a poll loop in the Task's own Retry; `pages`
+    the step's `x-pages`, written as it is read."""
 
     step: str
     operation_id: str | None
@@ -490,6 +549,7 @@ class PayloadTemplate:
     keep: Keep | None = None
     loops: StatePath | None = None
     retry_loop: RetryLoopTemplate | None = None
+    pages: Pages | None = None
 
     def to_asl(self) -> dict[str, Any]:
         """The Payload, its version first. Raises ValueError for a request template with a
@@ -522,6 +582,8 @@ class PayloadTemplate:
             payload.update(_asl_field("loops", self.loops))
         if self.retry_loop is not None:
             payload["loopAgain"] = self.retry_loop.to_asl()
+        if self.pages is not None:
+            payload["pages"] = self.pages.to_json()
         return payload
 
 

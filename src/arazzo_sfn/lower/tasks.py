@@ -16,7 +16,7 @@ from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
 from arazzo_sfn.lower.values import template_entry
-from arazzo_sfn.model import RetryPolicy, Step
+from arazzo_sfn.model import PagesSpec, RetryPolicy, Step
 
 # What a step function raises while a retry-form loop goes on (`arazzo_runtime.errors`).
 LOOP_AGAIN_ERROR = "LoopAgain"
@@ -107,7 +107,7 @@ def step_payload(
 ) -> dict[str, Any]:
     """What a step's Task sends its function, written through the runtime's payload contract
     (`arazzo_runtime.payload`, versioned): the request, the criteria it evaluates and the values
-    they read, what to keep of the answer, and the loop it counts or repeats."""
+    they read, what to keep of the answer, the loop it counts or repeats, and its pages."""
     op = operation(step)
     wanted = keep.wanted()
     template = contract.PayloadTemplate(
@@ -124,8 +124,14 @@ def step_payload(
         ),
         loops=contract.StatePath(loops) if loops is not None else None,
         retry_loop=loop_again,
+        pages=_pages(step.pages) if step.pages is not None else None,
     )
     return template.to_asl()
+
+
+def _pages(spec: PagesSpec) -> contract.Pages:
+    """x-pages as the payload carries it: the function follows the pages (arazzo_runtime.pages)."""
+    return contract.Pages(items=spec.items, offset=spec.offset, limit=spec.limit, next=spec.next, select=spec.select, max_pages=spec.max_pages)
 
 
 def _request(ctx: Context, step: Step) -> dict[str, Any]:

@@ -12,16 +12,17 @@ from typing import Any
 
 import jsonschema
 
-from arazzo_runtime.expressions import ExpressionSyntaxError, InputRef, ResponseRef, parse_expression
+from arazzo_runtime.expressions import ExpressionSyntaxError, InputRef, ResponseRef, parse_expression, parse_pointer
 from arazzo_sfn.errors import ArazzoError, SemanticError
+from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 from arazzo_sfn.validation.document import ActionUse, Document, pointer
 from arazzo_sfn.validation.schema import describe
 
 SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schema" / "extensions"
 ACTION_EXTENSIONS = ("x-loop", "x-fail")
 WORKFLOW_EXTENSIONS = ("x-task-retry", "x-child-execution")
-STEP_EXTENSIONS = ("x-task-retry",)
-EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution")
+STEP_EXTENSIONS = ("x-task-retry", "x-pages")
+EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution", "x-pages")
 
 
 @functools.cache
@@ -85,6 +86,7 @@ def _check(document: Document, name: str, value: Any, at: str) -> Iterator[Arazz
 
 
 def extension_problems(document: Document) -> Iterator[ArazzoError]:
+    yield from _pages_problems(document)
     reported: set[tuple[str, str]] = set()
     for use in document.actions():
         for problem in _action_problems(document, use):
@@ -144,3 +146,70 @@ def _loop_expression(document: Document, loop: dict[str, Any], field: str, text:
     else:
         what = "an $inputs expression, or one about the response ($response.header.<name>, $response.body#/<pointer>)" if field == "waitSeconds" else "an $inputs expression"
         yield document.problem(SemanticError, f"x-loop {field} {text!r}: an expression here is {what}", at)
+
+
+def _pages_problems(document: Document) -> Iterator[ArazzoError]:
+    """x-pages: on a step that performs an operation; `offset` and `limit` name query parameters
+    the step passes (or its workflow passes it) or its operation declares; every pointer parses."""
+    operations = {name: index_operations(name, source) for name, source in document.loaded.sources.items()}
+    for w_index, workflow in document.workflows():
+        base = f"/workflows/{w_index}"
+        shared = {name for name, where in _given(document, workflow, base) if where == "query"}
+        for s_index, step in enumerate(workflow.get("steps") or []):
+            if not isinstance(step, dict) or not isinstance(step.get("x-pages"), dict):
+                continue
+            where = pointer(base, "steps", s_index)
+            at = pointer(where, "x-pages")
+            if "workflowId" in step:
+                yield document.problem(SemanticError, f"x-pages belongs on a step that performs an operation; step {step.get('stepId')!r} calls a workflow", at)
+                continue
+            pages = step["x-pages"]
+            for field in ("items", "next"):
+                if isinstance(pages.get(field), str):
+                    yield from _pages_pointer(document, field, pages[field], pointer(at, field))
+            for index, member in enumerate(pages.get("select") or []):
+                if isinstance(member, str):
+                    yield from _pages_pointer(document, "select", member, pointer(at, "select", index))
+            operation = _step_operation(step, operations, document)
+            passed = shared | {name for name, given_in in _given(document, step, where) if given_in == "query"}
+            declared = set(operation.query_parameters) if operation is not None else set()
+            for field in ("offset", "limit"):
+                name = pages.get(field)
+                if isinstance(name, str) and name not in passed | declared:
+                    operation_name = step.get("operationId") or step.get("operationPath")
+                    yield document.problem(
+                        SemanticError,
+                        f"x-pages {field} {name!r} is not a query parameter of step {step.get('stepId')!r}: the step does not pass it and {operation_name} does not declare it",
+                        pointer(at, field),
+                    )
+
+
+def _pages_pointer(document: Document, field: str, text: str, at: str) -> Iterator[ArazzoError]:
+    try:
+        parse_pointer(text)
+    except ExpressionSyntaxError as error:
+        yield document.problem(SemanticError, f"x-pages {field}: {error}", at)
+
+
+def _given(document: Document, owner: dict[str, Any], at: str) -> Iterator[tuple[Any, Any]]:
+    """(name, in) of each parameter a step or workflow gives."""
+    for _, target, entry in document.parameters(owner, at):
+        given = target or entry
+        yield given.get("name"), given.get("in")
+
+
+def _step_operation(step: dict[str, Any], operations: dict[str, dict[str, Operation]], document: Document) -> Operation | None:
+    """The operation the step performs; None where it names none (semantics reports that)."""
+    if "operationPath" in step:
+        try:
+            return resolve_operation_path(step["operationPath"], document.loaded.sources)
+        except ValueError:
+            return None
+    reference = step.get("operationId")
+    if not isinstance(reference, str):
+        return None
+    if reference.startswith("$sourceDescriptions."):
+        source, _, name = reference[len("$sourceDescriptions."):].partition(".")
+        return operations.get(source, {}).get(name)
+    found = [ops[reference] for ops in operations.values() if reference in ops]
+    return found[0] if len(found) == 1 else None
