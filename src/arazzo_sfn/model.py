@@ -24,6 +24,8 @@ DEFAULT_RETRY_LIMIT = 1
 # A backward goto without x-loop, and an x-loop without these fields.
 DEFAULT_LOOP_WAIT_SECONDS = 30
 DEFAULT_LOOP_ERROR = "LoopLimitExceeded"
+# An x-for-each without `error`.
+DEFAULT_FOR_EACH_ERROR = "ForEachFailed"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,21 @@ class LoopSpec:
     backoff_rate: float = 1.1
     max_delay_seconds: int | None = 300
     on_limit: str = "fail"  # fail (the x-loop error) | end (the workflow ends, with its outputs)
+
+
+@dataclass(frozen=True)
+class ForEachSpec:
+    """`x-for-each` on a workflowId step: the called workflow runs once per item of `items`,
+    each item (or the part `pointer` names) given as its input `input`."""
+
+    items: str  # runtime expression text
+    input: str
+    location: Location
+    pointer: str | None = None
+    max_concurrency: Any = 0  # int (0: Step Functions' own bound) or runtime expression text
+    tolerated_failures: Any = 0  # int or runtime expression text
+    skip_on: tuple[str, ...] = ()
+    error: str = DEFAULT_FOR_EACH_ERROR
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,7 @@ class Step:
     location: Location
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
     retry: tuple[RetryPolicy, ...] | None = None  # the step's own x-task-retry, replacing the workflow's
+    for_each: ForEachSpec | None = None  # x-for-each: the called workflow runs once per item
 
 
 @dataclass(frozen=True)
@@ -241,6 +259,7 @@ class _Builder:
             location=locate(where),
             field_locations={key: locate(f"{where}/{key}") for key in raw},
             retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
+            for_each=_for_each(raw["x-for-each"], locate(f"{where}/x-for-each")) if "x-for-each" in raw else None,
         )
 
     def actions(self, raw: dict[str, Any], kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
@@ -356,3 +375,18 @@ def _retry(raw: dict[str, Any], location: Location) -> RetryPolicy:
     if "backoff_rate" in given:
         given["backoff_rate"] = float(given["backoff_rate"])
     return RetryPolicy(errors=tuple(raw["errors"]), location=location, **given)
+
+
+# The x-for-each fields, by the ForEachSpec field each sets.
+_FOR_EACH_FIELDS = {
+    "pointer": "pointer",
+    "maxConcurrency": "max_concurrency",
+    "toleratedFailures": "tolerated_failures",
+    "error": "error",
+}
+
+
+def _for_each(raw: dict[str, Any], location: Location) -> ForEachSpec:
+    """The x-for-each as written; what it leaves out takes ForEachSpec's defaults."""
+    given = {field: raw[key] for key, field in _FOR_EACH_FIELDS.items() if key in raw}
+    return ForEachSpec(items=raw["items"], input=raw["input"], location=location, skip_on=tuple(raw.get("skipOn") or ()), **given)
