@@ -8,14 +8,20 @@ server received. The documents are fixture files."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cfnlint.api
 import pytest
+from botocore.exceptions import ClientError
 from cfnlint.config import ManualArgs
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 
+from arazzo_sfn import engine
 from arazzo_sfn.compiler import compile_bundle
 from arazzo_sfn.engine import ACCOUNT_ID, REGION
 from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER
@@ -93,6 +99,65 @@ def test_each_child_is_named_after_the_step_the_execution_and_its_item():
     for result in execution.result.output["results"]:
         item = json.dumps(result["item"]["itemId"])
         assert child_name(result) == "restockEach-" + hashlib.md5(f"{counter}/{item}".encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def start_answers_an_error_once_it_started(item_id: str) -> Iterator[list[str]]:
+    """The first StartExecution of the child given `item_id` starts it, then answers a
+    transient error (the answer lost on its way back), so the iteration's Task is retried;
+    the child runs no function until the retry asks again. Yields the names of the children
+    asked for that item."""
+    original = StateTaskServiceSfn._eval_service_task
+    asked: list[str] = []
+    held: list[bool] = []
+    releasing = threading.Lock()
+
+    def let_functions_run() -> None:
+        with releasing:
+            if held:
+                held.clear()
+                engine._ONE_INVOCATION_AT_A_TIME.release()
+
+    def flaky(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        def start():
+            return original(self, env=env, resource_runtime_part=resource_runtime_part, normalised_parameters=normalised_parameters, state_credentials=state_credentials)
+
+        parameters = normalised_parameters
+        given = parameters.get("input")
+        given = json.loads(given) if isinstance(given, str) else given or {}
+        if given.get("itemId") != item_id:
+            return start()
+        asked.append(parameters["name"])
+        if len(asked) > 1:
+            let_functions_run()
+            return start()
+        engine._ONE_INVOCATION_AT_A_TIME.acquire()  # the child's first function waits for the retry
+        held.append(True)
+        # Should no retry come (the test then fails), the functions run again after a while.
+        threading.Timer(10, let_functions_run).start()
+        start()
+        env.stack.pop()
+        raise ClientError({"Error": {"Code": "AWSStepFunctions", "Message": "connection reset"}, "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "local"}}, "StartExecution")
+
+    StateTaskServiceSfn._eval_service_task = flaky
+    try:
+        yield asked
+    finally:
+        StateTaskServiceSfn._eval_service_task = original
+
+
+def test_an_iteration_retried_after_its_child_started_starts_no_second_child():
+    with start_answers_an_error_once_it_started("b") as asked:
+        execution = shelf(["a", "b", "c"], maxConcurrent=1)
+
+    assert_succeeded(execution)
+    # The Task was retried (one wait of the Retry), asking for the same name, and got the
+    # child the first attempt started: b was restocked once.
+    first, again = asked
+    assert first == again == child_name(execution.result.output["results"][1])
+    assert execution.sleeps == [2]
+    assert outcomes(execution) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert restocked(execution) == ["a", "b", "c"]
 
 
 def _counter_id(execution: Execution) -> str:
