@@ -25,7 +25,8 @@ from arazzo_sfn import engine
 from arazzo_sfn.compiler import compile_bundle
 from arazzo_sfn.engine import ACCOUNT_ID, REGION
 from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER
-from arazzo_sfn.testing import Reply
+from arazzo_sfn.testing import Reply, ScriptedServer
+from tests.conformance.test_arazzo_sfn_run import run_cli
 from tests.conformance.test_child_executions import assert_succeeded
 from tests.conformance.test_constructs import Execution, execute
 
@@ -293,3 +294,15 @@ def test_the_asl_lint_sees_a_broken_map():
         "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/for-each", "Definition": broken}}}}
     matches = cfnlint.api.lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
     assert any(match.rule.id == "E3601" for match in matches), "\n".join(str(match) for match in matches)
+
+
+# --- arazzo-sfn run ------------------------------------------------------------------------------
+
+def test_arazzo_sfn_run_creates_the_counts_table_itself():
+    with ScriptedServer({"GET /items": Reply(200, {"items": ["a", "b"]}), **SHELF}) as server:
+        answer = run_cli("run", str(DOCUMENT), "--workflow", "restock-listed", "--server-url", server.url, "--json")
+
+    assert answer.returncode == 0, answer.stderr
+    run = json.loads(answer.stdout)
+    assert run["status"] == "SUCCEEDED"
+    assert run["output"]["counts"] == {"succeeded": 2, "failed": 0, "skipped": 0, "notStarted": 0}
