@@ -88,6 +88,15 @@ def test_every_item_runs_its_own_child_and_the_results_and_counts_say_so():
     assert execution.server.calls[-1].body == {"counts": output["counts"]}
 
 
+def test_no_items_start_nothing_and_count_nothing():
+    execution = shelf([])
+
+    assert_succeeded(execution)
+    assert execution.result.output["results"] == []
+    assert execution.result.output["counts"] == {"succeeded": 0, "failed": 0, "skipped": 0, "notStarted": 0}
+    assert execution.requests == ["POST /reports"]
+
+
 def test_each_child_is_named_after_the_step_the_execution_and_its_item():
     execution = shelf(["a", "b"])
 
