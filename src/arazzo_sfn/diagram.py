@@ -15,6 +15,8 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
     for step in workflow.steps:
         operation = step.operation
         call = f"{operation.method} {operation.path}" if operation else f"{step.target_kind} {step.operation_ref}"
+        if step.for_each is not None:  # one box: the Map and its child executions
+            call += f"<br/>for each item of {step.for_each.items}"
         lines.append(f'    {ids[step.step_id]}["{_text(step.step_id)}<br/>{_text(call)}"]')
     if first:
         lines.append(f"    start --> {ids[first]}")
@@ -36,7 +38,10 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
                 error = action.fail.error if action.fail else "StepFailed"
                 failures.setdefault(error, f"f{len(failures)}")
                 lines.append(f'    {node} -. "{label}" .-> {failures[error]}')
-        if (step.success_criteria or step.target_kind != "workflowId") and not any(not a.criteria and a.type != "retry" for a in failure_actions):
+        if step.for_each is not None:
+            failures.setdefault(step.for_each.error, f"f{len(failures)}")
+            lines.append(f'    {node} -. "more failed than tolerated" .-> {failures[step.for_each.error]}')
+        elif (step.success_criteria or step.target_kind != "workflowId") and not any(not a.criteria and a.type != "retry" for a in failure_actions):
             failures.setdefault("StepFailed", f"f{len(failures)}")
             lines.append(f'    {node} -. "failed" .-> {failures["StepFailed"]}')
         matched_all = False

@@ -14,10 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from arazzo_sfn import execution
-from arazzo_sfn.engine import Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
+from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
 from arazzo_sfn.lower import state_machine_placeholder
+from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER
 
 
 def operation_function() -> Path:
@@ -35,6 +38,7 @@ OPERATION_FUNCTION = operation_function()
 OPERATION_HANDLER = "lambda_handler"
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 FUNCTION_NAME_PREFIX = "arazzo-local-"
+LOCAL_COUNTER_TABLE = "arazzo-local-for-each-counts"
 # The operation function prefers SERVER_URL_<SOURCE> to SERVER_URL; the run is about one
 # server, so those are hidden while it lasts.
 SOURCE_URL_PREFIX = "SERVER_URL_"
@@ -75,8 +79,8 @@ def run_workflow(
     functions = LocalFunctions()
     machines = {_machine_name(workflow_id): child for workflow_id, child in (children or {}).items()}
     arns = {state_machine_placeholder(workflow_id): state_machine_arn(_machine_name(workflow_id)) for workflow_id in children or {}}
-    bound = {name: bind_functions(bind_state_machines(json.dumps(definition), arns), functions, handler) for name, definition in machines.items()}
-    definition = bind_functions(bind_state_machines(json.dumps(asl), arns), functions, handler)
+    bound = {name: bind_functions(bind_counter_table(bind_state_machines(json.dumps(definition), arns)), functions, handler) for name, definition in machines.items()}
+    definition = bind_functions(bind_counter_table(bind_state_machines(json.dumps(asl), arns)), functions, handler)
     variables: dict[str, str | None] = {name: None for name in os.environ if name.startswith(SOURCE_URL_PREFIX)}
     variables.update({name: os.environ.get(name) or value for name, value in POWERTOOLS_DEFAULTS.items()})
     variables.update({**LOCAL_ENVIRONMENT, "SERVER_URL": server_url})
@@ -91,6 +95,24 @@ def run_workflow(
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
         other_machines=bound,
+        prepare=create_counter_table,
+    )
+
+
+def bind_counter_table(definition: str) -> str:
+    """Replace the `${ForEachCounterTableName}` placeholder (the counts of a step with
+    x-for-each) with the table the run creates (`create_counter_table`)."""
+    return definition.replace("${" + COUNTER_TABLE_PLACEHOLDER + "}", LOCAL_COUNTER_TABLE)
+
+
+def create_counter_table() -> None:
+    """The table of the x-for-each counts, as a deployment gives it: string partition key
+    `id`. Created in the mocked AWS of every run (an empty table costs nothing there)."""
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=LOCAL_COUNTER_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
     )
 
 

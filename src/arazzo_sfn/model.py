@@ -27,6 +27,8 @@ DEFAULT_LOOP_WAIT_SECONDS = 30
 DEFAULT_LOOP_ERROR = "LoopLimitExceeded"
 # An x-pages without maxPages: the payload contract's default, so both sides agree.
 DEFAULT_MAX_PAGES = PAYLOAD_DEFAULT_MAX_PAGES
+# An x-for-each without `error`.
+DEFAULT_FOR_EACH_ERROR = "ForEachFailed"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,21 @@ class PagesSpec:
 
 
 @dataclass(frozen=True)
+class ForEachSpec:
+    """`x-for-each` on a workflowId step: the called workflow runs once per item of `items`,
+    each item (or the part `pointer` names) given as its input `input`."""
+
+    items: str  # runtime expression text
+    input: str
+    location: Location
+    pointer: str | None = None
+    max_concurrency: Any = 0  # int (0: Step Functions' own bound) or runtime expression text
+    tolerated_failures: Any = 0  # int or runtime expression text
+    skip_on: tuple[str, ...] = ()
+    error: str = DEFAULT_FOR_EACH_ERROR
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     type: str  # end | goto | retry
@@ -134,6 +151,7 @@ class Step:
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
     retry: tuple[RetryPolicy, ...] | None = None  # the step's own x-task-retry, replacing the workflow's
     pages: PagesSpec | None = None  # x-pages: the step lists every page
+    for_each: ForEachSpec | None = None  # x-for-each: the called workflow runs once per item
 
 
 @dataclass(frozen=True)
@@ -262,6 +280,7 @@ class _Builder:
             field_locations={key: locate(f"{where}/{key}") for key in raw},
             retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
             pages=_pages(raw["x-pages"], locate(f"{where}/x-pages")) if "x-pages" in raw else None,
+            for_each=_for_each(raw["x-for-each"], locate(f"{where}/x-for-each")) if "x-for-each" in raw else None,
         )
 
     def actions(self, raw: dict[str, Any], kind: str, where: str, component_kind: str) -> tuple[Action, ...] | None:
@@ -383,3 +402,18 @@ def _pages(raw: dict[str, Any], location: Location) -> PagesSpec:
     """The x-pages as written; what it leaves out takes PagesSpec's defaults."""
     given = {field: raw[key] for key, field in (("offset", "offset"), ("limit", "limit"), ("next", "next"), ("maxPages", "max_pages")) if key in raw}
     return PagesSpec(items=raw["items"], location=location, select=tuple(raw.get("select") or ()), **given)
+
+
+# The x-for-each fields, by the ForEachSpec field each sets.
+_FOR_EACH_FIELDS = {
+    "pointer": "pointer",
+    "maxConcurrency": "max_concurrency",
+    "toleratedFailures": "tolerated_failures",
+    "error": "error",
+}
+
+
+def _for_each(raw: dict[str, Any], location: Location) -> ForEachSpec:
+    """The x-for-each as written; what it leaves out takes ForEachSpec's defaults."""
+    given = {field: raw[key] for key, field in _FOR_EACH_FIELDS.items() if key in raw}
+    return ForEachSpec(items=raw["items"], input=raw["input"], location=location, skip_on=tuple(raw.get("skipOn") or ()), **given)

@@ -1,6 +1,7 @@
 """Stage 5, verify: graph checks on the generated ASL that Step Functions' own parser (and
 moto's) does not make: every transition lands on a state, every state is reachable, and
-every non-terminal state goes somewhere."""
+every non-terminal state goes somewhere; in the machine's graph and in each graph nested in
+it (a Map's item processor), whose state names are distinct from every other."""
 
 from __future__ import annotations
 
@@ -13,8 +14,30 @@ MAX_STATE_NAME = 80
 
 
 def verify_state_machine(asl: dict[str, Any]) -> None:
+    graphs = _graphs(asl)
+    problems = [problem for graph in graphs for problem in _graph_problems(graph)]
+    names = [name for graph in graphs for name in graph["States"]]
+    problems += [f"state name {name!r} is used twice (names are unique in the whole machine, a Map's own states included)" for name in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise LoweringError("the generated state machine is inconsistent: " + "; ".join(problems))
+
+
+def _graphs(asl: dict[str, Any]) -> list[dict[str, Any]]:
+    """The machine's graph and every graph nested in it (a Map's item processor)."""
+    found = [asl]
+    for state in asl["States"].values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if isinstance(processor, dict):
+            found += _graphs(processor)
+        for branch in state.get("Branches") or []:
+            found += _graphs(branch)
+    return found
+
+
+def _graph_problems(asl: dict[str, Any]) -> list[str]:
+    """The checks of one graph (a Map's states go only to states of its own graph)."""
     states: dict[str, dict[str, Any]] = asl["States"]
-    problems = []
+    problems: list[str] = []
     if asl["StartAt"] not in states:
         problems.append(f"StartAt {asl['StartAt']!r} is not a state")
     for name, state in states.items():
@@ -36,8 +59,7 @@ def verify_state_machine(asl: dict[str, Any]) -> None:
     for name in states:
         if name not in reachable:
             problems.append(f"state {name!r} can never be reached")
-    if problems:
-        raise LoweringError("the generated state machine is inconsistent: " + "; ".join(problems))
+    return problems
 
 
 def transitions(state: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ The lowering is a pipeline of passes over one `Context` (lower/context.py), in t
     calls.lower_dependencies   the dependsOn workflows, inlined before the first step
     steps.lower                each step in document order: its Task (placed, built later) or
                                the call of its workflow, its routing, its retries and loops
+    foreach.lower              the Map of each step with x-for-each (placed by the steps)
     outputs.lower              the workflow's outputs
     loops.lower_entries        the Pass that starts a loop's count again when it is entered
     tasks.lower                every Task, now that all says what its function is asked
@@ -20,6 +21,7 @@ The state data of every execution has one layout:
                           retryAfterSeconds, criteria}, or {Error, Cause} when its function failed
     $.loops.<key>         {iterations, total} of each backward goto (since the loop was entered,
                           and in the whole execution); {iterations} of each retry action
+    $.steps.<step>        of a step with x-for-each: {counter, results, counts} (lower/foreach.py)
     $.calls.<step>        a called workflow's own inputs, steps, loops and outputs, same layout
     $.transfer            the input and answer of the workflow a goto or retry action runs
                           as a child execution
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_sfn.lower import calls, inputs, loops, names, outputs, steps, tasks
+from arazzo_sfn.lower import calls, foreach, inputs, loops, names, outputs, steps, tasks
 from arazzo_sfn.lower.common import HISTORY_EVENT_LIMIT, HISTORY_RESERVE, function_placeholder, state_machine_placeholder
 from arazzo_sfn.lower.context import Context, Resolve
 from arazzo_sfn.lower.loops import EVENTS_PER_PASS, loop_iteration_cap
@@ -52,6 +54,7 @@ PASSES: tuple[Pass, ...] = (
     loops.plan,
     calls.lower_dependencies,
     steps.lower,
+    foreach.lower,
     outputs.lower,
     loops.lower_entries,
     tasks.lower,

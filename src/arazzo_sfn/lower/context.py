@@ -123,6 +123,7 @@ class Context:
     child_runs: dict[str, str] = field(default_factory=dict)  # child-execution workflow id -> the answer of the step that ran it last
     children: set[str] = field(default_factory=set)  # workflows started as child executions
     task_slots: list[TaskSlot] = field(default_factory=list)
+    for_each_steps: list[Step] = field(default_factory=list)  # x-for-each steps placed, built by their own pass
     built: set[tuple[str, ...]] = field(default_factory=set)  # what has its states already, so it is built once
 
     # What the passes produce.
@@ -255,8 +256,9 @@ class Context:
         `x-child-execution: true`, or is a workflow of another document (which the resolver marks
         so), or the step judges its outcome (successCriteria) or acts on its failure (failure
         actions, the workflow's included). An inlined workflow has no outcome to judge and its
-        failures end the execution, so only the others are inlined."""
-        if step.target_kind != "workflowId" or self.resolve is None:
+        failures end the execution, so only the others are inlined. A step with x-for-each
+        starts one child per item, from a Map (lower/foreach.py), not one."""
+        if step.target_kind != "workflowId" or self.resolve is None or step.for_each is not None:
             return False
         if step.success_criteria or self.failure_actions(step):
             return True

@@ -112,6 +112,9 @@ def value_path(
         # In a workflowId step's outputs: the called workflow's outputs.
         if step is None or step.target_kind != "workflowId":
             raise ExpressionError(f"{expression.text!r}: $outputs means a called workflow's outputs, in a workflowId step's outputs", location)
+        if step.for_each is not None:
+            # Each item's result and the counts by outcome (validation: nothing else).
+            return append_pointer(member(ctx.step_path(step.step_id), name), expression.pointer, location)
         if ctx.is_child_step(step):
             assert ctx.resolve is not None  # a child step is known only through `resolve`
             declared = ctx.resolve(called_workflow(step)).outputs

@@ -29,6 +29,7 @@ from arazzo_runtime.expressions import (
 )
 from arazzo_sfn.errors import ArazzoError, ExpressionError
 from arazzo_sfn.validation.document import Document, pointer
+from arazzo_sfn.validation.extensions import FOR_EACH_OUTPUTS
 
 # Output names (Arazzo 1.0.1, Step and Workflow Object `outputs`). The schema checks the
 # names of components; its `patternProperties` lets other output names through.
@@ -44,6 +45,7 @@ class _Scope:
     # In a step that calls a workflow of this document: that workflow's id and outputs, which
     # `$outputs.<name>` reads.
     called: tuple[str, frozenset[str]] | None = None
+    for_each: bool = False  # the step runs that workflow once per item (x-for-each)
 
 
 def expression_problems(document: Document) -> Iterator[ArazzoError]:
@@ -99,6 +101,9 @@ def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
 
 def _calling(document: Document, step: dict[str, Any], scope: _Scope) -> _Scope:
     """The scope of a step: one that calls a workflow of this document reads its outputs."""
+    if "workflowId" in step and isinstance(step.get("x-for-each"), dict):
+        # A step that runs its workflow once per item offers the items' results and counts.
+        return replace(scope, called=(step["workflowId"], frozenset(FOR_EACH_OUTPUTS)), for_each=True)
     workflows = {w.get("workflowId"): w for _, w in document.workflows()}
     called = workflows.get(step.get("workflowId"))
     if called is None:
@@ -238,7 +243,10 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
             yield document.problem(ExpressionError, f"{text!r}: the workflow has no input {expression.name!r}", at)
     elif isinstance(expression, OutputRef) and scope.called is not None:
         workflow_id, outputs = scope.called
-        if expression.name not in outputs:
+        if expression.name not in outputs and scope.for_each:
+            offered = ", ".join(f"$outputs.{name}" for name in FOR_EACH_OUTPUTS)
+            yield document.problem(ExpressionError, f"{text!r}: a step with x-for-each offers {offered} (each item's result, and the counts by outcome)", at)
+        elif expression.name not in outputs:
             yield document.problem(ExpressionError, f"{text!r}: workflow {workflow_id!r}, which the step calls, has no output {expression.name!r}", at)
     elif isinstance(expression, StepOutputRef) and scope.steps is not None:
         step = scope.steps.get(expression.step)

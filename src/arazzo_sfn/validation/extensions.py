@@ -21,8 +21,10 @@ from arazzo_sfn.validation.schema import describe
 SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schema" / "extensions"
 ACTION_EXTENSIONS = ("x-loop", "x-fail")
 WORKFLOW_EXTENSIONS = ("x-task-retry", "x-child-execution")
-STEP_EXTENSIONS = ("x-task-retry", "x-pages")
-EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution", "x-pages")
+STEP_EXTENSIONS = ("x-task-retry", "x-pages", "x-for-each")
+EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution", "x-pages", "x-for-each")
+# What a step with x-for-each offers its outputs as `$outputs.<name>`.
+FOR_EACH_OUTPUTS = ("results", "counts")
 
 
 @functools.cache
@@ -87,6 +89,7 @@ def _check(document: Document, name: str, value: Any, at: str) -> Iterator[Arazz
 
 def extension_problems(document: Document) -> Iterator[ArazzoError]:
     yield from _pages_problems(document)
+    yield from _for_each_problems(document)
     reported: set[tuple[str, str]] = set()
     for use in document.actions():
         for problem in _action_problems(document, use):
@@ -213,3 +216,56 @@ def _step_operation(step: dict[str, Any], operations: dict[str, dict[str, Operat
         return operations.get(source, {}).get(name)
     found = [ops[reference] for ops in operations.values() if reference in ops]
     return found[0] if len(found) == 1 else None
+def _for_each_problems(document: Document) -> Iterator[ArazzoError]:
+    """x-for-each: on a workflowId step, giving each item to an input the called workflow
+    declares, reading values that are there when the step runs; the step's outcome is the
+    extension's to decide, so no successCriteria or failure actions beside it."""
+    workflows = {w.get("workflowId"): w for _, w in document.workflows()}
+    for w_index, workflow in document.workflows():
+        for s_index, step in enumerate(workflow.get("steps") or []):
+            if not isinstance(step, dict) or not isinstance(step.get("x-for-each"), dict):
+                continue
+            spec = step["x-for-each"]
+            at = pointer(f"/workflows/{w_index}/steps/{s_index}", "x-for-each")
+            if "workflowId" not in step:
+                yield document.problem(SemanticError, f"x-for-each belongs on a step with workflowId (step {step.get('stepId')!r} performs an operation)", at)
+                continue
+            called = workflows.get(step["workflowId"])
+            if called is not None:  # a workflow of another document is checked where it is written
+                declared = (document.input_schema(called).get("properties") or {})
+                if spec["input"] not in declared:
+                    yield document.problem(SemanticError, f"x-for-each input {spec['input']!r}: workflow {step['workflowId']!r} declares no such input", pointer(at, "input"))
+            if "pointer" in spec:
+                try:
+                    parse_pointer(spec["pointer"])
+                except ExpressionSyntaxError as error:
+                    yield document.problem(SemanticError, f"x-for-each pointer: {error}", pointer(at, "pointer"))
+            inputs = document.input_schema(workflow)
+            for field in ("items", "maxConcurrency", "toleratedFailures"):
+                if isinstance(spec.get(field), str):
+                    yield from _for_each_expression(document, field, spec[field], inputs, pointer(at, field))
+            where = "step" if step.get("onFailure") else "workflow" if workflow.get("failureActions") else None
+            if step.get("successCriteria") or where:
+                what = "successCriteria" if step.get("successCriteria") else f"failure actions (the {where}'s)"
+                yield document.problem(
+                    SemanticError,
+                    f"step {step.get('stepId')!r} has x-for-each and {what}: its outcome is decided by toleratedFailures "
+                    "(each item's failure is reported in its results), so neither applies to it",
+                    at,
+                )
+
+
+def _for_each_expression(document: Document, field: str, text: str, inputs: dict[str, Any], at: str) -> Iterator[ArazzoError]:
+    """An expression of x-for-each is read by the grammar; an input it reads must be there
+    when the step runs (Step Functions fails on a path that leads nowhere)."""
+    try:
+        expression = parse_expression(text)
+    except ExpressionSyntaxError as error:
+        yield document.problem(SemanticError, f"x-for-each {field}: {error}", at)
+        return
+    if isinstance(expression, InputRef):
+        prop = (inputs.get("properties") or {}).get(expression.name)
+        if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (inputs.get("required") or [])):
+            yield document.problem(SemanticError, f"x-for-each {field} uses input {expression.name!r}, which needs a default or must be required", at)
+    elif expression.kind != "step_output":
+        yield document.problem(SemanticError, f"x-for-each {field} {text!r}: an expression here is $inputs.<name> or $steps.<step>.outputs.<name>", at)
