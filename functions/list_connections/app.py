@@ -1,15 +1,23 @@
 """list-connections: the connections of the workspaces and tags the step names, every page of
-them when the step says so (x-pages), so a run over many connections knows which to reset."""
+them when the step says so (x-pages), and the connections it names besides (header
+X-Connection-Ids, read here and not sent), so a run over many connections knows which to reset.
+
+Airbyte reads no workspace and no tag as every connection the key may see. A fleet must never
+mean that by leaving its selection out, so a step that names no workspace, no tag and no
+connection is refused before any request."""
 
 from dataclasses import replace
+from typing import Any
 
 from airbyte_client.client import ApiResponse
-from airbyte_client.errors import UnsupportedOperation
+from airbyte_client.errors import InvalidInput, UnsupportedOperation
 from airbyte_client.handler import StepRequest, step_function
 from arazzo_runtime.pages import follow_pages
 
 # The query parameters that page Airbyte's listing: the function sends both on every page.
 OFFSET, LIMIT = "offset", "limit"
+# The connections named besides the selection: the workflow's own header, never sent.
+NAMED_CONNECTIONS = "X-Connection-Ids"
 
 
 @step_function("listConnections")
@@ -19,6 +27,9 @@ def lambda_handler(request: StepRequest, airbyte_client):
     include_deleted = request.query_flag("includeDeleted")
     limit = request.query_limit(LIMIT)
     offset = request.query_offset(OFFSET)
+    named = request.header_uuids(NAMED_CONNECTIONS)
+    if not workspace_ids and not tag_ids and not named:
+        raise InvalidInput(f"{request.step}: name connections, workspaces or tags: with none, Airbyte lists every connection the key may see, and a run would reset them all")
     pages = request.pages
     if pages is not None and (pages.offset != OFFSET or pages.limit not in (None, LIMIT)):
         # Airbyte's own `next` link leaves tagIds out (AirbyteClient.list_connections): only its offset pages.
@@ -28,9 +39,22 @@ def lambda_handler(request: StepRequest, airbyte_client):
     def page(at: int) -> ApiResponse:
         return client.list_connections(workspace_ids=workspace_ids, tag_ids=tag_ids, include_deleted=include_deleted, limit=limit, offset=at)
 
+    if not workspace_ids and not tag_ids:
+        # Only connections named: nothing to list (each run reads its own connection first).
+        return ApiResponse(200, {}, {"data": [{"connectionId": connection_id} for connection_id in named]})
     client = airbyte_client()
     if pages is None:
-        return page(offset)
+        return _with_named(page(offset), named)
     # The function always sends the limit, so it knows the page size: a short page is the last.
     merged = follow_pages(request.step, replace(pages, limit=LIMIT), {**request.query, OFFSET: offset, LIMIT: limit}, lambda asked: page(asked.query[OFFSET]))
-    return ApiResponse(merged.status_code, merged.headers, merged.body)
+    return _with_named(ApiResponse(merged.status_code, merged.headers, merged.body), named)
+
+
+def _with_named(listed: ApiResponse, named: list[str]) -> ApiResponse:
+    """The listing, then each connection named that it does not hold already."""
+    body: Any = listed.body
+    if not named or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return listed
+    held = {item.get("connectionId") for item in body["data"] if isinstance(item, dict)}
+    extra = [{"connectionId": connection_id} for connection_id in named if connection_id not in held]
+    return ApiResponse(listed.status_code, listed.headers, {**body, "data": [*body["data"], *extra]})

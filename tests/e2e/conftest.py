@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airbyte_resync.local import TEMPLATE_PATH, Credentials, RunResult, run_state_machine
+from airbyte_resync.local import FLEET_MACHINE, TEMPLATE_PATH, Credentials, RunResult, run_state_machine
 from airbyte_resync.stub import AirbyteStub
 from arazzo_sfn.compiler import compile_document
 
@@ -59,7 +59,9 @@ def template_with_child_bound(directory: Path, reads: int) -> Path:
             target.symlink_to((root / "workflows" / source["url"]).resolve())
     (directory / "statemachine").mkdir(exist_ok=True)
     (directory / "statemachine" / "wait_for_job.asl.json").write_text(json.dumps(compile_document(bounded, "wait-for-job"), indent=2))
-    (directory / "statemachine" / "reset_and_resync.asl.json").write_text((root / "statemachine" / "reset_and_resync.asl.json").read_text())
+    for machine in (root / "statemachine").glob("*.asl.json"):  # the others, as committed
+        if machine.name != "wait_for_job.asl.json":
+            (directory / "statemachine" / machine.name).write_text(machine.read_text())
     for shared in ("functions", "layers"):
         if not (directory / shared).exists():
             (directory / shared).symlink_to(root / shared)
@@ -84,12 +86,17 @@ class Harness:
         execution_input = {"connectionId": CONNECTION_ID, "pollIntervalSeconds": 0, **input_overrides}
         return self.run_raw(execution_input)
 
-    def run_raw(self, execution_input, wrap_function=None) -> RunResult:
+    def run_raw(self, execution_input, wrap_function=None, machine=None) -> RunResult:
         return run_state_machine(
             execution_input, self.stub.url, self.credentials,
             retry_sleep=self._retry_sleep, timeout_seconds=600, wrap_function=wrap_function,
             wait_sleep=self.clock.sleep if self.clock is not None else None, template_path=self.template_path,
+            **({"machine": machine} if machine else {}),
         )
+
+    def run_fleet(self, **fleet_input) -> RunResult:
+        """An execution of the fleet's state machine; each connection's run polls at once."""
+        return self.run_raw({"pollIntervalSeconds": 0, **fleet_input}, machine=FLEET_MACHINE)
 
     def calls(self) -> list[tuple[str, int]]:
         """(operationId, HTTP status) of every request the stub received, in order."""

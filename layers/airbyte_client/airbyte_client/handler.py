@@ -116,6 +116,18 @@ class StepRequest:
                 raise InvalidInput(f"{self.step}: query parameter {name} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
         return [item.lower() for item in values]
 
+    def header_uuids(self, name: str) -> list[str]:
+        """A list of UUIDs passed as a request header by the workflow (none when absent or
+        null: an input left out)."""
+        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+        if value is None:
+            return []
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, str) or not UUID_PATTERN.fullmatch(item):
+                raise InvalidInput(f"{self.step}: header {name} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
+        return [item.lower() for item in values]
+
     def query_flag(self, name: str, default: bool = False) -> bool:
         value = self.query.get(name)
         if value is None:
