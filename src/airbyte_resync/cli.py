@@ -23,7 +23,7 @@ from arazzo_sfn.execution import RunResult, print_result
 
 if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's modules are slow to import
     from airbyte_resync.local import Transition
-    from airbyte_resync.operate import FleetChild, StepFunctionsOnAws
+    from airbyte_resync.operate import ChildrenFinder, FleetChild, StepFunctionsOnAws
     from airbyte_resync.progress import Progress
     from airbyte_resync.scenario import Scenario
 
@@ -468,14 +468,15 @@ def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     return max(operate.exit_code(result) for result in results)
 
 
-def _watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool) -> tuple[RunResult, dict[str, FleetChild]]:
-    """Follow a fleet on AWS to its end: one line per connection and the counts for a person,
-    silently for --json."""
+def _watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool,
+                 find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
+    """Follow a fleet to its end: one line per connection and the counts for a person,
+    silently for --json. `find_children`: see operate.watch_fleet (a local run gives its own)."""
     from airbyte_resync import operate
     from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
 
     if as_json:
-        return operate.watch_fleet(client, fleet_arn)
+        return operate.watch_fleet(client, fleet_arn, find_children=find_children)
     progress = Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False), fleet=True)
     if not progress.live:
         out.write(f"Fleet {fleet_arn}\n{'':<8}  {'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
@@ -489,7 +490,7 @@ def _watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_jso
 
     with progress:
         return operate.watch_fleet(client, fleet_arn, on_child=on_child, on_transition=progress.transition, on_failure=progress.failed_attempt,
-                                   on_end=on_end, on_counts=progress.set_counts)
+                                   on_end=on_end, on_counts=progress.set_counts, find_children=find_children)
 
 
 def _report_fleet(out: TextIO, result: RunResult, children: dict[str, FleetChild], as_json: bool) -> int:

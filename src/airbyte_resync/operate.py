@@ -648,6 +648,32 @@ def request_fleet(events_client: EventBridge, fleet_input: dict[str, Any]) -> st
     return _put_event(events_client, FLEET_DETAIL_TYPE, fleet_input)
 
 
+# (client, fleet execution, the children found before) -> the children now: fleet_children's shape.
+ChildrenFinder = Callable[[StepFunctionsOnAws, str, "dict[str, FleetChild] | None"], "dict[str, FleetChild]"]
+
+
+def children_of_machine(run_machine: str) -> ChildrenFinder:
+    """A finder of a fleet's children for where the run's state machine runs this fleet's
+    children and nothing else (a local run's own moto, which lists no Map Run iterations):
+    every execution of `run_machine` is one, its connection in its input. One ListExecutions a
+    look, and one DescribeExecution per execution found or ended since the last."""
+
+    def find(client: StepFunctionsOnAws, fleet_arn: str, known: dict[str, FleetChild] | None = None) -> dict[str, FleetChild]:
+        children = dict(known or {})
+        by_arn = {child.execution_arn: child for child in children.values()}
+        for item in executions(client, run_machine):
+            child = by_arn.get(item["executionArn"])
+            if child is None:
+                connection = connection_of(client, item["executionArn"])
+                if connection is None:
+                    continue
+                child = children[connection] = FleetChild(connection, item["executionArn"], "RUNNING")
+            child.status = item["status"]
+        return children
+
+    return find
+
+
 @dataclass
 class _FollowedChild:
     child: FleetChild
@@ -663,13 +689,16 @@ def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
                 on_failure: Callable[[str, str, str, str, list[str]], None] | None = None,
                 on_end: Callable[[FleetChild], None] | None = None,
                 on_counts: Callable[[dict[str, int]], None] | None = None,
-                pause: float | None = None, refresh: float | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
+                pause: float | None = None, refresh: float | None = None,
+                find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
     """Follow a fleet execution to its end, and each connection's run it starts: `on_child(child,
     its start)` when one is found, `on_transition(child execution, transition)` and
     `on_failure(child execution, ...)` as `watch` reports them, `on_end(child)` when one has
     ended, `on_counts` when the counts change. The children are looked for at most every
     `refresh` seconds (fleet_children), and running children are read at most
-    HISTORY_READS_PER_SECOND a second. Never stops anything. (its result, its children)."""
+    HISTORY_READS_PER_SECOND a second. `find_children` finds them (default: fleet_children;
+    a local run gives `children_of_machine`). Never stops anything. (its result, its children)."""
+    find = find_children or fleet_children
     pause = WATCH_PAUSE_SECONDS if pause is None else pause
     refresh = FLEET_REFRESH_SECONDS if refresh is None else refresh
     children: dict[str, FleetChild] = {}
@@ -680,7 +709,7 @@ def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
         status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=fleet_arn))["status"]
         ending = status in TERMINAL  # read before the children, so they hold the end
         if ending or time.monotonic() - looked_at >= refresh:
-            children = fleet_children(client, fleet_arn, children)
+            children = find(client, fleet_arn, children)
             looked_at = time.monotonic()
         for child in children.values():
             if child.execution_arn not in followed:

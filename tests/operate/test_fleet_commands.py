@@ -221,3 +221,19 @@ def test_list_fleet_shows_fleets_and_filters_by_connection(fleet, capsys):
     [listed] = json.loads(out)
     assert code == 0 and listed["executionArn"] == second and set(listed) == RUN_FIELDS | {"connections"}
     assert [(item["connectionId"], item["outcome"]) for item in listed["connections"]] == [(THIRD, "succeeded")]
+
+
+def test_a_local_fleet_is_watched_through_its_run_machines_executions_without_map_run_apis(fleet):
+    execution = fleet.start({"connectionIds": [FIRST, SECOND], "failConnectionId": FIRST, "toleratedFailures": 1})
+    ended: list[tuple[str, str]] = []
+    steps: set[tuple[str, str]] = set()
+
+    result, children = operate.watch_fleet(
+        fleet.client, execution, find_children=operate.children_of_machine(fleet.connection_machine),  # moto's own client: no stand-in
+        on_end=lambda child: ended.append((child.connection_id, child.status)),
+        on_transition=lambda child, transition: steps.add((child.rsplit(":", 1)[1], transition.state)))
+
+    assert result.status == "SUCCEEDED"
+    assert {connection: child.status for connection, child in children.items()} == {FIRST: "FAILED", SECOND: "SUCCEEDED"}
+    assert sorted(ended) == sorted([(FIRST, "FAILED"), (SECOND, "SUCCEEDED")])
+    assert {(FIRST, "ResetFailed"), (SECOND, "triggerResync")} <= steps
