@@ -418,6 +418,8 @@ FLEET_REFRESH_SECONDS = 5.0
 # reads at most this many running children's histories a second, so 1,000 connections under
 # way slow the display instead of throttling the account.
 HISTORY_READS_PER_SECOND = 4.0
+# The most runs of a fleet a watch reads between two pauses.
+CHILD_READS_PER_PASS = 20
 
 
 def is_fleet_input(execution_input: Any) -> bool:
@@ -681,6 +683,7 @@ class _FollowedChild:
     history: list[Event]
     attempts: _FailedAttempts
     ended: bool = False  # its history was read after it ended
+    read_at: float = float("-inf")
 
 
 def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
@@ -705,44 +708,58 @@ def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
     followed: dict[str, _FollowedChild] = {}
     counts: dict[str, int] = {}
     looked_at = float("-inf")
+    ending = False
     while True:
-        status = aws_call("describe-execution", lambda: client.describe_execution(executionArn=fleet_arn))["status"]
-        ending = status in TERMINAL  # read before the children, so they hold the end
-        if ending or time.monotonic() - looked_at >= refresh:
-            children = find(client, fleet_arn, children)
-            looked_at = time.monotonic()
+        if not ending:
+            ending = aws_call("describe-execution", lambda: client.describe_execution(executionArn=fleet_arn))["status"] in TERMINAL
+            # Read before the children, so the last look holds the end of each.
+            if ending or time.monotonic() - looked_at >= refresh:
+                found = len(children)
+                children = find(client, fleet_arn, children)
+                looked_at = time.monotonic()
         for child in children.values():
             if child.execution_arn not in followed:
                 followed[child.execution_arn] = _FollowedChild(child, Follower(child.execution_arn, _JobTransitions(), child_reader=_JobTransitions),
                                                                [], _FailedAttempts())
-        reads = 0
-        for item in followed.values():
-            if item.ended:
-                continue
-            ended = item.child.status != "RUNNING"  # known before this read: the read holds its end
-            new = aws_call("get-execution-history", lambda: history_since(client, item.child.execution_arn, item.history[-1]["id"] if item.history else 0))  # noqa: B023
-            reads += 1
-            if new and not item.history and on_child:
-                on_child(item.child, new[0]["timestamp"])
-            item.history += new
-            events = aws_call("get-execution-history", lambda: item.follower.read(item.history, lambda child, after: history_since(client, child, after)))  # noqa: B023
-            for source, event, transition in events:
-                if transition and on_transition:
-                    on_transition(item.child.execution_arn, transition)
-                failed = item.attempts.read(source, event)
-                if failed and on_failure:
-                    on_failure(item.child.execution_arn, *failed)
-            if ended:
-                item.ended = True
-                if on_end:
-                    on_end(item.child)
+        # The runs read longest ago first, a batch at a time: a look at 1,000 runs spreads over passes.
+        batch = sorted((item for item in followed.values() if not item.ended), key=lambda item: item.read_at)[:CHILD_READS_PER_PASS]
+        for item in batch:
+            _read_child(client, item, ending, on_child, on_transition, on_failure, on_end)
         now_counts = _running_counts(children)
         if now_counts != counts and children and on_counts:
             on_counts(now_counts)
         counts = now_counts
-        if ending:
+        if ending and all(item.ended for item in followed.values()):
             return result_of(client, fleet_arn), children
-        time.sleep(max(pause, reads / HISTORY_READS_PER_SECOND))
+        calls = len(batch) + max(0, len(children) - found)  # a new child cost its iteration's history
+        found = len(children)
+        time.sleep(max(pause, calls / HISTORY_READS_PER_SECOND))
+
+
+def _read_child(client: StepFunctionsOnAws, item: _FollowedChild, fleet_ended: bool,
+                on_child: Callable[[FleetChild, datetime], None] | None,
+                on_transition: Callable[[str, Transition], None] | None,
+                on_failure: Callable[[str, str, str, str, list[str]], None] | None,
+                on_end: Callable[[FleetChild], None] | None) -> None:
+    """Read a child's new events and report them; once it is known to have ended (or its fleet
+    has), this read holds its end and it is not read again."""
+    ended = item.child.status != "RUNNING" or fleet_ended  # known before this read
+    new = aws_call("get-execution-history", lambda: history_since(client, item.child.execution_arn, item.history[-1]["id"] if item.history else 0))
+    item.read_at = time.monotonic()
+    if new and not item.history and on_child:
+        on_child(item.child, new[0]["timestamp"])
+    item.history += new
+    events = aws_call("get-execution-history", lambda: item.follower.read(item.history, lambda child, after: history_since(client, child, after)))
+    for source, event, transition in events:
+        if transition and on_transition:
+            on_transition(item.child.execution_arn, transition)
+        failed = item.attempts.read(source, event)
+        if failed and on_failure:
+            on_failure(item.child.execution_arn, *failed)
+    if ended:
+        item.ended = True
+        if on_end:
+            on_end(item.child)
 
 
 def _running_counts(children: dict[str, FleetChild]) -> dict[str, int]:

@@ -120,6 +120,18 @@ def test_several_connections_start_one_fleet_execution_of_the_stacks_fleet_machi
     assert client.list_executions(stateMachineArn=arn)["executions"] == []  # no run of its own for either connection
 
 
+def test_list_fleet_lists_the_stacks_fleet_machine(aws, capsys):
+    client, arn = aws
+    code, out, _ = run(capsys, "start", "--workspace-id", "11111111-2222-4333-8444-555555555555", "--stack-name", "airbyte-resync", "--json")
+    fleet = json.loads(out)["executionArn"]
+    single = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+
+    code, out, _ = run(capsys, "list", "--stack-name", "airbyte-resync", "--fleet")
+    assert code == 0 and fleet in out and "fleet: 1 workspaces" in out and single not in out
+    code, out, _ = run(capsys, "list", "--stack-name", "airbyte-resync", "--json")
+    assert code == 0 and [item["executionArn"] for item in json.loads(out)] == [single]
+
+
 def test_starting_the_same_connection_twice_attaches_to_the_running_execution(aws, capsys):
     client, arn = aws
     run(capsys, "start", "--connection-id", FIRST, "--state-machine-arn", arn)

@@ -223,7 +223,9 @@ def test_list_fleet_shows_fleets_and_filters_by_connection(fleet, capsys):
     assert [(item["connectionId"], item["outcome"]) for item in listed["connections"]] == [(THIRD, "succeeded")]
 
 
-def test_a_local_fleet_is_watched_through_its_run_machines_executions_without_map_run_apis(fleet):
+@pytest.mark.parametrize("reads_per_pass", [1, 20])  # 1: each pass reads one run; every run is still read to its end
+def test_a_local_fleet_is_watched_through_its_run_machines_executions_without_map_run_apis(fleet, monkeypatch, reads_per_pass):
+    monkeypatch.setattr(operate, "CHILD_READS_PER_PASS", reads_per_pass)
     execution = fleet.start({"connectionIds": [FIRST, SECOND], "failConnectionId": FIRST, "toleratedFailures": 1})
     ended: list[tuple[str, str]] = []
     steps: set[tuple[str, str]] = set()
