@@ -344,7 +344,7 @@ def _start_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], out: Tex
             result = operate.result_of(client, started.execution_arn, read_history=False)
             out.write(json.dumps({**operate.fleet_document(result), "attached": started.attached}) + "\n")
         return 0
-    return _report_fleet(out, *_watch_fleet(client, started.execution_arn, out, args.json), args.json)
+    return report_fleet(out, *follow_fleet(client, started.execution_arn, out, args.json), args.json)
 
 
 def watch_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -354,7 +354,7 @@ def watch_command(args: argparse.Namespace, out: TextIO) -> int:
     client = operate.aws_client("stepfunctions", arn)
     described = operate.result_of(client, arn, read_history=False)
     if operate.is_fleet_input(described.input):
-        return _report_fleet(out, *_watch_fleet(client, arn, out, args.json), args.json)
+        return report_fleet(out, *follow_fleet(client, arn, out, args.json), args.json)
     connection = operate.run_document(described)["connectionId"]
     return _report(out, _watch(client, {arn: (f"Connection {connection or '-'}: {arn}", "")}, out, args.json), args.json)
 
@@ -468,7 +468,7 @@ def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     return max(operate.exit_code(result) for result in results)
 
 
-def _watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool,
+def follow_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool,
                  find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
     """Follow a fleet to its end: one line per connection and the counts for a person,
     silently for --json. `find_children`: see operate.watch_fleet (a local run gives its own)."""
@@ -493,7 +493,7 @@ def _watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_jso
                                    on_end=on_end, on_counts=progress.set_counts, find_children=find_children)
 
 
-def _report_fleet(out: TextIO, result: RunResult, children: dict[str, FleetChild], as_json: bool) -> int:
+def report_fleet(out: TextIO, result: RunResult, children: dict[str, FleetChild], as_json: bool) -> int:
     from airbyte_resync import operate
 
     if as_json:
