@@ -23,7 +23,7 @@ from arazzo_sfn.execution import RunResult, print_result
 
 if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's modules are slow to import
     from airbyte_resync.local import Transition
-    from airbyte_resync.operate import StepFunctionsOnAws
+    from airbyte_resync.operate import ChildrenFinder, FleetChild, StepFunctionsOnAws
     from airbyte_resync.progress import Progress
     from airbyte_resync.scenario import Scenario
 
@@ -53,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
                            "up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)"))
     run.add_argument("--no-wait-for-resync", action="store_true", help="end once the sync has started, instead of watching it to its end (the default)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object: status, output, error, cause, events")
-    start = commands.add_parser("start", help="start one execution per connection on AWS (or attach to the one running), optionally watch them")
-    start.add_argument("--connection-id", required=True, action="append", help="UUID of a connection; repeat for several")
+    start = commands.add_parser("start", help=("start a run on AWS: one connection's, or one fleet execution for several connections or a "
+                                               "workspace's or tag's (attached to the one running if there is); optionally watch it"))
+    _add_selection_arguments(start)
     _add_machine_arguments(start)
     start.add_argument("--poll-interval", help="the shortest wait between two reads of a job, in seconds (default: the workflow's 5)")
     start.add_argument("--no-wait-for-resync", action="store_true", help="each run ends once its sync has started")
-    start.add_argument("--wait", action="store_true", help="watch every execution to its end, then print its outputs")
-    start.add_argument("--json", action="store_true", help="print JSON: one object per execution (a list for several)")
+    start.add_argument("--wait", action="store_true", help="watch the execution to its end (a fleet: one line per connection), then print its outputs")
+    start.add_argument("--json", action="store_true", help="print exactly one JSON object: the execution (a fleet's with its connections)")
     watch = commands.add_parser("watch", help="follow an execution on AWS to its end")
     watch.add_argument("execution_arn", metavar="EXECUTION_ARN")
     watch.add_argument("--json", action="store_true", help="print exactly one JSON object at the end")
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="print exactly one JSON object: the execution, its connection, status, times, error, cause and output")
     listing = commands.add_parser("list", help="the state machine's executions, newest first")
     _add_machine_arguments(listing)
-    listing.add_argument("--connection-id", help="only this connection's")
+    listing.add_argument("--fleet", action="store_true", help="the fleet state machine's executions (implied by --fleet-state-machine-arn)")
+    listing.add_argument("--connection-id", help="only this connection's (a fleet's: those that run it)")
     listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"])
     listing.add_argument("--limit", default="50", help="show at most this many, newest first (default 50)")
     listing.add_argument("--json", action="store_true", help="print one JSON list of runs, each as status --json prints it")
@@ -76,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     redrive.add_argument("execution_arn", metavar="EXECUTION_ARN")
     redrive.add_argument("--wait", action="store_true", help="watch it to its end, then print its outputs")
     redrive.add_argument("--json", action="store_true", help="print exactly one JSON object (at the end with --wait)")
-    request = commands.add_parser("request", help="put the EventBridge event that requests a run (the stack's rule starts it)")
-    request.add_argument("--connection-id", required=True)
+    request = commands.add_parser("request", help="put the EventBridge event that requests a run, or a fleet for a selection (the stack's rules start it)")
+    _add_selection_arguments(request)
     request.add_argument("--poll-interval")
     request.add_argument("--no-wait-for-resync", action="store_true")
     stub = commands.add_parser("stub", help="serve the Airbyte stub over HTTP until interrupted")
@@ -265,8 +267,59 @@ def _check_contract(execution_input: dict[str, Any]) -> None:
 
 def _add_machine_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack-name", help="the deployed stack (its StateMachineArn output)")
-    where.add_argument("--state-machine-arn")
+    where.add_argument("--stack-name", help="the deployed stack (its StateMachineArn and ResetAndResyncFleetStateMachineArn outputs)")
+    where.add_argument("--state-machine-arn", help="the run's state machine (one connection)")
+    where.add_argument("--fleet-state-machine-arn", help="the fleet's state machine (several connections, a workspace, a tag)")
+
+
+def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connection-id", action="append", default=[], help="UUID of a connection; repeat for several (then one fleet runs them)")
+    parser.add_argument("--workspace-id", action="append", default=[], help="every connection of this workspace (repeat for several): a fleet")
+    parser.add_argument("--tag-id", action="append", default=[], help="every connection with this tag (repeat for several): a fleet")
+    parser.add_argument("--max-concurrent", help=f"a fleet: how many connections are reset or synced at once ({MAX_CONCURRENT[0]} to {MAX_CONCURRENT[1]}; default 5)")
+    parser.add_argument("--tolerated-failures", help="a fleet: how many connections may fail before the fleet does (default 0)")
+
+
+# A fleet's bounds on maxConcurrent (Distributed Map's MaxConcurrency goes to 10,000; the
+# workflow allows 1,000).
+MAX_CONCURRENT = (1, 1000)
+
+
+def _fleet_input(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The fleet's input when the arguments ask for a fleet (a workspace, a tag, or more than
+    one connection), else None (one connection: a single run). Every argument is checked
+    here, before anything is asked of AWS."""
+    connections = list(dict.fromkeys(_connection_id(item).lower() for item in args.connection_id))
+    workspaces = list(dict.fromkeys(_uuid("--workspace-id", item).lower() for item in args.workspace_id))
+    tags = list(dict.fromkeys(_uuid("--tag-id", item).lower() for item in args.tag_id))
+    if not (connections or workspaces or tags):
+        raise UsageError("give --connection-id ID (repeat for several), or --workspace-id ID and/or --tag-id ID for every connection they hold")
+    max_concurrent = _non_negative_int("--max-concurrent", args.max_concurrent, minimum=MAX_CONCURRENT[0], maximum=MAX_CONCURRENT[1])
+    tolerated = _non_negative_int("--tolerated-failures", args.tolerated_failures, minimum=0, maximum=1_000_000)
+    if not (workspaces or tags) and len(connections) == 1:
+        if max_concurrent is not None or tolerated is not None:
+            raise UsageError("--max-concurrent and --tolerated-failures apply to a fleet: give several connections, --workspace-id or --tag-id")
+        return None
+    fleet_input: dict[str, Any] = {}
+    for key, values in (("connectionIds", connections), ("workspaceIds", workspaces), ("tagIds", tags)):
+        if values:
+            fleet_input[key] = values
+    if max_concurrent is not None:
+        fleet_input["maxConcurrent"] = max_concurrent
+    if tolerated is not None:
+        fleet_input["toleratedFailures"] = tolerated
+    poll_interval = _non_negative_int("--poll-interval", getattr(args, "poll_interval", None), minimum=0, maximum=3600)
+    if poll_interval is not None:
+        fleet_input["pollIntervalSeconds"] = poll_interval
+    if getattr(args, "no_wait_for_resync", False):
+        fleet_input["waitForResync"] = False
+    return fleet_input
+
+
+def _uuid(flag: str, value: str) -> str:
+    if not UUID_PATTERN.fullmatch(value.strip()):
+        raise UsageError(f"{flag} must be a UUID like 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f, got {value[:60]!r}")
+    return value.strip()
 
 
 def _execution_input(connection_id: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -283,22 +336,43 @@ def _execution_input(connection_id: str, args: argparse.Namespace) -> dict[str, 
 def start_command(args: argparse.Namespace, out: TextIO) -> int:
     from airbyte_resync import operate
 
-    inputs = [_execution_input(connection, args) for connection in args.connection_id]  # all checked before any start
+    fleet_input = _fleet_input(args)  # every argument checked before anything starts
+    if fleet_input is not None:
+        return _start_fleet(args, fleet_input, out)
+    execution_input = _execution_input(args.connection_id[0], args)
+    if args.fleet_state_machine_arn:
+        raise UsageError("one connection runs on the run's state machine: give --state-machine-arn or --stack-name")
     machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
     client = operate.aws_client("stepfunctions", machine)
-    started = operate.start(client, machine, inputs)
-    for item in started:
-        if not args.json:
-            verb = "already running, attached to" if item.attached else "started"
-            out.write(f"{item.connection_id}: {verb} {item.execution_arn}\n")
+    [item] = operate.start(client, machine, [execution_input])
+    if not args.json:
+        verb = "already running, attached to" if item.attached else "started"
+        out.write(f"{item.connection_id}: {verb} {item.execution_arn}\n")
     if not args.wait:
         if args.json:
-            listed = [{**operate.run_document(operate.result_of(client, item.execution_arn, read_history=False)), "attached": item.attached}
-                      for item in started]
-            out.write(json.dumps(listed[0] if len(listed) == 1 else listed) + "\n")
+            out.write(json.dumps({**operate.run_document(operate.result_of(client, item.execution_arn, read_history=False)), "attached": item.attached}) + "\n")
         return 0
-    titles = {item.execution_arn: (f"Connection {item.connection_id}: {item.execution_arn}", item.connection_id[:8]) for item in started}
+    titles = {item.execution_arn: (f"Connection {item.connection_id}: {item.execution_arn}", item.connection_id[:8])}
     return _report(out, _watch(client, titles, out, args.json), args.json)
+
+
+def _start_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], out: TextIO) -> int:
+    from airbyte_resync import operate
+
+    if args.state_machine_arn:
+        raise UsageError("several connections, a workspace or a tag run as one fleet: give --fleet-state-machine-arn or --stack-name")
+    machine = operate.fleet_state_machine_arn(args.stack_name, args.fleet_state_machine_arn)
+    client = operate.aws_client("stepfunctions", machine)
+    started = operate.start_fleet(client, machine, fleet_input)
+    if not args.json:
+        verb = "already running, attached to" if started.attached else "started"
+        out.write(f"fleet: {verb} {started.execution_arn}\n")
+    if not args.wait:
+        if args.json:
+            result = operate.result_of(client, started.execution_arn, read_history=False)
+            out.write(json.dumps({**operate.fleet_document(result), "attached": started.attached}) + "\n")
+        return 0
+    return report_fleet(out, *follow_fleet(client, started.execution_arn, out, args.json), args.json)
 
 
 def watch_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -306,7 +380,10 @@ def watch_command(args: argparse.Namespace, out: TextIO) -> int:
 
     arn = operate.checked_execution_arn(args.execution_arn)
     client = operate.aws_client("stepfunctions", arn)
-    connection = operate.connection_of(client, arn)
+    described = operate.result_of(client, arn, read_history=False)
+    if operate.is_fleet_input(described.input):
+        return report_fleet(out, *follow_fleet(client, arn, out, args.json), args.json)
+    connection = operate.run_document(described)["connectionId"]
     return _report(out, _watch(client, {arn: (f"Connection {connection or '-'}: {arn}", "")}, out, args.json), args.json)
 
 
@@ -314,7 +391,16 @@ def status_command(args: argparse.Namespace, out: TextIO) -> int:
     from airbyte_resync import operate
 
     arn = operate.checked_execution_arn(args.execution_arn)
-    result = operate.result_of(operate.aws_client("stepfunctions", arn), arn)
+    client = operate.aws_client("stepfunctions", arn)
+    result = operate.result_of(client, arn)
+    if operate.is_fleet_input(result.input):
+        # Under way, its children are read (fleet_children); an ended fleet's answer says it all.
+        children = operate.fleet_children(client, arn) if result.status == "RUNNING" else None
+        if args.json:
+            out.write(json.dumps(operate.fleet_document(result, children)) + "\n")
+        else:
+            operate.print_fleet_status(out, result, children)
+        return operate.exit_code(result)
     if args.json:
         out.write(json.dumps(operate.run_document(result)) + "\n")
     else:
@@ -340,13 +426,18 @@ def redrive_command(args: argparse.Namespace, out: TextIO) -> int:
 def list_command(args: argparse.Namespace, out: TextIO) -> int:
     from airbyte_resync import operate
 
-    machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
-    client = operate.aws_client("stepfunctions", machine)
     connection = _connection_id(args.connection_id) if args.connection_id else None
     limit = _non_negative_int("--limit", args.limit, minimum=1, maximum=10000)
+    if args.fleet or args.fleet_state_machine_arn:
+        if args.state_machine_arn:
+            raise UsageError("--fleet lists the fleet's state machine: give --fleet-state-machine-arn or --stack-name")
+        machine = operate.fleet_state_machine_arn(args.stack_name, args.fleet_state_machine_arn)
+    else:
+        machine = operate.state_machine_arn(args.stack_name, args.state_machine_arn)
+    client = operate.aws_client("stepfunctions", machine)
     runs, truncated = operate.listed_runs(client, operate.iter_executions(client, machine, args.status), connection, limit)
     if args.json:
-        out.write(json.dumps([operate.run_document(run) for run in runs]) + "\n")
+        out.write(json.dumps([operate.any_run_document(run) for run in runs]) + "\n")
     else:
         operate.print_listing(out, runs, truncated, limit)
     return 0
@@ -355,7 +446,12 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
 def request_command(args: argparse.Namespace, out: TextIO) -> int:
     from airbyte_resync import operate
 
-    execution_input = _execution_input(args.connection_id, args)
+    fleet_input = _fleet_input(args)
+    if fleet_input is not None:
+        event_id = operate.request_fleet(operate.aws_client("events"), fleet_input)
+        out.write(f"requested: fleet event {event_id}; its execution is named event-{event_id}\n")
+        return 0
+    execution_input = _execution_input(args.connection_id[0], args)
     event_id = operate.request(operate.aws_client("events"), execution_input)
     out.write(f"requested: event {event_id}; its execution is named event-{event_id}\n")
     return 0
@@ -398,6 +494,41 @@ def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
             out.write(f"\n{result.execution_arn}")
             print_result(out, result)
     return max(operate.exit_code(result) for result in results)
+
+
+def follow_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool,
+                 find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
+    """Follow a fleet to its end: one line per connection and the counts for a person,
+    silently for --json. `find_children`: see operate.watch_fleet (a local run gives its own)."""
+    from airbyte_resync import operate
+    from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
+
+    if as_json:
+        return operate.watch_fleet(client, fleet_arn, find_children=find_children)
+    progress = Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False), fleet=True)
+    if not progress.live:
+        out.write(f"Fleet {fleet_arn}\n{'':<8}  {'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
+
+    def on_child(child: FleetChild, started: Any) -> None:
+        progress.add_run(child.execution_arn, child.connection_id, child.connection_id[:8], started_at=started.timestamp())
+
+    def on_end(child: FleetChild) -> None:
+        if child.execution_arn in progress.runs:
+            progress.end(child.execution_arn, child.status)
+
+    with progress:
+        return operate.watch_fleet(client, fleet_arn, on_child=on_child, on_transition=progress.transition, on_failure=progress.failed_attempt,
+                                   on_end=on_end, on_counts=progress.set_counts, find_children=find_children)
+
+
+def report_fleet(out: TextIO, result: RunResult, children: dict[str, FleetChild], as_json: bool) -> int:
+    from airbyte_resync import operate
+
+    if as_json:
+        out.write(json.dumps(operate.fleet_document(result, children)) + "\n")
+    else:
+        operate.print_fleet_result(out, result, children)
+    return operate.exit_code(result)
 
 
 AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status_command, "list": list_command,

@@ -20,7 +20,19 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from airbyte_resync.contracts import DETAIL_TYPE
 from airbyte_resync.local import Transition, _JobTransitions
-from arazzo_sfn.execution import TERMINAL, Event, Follower, RunResult, StepFunctions, history_of, history_since, print_result, result_from_description
+from arazzo_sfn.execution import (
+    TERMINAL,
+    Event,
+    Follower,
+    RunResult,
+    StepFunctions,
+    history_of,
+    history_since,
+    print_result,
+    readable_cause,
+    result_from_description,
+    started_child,
+)
 
 EVENT_SOURCE = "airbyte-resync.cli"
 # Between two reads of a watched execution: Step Functions' own pace is seconds.
@@ -33,6 +45,11 @@ class StepFunctionsOnAws(StepFunctions, Protocol):
     def describe_state_machine(self, *, stateMachineArn: str) -> dict[str, Any]: ...
 
     def redrive_execution(self, *, executionArn: str) -> dict[str, Any]: ...
+
+    def list_map_runs(self, *, executionArn: str) -> dict[str, Any]: ...
+
+    # mapRunArn or stateMachineArn, maxResults, nextToken.
+    def list_executions(self, **arguments: Any) -> dict[str, Any]: ...
 
 
 class CloudFormation(Protocol):
@@ -91,12 +108,7 @@ def state_machine_arn(stack_name: str | None, arn: str | None, cloudformation: C
     """The run's state machine: given, or the `StateMachineArn` output of the stack."""
     if arn:
         return arn
-    stacks_client: CloudFormation = cloudformation or aws_client("cloudformation")
-    stacks = aws_call(f"stack {stack_name}", lambda: stacks_client.describe_stacks(StackName=stack_name))["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == "StateMachineArn":
-            return str(output["OutputValue"])
-    raise OperationError(f"stack {stack_name} has no StateMachineArn output: is it this application's stack?")
+    return _stack_output(stack_name, "StateMachineArn", cloudformation)
 
 
 def connection_of(client: StepFunctionsOnAws, execution_arn: str) -> str | None:
@@ -307,8 +319,12 @@ def _other_runs(client: StepFunctionsOnAws, machine: str, connection: str, execu
 
 def request(events_client: EventBridge, execution_input: dict[str, Any]) -> str:
     """Put the documented EventBridge event; the stack's rule starts the run. Its event id."""
+    return _put_event(events_client, DETAIL_TYPE, execution_input)
+
+
+def _put_event(events_client: EventBridge, detail_type: str, detail: dict[str, Any]) -> str:
     answer = aws_call("put-events", lambda: events_client.put_events(Entries=[{
-        "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(execution_input)}]))
+        "Source": EVENT_SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail)}]))
     entry = answer["Entries"][0]
     if answer.get("FailedEntryCount") or "EventId" not in entry:
         raise OperationError(f"put-events: {entry.get('ErrorCode', 'refused')}: {entry.get('ErrorMessage', '')}")
@@ -324,22 +340,43 @@ def listed_runs(client: StepFunctionsOnAws, listed: Iterable[dict[str, Any]], co
         if limit is not None and len(runs) >= limit:
             return runs, True
         run = result_of(client, item["executionArn"], read_history=False)
-        owner = run_document(run)["connectionId"]
-        if connection and owner != connection.lower():
+        if connection and connection.lower() not in _connections_of(run):
             continue
         runs.append(run)
     return runs, False
 
 
+def _connections_of(run: RunResult) -> set[str]:
+    """The connections a run runs: its own, or a fleet's (those it was given, and those its answer lists)."""
+    if not is_fleet_input(run.input):
+        connection = run_document(run)["connectionId"]
+        return {connection} if connection else set()
+    given = {str(item).lower() for item in run.input.get("connectionIds") or []}
+    return given | {item["connectionId"] for item in fleet_connections(run)}
+
+
+def any_run_document(run: RunResult) -> dict[str, Any]:
+    """A run's --json document: a fleet's (with its connections) or a single run's."""
+    return fleet_document(run) if is_fleet_input(run.input) else run_document(run)
+
+
 def print_listing(out: TextIO, runs: list[RunResult], truncated: bool, limit: int | None = None) -> None:
-    """One line per execution: status, start, connection, ARN."""
+    """One line per execution: status, start, connection (a fleet: what it selects), ARN."""
     for run in runs:
         started = (run.start_date or "")[:19].replace("T", " ")
-        out.write(f"{run.status:<10} {started}  {run_document(run)['connectionId'] or '-':<36}  {run.execution_arn}\n")
+        out.write(f"{run.status:<10} {started}  {_what_it_runs(run):<36}  {run.execution_arn}\n")
     if truncated:
         out.write(f"(the newest {limit} shown; --limit N shows more)\n")
     if not runs:
         out.write("no executions\n")
+
+
+def _what_it_runs(run: RunResult) -> str:
+    if not is_fleet_input(run.input):
+        return str(run_document(run)["connectionId"] or "-")
+    parts = [f"{len(run.input[key])} {label}" for key, label in (("connectionIds", "connections"), ("workspaceIds", "workspaces"), ("tagIds", "tags"))
+             if isinstance(run.input.get(key), list)]
+    return "fleet: " + ", ".join(parts)
 
 
 def print_status(out: TextIO, result: RunResult) -> None:
@@ -364,3 +401,370 @@ def checked_execution_arn(value: str) -> str:
         raise OperationError(f"EXECUTION_ARN must be a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>), got {value[:80]!r}")
     return value.strip()
 
+
+
+# ------------------------------------------------------------------------------ fleets
+# A fleet execution (reset-and-resync-fleet) runs each connection as a child execution of the
+# run's state machine, started by one iteration of a Distributed Map.
+
+FLEET_DETAIL_TYPE = "Airbyte Connections Reset Requested"
+FLEET_SELECTORS = ("connectionIds", "workspaceIds", "tagIds")
+FLEET_OUTCOMES = ("succeeded", "failed", "skipped", "notStarted")
+# The fewest seconds between two looks at a fleet's Map Run: each costs a ListMapRuns, a
+# ListExecutions per 1,000 connections, and one GetExecutionHistory per connection whose
+# child has not been found yet (a connection whose child is known costs nothing more).
+FLEET_REFRESH_SECONDS = 5.0
+# Step Functions refills GetExecutionHistory at 5 calls a second (a bucket of 250): a watch
+# reads at most this many running children's histories a second, so 1,000 connections under
+# way slow the display instead of throttling the account.
+HISTORY_READS_PER_SECOND = 4.0
+# The most runs of a fleet a watch reads between two pauses.
+CHILD_READS_PER_PASS = 20
+
+
+def is_fleet_input(execution_input: Any) -> bool:
+    """Whether an execution's input is a fleet's (a selection, no single connectionId)."""
+    return isinstance(execution_input, dict) and "connectionId" not in execution_input and any(
+        key in execution_input for key in FLEET_SELECTORS)
+
+
+@dataclass
+class FleetChild:
+    """One connection's run inside a fleet: the child execution an iteration of the fleet's
+    Map Run started, and how it stands (its status once it ended, else RUNNING)."""
+
+    connection_id: str
+    execution_arn: str
+    status: str
+    iteration_arn: str = ""
+
+
+def fleet_state_machine_arn(stack_name: str | None, arn: str | None, cloudformation: CloudFormation | None = None) -> str:
+    """The fleet's state machine: given, or the `ResetAndResyncFleetStateMachineArn` output of the stack."""
+    if arn:
+        return arn
+    return _stack_output(stack_name, "ResetAndResyncFleetStateMachineArn", cloudformation)
+
+
+def _stack_output(stack_name: str | None, key: str, cloudformation: CloudFormation | None) -> str:
+    stacks_client: CloudFormation = cloudformation or aws_client("cloudformation")
+    stacks = aws_call(f"stack {stack_name}", lambda: stacks_client.describe_stacks(StackName=stack_name))["Stacks"]
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"] == key:
+            return str(output["OutputValue"])
+    raise OperationError(f"stack {stack_name} has no {key} output: is it this application's stack (of a version that has it)?")
+
+
+def start_fleet(client: StepFunctionsOnAws, machine: str, fleet_input: dict[str, Any]) -> Started:
+    """One fleet execution for the whole selection. A fleet of this machine already running
+    with the same input is attached to instead: starting twice starts nothing twice. Its
+    `connection_id` is empty: a fleet runs many."""
+    wanted = _canonical(fleet_input)
+    for item in executions(client, machine, "RUNNING"):
+        description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=item["executionArn"]))  # noqa: B023 - aws_call calls it at once
+        try:
+            running_input = json.loads(description.get("input") or "{}")
+        except ValueError:
+            continue
+        if _canonical(running_input) == wanted:
+            return Started("", item["executionArn"], attached=True)
+    name = f"cli-fleet-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    answer = aws_call("start-execution of the fleet", lambda: client.start_execution(stateMachineArn=machine, name=name, input=json.dumps(fleet_input)))
+    return Started("", answer["executionArn"], attached=False)
+
+
+def _canonical(fleet_input: Any) -> str:
+    """A fleet input with its id lists as sets: the same selection in another order is the same fleet."""
+    if not isinstance(fleet_input, dict):
+        return json.dumps(fleet_input)
+    return json.dumps({key: sorted(str(item).lower() for item in value) if key in FLEET_SELECTORS and isinstance(value, list) else value
+                       for key, value in fleet_input.items()}, sort_keys=True)
+
+
+def fleet_children(client: StepFunctionsOnAws, fleet_arn: str, known: dict[str, FleetChild] | None = None) -> dict[str, FleetChild]:
+    """The connections a fleet execution has started so far: connection id -> its child run.
+
+    Read through the Map Run APIs: ListMapRuns on the fleet execution; ListExecutions by
+    `mapRunArn` for its iterations (a page holds 1,000); and, for each iteration, its history,
+    where the TaskScheduled event of `states:startExecution.sync:2` carries the child's input
+    (its connectionId) and the TaskSubmitted event the child's executionArn. Give the previous
+    answer as `known` to pay only for what changed: an iteration whose child is known is not
+    read again, and a child is described once, when its iteration has ended (its status then;
+    RUNNING before). So a look at a fleet of 1,000 connections costs two calls, plus one per
+    iteration started since the last look and one per iteration ended since; the first look
+    at a fleet under way costs one per started connection. Callers pace their looks
+    (FLEET_REFRESH_SECONDS)."""
+    children = dict(known or {})
+    by_iteration = {child.iteration_arn: child for child in children.values() if child.iteration_arn}
+    map_runs = aws_call("list-map-runs", lambda: client.list_map_runs(executionArn=fleet_arn)).get("mapRuns", [])
+    for map_run in map_runs:
+        for iteration in _map_run_iterations(client, map_run["mapRunArn"]):
+            arn, status = iteration["executionArn"], iteration["status"]
+            child = by_iteration.get(arn)
+            if child is None:
+                found = _child_of_iteration(client, arn)
+                if found is None:
+                    continue  # not started its child yet: looked at again next time
+                child = FleetChild(found[0], found[1], "RUNNING", arn)
+                children[child.connection_id] = by_iteration[arn] = child
+            if status != "RUNNING" and child.status == "RUNNING":
+                description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=child.execution_arn))  # noqa: B023 - aws_call calls it at once
+                child.status = description["status"]
+    return children
+
+
+def _map_run_iterations(client: StepFunctionsOnAws, map_run_arn: str) -> Iterator[dict[str, Any]]:
+    token: str | None = None
+    while True:
+        page = aws_call("list-executions of a map run", lambda: client.list_executions(
+            mapRunArn=map_run_arn, maxResults=1000, **({"nextToken": token} if token else {})))  # noqa: B023 - aws_call calls it at once
+        yield from page.get("executions", [])
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def _child_of_iteration(client: StepFunctionsOnAws, iteration_arn: str) -> tuple[str, str] | None:
+    """(connection id, child execution ARN) of the run an iteration started, from its history."""
+    history = aws_call("get-execution-history", lambda: history_of(client, iteration_arn))
+    connection: str | None = None
+    for event in history:
+        if event["type"] == "ExecutionStarted":
+            connection = connection or _connection_in((event.get("executionStartedEventDetails") or {}).get("input"))
+        elif event["type"] == "TaskScheduled":
+            details = event.get("taskScheduledEventDetails") or {}
+            if str(details.get("resource", "")).startswith("startExecution"):
+                parameters = _parsed_object(details.get("parameters"))
+                connection = _connection_in(parameters.get("Input")) or connection
+        child = started_child(event)
+        if child is not None:
+            if connection is None:
+                connection = connection_of(client, child)
+            return (connection, child) if connection else None
+    return None
+
+
+def _parsed_object(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _connection_in(value: Any) -> str | None:
+    connection = _parsed_object(value).get("connectionId")
+    return connection.lower() if isinstance(connection, str) else None
+
+
+def fleet_connections(result: RunResult, children: dict[str, FleetChild] | None = None) -> list[dict[str, Any]]:
+    """Each connection of a fleet as --json shows it: connectionId, outcome (null while it
+    runs), executionArn (null when not started) and status (its run's, where it was read).
+    From the fleet's answer once it has one (its output; when it failed, the failed ones its
+    cause lists), and from its children (`fleet_children`) as far as they were read."""
+    listed: dict[str, dict[str, Any]] = {}
+    answer = result.output if isinstance(result.output, dict) else {}
+    entries = [item for item in answer.get("connections") or [] if isinstance(item, dict)]
+    cause = _parsed_object(result.cause) if result.error == "ForEachFailed" else {}
+    entries += [{**item, "outcome": "failed"} for item in cause.get("failed") or [] if isinstance(item, dict)]
+    for item in entries:
+        connection = item.get("connectionId")
+        if isinstance(connection, str):
+            listed[connection.lower()] = {"connectionId": connection.lower(), "outcome": item.get("outcome"),
+                                          "executionArn": item.get("executionArn"), "status": None}
+    for connection, child in (children or {}).items():
+        entry = listed.setdefault(connection, {"connectionId": connection, "outcome": None, "executionArn": child.execution_arn, "status": None})
+        entry["executionArn"] = entry["executionArn"] or child.execution_arn
+        entry["status"] = child.status
+    return list(listed.values())
+
+
+def fleet_counts(result: RunResult, connections: list[dict[str, Any]]) -> dict[str, int]:
+    """Connections by outcome: the fleet's own counts once it has them, else counted."""
+    answer = result.output if isinstance(result.output, dict) else {}
+    if isinstance(answer.get("counts"), dict):
+        return {**dict.fromkeys(FLEET_OUTCOMES, 0), **answer["counts"]}
+    counts = {**dict.fromkeys(FLEET_OUTCOMES, 0), "running": 0}
+    for item in connections:
+        outcome = item.get("outcome") or ("running" if item.get("status") == "RUNNING" else None)
+        if outcome is None and item.get("status"):
+            outcome = "succeeded" if item["status"] == "SUCCEEDED" else "failed"
+        if outcome in counts:
+            counts[outcome] += 1
+    if not counts["running"]:
+        del counts["running"]
+    return counts
+
+
+def fleet_document(result: RunResult, children: dict[str, FleetChild] | None = None) -> dict[str, Any]:
+    """A fleet as every --json prints it: the run's shape with `connectionId` null and its
+    connections instead."""
+    return {**run_document(result), "connectionId": None, "connections": fleet_connections(result, children)}
+
+
+def print_fleet_result(out: TextIO, result: RunResult, children: dict[str, FleetChild] | None = None) -> None:
+    """The end of a fleet for a person: one line per connection, the counts, and the fleet's
+    error with its cause."""
+    out.write(f"\nFleet {result.status} after {result.events} history events.\n")
+    answer = result.output if isinstance(result.output, dict) else {}
+    cause = _parsed_object(result.cause) if result.error == "ForEachFailed" else {}
+    details = {str(item.get("connectionId", "")).lower(): item
+               for item in [*(answer.get("connections") or []), *(cause.get("failed") or [])] if isinstance(item, dict)}
+    connections = fleet_connections(result, children)
+    for item in connections:
+        detail = details.get(item["connectionId"], {})
+        outputs = detail.get("outputs") if isinstance(detail.get("outputs"), dict) else {}
+        if outputs:
+            said = " ".join(f"{key}={outputs[key]}" for key in ("resetJobId", "resyncJobId", "resyncStatus", "rowsSynced", "bytesSynced") if key in outputs)
+        else:
+            said = ": ".join(str(part) for part in (detail.get("error"), readable_cause(detail.get("cause")).splitlines()[0] if detail.get("cause") else None) if part)
+        outcome = item["outcome"] or (item["status"] or "-").lower()
+        out.write(f"  {outcome:<10} {item['connectionId']:<36}  {said}".rstrip() + "\n")
+    counts = fleet_counts(result, connections)
+    # Without the fleet's answer (it failed), the counts are of the connections read.
+    label = "Counts" if isinstance(answer.get("counts"), dict) else "Counts of the connections known"
+    out.write(f"{label}: {_counts_line(counts)}\n")
+    if result.error:
+        out.write(f"Error: {result.error}\nCause: {readable_cause(result.cause)}\n")
+
+
+def print_fleet_status(out: TextIO, result: RunResult, children: dict[str, FleetChild] | None) -> None:
+    """A fleet for a person: its end as `print_fleet_result` says it, or, under way, each
+    connection started so far with its run's status, and the counts."""
+    if result.status in TERMINAL:
+        print_fleet_result(out, result, children)
+        return
+    out.write(f"Fleet {result.status} ({result.events} history events so far).\n")
+    for child in (children or {}).values():
+        out.write(f"  {child.status:<10} {child.connection_id:<36}  {child.execution_arn}\n")
+    out.write("Counts: " + _counts_line(_running_counts(children or {})) + "\n")
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items())
+
+
+def request_fleet(events_client: EventBridge, fleet_input: dict[str, Any]) -> str:
+    """Put the fleet's EventBridge event (its detail is the fleet input). Its event id."""
+    return _put_event(events_client, FLEET_DETAIL_TYPE, fleet_input)
+
+
+# (client, fleet execution, the children found before) -> the children now: fleet_children's shape.
+ChildrenFinder = Callable[[StepFunctionsOnAws, str, "dict[str, FleetChild] | None"], "dict[str, FleetChild]"]
+
+
+def children_of_machine(run_machine: str) -> ChildrenFinder:
+    """A finder of a fleet's children for where the run's state machine runs this fleet's
+    children and nothing else (a local run's own moto, which lists no Map Run iterations):
+    every execution of `run_machine` is one, its connection in its input. One ListExecutions a
+    look, and one DescribeExecution per execution found or ended since the last."""
+
+    def find(client: StepFunctionsOnAws, fleet_arn: str, known: dict[str, FleetChild] | None = None) -> dict[str, FleetChild]:
+        children = dict(known or {})
+        by_arn = {child.execution_arn: child for child in children.values()}
+        for item in executions(client, run_machine):
+            child = by_arn.get(item["executionArn"])
+            if child is None:
+                connection = connection_of(client, item["executionArn"])
+                if connection is None:
+                    continue
+                child = children[connection] = FleetChild(connection, item["executionArn"], "RUNNING")
+            child.status = item["status"]
+        return children
+
+    return find
+
+
+@dataclass
+class _FollowedChild:
+    child: FleetChild
+    follower: Follower
+    history: list[Event]
+    attempts: _FailedAttempts
+    ended: bool = False  # its history was read after it ended
+    read_at: float = float("-inf")
+
+
+def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
+                on_child: Callable[[FleetChild, datetime], None] | None = None,
+                on_transition: Callable[[str, Transition], None] | None = None,
+                on_failure: Callable[[str, str, str, str, list[str]], None] | None = None,
+                on_end: Callable[[FleetChild], None] | None = None,
+                on_counts: Callable[[dict[str, int]], None] | None = None,
+                pause: float | None = None, refresh: float | None = None,
+                find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
+    """Follow a fleet execution to its end, and each connection's run it starts: `on_child(child,
+    its start)` when one is found, `on_transition(child execution, transition)` and
+    `on_failure(child execution, ...)` as `watch` reports them, `on_end(child)` when one has
+    ended, `on_counts` when the counts change. The children are looked for at most every
+    `refresh` seconds (fleet_children), and running children are read at most
+    HISTORY_READS_PER_SECOND a second. `find_children` finds them (default: fleet_children;
+    a local run gives `children_of_machine`). Never stops anything. (its result, its children)."""
+    find = find_children or fleet_children
+    pause = WATCH_PAUSE_SECONDS if pause is None else pause
+    refresh = FLEET_REFRESH_SECONDS if refresh is None else refresh
+    children: dict[str, FleetChild] = {}
+    followed: dict[str, _FollowedChild] = {}
+    counts: dict[str, int] = {}
+    looked_at = float("-inf")
+    ending = False
+    while True:
+        if not ending:
+            ending = aws_call("describe-execution", lambda: client.describe_execution(executionArn=fleet_arn))["status"] in TERMINAL
+            # Read before the children, so the last look holds the end of each.
+            if ending or time.monotonic() - looked_at >= refresh:
+                found = len(children)
+                children = find(client, fleet_arn, children)
+                looked_at = time.monotonic()
+        for child in children.values():
+            if child.execution_arn not in followed:
+                followed[child.execution_arn] = _FollowedChild(child, Follower(child.execution_arn, _JobTransitions(), child_reader=_JobTransitions),
+                                                               [], _FailedAttempts())
+        # The runs read longest ago first, a batch at a time: a look at 1,000 runs spreads over passes.
+        batch = sorted((item for item in followed.values() if not item.ended), key=lambda item: item.read_at)[:CHILD_READS_PER_PASS]
+        for item in batch:
+            _read_child(client, item, ending, on_child, on_transition, on_failure, on_end)
+        now_counts = _running_counts(children)
+        if now_counts != counts and children and on_counts:
+            on_counts(now_counts)
+        counts = now_counts
+        if ending and all(item.ended for item in followed.values()):
+            return result_of(client, fleet_arn), children
+        calls = len(batch) + max(0, len(children) - found)  # a new child cost its iteration's history
+        found = len(children)
+        time.sleep(max(pause, calls / HISTORY_READS_PER_SECOND))
+
+
+def _read_child(client: StepFunctionsOnAws, item: _FollowedChild, fleet_ended: bool,
+                on_child: Callable[[FleetChild, datetime], None] | None,
+                on_transition: Callable[[str, Transition], None] | None,
+                on_failure: Callable[[str, str, str, str, list[str]], None] | None,
+                on_end: Callable[[FleetChild], None] | None) -> None:
+    """Read a child's new events and report them; once it is known to have ended (or its fleet
+    has), this read holds its end and it is not read again."""
+    ended = item.child.status != "RUNNING" or fleet_ended  # known before this read
+    new = aws_call("get-execution-history", lambda: history_since(client, item.child.execution_arn, item.history[-1]["id"] if item.history else 0))
+    item.read_at = time.monotonic()
+    if new and not item.history and on_child:
+        on_child(item.child, new[0]["timestamp"])
+    item.history += new
+    events = aws_call("get-execution-history", lambda: item.follower.read(item.history, lambda child, after: history_since(client, child, after)))
+    for source, event, transition in events:
+        if transition and on_transition:
+            on_transition(item.child.execution_arn, transition)
+        failed = item.attempts.read(source, event)
+        if failed and on_failure:
+            on_failure(item.child.execution_arn, *failed)
+    if ended:
+        item.ended = True
+        if on_end:
+            on_end(item.child)
+
+
+def _running_counts(children: dict[str, FleetChild]) -> dict[str, int]:
+    """A fleet under way: its started connections by how their runs stand."""
+    counts = {"running": 0, "succeeded": 0, "failed": 0}
+    for child in children.values():
+        counts["running" if child.status == "RUNNING" else "succeeded" if child.status == "SUCCEEDED" else "failed"] += 1
+    return counts

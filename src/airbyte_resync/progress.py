@@ -28,6 +28,8 @@ WORKFLOW = files.WORKFLOW
 MACHINES = (files.STATE_MACHINES / "reset_and_resync.asl.json", files.STATE_MACHINES / "wait_for_job.asl.json")
 # The failed attempts a live display keeps in view, per run.
 RECENT_FAILURES = 4
+# A fleet's live display: the runs under way, and this many of those that ended, newest first.
+ENDED_RUNS_SHOWN = 10
 
 
 def workflow_steps(workflow_id: str = "reset-and-resync") -> list[str]:
@@ -79,9 +81,11 @@ class _Run:
 class Progress:
     """Collects what happens to each run and shows it, live or as plain lines."""
 
-    def __init__(self, out: TextIO, steps: list[str], states: Mapping[str, Mapping[str, Any]], live: bool):
-        self.out, self.steps, self.states = out, steps, states
+    def __init__(self, out: TextIO, steps: list[str], states: Mapping[str, Mapping[str, Any]], live: bool, *, fleet: bool = False):
+        """`fleet`: one line per run (a fleet's connections) and the counts, instead of each run's steps."""
+        self.out, self.steps, self.states, self.fleet = out, steps, states, fleet
         self.runs: dict[str, _Run] = {}
+        self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
         if live:
@@ -89,6 +93,10 @@ class Progress:
             from rich.live import Live
 
             self._live = Live(console=Console(file=out), get_renderable=self._render, refresh_per_second=8, transient=False)
+
+    @property
+    def live(self) -> bool:
+        return self._live is not None
 
     # ---------------------------------------------------------------- what happens
 
@@ -98,9 +106,19 @@ class Progress:
             if self.steps:
                 run.steps[self.steps[0]].mark = "running"
             self.runs[key] = run
-        if self._live is None:
+        if self._live is None and self.fleet:
+            self._write(f"{self._label(key)}started {title}: {key}")
+        elif self._live is None:
             self._write(title)
             self._write(f"{'elapsed':>8}  {'state':<36} {'job':>8}  status")
+
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        """A fleet's connections by how they stand, shown when they change."""
+        with self._lock:
+            changed = dict(counts) != self.counts
+            self.counts = dict(counts)
+        if changed and self._live is None:
+            self._write(f"counts: {_counts_text(counts)}")
 
     def transition(self, key: str, transition: Transition) -> None:
         """A state the run went through; one of a child execution (wait-for-job's pollJob) only
@@ -151,6 +169,8 @@ class Progress:
             for step in run.steps.values():
                 if step.mark == "running":
                     step.mark = "failed" if status != "SUCCEEDED" else "pending"
+        if self.fleet and self._live is None:
+            self._write(f"{self._label(key)}{run.ended_at - run.started_at:7.1f}s  {status}")
 
     # ---------------------------------------------------------------- showing it
 
@@ -165,7 +185,7 @@ class Progress:
 
     def _label(self, key: str) -> str:
         run = self.runs.get(key)
-        return f"{run.label}  " if run is not None and run.label and len(self.runs) > 1 else ""
+        return f"{run.label}  " if run is not None and run.label and (self.fleet or len(self.runs) > 1) else ""
 
     def _write(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -179,6 +199,8 @@ class Progress:
 
         marks = {"done": Text("✔", style="green"), "failed": Text("✘", style="bold red"), "pending": Text("·", style="dim")}
         parts: list[RenderableType] = []
+        if self.fleet:
+            return self._render_fleet(marks)
         with self._lock:
             for run in self.runs.values():
                 elapsed = (run.ended_at or time.time()) - run.started_at
@@ -197,6 +219,53 @@ class Progress:
                     parts.append(Text.assemble(("  ! ", "bold yellow"), (f"{stamp} ", "dim"), line))
                 parts.append(Text(""))
         return Group(*parts)
+
+
+    def _render_fleet(self, marks: dict[str, Any]) -> Group:
+        """One line per connection: its step now, job, job status, elapsed, and how it ended."""
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 2))
+        for _ in range(6):
+            table.add_column()
+        with self._lock:
+            running = [run for run in self.runs.values() if not run.ended]
+            ended = sorted((run for run in self.runs.values() if run.ended), key=lambda run: run.ended_at or 0, reverse=True)
+            for run in running + ended[:ENDED_RUNS_SHOWN]:
+                step_name, step = _current_step(run)  # step: the one whose job is shown
+                elapsed = (run.ended_at or time.time()) - run.started_at
+                if run.ended:
+                    mark: RenderableType = marks["done"] if run.ended == "SUCCEEDED" else marks["failed"]
+                else:
+                    mark = Spinner("dots", style="yellow")
+                job = "" if step is None or step.job_id is None else f"job {step.job_id}"
+                table.add_row(mark, Text(run.title, style="bold"), step_name, job, str(step.job_status or "") if step else "",
+                              Text(f"{_duration(elapsed)}{'  ' + run.ended if run.ended else ''}", style="cyan"))
+            hidden = max(0, len(ended) - ENDED_RUNS_SHOWN)
+            parts: list[RenderableType] = [table]
+            if hidden:
+                parts.append(Text(f"... and {hidden} more that ended", style="dim"))
+            if self.counts:
+                parts.append(Text(f"counts: {_counts_text(self.counts)}", style="bold"))
+        return Group(*parts)
+
+
+def _current_step(run: _Run) -> tuple[str, _Step | None]:
+    """The step a run is at (the furthest one begun), and the step of its latest Airbyte job."""
+    at, job = "", None
+    for name, step in run.steps.items():
+        if step.mark != "pending":
+            at = name
+        if step.job_id is not None:
+            job = step
+    return at, job
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items())
 
 
 def _duration(seconds: float) -> str:

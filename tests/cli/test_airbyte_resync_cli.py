@@ -285,3 +285,23 @@ def test_ctrl_c_against_a_real_airbyte_cancels_the_reset_it_left_running_and_say
     assert process.returncode == 130 and stdout == ""
     assert stderr.strip().splitlines() == [
         f"airbyte-resync: interrupted: reset {reset['jobId']} was running and has been cancelled; the destination may be partly emptied: run again"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["start", "--workspace-id", "not-a-uuid"], "--workspace-id must be a UUID"),
+        (["start", "--connection-id", CONNECTION_ID, "--connection-id", CONNECTION_ID.replace("9f", "8e"), "--max-concurrent", "1001"],
+         "--max-concurrent must be between 1 and 1000, got 1001"),
+        (["start", "--tag-id", CONNECTION_ID, "--tolerated-failures", "some"], "--tolerated-failures must be a whole number of at least 0"),
+        (["request", "--workspace-id", CONNECTION_ID, "--max-concurrent", "0"], "--max-concurrent must be between 1 and 1000, got 0"),
+    ],
+)
+def test_a_fleets_arguments_are_refused_before_anything_is_asked_of_aws(args, message):
+    # No Region and no credentials: an AWS call would end in another error.
+    done = run_cli(*args, *(["--stack-name", "airbyte-resync"] if args[0] == "start" else []),
+                   AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_REGION="", AWS_DEFAULT_REGION="")
+
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("airbyte-resync: error: ") and message in line

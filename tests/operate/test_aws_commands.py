@@ -38,7 +38,10 @@ def aws(monkeypatch):
         client = boto3.client("stepfunctions")
         machines = create_state_machines(client)
         arn = machines["ResetAndResyncStateMachine"]
-        monkeypatch.setattr(operate.boto3, "client", stacks_answering(arn, operate.boto3.client))
+        fleet = machines.get("ResetAndResyncFleetStateMachine") or client.create_state_machine(
+            name="airbyte-resync-ResetAndResyncFleetStateMachine", roleArn="arn:aws:iam::123456789012:role/FleetRole",
+            definition=json.dumps({"StartAt": "Run", "States": {"Run": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+        monkeypatch.setattr(operate.boto3, "client", stacks_answering(arn, operate.boto3.client, fleet))
         yield client, arn
 
 
@@ -71,7 +74,7 @@ def create_state_machines(client) -> dict[str, str]:
     return created
 
 
-def stacks_answering(arn: str, make_client):
+def stacks_answering(arn: str, make_client, fleet_arn: str):
     """boto3.client, but CloudFormation knows one stack, `airbyte-resync`, with its outputs."""
 
     def client(service: str, *args, **kwargs):
@@ -86,7 +89,8 @@ def stacks_answering(arn: str, make_client):
                 stubber.add_response("describe_stacks", {"Stacks": [{
                     "StackName": StackName, "CreationTime": "2026-12-01T09:00:00Z", "StackStatus": "CREATE_COMPLETE",
                     "Outputs": [{"OutputKey": "WaitForJobStateMachineArn", "OutputValue": arn + "-child"},
-                                {"OutputKey": "StateMachineArn", "OutputValue": arn}]}]}, {"StackName": StackName})
+                                {"OutputKey": "StateMachineArn", "OutputValue": arn},
+                                {"OutputKey": "ResetAndResyncFleetStateMachineArn", "OutputValue": fleet_arn}]}]}, {"StackName": StackName})
             else:
                 stubber.add_client_error("describe_stacks", "ValidationError", f"Stack with id {StackName} does not exist", 400)
             with stubber:
@@ -104,15 +108,28 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_start_starts_one_execution_per_connection_with_its_input(aws, capsys):
-    client, _arn = aws
+def test_several_connections_start_one_fleet_execution_of_the_stacks_fleet_machine(aws, capsys):
+    client, arn = aws
     code, out, _ = run(capsys, "start", "--connection-id", FIRST, "--connection-id", SECOND, "--stack-name", "airbyte-resync",
                        "--poll-interval", "30", "--json")
     assert code == 0
     started = json.loads(out)
-    assert [item["connectionId"] for item in started] == [FIRST, SECOND] and not any(item["attached"] for item in started)
-    inputs = [json.loads(client.describe_execution(executionArn=item["executionArn"])["input"]) for item in started]
-    assert inputs == [{"connectionId": FIRST, "pollIntervalSeconds": 30}, {"connectionId": SECOND, "pollIntervalSeconds": 30}]
+    assert started["connectionId"] is None and not started["attached"] and ":execution:airbyte-resync-ResetAndResyncFleetStateMachine:" in started["executionArn"]
+    assert json.loads(client.describe_execution(executionArn=started["executionArn"])["input"]) == {
+        "connectionIds": [FIRST, SECOND], "pollIntervalSeconds": 30}
+    assert client.list_executions(stateMachineArn=arn)["executions"] == []  # no run of its own for either connection
+
+
+def test_list_fleet_lists_the_stacks_fleet_machine(aws, capsys):
+    client, arn = aws
+    code, out, _ = run(capsys, "start", "--workspace-id", "11111111-2222-4333-8444-555555555555", "--stack-name", "airbyte-resync", "--json")
+    fleet = json.loads(out)["executionArn"]
+    single = client.start_execution(stateMachineArn=arn, input=json.dumps({"connectionId": FIRST}))["executionArn"]
+
+    code, out, _ = run(capsys, "list", "--stack-name", "airbyte-resync", "--fleet")
+    assert code == 0 and fleet in out and "fleet: 1 workspaces" in out and single not in out
+    code, out, _ = run(capsys, "list", "--stack-name", "airbyte-resync", "--json")
+    assert code == 0 and [item["executionArn"] for item in json.loads(out)] == [single]
 
 
 def test_starting_the_same_connection_twice_attaches_to_the_running_execution(aws, capsys):
@@ -279,6 +296,28 @@ def test_request_puts_the_documented_event(aws, capsys):
     assert event["detail-type"] == "Airbyte Connection Reset Requested"
     assert event["detail"] == {"connectionId": FIRST, "waitForResync": False}
     assert out.split()[2].rstrip(";") == event["id"]
+
+
+def test_request_of_a_selection_puts_the_fleet_event(aws, capsys):
+    events = boto3.client("events")
+    queue = boto3.client("sqs").create_queue(QueueName="seen")["QueueUrl"]
+    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="fleet-requested", EventPattern=json.dumps({"detail-type": ["Airbyte Connections Reset Requested"]}))
+    events.put_targets(Rule="fleet-requested", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    workspace, tag = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-8999-aaaaaaaaaaaa"
+
+    code, out, _ = run(capsys, "request", "--workspace-id", workspace, "--tag-id", tag, "--max-concurrent", "20", "--tolerated-failures", "2")
+
+    assert code == 0 and out.startswith("requested: fleet event ")
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+    event = json.loads(message["Body"])
+    assert event["detail-type"] == "Airbyte Connections Reset Requested" and event["source"] == "airbyte-resync.cli"
+    assert event["detail"] == {"workspaceIds": [workspace], "tagIds": [tag], "maxConcurrent": 20, "toleratedFailures": 2}
+
+
+def test_request_refuses_a_bad_selection_before_putting_anything(aws, capsys):
+    code, out, err = run(capsys, "request", "--connection-id", FIRST, "--connection-id", SECOND, "--max-concurrent", "1001")
+    assert code == 2 and out == "" and "--max-concurrent must be between 1 and 1000, got 1001" in err
 
 
 # ------------------------------------------------------------------------------ redrive

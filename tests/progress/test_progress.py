@@ -167,3 +167,34 @@ def test_the_live_display_shows_each_run_of_several():
     screen = rendered(progress)
     assert screen.index("Connection 9f1c1e4a: first") < screen.index("Connection 0a1b2c3d: second")
     assert screen.count("checkConnectionIdle") == 2 and "SUCCEEDED" in screen
+
+
+def test_a_fleet_shows_one_line_per_connection_and_the_counts():
+    progress = Progress(io.StringIO(), workflow_steps(), {}, live=True, fleet=True)
+    progress.add_run("child-a", "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f", "9f1c1e4a")
+    progress.add_run("child-b", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "0a1b2c3d")
+    progress.transition("child-a", transition("triggerReset", "Task", 2.0, 1001, "running"))
+    progress.transition("child-b", transition("waitForReset.resetFailed.Fail", "Fail", 3.0, 1002, "failed"))
+    progress.end("child-b", "FAILED")
+    progress.set_counts({"running": 1, "succeeded": 0, "failed": 1})
+    screen = rendered(progress)
+
+    rows = {line.split()[1]: line.split() for line in screen.splitlines() if len(line.split()) > 1 and "-" in line.split()[1]}
+    assert rows["9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"][2:6] == ["waitForReset", "job", "1001", "running"]  # the step under way
+    assert rows["0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"][0] == "✘" and rows["0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"][-1] == "FAILED"
+    assert "counts: running 1, succeeded 0, failed 1" in screen
+    assert "checkConnectionIdle" not in screen  # no table of steps per connection
+
+
+def test_a_fleets_plain_lines_name_each_connection_and_its_end():
+    out = io.StringIO()
+    progress = Progress(out, workflow_steps(), {}, live=False, fleet=True)
+    progress.add_run("child-a", "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f", "9f1c1e4a")
+    progress.transition("child-a", transition("triggerReset", "Task", 2.0, 1001, "running"))
+    progress.set_counts({"running": 1})
+    progress.set_counts({"running": 1})  # unchanged: not said again
+    progress.end("child-a", "SUCCEEDED")
+    lines = [line.split() for line in out.getvalue().splitlines()]
+    assert lines[0] == ["9f1c1e4a", "started", "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f:", "child-a"]
+    assert lines[1] == ["9f1c1e4a", "2.0s", "triggerReset", "1001", "running"]
+    assert lines[2:] == [["counts:", "running", "1"], ["9f1c1e4a"] + lines[3][1:2] + ["SUCCEEDED"]]
