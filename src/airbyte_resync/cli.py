@@ -255,12 +255,12 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _check_contract(execution_input: dict[str, Any]) -> None:
-    """The input meets the execution input's contract (schemas/), before anything starts."""
+def _check_contract(execution_input: dict[str, Any], schema: str = "execution-input.schema.json") -> None:
+    """The input meets its contract (schemas/: a run's, or a fleet's), before anything starts."""
     from airbyte_client.contract import load_contract, problems
     from airbyte_resync.files import SCHEMAS
 
-    refused = problems(execution_input, load_contract(SCHEMAS / "execution-input.schema.json"))
+    refused = problems(execution_input, load_contract(SCHEMAS / schema))
     if refused:
         raise UsageError(f"the execution input breaks its contract: {'; '.join(refused)}")
 
@@ -313,6 +313,7 @@ def _fleet_input(args: argparse.Namespace) -> dict[str, Any] | None:
         fleet_input["pollIntervalSeconds"] = poll_interval
     if getattr(args, "no_wait_for_resync", False):
         fleet_input["waitForResync"] = False
+    _check_contract(fleet_input, "fleet-input.schema.json")
     return fleet_input
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from airbyte_resync.contracts import DETAIL_TYPE
+from airbyte_resync.contracts import DETAIL_TYPE, FLEET
 from airbyte_resync.local import Transition, _JobTransitions
 from arazzo_sfn.execution import (
     TERMINAL,
@@ -407,7 +407,7 @@ def checked_execution_arn(value: str) -> str:
 # A fleet execution (reset-and-resync-fleet) runs each connection as a child execution of the
 # run's state machine, started by one iteration of a Distributed Map.
 
-FLEET_DETAIL_TYPE = "Airbyte Connections Reset Requested"
+FLEET_DETAIL_TYPE = FLEET.detail_type
 FLEET_SELECTORS = ("connectionIds", "workspaceIds", "tagIds")
 FLEET_OUTCOMES = ("succeeded", "failed", "skipped", "notStarted")
 # The fewest seconds between two looks at a fleet's Map Run: each costs a ListMapRuns, a

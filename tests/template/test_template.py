@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "statemachine" / "reset_and_resync.asl.json"
 CHILD_ASL_PATH = ROOT / "statemachine" / "wait_for_job.asl.json"
+FLEET_ASL_PATH = ROOT / "statemachine" / "reset_and_resync_fleet.asl.json"
 EVENTBRIDGE_SAMPLE_PATH = ROOT / "events" / "eventbridge-reset-requested.json"
+FLEET_EVENTBRIDGE_SAMPLE_PATH = ROOT / "events" / "eventbridge-connections-reset-requested.json"
 EXECUTION_INPUT_SAMPLE_PATH = ROOT / "events" / "execution-input.json"
 
 REGION = "us-east-1"
@@ -43,6 +45,9 @@ POWERTOOLS_LAYER_ARN = "arn:aws-us-gov:lambda:us-gov-west-1:165093116878:layer:A
 STATE_MACHINE = "ResetAndResyncStateMachine"
 # wait-for-job: the child state machine the run starts to watch each job.
 CHILD_STATE_MACHINE = "WaitForJobStateMachine"
+# reset-and-resync-fleet: runs the run's state machine once per connection, from a Distributed Map.
+FLEET_STATE_MACHINE = "ResetAndResyncFleetStateMachine"
+MACHINES = (STATE_MACHINE, CHILD_STATE_MACHINE, FLEET_STATE_MACHINE)
 FUNCTIONS = ("GetConnectionFunction", "ListJobsFunction", "TriggerResetFunction", "PollJobFunction", "TriggerResyncFunction", "ListConnectionsFunction")
 # Not workflow steps: one reacts to aborted and timed-out executions, the other starts one
 # execution per reset-request event. EventBridge invokes both asynchronously.
@@ -60,8 +65,13 @@ EXPECTED_SUBSTITUTIONS = {
         "WaitForJobStateMachineArn": CHILD_STATE_MACHINE,
     },
     CHILD_STATE_MACHINE: {"PollJobFunctionArn": "PollJobFunction"},
+    FLEET_STATE_MACHINE: {
+        "ListConnectionsFunctionArn": "ListConnectionsFunction",
+        "ResetAndResyncStateMachineArn": STATE_MACHINE,
+        "ForEachCounterTableName": "IdempotencyTable",
+    },
 }
-ASL_OF = {STATE_MACHINE: ASL_PATH, CHILD_STATE_MACHINE: CHILD_ASL_PATH}
+ASL_OF = {STATE_MACHINE: ASL_PATH, CHILD_STATE_MACHINE: CHILD_ASL_PATH, FLEET_STATE_MACHINE: FLEET_ASL_PATH}
 EXPECTED_ENVIRONMENT = {
     "IDEMPOTENCY_TABLE",
     "AIRBYTE_API_URL",
@@ -71,6 +81,7 @@ EXPECTED_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL",
 }
 RESET_REQUESTED_DETAIL_TYPE = "Airbyte Connection Reset Requested"
+CONNECTIONS_RESET_REQUESTED_DETAIL_TYPE = "Airbyte Connections Reset Requested"
 
 # Step Functions log delivery: these actions have no resource-level permissions.
 LOG_DELIVERY_ACTIONS = {
@@ -387,11 +398,12 @@ def execution_input_problems(document: Any) -> list[str]:
     return problems
 
 
-def reset_requested_rule(stack: DeployedStack) -> dict[str, Any]:
+def reset_requested_rule(stack: DeployedStack, detail_type: str = RESET_REQUESTED_DETAIL_TYPE) -> dict[str, Any]:
     rules = [
         properties
         for properties in stack.of_type("AWS::Events::Rule").values()
         if any(target["Arn"] == f"<{STARTER_FUNCTION}.Arn>" for target in properties["Targets"])
+        and properties["EventPattern"]["detail-type"] == [detail_type]
     ]
     assert len(rules) == 1, rules
     return rules[0]
@@ -430,13 +442,15 @@ def _asl_lint_template(definition: dict[str, Any], form: str) -> str:
 
 def _concrete_arn(machine: str, placeholder: str) -> str:
     binding = state_machine_substitutions(machine).get(placeholder)
+    if isinstance(binding, dict) and load_template()["Resources"].get(binding.get("Ref"), {}).get("Type") == "AWS::DynamoDB::Table":
+        return f"{STACK_NAME}-{binding['Ref']}"  # a table's name
     if isinstance(binding, dict) and "Ref" in binding:
         return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{STACK_NAME}-{binding['Ref']}"
     function = binding["Fn::GetAtt"][0] if isinstance(binding, dict) and "Fn::GetAtt" in binding else placeholder
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK_NAME}-{function}"
 
 
-@pytest.mark.parametrize("machine", [STATE_MACHINE, CHILD_STATE_MACHINE])
+@pytest.mark.parametrize("machine", MACHINES)
 @pytest.mark.parametrize("form", ["Definition", "DefinitionString"])
 def test_generated_asl_passes_cfn_lint(form, machine):
     asl_text = load_asl_text(machine)
@@ -463,9 +477,9 @@ def test_sam_translator_transforms_the_template(parameter_set):
     types = {resource["Type"] for resource in stack.template["Resources"].values()}
     assert not any(resource_type.startswith("AWS::Serverless::") for resource_type in types), types
     assert set(stack.of_type("AWS::Lambda::Function")) == {*FUNCTIONS, *EVENT_FUNCTIONS}
-    assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == {STATE_MACHINE, CHILD_STATE_MACHINE}
+    assert set(stack.of_type("AWS::StepFunctions::StateMachine")) == set(MACHINES)
     assert len(stack.of_type("AWS::Lambda::LayerVersion")) == 2
-    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "UnhandledEventsAlarm"}
+    assert set(stack.of_type("AWS::CloudWatch::Alarm")) == {"ExecutionFailedAlarm", "ResyncNotStartedAlarm", "UnhandledEventsAlarm", "FleetFailedAlarm"}
 
     schedules = stack.of_type("AWS::Scheduler::Schedule")
     if parameter_set == "secret-schedule-alarm":
@@ -664,6 +678,11 @@ def test_definition_substitutions_bind_each_step_to_a_function_of_this_template(
                 assert template["Resources"][value["Ref"]]["Type"] == "AWS::Serverless::StateMachine", (placeholder, value)
                 bound[placeholder] = value["Ref"]
                 continue
+            if placeholder.endswith("TableName"):
+                assert isinstance(value, dict) and set(value) == {"Ref"}, (placeholder, value)
+                assert template["Resources"][value["Ref"]]["Type"] == "AWS::DynamoDB::Table", (placeholder, value)
+                bound[placeholder] = value["Ref"]
+                continue
             assert isinstance(value, dict) and set(value) == {"Fn::GetAtt"}, (placeholder, value)
             function, attribute = value["Fn::GetAtt"]
             assert attribute == "Arn", (placeholder, value)
@@ -672,7 +691,7 @@ def test_definition_substitutions_bind_each_step_to_a_function_of_this_template(
         assert bound == expected, machine
 
 
-@pytest.mark.parametrize("machine", [STATE_MACHINE, CHILD_STATE_MACHINE])
+@pytest.mark.parametrize("machine", MACHINES)
 def test_asl_placeholders_and_definition_substitutions_agree(machine):
     placeholders = set(PLACEHOLDER_PATTERN.findall(load_asl_text(machine)))
     substitutions = set(state_machine_substitutions(machine))
@@ -703,6 +722,17 @@ def test_state_machine_roles_invoke_only_their_functions_and_start_only_their_ch
             rule = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
             expected |= {("states:StartExecution", f"<{child}>"), ("states:DescribeExecution", executions), ("states:StopExecution", executions)}
             expected |= {(action, rule) for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")}
+        for table in (target for placeholder, target in substitutions.items() if placeholder.endswith("TableName")):
+            # The counts a fleet's items share: read and add to one item, nothing else.
+            expected |= {("dynamodb:GetItem", f"<{table}.Arn>"), ("dynamodb:UpdateItem", f"<{table}.Arn>")}
+        if machine == FLEET_STATE_MACHINE:
+            # Distributed Map runs each item as an execution of the fleet's own state machine:
+            # it may start itself and watch those, named by the stack, nothing else.
+            name = f"{STACK_NAME}-reset-and-resync-fleet"
+            items = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:{name}/*"
+            expected |= {("states:StartExecution", f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"),
+                         ("states:DescribeExecution", items), ("states:StopExecution", items)}
+            assert stack.properties(machine)["StateMachineName"] == name
         assert grants == expected, machine
 
 
@@ -734,8 +764,8 @@ def test_each_function_role_reads_only_the_airbyte_secret(parameter_set):
             assert STATE_MACHINE in history[1], history
             expected.add(history)
         if function == STARTER_FUNCTION:
-            # Starts this state machine, and needs no Airbyte credentials to do it.
-            expected = {("states:StartExecution", f"<{STATE_MACHINE}>")}
+            # Starts a run or a fleet, and needs no Airbyte credentials to do it.
+            expected = {("states:StartExecution", f"<{STATE_MACHINE}>"), ("states:StartExecution", f"<{FLEET_STATE_MACHINE}>")}
         if function in EVENT_FUNCTIONS:
             # Their dead-letter queue, which SAM grants for the DeadLetterQueue property.
             expected.add(("sqs:SendMessage", "<UnhandledEventsQueue.Arn>"))
@@ -747,10 +777,11 @@ def test_starters_may_only_start_this_state_machine(parameter_set):
     stack = deployed(parameter_set)
     # Reset requests reach it through the starter function (its role is checked with the
     # other functions'); EventBridge may only invoke that function.
-    (target,) = reset_requested_rule(stack)["Targets"]
-    assert "RoleArn" not in target
+    for detail_type in (RESET_REQUESTED_DETAIL_TYPE, CONNECTIONS_RESET_REQUESTED_DETAIL_TYPE):
+        (target,) = reset_requested_rule(stack, detail_type)["Targets"]
+        assert "RoleArn" not in target
     permissions = [p for p in stack.of_type("AWS::Lambda::Permission").values() if p["FunctionName"] == f"<{STARTER_FUNCTION}>"]
-    assert [(p["Action"], p["Principal"]) for p in permissions] == [("lambda:InvokeFunction", "events.amazonaws.com")]
+    assert [(p["Action"], p["Principal"]) for p in permissions] == [("lambda:InvokeFunction", "events.amazonaws.com")] * 2
     starters = {}
     for schedule in stack.of_type("AWS::Scheduler::Schedule").values():
         starters[stack.role_of(schedule["Target"]["RoleArn"])] = "scheduler.amazonaws.com"
@@ -760,12 +791,16 @@ def test_starters_may_only_start_this_state_machine(parameter_set):
         assert stack.trusted_services(role) == {service}, role
         assert managed == set(), role
         assert grants == {("states:StartExecution", f"<{STATE_MACHINE}>")}, role
-    # Whoever may start executions: the schedule's role and the starter function's, nothing else.
+    # Whoever may start executions: the schedule's role, the starter function's, and the fleet's
+    # (one per connection), nothing else.
     may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
-    assert may_start == set(starters) | {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"])}
+    assert may_start == set(starters) | {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"]), stack.role_of(stack.properties(FLEET_STATE_MACHINE)["RoleArn"])}
     # The child is started by the run's own role only.
     may_start_child = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{CHILD_STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
     assert may_start_child == {stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])}
+    # A fleet is started by the starter function only (and the console, or the CLI, as a person).
+    may_start_fleet = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{FLEET_STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
+    assert may_start_fleet == {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"])}
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
@@ -792,6 +827,7 @@ def test_function_environment_is_exactly_the_documented_set(parameter_set):
         variables = properties["Environment"]["Variables"]
         if function == STARTER_FUNCTION:
             assert variables.pop("STATE_MACHINE_ARN") == f"<{STATE_MACHINE}>"
+            assert variables.pop("FLEET_STATE_MACHINE_ARN") == f"<{FLEET_STATE_MACHINE}>"
         assert set(variables) == EXPECTED_ENVIRONMENT, function
         assert variables["AIRBYTE_API_URL"] == parameters["AirbyteApiUrl"], function
         assert variables["AIRBYTE_SECRET_ID"] == parameters["AirbyteSecretName"], function
@@ -837,6 +873,14 @@ def test_eventbridge_sample_matches_the_rule_and_yields_valid_input():
     assert target["Arn"] == f"<{STARTER_FUNCTION}.Arn>"
     assert not {"Input", "InputPath", "InputTransformer"} & set(target)
     assert execution_input_problems(event["detail"]) == []
+
+
+def test_the_fleet_sample_event_matches_the_fleet_rule_only():
+    event = json.loads(FLEET_EVENTBRIDGE_SAMPLE_PATH.read_text(encoding="utf-8"))
+    stack = deployed("defaults")
+    assert event_matches(reset_requested_rule(stack, CONNECTIONS_RESET_REQUESTED_DETAIL_TYPE)["EventPattern"], event)
+    assert not event_matches(reset_requested_rule(stack)["EventPattern"], event)
+    assert stack.template["Outputs"]["ConnectionsResetRequestedDetailType"]["Value"] == CONNECTIONS_RESET_REQUESTED_DETAIL_TYPE
 
 
 @pytest.mark.parametrize(
