@@ -53,11 +53,8 @@ def outcomes(execution: Execution, results: list[dict] | None = None) -> dict[st
     """Each item's id -> its outcome."""
     if results is None:
         results = execution.result.output["results"]
-    return {_item_id(result["item"]): result["outcome"] for result in results}
+    return {str(result["itemId"]): result["outcome"] for result in results}
 
-
-def _item_id(item: object) -> str:
-    return str(item["itemId"]) if isinstance(item, dict) else str(item)
 
 
 def child_name(result: dict) -> str:
@@ -77,7 +74,7 @@ def test_every_item_runs_its_own_child_and_the_results_and_counts_say_so():
     assert_succeeded(execution)
     output = execution.result.output
     assert outcomes(execution) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
-    assert [result["item"] for result in output["results"]] == [{"itemId": "a"}, {"itemId": "b"}, {"itemId": "c"}]  # the items' order
+    assert [result["itemId"] for result in output["results"]] == ["a", "b", "c"]  # the items' order, each named by its input
     assert all(result["outputs"] == {"units": 3} for result in output["results"])
     assert output["counts"] == {"succeeded": 3, "failed": 0, "skipped": 0, "notStarted": 0}
     assert output["failed"] == 0  # `$outputs.counts#/failed`
@@ -107,7 +104,7 @@ def test_each_child_is_named_after_the_step_the_execution_and_its_item():
     # iteration run again (a Retry after a transient error) starts no second child:
     # StartExecution with a name already used starts nothing new.
     for result in execution.result.output["results"]:
-        item = json.dumps(result["item"]["itemId"])
+        item = json.dumps(result["itemId"])
         assert child_name(result) == "restockEach-" + hashlib.md5(f"{counter}/{item}".encode()).hexdigest()
 
 
@@ -189,7 +186,7 @@ def test_one_failure_with_none_tolerated_starts_no_later_item_and_fails_the_step
     assert cause["counts"] == {"succeeded": 1, "failed": 1, "skipped": 0, "notStarted": 2}
     assert "1 items failed, 0 tolerated" in cause["message"]
     (failed,) = cause["failed"]
-    assert failed["item"] == {"itemId": "b"} and failed["outcome"] == "failed"
+    assert failed["itemId"] == "b" and failed["outcome"] == "failed"
     assert failed["error"] == "StepFailed" and json.loads(failed["cause"])["statusCode"] == 500
     assert failed["executionArn"].split(":")[-2] == "restock-item"
     # One at a time: a finished, b failed, c and d were never started.
@@ -201,7 +198,7 @@ def test_items_under_way_when_the_tolerance_is_crossed_finish():
 
     assert execution.result.status == "FAILED"
     assert execution.result.error == "ForEachFailed"
-    results = {result["item"]["itemId"]: result for result in execution.failure()["failed"]}
+    results = {result["itemId"]: result for result in execution.failure()["failed"]}
     assert list(results) == ["b"]
     # Every child started other than b went on to its end: none was stopped half done.
     started = [item for item in restocked(execution) if item != "b"]
@@ -218,7 +215,7 @@ def test_failures_within_the_tolerance_leave_the_step_succeeded_with_the_counts(
     assert outcomes(execution) == {"a": "succeeded", "b": "failed", "c": "succeeded"}
     assert execution.result.output["counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "notStarted": 0}
     (failed,) = [result for result in execution.result.output["results"] if result["outcome"] == "failed"]
-    assert failed["item"] == "b" and failed["error"] == "StepFailed"
+    assert failed["itemId"] == "b" and failed["error"] == "StepFailed"
 
 
 def test_more_failures_than_tolerated_fail_with_the_error_the_extension_names():
@@ -228,7 +225,7 @@ def test_more_failures_than_tolerated_fail_with_the_error_the_extension_names():
     assert execution.result.error == "ShelfNotRestocked"
     cause = execution.failure()
     assert cause["toleratedFailures"] == 1
-    assert [failed["item"] for failed in cause["failed"]] == ["b", "c"]
+    assert [failed["itemId"] for failed in cause["failed"]] == ["b", "c"]
     assert cause["counts"] == {"succeeded": 1, "failed": 2, "skipped": 0, "notStarted": 1}
     assert "d" not in restocked(execution)
 

@@ -4,9 +4,10 @@ DISTRIBUTED mode. The steps pass places the step (`place`: its state names and i
 this pass builds its states once every step is placed (`lower`).
 
 In the state data the step's answer is `{counter, results, counts}`: `results` one entry per
-item, in the items' order (`{item, outcome, executionArn, outputs}` for a child that
-succeeded, `{item, outcome, executionArn, error, cause}` for one that failed or was skipped,
-`{item, outcome}` for one not started), `counts` the number of items by outcome
+item, in the items' order, naming it by what its child was given (`{<input>: value, outcome,
+executionArn, outputs}` for a child that succeeded, `{<input>: value, outcome, executionArn,
+error, cause}` for one that failed or was skipped, `{<input>: value, outcome}` for one not
+started), `counts` the number of items by outcome
 (`{succeeded, failed, skipped, notStarted}`).
 
 Why the states are what they are:
@@ -217,8 +218,10 @@ def _item_processor(step: Step, spec: ForEachSpec, child_id: str) -> dict[str, A
     counter_key = {"id": {"S.$": "$.counter"}}
     tag = re.sub(r"[^A-Za-z0-9_-]", "-", step.step_id)[:40]
     item_input = member("$.input", spec.input)
+    # Each result names its item by what the child was given: {<input>: value, outcome, ...}.
+    named = {f"{spec.input}.$": item_input}
     failure_result = {
-        "item.$": "$.item",
+        **named,
         "executionArn.$": "$.failure.child.ExecutionArn",
         "error.$": "$.failure.child.Error",
         "cause.$": "$.failure.child.Cause",
@@ -263,7 +266,7 @@ def _item_processor(step: Step, spec: ForEachSpec, child_id: str) -> dict[str, A
         },
         n["Succeeded"]: {
             "Type": "Pass",
-            "Parameters": {"item.$": "$.item", "outcome": "succeeded", "executionArn.$": "$.run.executionArn", "outputs.$": "$.run.outputs"},
+            "Parameters": {**named, "outcome": "succeeded", "executionArn.$": "$.run.executionArn", "outputs.$": "$.run.outputs"},
             "ResultPath": "$.result",
             "Next": n["Record"],
         },
@@ -282,7 +285,7 @@ def _item_processor(step: Step, spec: ForEachSpec, child_id: str) -> dict[str, A
             "Next": n["Failed"],
         },
         n["Failed"]: {"Type": "Pass", "Parameters": {**failure_result, "outcome": "failed"}, "ResultPath": "$.result", "Next": n["Record"]},
-        n["NotStarted"]: {"Type": "Pass", "Parameters": {"item.$": "$.item", "outcome": "notStarted"}, "ResultPath": "$.result", "Next": n["Record"]},
+        n["NotStarted"]: {"Type": "Pass", "Parameters": {**named, "outcome": "notStarted"}, "ResultPath": "$.result", "Next": n["Record"]},
         n["Record"]: {
             "Type": "Task",
             "Comment": "The item's outcome is added to the counts (a failure, before any later item looks).",

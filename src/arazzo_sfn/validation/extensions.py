@@ -25,6 +25,8 @@ STEP_EXTENSIONS = ("x-task-retry", "x-pages", "x-for-each")
 EXTENSIONS = ("x-loop", "x-fail", "x-task-retry", "x-child-execution", "x-pages", "x-for-each")
 # What a step with x-for-each offers its outputs as `$outputs.<name>`.
 FOR_EACH_OUTPUTS = ("results", "counts")
+# The members of each result beside the item's input.
+FOR_EACH_RESULT_FIELDS = ("outcome", "executionArn", "outputs", "error", "cause")
 
 
 @functools.cache
@@ -230,6 +232,13 @@ def _for_each_problems(document: Document) -> Iterator[ArazzoError]:
             if "workflowId" not in step:
                 yield document.problem(SemanticError, f"x-for-each belongs on a step with workflowId (step {step.get('stepId')!r} performs an operation)", at)
                 continue
+            if spec["input"] in FOR_EACH_RESULT_FIELDS:
+                yield document.problem(
+                    SemanticError,
+                    f"x-for-each input {spec['input']!r}: each result names its item by the input, beside "
+                    f"{', '.join(FOR_EACH_RESULT_FIELDS)}, so the input cannot be one of those",
+                    pointer(at, "input"),
+                )
             called = workflows.get(step["workflowId"])
             if called is not None:  # a workflow of another document is checked where it is written
                 declared = (document.input_schema(called).get("properties") or {})
