@@ -310,6 +310,10 @@ class RecordedCall:
     body: Any
     status: int
     authorization: str | None = None
+    # Every value of each query parameter (`query` keeps the first): how a client sent an
+    # array such as workspaceIds, repeated or comma-separated (left out of equality, as
+    # `query` already says what was asked).
+    query_values: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -1014,6 +1018,10 @@ class AirbyteStub:
             body=_redact_body(request.body, request.operation_id),
             status=response.status,
             authorization=self._redact_authorization(request.authorization),
+            query_values={
+                name: [_REDACTED] * len(values) if name == "client_secret" else list(values)
+                for name, values in request.query_values.items()
+            },
         )
         # Every answer says when, by the stub's clock (a client may count a job's age by it).
         response.headers.setdefault("Date", format_datetime(self._clock(), usegmt=True))

@@ -106,6 +106,7 @@ def test_workspace_ids_are_read_repeated_or_comma_separated_but_not_both(stub: A
     both = [1, 3, 6, 2, 4]
     assert numbers(listed(stub, f"workspaceIds={WORKSPACE_ID}&workspaceIds={OTHER_WORKSPACE}")) == both
     assert numbers(listed(stub, f"workspaceIds={WORKSPACE_ID},{OTHER_WORKSPACE}")) == both
+    assert [call.query_values["workspaceIds"] for call in stub.calls] == [[WORKSPACE_ID, OTHER_WORKSPACE], [f"{WORKSPACE_ID},{OTHER_WORKSPACE}"]]
     assert numbers(listed(stub, f"workspaceIds={WORKSPACE_ID}%2C{OTHER_WORKSPACE}")) == both  # as next encodes it
     refused = listed(stub, f"workspaceIds={WORKSPACE_ID},{OTHER_WORKSPACE}&workspaceIds={WORKSPACE_ID}", expect=400)
     assert "Invalid UUID string" in refused["_embedded"]["errors"][0]["message"]

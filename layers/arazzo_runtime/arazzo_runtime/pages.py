@@ -113,7 +113,8 @@ def _link_request(step: str, request: OperationRequest, url: str, server_url: st
     # Compared whole (scheme, host and port): http://host and https://host are two servers.
     if (link.scheme, link.netloc.lower()) != (server.scheme, server.netloc.lower()) or not (link.path + "/").startswith(server.path.rstrip("/") + "/"):
         raise UnexpectedPage(f"{step}: page {number - 1} links the next page outside the step's server ({server.hostname}): not followed")
-    path = link.path[len(server.path.rstrip("/")):] or "/"
+    # Sent as the link writes it: a brace would read as a placeholder of the path template.
+    path = (link.path[len(server.path.rstrip("/")):] or "/").replace("{", "%7B").replace("}", "%7D")
     pairs = parse_qsl(link.query, keep_blank_values=True)
     query: dict[str, Any] = {}
     for name in dict.fromkeys(name for name, _ in pairs):
@@ -125,12 +126,11 @@ def _link_request(step: str, request: OperationRequest, url: str, server_url: st
 
 def _next_page(step: str, pages: Pages, page: Page, answer: AnsweredRequest, count: int, limit: int | None) -> Page | None:
     """The page after `page`, which had `count` items; None when `page` was the last."""
-    if pages.next is None:
+    if pages.offset is not None:
         if count == 0 or (limit is not None and count < limit):
             return None
-        offset = page.query[pages.offset or ""] + count
-        return Page(page.number + 1, {**page.query, pages.offset or "": offset})
-    link = resolve_pointer(answer.body, parse_pointer(pages.next))
+        return Page(page.number + 1, {**page.query, pages.offset: page.query[pages.offset] + count})
+    link = resolve_pointer(answer.body, parse_pointer(pages.next or ""))
     if link is MISSING or link is None or link == "":
         return None
     if not isinstance(link, str):
