@@ -306,13 +306,11 @@ def test_unknown_connection_answer_conforms(checker: SpecChecker) -> None:
     assert body["data"] == {"resourceType": "connection", "resourceId": UNKNOWN_CONNECTION_ID}
 
 
-# Declared, not served by the stub yet: remove once the stub answers GET /connections.
-STUB_DOES_NOT_SERVE = frozenset({"listConnections"})
 FAULT_MATRIX = [
     (operation_id, status)
     for operation_id, (_, _, operation) in SPEC_OPERATIONS.items()
     for status in sorted(int(code) for code in operation["responses"])
-    if status >= 400 and operation_id not in STUB_DOES_NOT_SERVE
+    if status >= 400
 ]
 
 

@@ -45,6 +45,7 @@ STEPS = "/workflows/0/steps"
         (f"{STEPS}/2/x-for-each/pointer", "x-for-each pointer:"),
         (f"{STEPS}/2/outputs/units", "a step with x-for-each offers $outputs.results, $outputs.counts"),
         (f"{STEPS}/3/x-for-each", "has x-for-each and successCriteria: its outcome is decided by toleratedFailures"),
+        (f"{STEPS}/4/x-for-each/input", "x-for-each input 'outcome': each result names its item by the input"),
     ],
 )
 def test_a_misplaced_x_for_each_is_located_at_the_field(at, message):
@@ -54,7 +55,7 @@ def test_a_misplaced_x_for_each_is_located_at_the_field(at, message):
 
 
 def test_every_misplacement_is_reported_at_once():
-    assert len(problems("misplaced.arazzo.yaml")) >= 8
+    assert len(problems("misplaced.arazzo.yaml")) >= 9
 
 
 @pytest.mark.parametrize(
