@@ -41,7 +41,7 @@ def lambda_handler(request: StepRequest, airbyte_client):
 
     if not workspace_ids and not tag_ids:
         # Only connections named: nothing to list (each run reads its own connection first).
-        return ApiResponse(200, {}, {"data": [{"connectionId": connection_id} for connection_id in named]})
+        return _with_named(ApiResponse(200, {}, {"data": []}), named)
     client = airbyte_client()
     if pages is None:
         return _with_named(page(offset), named)
@@ -51,10 +51,17 @@ def lambda_handler(request: StepRequest, airbyte_client):
 
 
 def _with_named(listed: ApiResponse, named: list[str]) -> ApiResponse:
-    """The listing, then each connection named that it does not hold already."""
+    """The listing, each connection once (Airbyte's query has no order, so a connection can
+    move from one page to the next between two requests and be listed twice), then each
+    connection named that it does not hold already."""
     body: Any = listed.body
-    if not named or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         return listed
-    held = {item.get("connectionId") for item in body["data"] if isinstance(item, dict)}
-    extra = [{"connectionId": connection_id} for connection_id in named if connection_id not in held]
-    return ApiResponse(listed.status_code, listed.headers, {**body, "data": [*body["data"], *extra]})
+    held: set[Any] = set()
+    connections = []
+    for item in [*body["data"], *({"connectionId": connection_id} for connection_id in named)]:
+        key = item.get("connectionId") if isinstance(item, dict) else None
+        if key is None or key not in held:
+            held.add(key)
+            connections.append(item)
+    return ApiResponse(listed.status_code, listed.headers, {**body, "data": connections})

@@ -69,7 +69,7 @@ def test_more_failures_than_tolerated_start_no_new_connection_and_fail_the_fleet
     assert result.error == "ForEachFailed"
     cause = json.loads(result.cause)
     assert cause["toleratedFailures"] == 0
-    assert [failure["item"] if "item" in failure else failure.get("connectionId") for failure in cause["failed"]] == [first]
+    assert [failure["connectionId"] for failure in cause["failed"]] == [first]
     created = jobs_by_connection(harness)
     assert created == {first: Counter(reset=1, sync=1)}  # the failed one was re-synced; no other reset
     assert second not in created

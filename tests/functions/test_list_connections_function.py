@@ -69,13 +69,13 @@ def airbyte(monkeypatch, replies: list[Reply]) -> ScriptedServer:
     return server
 
 
-def event(query: dict | None = None, pages: dict | None = None) -> dict:
+def event(query: dict | None = None, pages: dict | None = None, headers: dict | None = None) -> dict:
     payload = {
         "payloadVersion": PAYLOAD_VERSION,
         "step": "listConnections",
         "operationId": "listConnections",
         "source": "airbyteApi",
-        "request": {"method": "GET", "path": "/connections", "query": {"workspaceIds": WORKSPACE_IDS, "limit": 2, **(query or {})}},
+        "request": {"method": "GET", "path": "/connections", "query": {"workspaceIds": WORKSPACE_IDS, "limit": 2, **(query or {})}, "headers": headers or {}},
         "executionId": EXECUTION_ID,
     }
     if pages is not None:
@@ -184,4 +184,41 @@ def test_paging_by_airbytes_next_link_is_refused_it_leaves_the_tags_out(monkeypa
     with airbyte(monkeypatch, [page([], 0, 2)]) as server:
         with pytest.raises(UnsupportedOperation, match="pages by offset"):
             list_connections(event(pages={"items": "/data", "next": "/next", "maxPages": 100}), CONTEXT)
+    assert server.calls == []
+
+
+# --- connections named besides the selection ----------------------------------------------------
+
+
+NAMED = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
+
+
+def test_connections_named_alone_are_the_list_and_nothing_is_asked_of_airbyte(monkeypatch):
+    with airbyte(monkeypatch, [page([], 0, 2)]) as server:
+        answer = list_connections(event({"workspaceIds": None}, BY_OFFSET, {"X-Connection-Ids": [NAMED.upper(), CONNECTIONS[0]["connectionId"]]}), CONTEXT)
+
+    assert answer["body"]["data"] == [{"connectionId": NAMED}, {"connectionId": CONNECTIONS[0]["connectionId"]}]
+    assert server.calls == []
+
+
+def test_connections_named_besides_a_selection_follow_it_each_once(monkeypatch):
+    # Airbyte's listing has no order: a connection may come on two pages.
+    with airbyte(monkeypatch, [page(CONNECTIONS[0:2], 0, 2), page([CONNECTIONS[1], CONNECTIONS[2]], 2, 2), page([], 4, 2)]):
+        answer = list_connections(event(None, BY_OFFSET, {"X-Connection-Ids": [CONNECTIONS[0]["connectionId"], NAMED]}), CONTEXT)
+
+    assert [item["connectionId"] for item in answer["body"]["data"]] == [*(c["connectionId"] for c in CONNECTIONS[0:3]), NAMED]
+
+
+def test_a_step_that_names_no_connection_workspace_or_tag_is_refused_before_any_call(monkeypatch):
+    """Airbyte would answer every connection the key may see, and a fleet would reset them all."""
+    with airbyte(monkeypatch, [page(CONNECTIONS, 0, 2)]) as server:
+        with pytest.raises(InvalidInput, match="name connections, workspaces or tags"):
+            list_connections(event({"workspaceIds": None, "tagIds": None}, BY_OFFSET, {"X-Connection-Ids": None}), CONTEXT)
+    assert server.calls == []
+
+
+def test_named_connections_must_be_uuids(monkeypatch):
+    with airbyte(monkeypatch, [page([], 0, 2)]) as server:
+        with pytest.raises(InvalidInput, match="X-Connection-Ids"):
+            list_connections(event(None, BY_OFFSET, {"X-Connection-Ids": ["not-a-uuid"]}), CONTEXT)
     assert server.calls == []
