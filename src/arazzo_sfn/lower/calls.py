@@ -44,8 +44,6 @@ def _step_inputs(ctx: Context, step: Step) -> dict[str, Any]:
     """A workflowId step's parameters: the called workflow's inputs, by name."""
     given: dict[str, Any] = {}
     for parameter in step.parameters:
-        if parameter.where is not None:
-            raise SemanticError(f"a workflowId step passes inputs: parameter {parameter.name!r} must not have `in`", parameter.location)
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         given[key] = value
     return given

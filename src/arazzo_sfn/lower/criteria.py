@@ -10,7 +10,7 @@ from typing import Any
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import ExpressionSyntaxError
 from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
-from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.lower.values import value_path
@@ -34,8 +34,6 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
         raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
     if criterion.type not in ("simple", "regex", "jsonpath"):
         raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
-    if criterion.type in ("regex", "jsonpath") and criterion.context is None:
-        raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
     try:
         if criterion.type == "simple":
             tree = parse_condition(criterion.condition, criterion.location)

@@ -11,7 +11,6 @@ from typing import Any, cast
 
 from arazzo_runtime import payload as contract
 from arazzo_runtime.expressions import is_expression
-from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
@@ -133,8 +132,7 @@ def _request(ctx: Context, step: Step) -> dict[str, Any]:
     request: dict[str, Any] = {"method": op.method, "path": op.path}
     groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
     for parameter in step.parameters:
-        if parameter.where not in groups:
-            raise UnsupportedConstruct(f"step {step.step_id!r}: parameter {parameter.name!r} needs `in` (path, query, header or cookie)", parameter.location)
+        assert parameter.where is not None  # validation: a parameter of a step that performs an operation has `in`
         group = request.setdefault(groups[parameter.where], {})
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         group[key] = value
