@@ -63,12 +63,16 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
 
 
 def _evaluated_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
-    """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
-    if step.target_kind == "workflowId":
+    """Send the criterion to the step's function; branch on `criteria.<id>` it returns. A
+    step that runs a child execution has a Task of its own that sends its function the
+    criteria after the child ends (`calls.child_step`); an inlined workflow has none."""
+    if step.target_kind == "workflowId" and not ctx.is_child_step(step):
         raise UnsupportedConstruct(
-            f"criterion {criterion.condition!r} needs a step function to evaluate it (Choice rules compare strings exactly, "
-            "and simple criteria compare them ignoring case); a step that calls a workflow has none: compare with a jsonpath "
-            "criterion (context: $outputs.<name>, condition: $ == 'done'), a number or a boolean",
+            f"criterion {criterion.condition!r} needs a function to judge it (Choice rules compare strings exactly, "
+            "and simple criteria compare them ignoring case), which is not supported on a step whose workflow is inlined: "
+            "mark the workflow `x-child-execution: true` (the step then runs it as a child execution, and a function judges "
+            "the criteria on its outputs), or compare with a jsonpath criterion (context: $outputs.<name>, condition: $ == 'done'), "
+            "a number or a boolean",
             criterion.location,
         )
     verdict = f"{ctx.step_path(step.step_id)}.criteria.{evaluated_id(ctx, criterion, step)}"
