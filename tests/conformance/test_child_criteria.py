@@ -94,8 +94,14 @@ def test_only_the_criteria_a_choice_rule_cannot_judge_go_to_the_function():
     assert conditions == ["$outputs.size == 'LARGE'", "$outputs.status == 'Failed'", "$outputs.status == 'succeeded'"]
     # The number stays a Choice rule.
     assert "NumericGreaterThanEquals" in json.dumps(states["read.Route"])
-    # A child step whose criteria are all Choice rules gets no such Task.
     assert states["read"]["Next"] == "read.Criteria"
+
+
+def test_a_child_step_whose_criteria_are_all_choice_rules_gets_no_task_to_judge_them():
+    states = compile_bundle(DOCUMENT, "count-job")["count-job"]["States"]
+    assert states["read"]["Next"] == "read.Route"
+    assert not [name for name, state in states.items() if state.get("Resource") == LAMBDA_INVOKE]
+    assert "NumericGreaterThanEquals" in json.dumps(states["read.Route"])
 
 
 def test_on_a_step_whose_workflow_is_inlined_a_string_comparison_is_refused_as_not_supported():
