@@ -5,7 +5,9 @@ The server URL comes from the environment: `SERVER_URL_<SOURCE>` (the source nam
 upper-cased, every other character than a letter or digit made `_`), else `SERVER_URL`.
 The event is read as a step payload (arazzo_runtime.payload) and checked, its criteria
 compiled, before anything is sent. A step with `x-pages` sends one request per page and
-answers them as one (arazzo_runtime.pages).
+answers them as one (arazzo_runtime.pages). A criteria payload (`kind: criteria`) sends
+nothing: its criteria are judged on the values it carries (those of a step that runs a
+workflow as a child execution, on the child's outputs).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from arazzo_runtime.evaluate import CriterionError
 from arazzo_runtime.http import perform
 from arazzo_runtime.observability import logger, metrics
 from arazzo_runtime.pages import perform_pages
-from arazzo_runtime.payload import StepAnswer, parse_payload
-from arazzo_runtime.step import check_criteria, step_answer
+from arazzo_runtime.payload import CriteriaAnswer, StepAnswer, is_criteria_payload, parse_criteria_payload, parse_payload
+from arazzo_runtime.step import check_criteria, criteria_answer, step_answer
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: Any, context: Any) -> StepAnswer:
+def lambda_handler(event: Any, context: Any) -> StepAnswer | CriteriaAnswer:
+    if is_criteria_payload(event):
+        return judge_criteria(event)
     started = time.monotonic()
     try:
         payload = parse_payload(event)
@@ -59,6 +63,21 @@ def lambda_handler(event: Any, context: Any) -> StepAnswer:
     )
     metrics.add_metric(name="OperationCalls", unit=MetricUnit.Count, value=1)
     return result
+
+
+def judge_criteria(event: Any) -> CriteriaAnswer:
+    """The verdicts on a criteria payload's criteria."""
+    try:
+        payload = parse_criteria_payload(event)
+        logger.append_keys(step=payload.step)
+        answer = criteria_answer(payload)
+    except (OperationError, CriterionError) as exc:
+        metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
+        logger.warning("criteria not judged", extra={"errorType": type(exc).__name__, "error": str(exc)})
+        raise
+    logger.info("criteria judged", extra={"criteria": answer["criteria"]})
+    metrics.add_metric(name="CriteriaJudged", unit=MetricUnit.Count, value=1)
+    return answer
 
 
 def server_url(source: str) -> str:

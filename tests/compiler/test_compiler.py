@@ -780,6 +780,19 @@ REFUSALS = {
             """,
         error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0/value", at="$inputs.connection", message="no input 'connection'",
     ),
+    "a replacement inside a member known only at run time": dict(
+        steps="""\
+            - stepId: a
+              operationId: createJob
+              requestBody:
+                payload:
+                  job: $inputs.job
+                replacements:
+                - target: /job/name
+                  value: nightly
+            """,
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/requestBody", at="payload:", message="is not supported",
+    ),
 }
 
 

@@ -316,3 +316,39 @@ def test_logs_carry_the_execution_and_step_but_no_secret(pets, logs):
     assert failed["errorType"] == "InvalidRequest"
     for secret in (API_KEY, SESSION_COOKIE, QUERY_TOKEN):
         assert secret not in everything
+
+
+# ---------------------------------------------------------------- a criteria payload
+
+
+def criteria_event(**changes) -> dict:
+    """What the Task after a child execution sends: the step's criteria and the child's outputs."""
+    base = {
+        "payloadVersion": PAYLOAD_VERSION,
+        "kind": "criteria",
+        "step": "read",
+        "evaluate": {
+            "c0": {"type": "simple", "condition": "$outputs.status == 'succeeded'", "context": None},
+            "c1": {"type": "simple", "condition": "$outputs.status == 'failed'", "context": None},
+        },
+        "values": {"v0": {"expression": "$outputs.status", "value": "SUCCEEDED"}},
+    }
+    return {**base, **changes}
+
+
+def test_a_criteria_payload_is_judged_on_its_values_and_nothing_is_sent(pets, servers, logs):
+    answer = operation.lambda_handler(criteria_event(), CONTEXT)
+
+    assert answer == {"criteria": {"c0": True, "c1": False}}
+    assert all(server.received == [] for server in servers.values())
+    judged = next(record for record in log_records(logs.readouterr().out) if record.get("message") == "criteria judged")
+    assert judged["step"] == "read" and judged["criteria"] == {"c0": True, "c1": False}
+
+
+def test_a_malformed_criteria_payload_is_refused_naming_its_field(pets, servers):
+    with pytest.raises(InvalidRequest, match=r"^read: evaluate must hold at least one criterion"):
+        operation.lambda_handler(criteria_event(evaluate={}), CONTEXT)
+    with pytest.raises(InvalidRequest, match="does not know: request"):
+        operation.lambda_handler(criteria_event(request={"method": "GET", "path": "/pets"}), CONTEXT)
+    with pytest.raises(PayloadVersionMismatch):
+        operation.lambda_handler(criteria_event(payloadVersion=PAYLOAD_VERSION + 1), CONTEXT)

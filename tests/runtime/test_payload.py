@@ -32,7 +32,7 @@ from arazzo_runtime.payload import (
     parse_payload,
     result_selector,
 )
-from arazzo_runtime.step import step_answer
+from arazzo_runtime.step import criteria_answer, step_answer
 from arazzo_sfn.compiler import compile_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -506,8 +506,55 @@ def documented_fields(heading: str) -> set[str]:
         ("### `loopAgain`", contract.LOOP_AGAIN_FIELDS),
         ("### `pages`", contract.PAGES_FIELDS),
         ("## The answer", set(contract.StepAnswer.__annotations__)),
+        ("## The criteria payload", contract.CRITERIA_PAYLOAD_FIELDS),
     ],
-    ids=["payload", "request", "criterion", "keep", "loopAgain", "pages", "answer"],
+    ids=["payload", "request", "criterion", "keep", "loopAgain", "pages", "answer", "criteria payload"],
 )
 def test_the_documentation_describes_every_field_and_no_other(heading, fields):
     assert documented_fields(heading) == set(fields)
+
+
+# ---------------------------------------------------------------- the criteria payload
+
+CHILD_CRITERIA = Path(__file__).resolve().parents[1] / "fixtures" / "documents" / "child-criteria" / "jobs.arazzo.yaml"
+
+
+def test_a_criteria_payload_built_by_the_template_reads_back_and_is_judged_ignoring_case():
+    template = contract.CriteriaPayloadTemplate(
+        step="read",
+        evaluate={"c0": {"type": "simple", "condition": "$outputs.status == 'succeeded'", "context": None}},
+        values={"v0": ValueTemplate("$outputs.status", StatePath("$.steps.read.outputs.status"))},
+    )
+    written = template.to_asl()
+    assert list(written)[:2] == ["payloadVersion", "kind"] and written["kind"] == "criteria"
+    assert written["values"] == {"v0": {"expression": "$outputs.status", "value.$": "$.steps.read.outputs.status"}}
+    assert template.result_selector() == {"c0.$": "$.Payload.criteria.c0"}
+    # What Step Functions sends once it resolved the path.
+    event = {**written, "values": {"v0": {"expression": "$outputs.status", "value": "SUCCEEDED"}}}
+    assert contract.is_criteria_payload(event) and not contract.is_criteria_payload({"step": "read"})
+    parsed = contract.parse_criteria_payload(event)
+    assert parsed == contract.CriteriaPayload(PAYLOAD_VERSION, "read", written["evaluate"], event["values"])
+    assert criteria_answer(parsed) == {"criteria": {"c0": True}}
+
+
+def test_a_step_payload_reader_refuses_a_criteria_payload_and_the_other_way_round():
+    criteria = {"payloadVersion": PAYLOAD_VERSION, "kind": "criteria", "step": "read", "evaluate": {"c0": {"condition": "$outputs.x == 'a'"}}}
+    with pytest.raises(InvalidRequest, match="read: kind must be 'operation' for a step payload"):
+        parse_payload(criteria)
+    with pytest.raises(InvalidRequest, match="read: kind must be 'criteria' for a criteria payload"):
+        contract.parse_criteria_payload({**criteria, "kind": "other"})
+    with pytest.raises(ValueError, match="needs at least one criterion"):
+        contract.CriteriaPayloadTemplate(step="read", evaluate={}).to_asl()
+
+
+def test_the_compiler_writes_the_criteria_task_through_the_template():
+    task = compile_bundle(CHILD_CRITERIA, "check-job")["check-job"]["States"]["read.Criteria"]
+    payload = task["Parameters"]["Payload"]
+    template = contract.CriteriaPayloadTemplate(
+        step="read",
+        evaluate=payload["evaluate"],
+        values={vid: ValueTemplate(value["expression"], StatePath(value["value.$"])) for vid, value in payload["values"].items()},
+    )
+    assert payload == template.to_asl()
+    assert task["ResultSelector"] == template.result_selector()
+    assert task["ResultPath"] == "$.steps.read.criteria"

@@ -10,7 +10,7 @@ import pytest
 from arazzo_sfn.errors import ProblemList
 from arazzo_sfn.loader import load_document
 from arazzo_sfn.validation import document_problems, validate_document
-from tests.validation.support import document, write_document
+from tests.validation.support import FIXTURES, document, write_document
 
 
 def problems_of(tmp_path, text: str) -> dict[str, str]:
@@ -218,7 +218,12 @@ def test_a_malformed_expression_is_refused_at_the_expression(tmp_path, expressio
     ["$workflows.pets.inputs.limit", "$outputs.total#/items/0", "$request.body#/a/b", "$response.header.X-Rate-Limit", "$request.query.page"],
 )
 def test_what_the_grammar_allows_is_valid(tmp_path, expression):
-    text = document(LIST_PETS + f"  outputs:\n    probe: {expression!r}\n")
+    # $outputs is read in a step that calls a workflow; the others in one that performs an operation.
+    calling = expression.startswith("$outputs")
+    step = "- stepId: call\n  workflowId: other\n" if calling else LIST_PETS
+    other = "- workflowId: other\n  steps:\n  - stepId: list\n    operationId: listPets\n    outputs:\n      total: $response.body\n" \
+        "  outputs:\n    total: $steps.list.outputs.total\n"
+    text = document(step + f"  outputs:\n    probe: {expression!r}\n", top=other if calling else "")
     assert problems_of(tmp_path, text) == {}
 
 
@@ -255,6 +260,99 @@ def test_a_step_that_calls_a_workflow_reads_that_workflow_s_outputs(tmp_path):
     found = problems_of(tmp_path, text)
     assert list(found) == ["/workflows/0/steps/0/outputs/total", "/workflows/0/steps/0/successCriteria/0/condition"]
     assert "workflow 'other', which the step calls, has no output 'total'" in found["/workflows/0/steps/0/outputs/total"]
+
+
+def test_a_step_that_calls_a_workflow_of_another_document_reads_that_workflow_s_outputs():
+    found = document_problems(load_document(FIXTURES / "documents" / "other-documents" / "unknown-output.arazzo.yaml"))
+    assert [(p.location.pointer, p.message) for p in found if p.location] == [
+        ("/workflows/0/steps/0/outputs/colour", "'$outputs.colour': workflow '$sourceDescriptions.catalog.fetch-item', which the step calls, has no output 'colour'"),
+    ]
+
+
+def test_a_value_reading_a_step_that_does_not_exist_is_refused_at_it(tmp_path):
+    text = document(LIST_PETS + "  parameters:\n  - {name: limit, in: query, value: $steps.lost.outputs.count}\n")
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/steps/0/parameters/0/value"]
+    assert "there is no step 'lost'" in found["/workflows/0/steps/0/parameters/0/value"]
+
+
+def test_an_input_a_closed_inputs_schema_does_not_declare_is_refused_where_it_is_read(tmp_path):
+    text = document(
+        LIST_PETS + "  parameters:\n  - {name: limit, in: query, value: $inputs.size}\n",
+        workflow="inputs:\n  type: object\n  additionalProperties: false\n  properties:\n    limit: {type: integer}\n",
+    )
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/steps/0/parameters/0/value"]
+    assert "the workflow has no input 'size'" in found["/workflows/0/steps/0/parameters/0/value"]
+
+
+def test_a_criterion_of_a_type_names_its_context(tmp_path):
+    text = document(LIST_PETS + "  successCriteria:\n  - {condition: '^2', type: regex}\n")
+    assert list(problems_of(tmp_path, text)) == ["/workflows/0/steps/0/successCriteria/0"]
+
+
+def test_the_response_is_read_only_where_a_step_performs_an_operation(tmp_path):
+    text = document(
+        LIST_PETS + "  outputs:\n    count: $response.body#/count\n"
+        "- stepId: call\n  workflowId: other\n  outputs:\n    status: $statusCode\n",
+        workflow="outputs:\n  count: $steps.list.outputs.count\n  status: $response.header.X-Status\n",
+        top="- workflowId: other\n  steps:\n  - stepId: list\n    operationId: listPets\n",
+    )
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/outputs/status", "/workflows/0/steps/1/outputs/status"]
+    assert "there is none in the workflow's outputs" in found["/workflows/0/outputs/status"]
+    assert "there is none in a step that calls a workflow" in found["/workflows/0/steps/1/outputs/status"]
+
+
+def test_the_request_sent_is_read_only_where_a_step_performs_an_operation(tmp_path):
+    text = document(
+        LIST_PETS + "  outputs:\n    url: $url\n"
+        "- stepId: call\n  workflowId: other\n  successCriteria:\n  - condition: $method == 'GET'\n",
+        workflow="outputs:\n  url: $steps.list.outputs.url\n  sent: $request.header.Accept\n",
+        top="- workflowId: other\n  steps:\n  - stepId: list\n    operationId: listPets\n",
+    )
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/outputs/sent", "/workflows/0/steps/1/successCriteria/0/condition"]
+    assert "means the current step's HTTP request; there is none in a step that calls a workflow" in found["/workflows/0/steps/1/successCriteria/0/condition"]
+
+
+@pytest.mark.parametrize("output", ["$statusCode", "$response.header.ETag", "$url", "$method", "$request.header.Accept"])
+def test_a_pointer_into_an_output_with_no_members_is_refused_at_it(tmp_path, output):
+    text = document(LIST_PETS + f"  outputs:\n    sent: {output!r}\n", workflow="outputs:\n  part: $steps.list.outputs.sent#/a\n")
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/outputs/part"]
+    assert "which has no members to point into" in found["/workflows/0/outputs/part"]
+
+
+def test_a_pointer_into_an_output_that_is_a_body_is_valid(tmp_path):
+    text = document(LIST_PETS + "  outputs:\n    sent: $request.body\n    got: $response.body\n", workflow="outputs:\n  a: $steps.list.outputs.sent#/a\n  b: $steps.list.outputs.got#/b\n")
+    assert problems_of(tmp_path, text) == {}
+
+
+def test_step_outputs_that_are_each_other_in_a_cycle_are_refused_at_each(tmp_path):
+    text = document(
+        "- stepId: a\n  operationId: listPets\n  outputs:\n    x: $steps.b.outputs.y\n    count: $response.body#/count\n"
+        "- stepId: b\n  operationId: listPets\n  outputs:\n    y: $steps.a.outputs.x\n    total: $steps.a.outputs.count\n"
+    )
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/steps/0/outputs/x", "/workflows/0/steps/1/outputs/y"]
+    assert found["/workflows/0/steps/0/outputs/x"] == "step outputs refer to each other in a cycle: $steps.a.outputs.x -> $steps.b.outputs.y -> $steps.a.outputs.x"
+
+
+def test_a_workflow_parameter_applies_to_every_step_and_is_read_in_each(tmp_path):
+    text = document(
+        LIST_PETS + "- stepId: call\n  workflowId: other\n",
+        workflow="parameters:\n- {name: X-Trace, in: header, value: $response.header.X-Trace}\n",
+        top="- workflowId: other\n  steps:\n  - stepId: list\n    operationId: listPets\n",
+    )
+    assert list(problems_of(tmp_path, text)) == ["/workflows/0/parameters/0/value"]
+
+
+def test_called_outputs_are_read_only_in_a_step_that_calls_a_workflow(tmp_path):
+    text = document(LIST_PETS + "  outputs:\n    count: $outputs.count\n", workflow="outputs:\n  count: $outputs.count\n")
+    found = problems_of(tmp_path, text)
+    assert list(found) == ["/workflows/0/outputs/count", "/workflows/0/steps/0/outputs/count"]
+    assert "$outputs means a called workflow's outputs" in found["/workflows/0/steps/0/outputs/count"]
 
 
 def test_every_problem_is_reported_at_once_with_file_line_and_column(tmp_path):

@@ -18,6 +18,13 @@ the payload, so it changes with the payload's version.
 
 A malformed payload (a field missing, of the wrong type, or not a field of this version)
 is refused with `InvalidRequest` naming the field, before the function sends anything.
+
+A payload is of one of two kinds (`kind`). An `operation` payload (the default) asks a
+function to perform a step's request and judge its answer. A `criteria` payload
+(`CriteriaPayload`, read by `parse_criteria_payload`) asks it only to judge criteria on
+values the state machine sends, answered as a `CriteriaAnswer`: the criteria of a step
+that runs a workflow as a child execution, which no request of its own answers, and which
+Choice rules cannot judge (strings compare ignoring case in Arazzo, exactly in ASL).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, 
 
 PAYLOAD_VERSION = 1
 VERSION_FIELD = "payloadVersion"
+KIND_FIELD = "kind"
+OPERATION_KIND = "operation"  # the default: perform the step's request
+CRITERIA_KIND = "criteria"  # judge criteria on the values sent, nothing more
 
 # A payload without a version comes from a state machine compiled before the payload carried
 # one: refused like any other version, since it cannot be told which it is.
@@ -115,6 +125,12 @@ class OperationRequest(TypedDict, total=False):
     body: Any  # no member: no body is sent
     replacements: list[Replacement]
     omitNull: list[str]  # JSON Pointers of members left out when null
+
+
+class CriteriaAnswer(TypedDict):
+    """What a function returns to a criteria payload."""
+
+    criteria: dict[str, bool]  # criterion id -> whether it holds
 
 
 class StepAnswer(TypedDict, total=False):
@@ -226,6 +242,8 @@ def parse_payload(event: Any) -> StepPayload:
         raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
     read = _Reader(step)
     read.known_fields("the payload", event, PAYLOAD_FIELDS)
+    if event.get(KIND_FIELD, OPERATION_KIND) != OPERATION_KIND:
+        raise read.refuse(KIND_FIELD, f"must be {OPERATION_KIND!r} for a step payload, not {_described(event.get(KIND_FIELD))} (a criteria payload is read by parse_criteria_payload)")
     evaluate = read.criteria("evaluate", event.get("evaluate"))
     return StepPayload(
         version=version,
@@ -243,6 +261,41 @@ def parse_payload(event: Any) -> StepPayload:
         retry_loop=None if event.get("loopAgain") is None else read.retry_loop(event["loopAgain"], set(evaluate)),
         pages=None if event.get("pages") is None else read.pages(event["pages"]),
     )
+
+
+@dataclass(frozen=True)
+class CriteriaPayload:
+    """A criteria payload, read and checked by `parse_criteria_payload`: the criteria to judge
+    (at least one) and the values they read."""
+
+    version: int
+    step: str
+    evaluate: Mapping[str, Criterion]
+    values: Mapping[str, ExpressionValue] = field(default_factory=dict)
+
+
+def is_criteria_payload(event: Any) -> bool:
+    """Whether a Lambda event says it is a criteria payload (`kind: criteria`)."""
+    return isinstance(event, Mapping) and event.get(KIND_FIELD) == CRITERIA_KIND
+
+
+def parse_criteria_payload(event: Any) -> CriteriaPayload:
+    """The criteria payload of a Lambda event; refused as `parse_payload` refuses a step payload."""
+    if not isinstance(event, Mapping):
+        raise InvalidRequest(f"the event must be a JSON object, not {json_type(event)}")
+    step = event.get("step")
+    named = f"{step}: " if isinstance(step, str) and step else ""
+    version = _version(event, named)
+    if not isinstance(step, str) or not step:
+        raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
+    read = _Reader(step)
+    read.known_fields("the criteria payload", event, CRITERIA_PAYLOAD_FIELDS)
+    if event.get(KIND_FIELD) != CRITERIA_KIND:
+        raise read.refuse(KIND_FIELD, f"must be {CRITERIA_KIND!r} for a criteria payload, not {_described(event.get(KIND_FIELD))}")
+    evaluate = read.criteria("evaluate", event.get("evaluate"))
+    if not evaluate:
+        raise read.refuse("evaluate", "must hold at least one criterion: a criteria payload has nothing else to do")
+    return CriteriaPayload(version=version, step=step, evaluate=evaluate, values=read.values(event.get("values")))
 
 
 def json_type(value: Any) -> str:
@@ -264,9 +317,10 @@ def json_type(value: Any) -> str:
 
 # The fields of each object of the payload, in this version: any other is refused.
 PAYLOAD_FIELDS = frozenset({
-    VERSION_FIELD, "step", "operationId", "source", "request", "executionId", "attempt", "executionStartTime",
+    VERSION_FIELD, KIND_FIELD, "step", "operationId", "source", "request", "executionId", "attempt", "executionStartTime",
     "evaluate", "values", "keep", "loops", "loopAgain", "pages",
 })
+CRITERIA_PAYLOAD_FIELDS = frozenset({VERSION_FIELD, KIND_FIELD, "step", "evaluate", "values"})
 REQUEST_FIELDS = frozenset(OperationRequest.__annotations__)
 KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
 CRITERION_FIELDS = frozenset({"type", "condition", "context", "version"})
@@ -585,6 +639,36 @@ class PayloadTemplate:
         if self.pages is not None:
             payload["pages"] = self.pages.to_json()
         return payload
+
+
+@dataclass(frozen=True)
+class CriteriaPayloadTemplate:
+    """A criteria payload's Parameters: the criteria to judge, and the values they read, each
+    from the state data when the Task runs."""
+
+    step: str
+    evaluate: Mapping[str, Criterion]
+    values: Mapping[str, ValueTemplate] = field(default_factory=dict)
+
+    def to_asl(self) -> dict[str, Any]:
+        """The Payload, its version first. Raises ValueError when there is nothing to judge."""
+        if not self.evaluate:
+            raise ValueError(f"step {self.step!r}: a criteria payload needs at least one criterion")
+        payload: dict[str, Any] = {
+            VERSION_FIELD: PAYLOAD_VERSION,
+            KIND_FIELD: CRITERIA_KIND,
+            "step": self.step,
+            "evaluate": {cid: dict(criterion) for cid, criterion in self.evaluate.items()},
+        }
+        if self.values:
+            payload["values"] = {vid: {"expression": value.expression, **_asl_field("value", value.value)} for vid, value in self.values.items()}
+        return payload
+
+    def result_selector(self) -> dict[str, str]:
+        """Each criterion's verdict out of Lambda's result, by id: with the Task's ResultPath
+        at `$.steps.<step>.criteria`, the Choice rules read them where a step function's
+        answer puts them."""
+        return {f"{cid}.$": f"$.Payload.criteria.{cid}" for cid in self.evaluate}
 
 
 def result_selector(*, counts_loops: bool) -> dict[str, str]:

@@ -20,8 +20,11 @@ counters of `loops` are answered one higher.
 and the loop action's criteria (`while`) hold and no earlier action's do (`unless`, each a
 list that holds when all its criteria hold), and the loop's count (`attempt`, the Task's
 retry count) is below `maxIterations` (when given) and `budget`, the function raises
-`LoopAgain` and the Retrier waits and runs it again. `response_dict` and `step_answer`
-perform no I/O.
+`LoopAgain` and the Retrier waits and runs it again.
+
+A criteria payload has no request and no answer: `criteria_answer` judges its criteria on
+the values it was sent alone. `response_dict`, `step_answer` and `criteria_answer` perform
+no I/O.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from arazzo_runtime.errors import LoopAgain, ResponseTooLarge
 from arazzo_runtime.evaluate import MISSING, REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, header_value, request_value, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, parse_pointer
 from arazzo_runtime.http import retry_after_seconds
-from arazzo_runtime.payload import Criterion, ExpressionValue, Keep, Read, RetryLoop, StepAnswer, StepPayload
+from arazzo_runtime.payload import CriteriaAnswer, CriteriaPayload, Criterion, ExpressionValue, Keep, Read, RetryLoop, StepAnswer, StepPayload
 
 # The headers carried into state data are bounded, so that they cannot crowd the body out
 # of the 256 KiB Step Functions allows.
@@ -74,6 +77,18 @@ def check_criteria(payload: StepPayload) -> None:
     compile_criteria(payload.evaluate, payload.values)
     if payload.keep is not None:
         _success_criteria(payload.keep.success, payload.values)
+
+
+# What criteria of a criteria payload are judged on: no request was sent and nothing
+# answered, so `$statusCode`, `$response...` and `$request...` do not resolve; the compiler
+# sends such a payload only criteria that read its `values`.
+NO_ANSWER = Response(status_code=0, headers={}, body=MISSING)
+
+
+def criteria_answer(payload: CriteriaPayload) -> CriteriaAnswer:
+    """The verdict of each criterion of a criteria payload, on its values. Raises
+    `CriterionError` for a criterion that cannot be evaluated."""
+    return {"criteria": compile_criteria(payload.evaluate, payload.values).evaluate(NO_ANSWER)}
 
 
 def step_answer(response: AnsweredRequest, payload: StepPayload | None, now: datetime | None = None) -> StepAnswer:

@@ -15,7 +15,7 @@ from arazzo_sfn.lower.common import format_literal, member, renamed, safe_key, s
 from arazzo_sfn.lower.context import Context, Resolve, called_workflow
 from arazzo_sfn.lower.inputs import input_defaults
 from arazzo_sfn.lower.routing import failure_routing, route_name, route_step, step_failed
-from arazzo_sfn.lower.tasks import caught
+from arazzo_sfn.lower.tasks import caught, criteria_task
 from arazzo_sfn.lower.values import template_entry
 from arazzo_sfn.model import Action, Step, Workflow
 
@@ -44,8 +44,6 @@ def _step_inputs(ctx: Context, step: Step) -> dict[str, Any]:
     """A workflowId step's parameters: the called workflow's inputs, by name."""
     given: dict[str, Any] = {}
     for parameter in step.parameters:
-        if parameter.where is not None:
-            raise SemanticError(f"a workflowId step passes inputs: parameter {parameter.name!r} must not have `in`", parameter.location)
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         given[key] = value
     return given
@@ -81,6 +79,17 @@ def child_step(ctx: Context, step: Step) -> None:
     # The child's failure arrives as States.TaskFailed with the child described in the cause.
     catch: list[dict[str, Any]] = [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": at, "Next": child_failed_name}]
     failure_route = failure_routing(ctx, step) if ctx.failure_actions(step) else None
+    after_child = route_name(step)
+    if step.step_id in ctx.evaluations:
+        # Criteria a function judges (`criteria.evaluated_id`), registered by the routing
+        # above: a Task judges them on the child's outputs before the route reads them, on
+        # the way to the success route and, when the child failed, to the failure actions.
+        after_child = f"{step.step_id}.Criteria"
+        ctx.add(after_child, criteria_task(ctx, step, route_name(step)), step.location, before=route_name(step))
+        if failure_route is not None:
+            judged_failure = f"{step.step_id}.FailureCriteria"
+            ctx.add(judged_failure, criteria_task(ctx, step, failure_route), step.location, before=route_name(step))
+            failure_route = judged_failure
     if failure_route is not None:
         catch.append({"ErrorEquals": ["States.ALL"], "ResultPath": at, "Next": caught(ctx, step, unresolved, failure_route)})
     task: dict[str, Any] = {"Type": "Task"}
@@ -92,7 +101,7 @@ def child_step(ctx: Context, step: Step) -> None:
         "ResultPath": at,
         "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
         "Catch": catch,
-        "Next": route_name(step),
+        "Next": after_child,
     })
     ctx.fill(step.step_id, task)
     ctx.child_runs[workflow_id] = at

@@ -10,7 +10,7 @@ from typing import Any
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Template, is_expression, parse_template, scan_expression
 from arazzo_runtime.expressions import parse_expression as _parse_expression
-from arazzo_sfn.errors import ExpressionError, Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.model import Criterion
 
 # Step Functions fails an execution at 25,000 history events. Keep 8% of the history for
@@ -176,24 +176,26 @@ def apply_replacements(payload: Any, replacements: tuple[dict[str, Any], ...], l
         if target == "":  # RFC 6901: the whole document, here the whole payload
             result = json.loads(json.dumps(replacement.get("value")))
             continue
+        # Validation found each target a place in the payload as the replacements before left it.
         tokens = [t.replace("~1", "/").replace("~0", "~") for t in target[1:].split("/")]
         parent = result
-        try:
-            for token in tokens[:-1]:
-                parent = parent[int(token)] if isinstance(parent, list) else parent[token]
-            last = tokens[-1]
-            if isinstance(parent, list):
-                index = len(parent) if last == "-" else int(last)
-                if index == len(parent):
-                    parent.append(replacement.get("value"))
-                else:
-                    parent[index] = replacement.get("value")
-            elif isinstance(parent, dict):
-                parent[last] = replacement.get("value")
+        for token in tokens[:-1]:
+            parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+            if is_expression(parent):
+                raise UnsupportedConstruct(
+                    f"replacement target {target!r} is inside {parent!r}, a value known only at run time: "
+                    "replacing a part of it is not supported (replace the whole member, or give the whole payload by one expression)",
+                    location,
+                )
+        last = tokens[-1]
+        if isinstance(parent, list):
+            index = len(parent) if last == "-" else int(last)
+            if index == len(parent):
+                parent.append(replacement.get("value"))
             else:
-                raise TypeError
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise SemanticError(f"replacement target {target!r} is not a place in the payload", location) from None
+                parent[index] = replacement.get("value")
+        else:
+            parent[last] = replacement.get("value")
     return result
 
 

@@ -134,8 +134,6 @@ class Context:
 
     def __post_init__(self) -> None:
         workflow = self.workflow
-        if not workflow.steps:
-            raise SemanticError("the workflow has no steps", workflow.location)
         self.call_stack = self.call_stack + (workflow.workflow_id,)
         self.step_keys = data_keys([s.step_id for s in workflow.steps], workflow)
         self.properties = (workflow.inputs or {}).get("properties") or {}

@@ -10,7 +10,7 @@ from typing import Any
 from arazzo_runtime import conditions as cr
 from arazzo_runtime.expressions import ExpressionSyntaxError
 from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
-from arazzo_sfn.errors import SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.lower.values import value_path
@@ -34,8 +34,6 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
         raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
     if criterion.type not in ("simple", "regex", "jsonpath"):
         raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
-    if criterion.type in ("regex", "jsonpath") and criterion.context is None:
-        raise SemanticError(f"a {criterion.type} criterion needs a context", criterion.location)
     try:
         if criterion.type == "simple":
             tree = parse_condition(criterion.condition, criterion.location)
@@ -65,12 +63,16 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
 
 
 def _evaluated_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
-    """Send the criterion to the step's function; branch on `criteria.<id>` it returns."""
-    if step.target_kind == "workflowId":
+    """Send the criterion to the step's function; branch on `criteria.<id>` it returns. A
+    step that runs a child execution has a Task of its own that sends its function the
+    criteria after the child ends (`calls.child_step`); an inlined workflow has none."""
+    if step.target_kind == "workflowId" and not ctx.is_child_step(step):
         raise UnsupportedConstruct(
-            f"criterion {criterion.condition!r} needs a step function to evaluate it (Choice rules compare strings exactly, "
-            "and simple criteria compare them ignoring case); a step that calls a workflow has none: compare with a jsonpath "
-            "criterion (context: $outputs.<name>, condition: $ == 'done'), a number or a boolean",
+            f"criterion {criterion.condition!r} needs a function to judge it (Choice rules compare strings exactly, "
+            "and simple criteria compare them ignoring case), which is not supported on a step whose workflow is inlined: "
+            "mark the workflow `x-child-execution: true` (the step then runs it as a child execution, and a function judges "
+            "the criteria on its outputs), or compare with a jsonpath criterion (context: $outputs.<name>, condition: $ == 'done'), "
+            "a number or a boolean",
             criterion.location,
         )
     verdict = f"{ctx.step_path(step.step_id)}.criteria.{evaluated_id(ctx, criterion, step)}"

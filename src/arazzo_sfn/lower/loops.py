@@ -27,7 +27,7 @@ from typing import Any
 
 from arazzo_runtime.expressions import is_expression
 from arazzo_runtime.payload import RetryLoopTemplate, StatePath
-from arazzo_sfn.errors import Location, LoweringError, SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import Location, LoweringError
 from arazzo_sfn.lower.common import DEFAULT_LOOP_WAIT_SECONDS, DEFAULT_SUCCESS, HISTORY_EVENT_LIMIT, HISTORY_RESERVE, member, parse_expression
 from arazzo_sfn.lower.context import Context, Loop, LoopEntry, RetryLoop
 from arazzo_sfn.lower.criteria import evaluated_id
@@ -61,7 +61,7 @@ def plan(ctx: Context) -> None:
                 ctx.counter(step, action, "retry")
                 continue
             if ctx.is_backward(step, action):
-                loop = _loop(ctx, step, action, _form(ctx, step, action, strict=False))
+                loop = _loop(ctx, step, action, _form(ctx, step, action))
                 if loop.key not in planned:
                     planned.add(loop.key)
                     if loop.form != "retry":
@@ -89,12 +89,10 @@ def plan(ctx: Context) -> None:
             visit_failure(step)
 
 
-def _form(ctx: Context, step: Step, action: Action, *, strict: bool = True) -> str:
+def _form(ctx: Context, step: Step, action: Action) -> str:
     target = ctx.workflow.step(action.step_id or "")
     if action.loop is not None and action.loop.mode == "retry":
-        if strict and (target.step_id != step.step_id or step.target_kind == "workflowId"):
-            raise SemanticError("x-loop mode retry is for a step that performs an operation and goes back to itself", action.loop.location)
-        return "retry"
+        return "retry"  # validation holds it to a step that performs an operation and goes back to itself
     foldable = (
         target.target_kind != "workflowId"
         and not ctx.failure_actions(target)
@@ -156,7 +154,7 @@ def lower_loop(ctx: Context, step: Step, action: Action, rules: list[dict[str, A
             extra: dict[str, Any] = {"step": step.step_id, "iterations.$": taken}
             if spec is not None and spec.max_iterations is not None:
                 # The limit the workflow set, beside the one the history sets: which was reached shows.
-                extra.update(_number_or_path(ctx, spec.max_iterations, "maxIterations", "maxIterations", step, location, path_key="maxIterations.$"))
+                extra.update(_number_or_path(ctx, spec.max_iterations, "maxIterations", step, location, path_key="maxIterations.$"))
             extra["maxIterationsAllowedByHistory"] = cap
             failure_states(ctx, loop.limit_state, error, cause, step, location, extra=extra)
         if loop.form == "retry":
@@ -168,7 +166,7 @@ def lower_loop(ctx: Context, step: Step, action: Action, rules: list[dict[str, A
         return at_limit
     limits: list[dict[str, Any]] = [{"Variable": f"{loop.counts}.total", bound_test: cap}]
     if spec is not None and spec.max_iterations is not None:
-        bound = _number_or_path(ctx, spec.max_iterations, "maxIterations", bound_test, step, location)
+        bound = _number_or_path(ctx, spec.max_iterations, bound_test, step, location)
         limits.insert(0, {"Variable": f"{loop.counts}.iterations", **bound})
     limit = {"Or": limits} if len(limits) > 1 else limits[0]
     rules.append({**({"And": [condition, limit]} if condition else limit), "Next": at_limit})
@@ -197,7 +195,7 @@ def _retry_loop(ctx: Context, step: Step, action: Action, spec: LoopSpec, loop: 
     success = step.success_criteria or (DEFAULT_SUCCESS,)
     max_iterations: int | StatePath | None = None
     if spec.max_iterations is not None:
-        bound = _number_or_path(ctx, spec.max_iterations, "maxIterations", "maxIterations", step, spec.location, path_key="maxIterations.$")
+        bound = _number_or_path(ctx, spec.max_iterations, "maxIterations", step, spec.location, path_key="maxIterations.$")
         max_iterations = StatePath(bound["maxIterations.$"]) if "maxIterations.$" in bound else int(bound["maxIterations"])
     loop_again = RetryLoopTemplate(
         key=loop.key,
@@ -227,30 +225,19 @@ def _loop_wait(ctx: Context, step: Step, spec: LoopSpec | None, location: Locati
     if is_expression(value):
         expression = parse_expression(value, location)
         if expression.kind in ("response_header", "response_body"):
-            if spec.fallback_wait_seconds is None:
-                raise SemanticError(
-                    f"x-loop waitSeconds {value} may not resolve (no such header or member): declare fallbackWaitSeconds, the wait when it does not",
-                    location,
-                )
-            # The step's function turns the value into whole seconds, or the fallback.
+            # The step's function turns the value into whole seconds, or the fallback (which
+            # validation requires of such a wait).
             read = ctx.read(step, {"seconds": value, "fallback": spec.fallback_wait_seconds})
             return {"SecondsPath": member(f"{ctx.step_path(step.step_id)}.reads", read)}
-    return _number_or_path(ctx, value, "waitSeconds", "Seconds", step, location)
+    return _number_or_path(ctx, value, "Seconds", step, location)
 
 
-def _number_or_path(ctx: Context, value: Any, field: str, key: str, step: Step, location: Location, path_key: str | None = None) -> dict[str, Any]:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return {key: value}
+def _number_or_path(ctx: Context, value: Any, key: str, step: Step, location: Location, path_key: str | None = None) -> dict[str, Any]:
+    """A count as validation leaves it: a non-negative integer, or an $inputs expression
+    whose input has a default or is required."""
     if is_expression(value):
-        expression = parse_expression(value, location)
-        if expression.kind != "inputs":
-            raise UnsupportedConstruct(f"x-loop {field} must be a number or an $inputs expression{' or an expression about the response' if field == 'waitSeconds' else ''}", location)
-        name = expression.name or ""
-        prop = ctx.properties.get(name)
-        if not isinstance(prop, dict) or ("default" not in prop and name not in (ctx.workflow.inputs.get("required") or [])):
-            raise SemanticError(f"x-loop {field} uses input {name!r}, which needs a default or must be required", location)
-        return {path_key or key + "Path": value_path(ctx, expression, step, location)}
-    raise SemanticError(f"x-loop {field} must be a non-negative integer or an $inputs expression", location)
+        return {path_key or key + "Path": value_path(ctx, parse_expression(value, location), step, location)}
+    return {key: value}
 
 
 # --- once every step is lowered: entering a loop again --------------------------------------------

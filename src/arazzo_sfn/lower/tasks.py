@@ -11,7 +11,6 @@ from typing import Any, cast
 
 from arazzo_runtime import payload as contract
 from arazzo_runtime.expressions import is_expression
-from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
@@ -101,6 +100,29 @@ def _task(ctx: Context, slot: TaskSlot, success: list[dict[str, Any]]) -> dict[s
     return task
 
 
+def criteria_task(ctx: Context, step: Step, next_state: str) -> dict[str, Any]:
+    """A Task that sends the step's function the criteria Choice rules cannot judge, with
+    the values they read, as a criteria payload; it answers each verdict, kept where a step
+    function's answer keeps them ($.steps.<step>.criteria), so the routing reads them alike.
+    For a step that runs a child execution: no request of its own answers it."""
+    evaluation = ctx.evaluations[step.step_id]
+    template = contract.CriteriaPayloadTemplate(
+        step=step.step_id,
+        evaluate={cid: cast(contract.Criterion, criterion) for cid, criterion in evaluation.evaluate.items()},
+        values={vid: contract.ValueTemplate(value["expression"], contract.StatePath(value["value.$"])) for vid, value in evaluation.values.items()},
+    )
+    return {
+        "Type": "Task",
+        "Comment": "The step's criteria that compare strings (ignoring case) or need a query, judged by its function.",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${" + ctx.placeholder(step) + "}", "Payload": template.to_asl()},
+        "ResultSelector": template.result_selector(),
+        "ResultPath": f"{ctx.step_path(step.step_id)}.criteria",
+        "Retry": [dict(LAMBDA_SERVICE_RETRY)],
+        "Next": next_state,
+    }
+
+
 def step_payload(
     ctx: Context, step: Step, request: dict[str, Any], evaluation: Evaluation, keep: Keep, success: list[dict[str, Any]],
     *, loops: str | None, loop_again: contract.RetryLoopTemplate | None,
@@ -139,8 +161,7 @@ def _request(ctx: Context, step: Step) -> dict[str, Any]:
     request: dict[str, Any] = {"method": op.method, "path": op.path}
     groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
     for parameter in step.parameters:
-        if parameter.where not in groups:
-            raise UnsupportedConstruct(f"step {step.step_id!r}: parameter {parameter.name!r} needs `in` (path, query, header or cookie)", parameter.location)
+        assert parameter.where is not None  # validation: a parameter of a step that performs an operation has `in`
         group = request.setdefault(groups[parameter.where], {})
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         group[key] = value

@@ -10,7 +10,7 @@ from typing import Any
 from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
-from arazzo_sfn.lower.context import Context, called_workflow
+from arazzo_sfn.lower.context import Context
 from arazzo_sfn.model import Step
 
 Guaranteed = frozenset[str] | None
@@ -78,14 +78,10 @@ def value_path(
     kind = expression.kind
     name = expression.name or ""
     if kind == "inputs":
-        schema = ctx.workflow.inputs or {}
-        if name not in ctx.properties and schema.get("additionalProperties") is False:
-            raise ExpressionError(f"{expression.text!r}: the workflow has no input {name!r}", location)
         ctx.read_inputs.add(name)
         return append_pointer(member(f"{ctx.root}.inputs", name), expression.pointer, location)
     if kind in RESPONSE_KINDS:
-        if step is None or step.target_kind == "workflowId":
-            raise ExpressionError(f"{expression.text!r} means the current step's HTTP response; there is none here", location)
+        assert step is not None and step.target_kind != "workflowId"  # validation: only a step that performs an operation has a response
         at = ctx.step_path(step.step_id)
         if kind == "status_code":
             return f"{at}.statusCode"
@@ -103,23 +99,17 @@ def value_path(
         return append_pointer(f"{at}.body", expression.pointer, location)
     if kind in REQUEST_KINDS and choice:
         # A criterion of the step that sent the request: its function resolves the value.
-        if step is None or step.target_kind == "workflowId":
-            raise ExpressionError(f"{expression.text!r} means the request the current step sent; there is none here", location)
+        assert step is not None and step.target_kind != "workflowId"  # validation: only a step that performs an operation sends a request
         return member(f"{ctx.step_path(step.step_id)}.reads", ctx.read(step, expression.text))
     if kind == "step_output":
         return _step_output_path(ctx, expression, step, location, guaranteed, seen)
     if kind == "outputs":
-        # In a workflowId step's outputs: the called workflow's outputs.
-        if step is None or step.target_kind != "workflowId":
-            raise ExpressionError(f"{expression.text!r}: $outputs means a called workflow's outputs, in a workflowId step's outputs", location)
+        # In a workflowId step: the called workflow's outputs.
+        assert step is not None and step.target_kind == "workflowId"  # validation: $outputs is read only where a workflow is called
         if step.for_each is not None:
             # Each item's result and the counts by outcome (validation: nothing else).
             return append_pointer(member(ctx.step_path(step.step_id), name), expression.pointer, location)
         if ctx.is_child_step(step):
-            assert ctx.resolve is not None  # a child step is known only through `resolve`
-            declared = ctx.resolve(called_workflow(step)).outputs
-            if name not in declared:
-                raise ExpressionError(f"{expression.text!r}: workflow {called_workflow(step)!r} has no output {name!r}", location)
             return append_pointer(member(f"{ctx.step_path(step.step_id)}.outputs", name), expression.pointer, location)
         return append_pointer(member(f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}.outputs", name), expression.pointer, location)
     if isinstance(expression, WorkflowRef):
@@ -164,11 +154,7 @@ def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) ->
 def _step_output_path(ctx: Context, expression: Expression, step: Step | None, location: Location, guaranteed: Guaranteed, seen: tuple[tuple[str, str], ...]) -> str:
     target_id = expression.step or ""
     name = expression.name or ""
-    if target_id not in ctx.step_keys:
-        raise ExpressionError(f"{expression.text!r}: there is no step {target_id!r}", location)
     target = ctx.workflow.step(target_id)
-    if name not in target.outputs:
-        raise ExpressionError(f"{expression.text!r}: step {target_id!r} has no output {name!r}", location)
     if guaranteed is not None:
         available = guaranteed
     else:
@@ -176,8 +162,7 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
         available = ctx.guaranteed[step.step_id] | {step.step_id}
     if target_id not in available:
         raise ExpressionError(f"{expression.text!r}: step {target_id!r} has not always run by this point", location)
-    if (target_id, name) in seen:
-        raise ExpressionError(f"{expression.text!r}: step outputs refer to each other in a cycle", location)
+    assert (target_id, name) not in seen  # validation: step outputs do not refer to each other in a cycle
     inner = parse_expression(target.outputs[name], target.location)
     if inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
         # The step's function resolves what its outputs read of its answer and of the request
@@ -186,8 +171,7 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
         if not expression.pointer:
             ctx.keep(target).outputs[name] = inner.text
             return member(f"{at}.outputs", name)
-        if inner.kind not in ("response_body", "request") or inner.name is not None:
-            raise ExpressionError(f"{expression.text!r}: output {name!r} of step {target_id!r} is {inner.text}, which has no members to point into", location)
+        # Validation: only a body has members to point into.
         return member(f"{at}.reads", ctx.read(target, inner.with_pointer(expression.pointer).text))
     if inner.kind in (*RESPONSE_KINDS, "inputs", "step_output", "outputs", "workflow_output", "workflow_input"):
         path = value_path(ctx, inner, target, target.location, ctx.guaranteed[target_id] | {target_id}, seen + ((target_id, name),))

@@ -31,6 +31,10 @@ from arazzo_sfn.errors import ArazzoError, ExpressionError
 from arazzo_sfn.validation.document import Document, pointer
 from arazzo_sfn.validation.extensions import FOR_EACH_OUTPUTS
 
+# The forms about the current step's HTTP response.
+_ANSWER_KINDS = ("status_code", "response_body", "response_header")
+# The forms about the request the current step sent.
+_REQUEST_KINDS = ("url", "method", "request")
 # Output names (Arazzo 1.0.1, Step and Workflow Object `outputs`). The schema checks the
 # names of components; its `patternProperties` lets other output names through.
 KEY_PATTERN = re.compile(r"[a-zA-Z0-9.\-_]+")
@@ -46,6 +50,12 @@ class _Scope:
     # `$outputs.<name>` reads.
     called: tuple[str, frozenset[str]] | None = None
     for_each: bool = False  # the step runs that workflow once per item (x-for-each)
+    # Where the expressions are read: in a step that performs an operation ("operation"), in
+    # one that calls a workflow ("call"), in the workflow's outputs ("workflow"); a workflow's
+    # parameters, which apply to every step, in each of its steps; empty: a component, whose
+    # places are its users'. `$response`/`$statusCode` need a step's answer in every place,
+    # `$outputs` a called workflow.
+    places: frozenset[str] = frozenset()
 
 
 def expression_problems(document: Document) -> Iterator[ArazzoError]:
@@ -61,21 +71,23 @@ def _problems(document: Document) -> Iterator[ArazzoError]:
     for w_index, workflow in document.workflows():
         base = f"/workflows/{w_index}"
         scope = _scope(document, workflow)
-        yield from _outputs(document, workflow.get("outputs"), pointer(base, "outputs"), scope)
-        yield from _parameters(document, workflow, base, scope)
+        yield from _outputs(document, workflow.get("outputs"), pointer(base, "outputs"), replace(scope, places=frozenset({"workflow"})))
+        every_step = frozenset(_place(step) for step in document.steps(workflow))
+        yield from _parameters(document, workflow, base, replace(scope, places=every_step))
         for s_index, step in enumerate(workflow.get("steps") or []):
             if not isinstance(step, dict):
                 continue
             at = pointer(base, "steps", s_index)
-            yield from _outputs(document, step.get("outputs"), pointer(at, "outputs"), _calling(document, step, scope))
-            yield from _parameters(document, step, at, scope)
+            step_scope = _calling(document, step, scope)
+            yield from _outputs(document, step.get("outputs"), pointer(at, "outputs"), step_scope)
+            yield from _parameters(document, step, at, step_scope)
             body = step.get("requestBody")
             if isinstance(body, dict):
-                yield from _values(document, body.get("payload"), pointer(at, "requestBody", "payload"), scope)
+                yield from _values(document, body.get("payload"), pointer(at, "requestBody", "payload"), step_scope)
                 for r_index, replacement in enumerate(body.get("replacements") or []):
                     if isinstance(replacement, dict):
-                        yield from _replacement(document, replacement, pointer(at, "requestBody", "replacements", r_index), scope)
-            yield from _criteria(document, step.get("successCriteria"), pointer(at, "successCriteria"), _calling(document, step, scope))
+                        yield from _replacement(document, replacement, pointer(at, "requestBody", "replacements", r_index), step_scope)
+            yield from _criteria(document, step.get("successCriteria"), pointer(at, "successCriteria"), step_scope)
     for use in document.actions():
         workflow = document.data["workflows"][use.workflow_index]
         scope = _calling(document, workflow["steps"][use.step_index], _scope(document, workflow))
@@ -87,6 +99,7 @@ def _problems(document: Document) -> Iterator[ArazzoError]:
         if isinstance(loop, dict):
             yield from _values(document, loop.get("cause"), pointer(use.at, "x-loop", "cause"), scope)
     yield from _components(document)
+    yield from _output_cycles(document)
 
 
 def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
@@ -99,16 +112,42 @@ def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
     return _Scope(steps, declared)
 
 
+def _place(step: dict[str, Any]) -> str:
+    return "call" if "workflowId" in step else "operation"
+
+
 def _calling(document: Document, step: dict[str, Any], scope: _Scope) -> _Scope:
-    """The scope of a step: one that calls a workflow of this document reads its outputs."""
+    """The scope of a step: one that calls a workflow (of this document, or of another one,
+    `$sourceDescriptions.<name>.<workflowId>`) reads its outputs; one that runs it once per
+    item (x-for-each) offers the items' results and counts instead."""
+    scope = replace(scope, places=frozenset({_place(step)}))
     if "workflowId" in step and isinstance(step.get("x-for-each"), dict):
-        # A step that runs its workflow once per item offers the items' results and counts.
         return replace(scope, called=(step["workflowId"], frozenset(FOR_EACH_OUTPUTS)), for_each=True)
+    target = step.get("workflowId")
     workflows = {w.get("workflowId"): w for _, w in document.workflows()}
-    called = workflows.get(step.get("workflowId"))
-    if called is None:
+    called = workflows.get(target)
+    if called is None and isinstance(target, str) and target.startswith("$"):
+        called = _other_document_workflow(document, target)
+    if not isinstance(called, dict):
         return scope
-    return replace(scope, called=(step["workflowId"], frozenset(called.get("outputs") or {})))
+    outputs = called.get("outputs")
+    return replace(scope, called=(str(target), frozenset(outputs if isinstance(outputs, dict) else {})))
+
+
+def _other_document_workflow(document: Document, target: str) -> dict[str, Any] | None:
+    """The workflow `$sourceDescriptions.<name>.<workflowId>` names, when its document is loaded."""
+    try:
+        expression = parse_expression(target)
+    except ExpressionSyntaxError:
+        return None  # reported with the step's workflowId
+    if not isinstance(expression, SourceDescriptionRef):
+        return None
+    other = document.loaded.documents.get(expression.source_name)
+    workflows = other.arazzo.data.get("workflows") if other is not None else None
+    for workflow in workflows if isinstance(workflows, list) else []:
+        if isinstance(workflow, dict) and workflow.get("workflowId") == expression.reference:
+            return workflow
+    return None
 
 
 # --- where expressions are ---------------------------------------------------------------------
@@ -238,6 +277,12 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     """What the expression names exists: the input, the step and its output, the workflow and
     its output, the source description, the component."""
     text = expression.text
+    if expression.kind in (*_ANSWER_KINDS, *_REQUEST_KINDS) and scope.places & {"workflow", "call"}:
+        what = "HTTP response" if expression.kind in _ANSWER_KINDS else "HTTP request"
+        where = "the workflow's outputs" if "workflow" in scope.places else "a step that calls a workflow"
+        yield document.problem(ExpressionError, f"{text!r} means the current step's {what}; there is none in {where}", at)
+    if isinstance(expression, OutputRef) and scope.places & {"workflow", "operation"}:
+        yield document.problem(ExpressionError, f"{text!r}: $outputs means a called workflow's outputs, in a step that calls a workflow", at)
     if isinstance(expression, InputRef):
         if scope.declared_inputs is not None and expression.name not in scope.declared_inputs:
             yield document.problem(ExpressionError, f"{text!r}: the workflow has no input {expression.name!r}", at)
@@ -254,6 +299,11 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
             yield document.problem(ExpressionError, f"{text!r}: there is no step {expression.step!r}", at)
         elif expression.name not in (step.get("outputs") or {}):
             yield document.problem(ExpressionError, f"{text!r}: step {expression.step!r} has no output {expression.name!r}", at)
+        elif expression.pointer:
+            inner = _parsed(step["outputs"][expression.name])
+            if inner is not None and (inner.kind in ("status_code", "response_header", "url", "method") or (inner.kind == "request" and inner.name is not None)):
+                message = f"{text!r}: output {expression.name!r} of step {expression.step!r} is {inner.text}, which has no members to point into"
+                yield document.problem(ExpressionError, message, at)
     elif isinstance(expression, WorkflowRef):
         workflows = {w.get("workflowId"): w for _, w in document.workflows()}
         target = workflows.get(expression.workflow)
@@ -273,6 +323,40 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
             expression.component_type == "inputs" and document.input_ref_target(f"#/components/inputs/{expression.name}")
         ):
             yield document.problem(ExpressionError, f"{text!r} is not in components.{expression.component_type}", at)
+
+
+def _output_cycles(document: Document) -> Iterator[ArazzoError]:
+    """Step outputs that are each other's value, round in a cycle, have none: each output on
+    the cycle is refused, naming the cycle."""
+    for w_index, workflow in document.workflows():
+        steps = workflow.get("steps") or []
+        ids = {step.get("stepId") for step in steps if isinstance(step, dict)}
+        follows: dict[tuple[str, str], tuple[str, str]] = {}  # an output -> the output it is
+        where: dict[tuple[str, str], str] = {}
+        for s_index, step in enumerate(steps):
+            outputs = step.get("outputs") if isinstance(step, dict) else None
+            for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
+                inner = _parsed(value)
+                if isinstance(inner, StepOutputRef) and inner.step in ids:
+                    node = (str(step.get("stepId")), str(name))
+                    follows[node] = (inner.step, inner.name)
+                    where[node] = pointer(f"/workflows/{w_index}", "steps", s_index, "outputs", name)
+        for start in follows:
+            path, node = [start], follows[start]
+            while node in follows and node not in path:
+                path.append(node)
+                node = follows[node]
+            if node == start:
+                cycle = " -> ".join(f"$steps.{step}.outputs.{name}" for step, name in [*path, start])
+                yield document.problem(ExpressionError, f"step outputs refer to each other in a cycle: {cycle}", where[start])
+
+
+def _parsed(text: Any) -> Expression | None:
+    """An expression as the grammar reads it; None when it does not (reported where it is)."""
+    try:
+        return parse_expression(text)
+    except ExpressionSyntaxError:
+        return None
 
 
 def _components(document: Document) -> Iterator[ArazzoError]:
