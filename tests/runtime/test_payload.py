@@ -296,6 +296,7 @@ def template_of(payload: dict[str, Any]) -> PayloadTemplate:
 
     keep = payload.get("keep")
     loop = payload.get("loopAgain")
+    pages = payload.get("pages")
     return PayloadTemplate(
         step=payload["step"],
         operation_id=payload["operationId"],
@@ -309,6 +310,9 @@ def template_of(payload: dict[str, Any]) -> PayloadTemplate:
         loops=StatePath(payload["loops.$"]) if "loops.$" in payload else None,
         retry_loop=None if loop is None else RetryLoopTemplate(
             loop["key"], tuple(loop["while"]), tuple(tuple(group) for group in loop["unless"]), loop["budget"], value_of(loop, "maxIterations")
+        ),
+        pages=None if pages is None else Pages(
+            pages["items"], pages.get("offset"), pages.get("limit"), pages.get("next"), tuple(pages.get("select", ())), pages["maxPages"]
         ),
     )
 
