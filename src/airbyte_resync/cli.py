@@ -46,8 +46,10 @@ class InterruptedRun(KeyboardInterrupt):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="airbyte-resync", description="Reset and re-sync an Airbyte connection with the project's Step Functions state machine, locally.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="execute the state machine locally (moto) against the built-in stub or a real Airbyte")
-    run.add_argument("--connection-id", required=True, help="UUID of the Airbyte connection to reset and re-sync")
+    run = commands.add_parser("run", help=("execute the state machine locally (moto) against the built-in stub or a real Airbyte: one "
+                                           "connection's run, or a fleet for several connections or a workspace's or tag's"))
+    _add_selection_arguments(run)
+    run.add_argument("--scenario", type=Path, help="the built-in stub's connections, jobs and faults, as `stub --scenario` takes them (docs: Rehearse the runbook)")
     run.add_argument("--airbyte-url", help="Airbyte public API base URL, e.g. http://127.0.0.1:8000/api/public/v1 (default: start the built-in stub)")
     run.add_argument("--poll-interval", help=("the shortest wait between two reads of a job, in seconds (0 allowed; the wait grows with the job's age "
                            "up to 5 minutes; default: the workflow's 5, or 2 with the built-in stub)"))
@@ -203,7 +205,13 @@ def _described_connection(item: str) -> tuple[str, dict[str, Any]]:
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
-    execution_input: dict[str, Any] = {"connectionId": _connection_id(args.connection_id)}
+    fleet_input = _fleet_input(args)  # every argument checked before anything starts
+    if args.scenario is not None and args.airbyte_url is not None:
+        raise UsageError("--scenario describes the built-in stub: leave out --airbyte-url")
+    played = _stub_scenario(argparse.Namespace(scenario=args.scenario, connection=[], running=[], reset=[], sync=[], fault=[])) if args.scenario else None
+    if fleet_input is not None:
+        return _run_fleet(args, fleet_input, played, out)
+    execution_input: dict[str, Any] = {"connectionId": _connection_id(args.connection_id[0])}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
     stub = None
     if args.airbyte_url is not None:  # given, even empty: never fall back to the stub silently
@@ -212,6 +220,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         _check_reachable(url)
     else:
         stub, credentials = start_embedded_stub()
+        if played is not None:
+            played.start_playing(stub)
         url = stub.url
         poll_interval = EMBEDDED_POLL_INTERVAL if poll_interval is None else poll_interval
     if poll_interval is not None:
@@ -252,6 +262,46 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(run_document(result)) + "\n")
     else:
         print_result(out, result)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Any, out: TextIO) -> int:
+    """A fleet on one machine: the fleet's state machine in moto, each connection's run a
+    child execution of the run's, against the built-in stub (a scenario's connections) or a
+    real Airbyte. Its answer is printed as `start --wait` prints a fleet's on AWS."""
+    from airbyte_resync.local import FLEET_MACHINE
+    from airbyte_resync.operate import fleet_document, print_fleet_result
+
+    stub = None
+    if args.airbyte_url is not None:
+        url = _airbyte_url(args.airbyte_url)
+        credentials = credentials_from_environment()
+        _check_reachable(url)
+    else:
+        stub, credentials = start_embedded_stub()
+        if played is not None:
+            played.start_playing(stub)
+        url = stub.url
+        fleet_input.setdefault("pollIntervalSeconds", EMBEDDED_POLL_INTERVAL)
+    where = f"the built-in Airbyte stub at {url}" if stub else url
+    if not args.json:
+        chosen = ", ".join(f"{len(fleet_input[key])} {label}" for key, label in (("connectionIds", "connection(s)"), ("workspaceIds", "workspace(s)"), ("tagIds", "tag(s)")) if key in fleet_input)
+        out.write(f"Resetting and re-syncing every connection of {chosen} against {where}, {fleet_input.get('maxConcurrent', 5)} at once...\n")
+        out.flush()
+    try:
+        result = run_state_machine(fleet_input, url, credentials, machine=FLEET_MACHINE)
+    except KeyboardInterrupt:
+        if stub is not None:
+            raise
+        raise InterruptedRun("the fleet's runs were stopped where they stood: look at each connection in Airbyte, "
+                             "and start a sync of any whose reset ran") from None
+    finally:
+        if stub is not None:
+            stub.stop()
+    if args.json:
+        out.write(json.dumps(fleet_document(result, None)) + "\n")
+    else:
+        print_fleet_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1
 
 

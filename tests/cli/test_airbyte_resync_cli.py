@@ -20,10 +20,10 @@ API_TOKEN = "cli-api-token-Zr7Kq2"
 CREDENTIAL_VARIABLES = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "AIRBYTE_API_TOKEN")
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: str = "120", **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
     environment.update(env)
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=environment, timeout=float(timeout))
 
 
 def test_json_run_on_the_embedded_stub_prints_exactly_one_object():

@@ -1,0 +1,51 @@
+"""A fleet from the terminal: `airbyte-resync run` with workspaces and a scenario file runs
+the committed fleet state machine against the built-in stub, as a user would (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.cli.test_airbyte_resync_cli import run_cli
+from tests.support.fleet import fleet
+
+
+def test_a_fleet_of_30_from_the_terminal_reports_every_connection_and_the_counts(tmp_path):
+    thirty = fleet(30, workspaces=2)
+    failing = thirty.active_ids[4]
+    scenario = tmp_path / "fleet.yaml"
+    scenario.write_text(yaml.safe_dump(thirty.document(failing_syncs=(failing,))))
+    workspaces = [argument for workspace in thirty.workspaces for argument in ("--workspace-id", workspace)]
+
+    done = run_cli("run", *workspaces, "--max-concurrent", "5", "--tolerated-failures", "1", "--poll-interval", "0",
+                   "--scenario", str(scenario), "--json", timeout="600")
+
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "SUCCEEDED" and answer["connectionId"] is None
+    outcomes = {item["connectionId"]: item["outcome"] for item in answer["connections"]}
+    assert set(outcomes) == set(thirty.ids())
+    assert outcomes[failing] == "failed"
+    assert {outcomes[connection_id] for connection_id in thirty.not_active_ids} == {"skipped"}
+    assert answer["output"]["counts"] == {"succeeded": len(thirty.active_ids) - 1, "failed": 1, "skipped": len(thirty.not_active_ids), "notStarted": 0}
+
+
+def test_a_fleet_that_fails_more_than_it_tolerates_exits_1_naming_the_failure(tmp_path):
+    small = fleet(3, workspaces=1, not_active_every=100)
+    scenario = tmp_path / "fleet.yaml"
+    scenario.write_text(yaml.safe_dump(small.document(failing_syncs=(small.active_ids[0],))))
+
+    done = run_cli("run", "--workspace-id", small.workspaces[0], "--max-concurrent", "1", "--poll-interval", "0", "--scenario", str(scenario), timeout="600")
+
+    assert done.returncode == 1, done.stderr
+    assert "Fleet FAILED" in done.stdout and "Error: ForEachFailed" in done.stdout
+    assert f"failed     {small.active_ids[0]}" in done.stdout
+    assert "notStarted" in done.stdout
+
+
+def test_fleet_arguments_are_checked_before_anything_runs():
+    done = run_cli("run", "--workspace-id", "not-a-uuid", "--json")
+    assert done.returncode == 2 and "--workspace-id must be a UUID" in done.stderr
+    done = run_cli("run", "--tag-id", "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f", "--max-concurrent", "0", "--json")
+    assert done.returncode == 2 and "--max-concurrent" in done.stderr
