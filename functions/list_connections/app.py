@@ -18,6 +18,12 @@ from arazzo_runtime.pages import follow_pages
 OFFSET, LIMIT = "offset", "limit"
 # The connections named besides the selection: the workflow's own header, never sent.
 NAMED_CONNECTIONS = "X-Connection-Ids"
+# The most connections one fleet execution runs. The list and every connection's result (its
+# ids, execution ARN and figures, about 500 bytes) travel in the fleet's state data, which Step
+# Functions bounds at 256 KiB: a longer list would run every connection and then fail to
+# report them. Refused here, before anything is reset; a larger fleet is split by workspace or
+# tag (docs: How it works, Fleets).
+MAX_CONNECTIONS = 400
 
 
 @step_function("listConnections")
@@ -41,13 +47,23 @@ def lambda_handler(request: StepRequest, airbyte_client):
 
     if not workspace_ids and not tag_ids:
         # Only connections named: nothing to list (each run reads its own connection first).
-        return _with_named(ApiResponse(200, {}, {"data": []}), named)
+        return _bounded(request.step, _with_named(ApiResponse(200, {}, {"data": []}), named))
     client = airbyte_client()
     if pages is None:
-        return _with_named(page(offset), named)
+        return _bounded(request.step, _with_named(page(offset), named))
     # The function always sends the limit, so it knows the page size: a short page is the last.
     merged = follow_pages(request.step, replace(pages, limit=LIMIT), {**request.query, OFFSET: offset, LIMIT: limit}, lambda asked: page(asked.query[OFFSET]))
-    return _with_named(ApiResponse(merged.status_code, merged.headers, merged.body), named)
+    return _bounded(request.step, _with_named(ApiResponse(merged.status_code, merged.headers, merged.body), named))
+
+
+def _bounded(step: str, answer: ApiResponse) -> ApiResponse:
+    """The list, refused when it holds more connections than one fleet execution reports on."""
+    body: Any = answer.body
+    count = len(body["data"]) if isinstance(body, dict) and isinstance(body.get("data"), list) else 0
+    if count > MAX_CONNECTIONS:
+        raise InvalidInput(f"{step}: the selection holds {count} connections, more than the {MAX_CONNECTIONS} one fleet runs: "
+                           "nothing was reset; split it into fleets by workspace or tag")
+    return answer
 
 
 def _with_named(listed: ApiResponse, named: list[str]) -> ApiResponse:

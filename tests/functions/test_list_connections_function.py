@@ -222,3 +222,12 @@ def test_named_connections_must_be_uuids(monkeypatch):
         with pytest.raises(InvalidInput, match="X-Connection-Ids"):
             list_connections(event(None, BY_OFFSET, {"X-Connection-Ids": ["not-a-uuid"]}), CONTEXT)
     assert server.calls == []
+
+
+def test_a_selection_larger_than_one_fleet_reports_on_is_refused_before_anything_is_reset(monkeypatch):
+    module_bound = 400
+    many = [connection(n) for n in range(1, module_bound + 2)]
+    pages = [page(many[offset:offset + 100], offset, 100) for offset in range(0, len(many), 100)]
+    with airbyte(monkeypatch, pages):
+        with pytest.raises(InvalidInput, match="holds 401 connections, more than the 400 one fleet runs: nothing was reset"):
+            list_connections(event({"limit": 100}, BY_OFFSET), CONTEXT)
