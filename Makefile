@@ -84,11 +84,12 @@ sam-build: install  ## sam build, then import each built function as Lambda woul
 
 # Figures, not pass/fail: each function's bundle and cold import; compile time of large
 # documents; what a pass of each loop form costs; what one run costs.
-bench: install  ## print compile, loop, bundle and cost figures (about 5 minutes)
+bench: install  ## print compile, loop, bundle, cost and fleet figures (about 6 minutes)
 	$(BIN)/python bench/bundle.py
 	$(BIN)/python bench/compile_time.py
 	$(BIN)/python bench/loop_forms.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/fleet.py
 
 clean:  ## remove what the targets installed and built
 	rm -rf $(VENV) $(SCAN_VENV) build site *.egg-info src/*.egg-info .pytest_cache
