@@ -49,7 +49,7 @@ def create_state_machines(client) -> dict[str, str]:
     """Each state machine of the SAM-transformed template, created in moto as CloudFormation
     would create it: its DefinitionUri's file with the transformed resource's
     DefinitionSubstitutions resolved (a function to its ARN, a state machine to the ARN of the
-    one created before it). Logical id -> ARN."""
+    one created before it, a table to its name). Logical id -> ARN."""
     from airbyte_resync.template import load_template
     from tests.template.test_template import translate
 
@@ -63,6 +63,9 @@ def create_state_machines(client) -> dict[str, str]:
             for placeholder, value in properties.get("DefinitionSubstitutions", {}).items():
                 if "Ref" in value and value["Ref"] in pending:
                     break  # a state machine not created yet
+                if "Ref" in value and value["Ref"] not in created:  # a table: its name
+                    values[placeholder] = f"airbyte-resync-{value['Ref']}"
+                    continue
                 values[placeholder] = created[value["Ref"]] if "Ref" in value else \
                     f"arn:aws:lambda:{REGION}:123456789012:function:airbyte-resync-{value['Fn::GetAtt'][0]}"
             else:
