@@ -41,3 +41,18 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("fault".ljust(width) + "".join(step.ljust(28) for step in STEPS))
     for fault in FAULTS:
         terminalreporter.write_line(fault.ljust(width) + "".join(_FAULT_MATRIX.get((fault, step), "-").ljust(28) for step in STEPS))
+
+
+def _one_botocore_loader_per_data_path() -> None:
+    """moto gives each mocked block a new boto3 session, and each session reads botocore's
+    service models and endpoints again from disk: a third of what a short local run costs.
+    The models are only read from, so every session of the test process shares one loader
+    (one cache of them) per data path."""
+    import functools
+
+    import botocore.session
+
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
+
+
+_one_botocore_loader_per_data_path()

@@ -18,7 +18,8 @@ takes. `_json_paths_parsed_once` caches the parsed paths for the duration of a r
 moto parses a state machine's whole definition with ANTLR when it is created and again
 when each execution starts (each child execution too): `_definitions_parsed_once` keeps
 each definition's parse tree for the life of the process, and builds the interpreter's
-components from it anew each time, as moto does.
+components from it anew each time, as moto does; a definition found valid once is not
+checked again when a state machine is created with it.
 When an execution ends, moto sets its status first and its output (or error and cause)
 next: a DescribeExecution in between (a loaded machine makes it likely) reads SUCCEEDED
 with a null output, or FAILED without its error, and so does a parent reading its child.
@@ -59,6 +60,7 @@ from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 # Lambda runs one invocation at a time in each execution environment. Here every function
@@ -268,9 +270,17 @@ def _parse_definition(definition: str) -> tuple[Any, Any]:
     return Preprocessor().visit(tree), tree
 
 
+# moto's check of a definition (it parses it, then throws the result away): it returns
+# nothing or raises, so only the definitions it found valid are kept.
+_validated = functools.lru_cache(maxsize=64)(StepFunctionsParserBackend._validate_definition)
+
+
 @contextlib.contextmanager
 def _definitions_parsed_once() -> Iterator[None]:
-    with _replaced(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse_definition)):
+    with (
+        _replaced(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse_definition)),
+        _replaced(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validated)),
+    ):
         yield
 
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
 
@@ -145,14 +146,19 @@ def test_each_definition_is_parsed_once_and_its_components_are_built_anew():
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
 
     definition = json.dumps(CHILD_SUCCEEDS)
+    broken = '{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}'
     own_parse = AmazonStateLanguageParser.parse
     with local_aws(LocalFunctions()):
         first_program, first_tree = AmazonStateLanguageParser.parse(definition)
         second_program, second_tree = AmazonStateLanguageParser.parse(definition)
         # A broken definition is refused as moto refuses it, each time.
-        for _ in range(2):
+        client = boto3.client("stepfunctions", region_name=REGION)
+        for attempt in range(2):
             with pytest.raises(ASLParserException):
-                AmazonStateLanguageParser.parse('{"StartAt": "A", "States": {"A": {"Type": "Nope"}}')
+                AmazonStateLanguageParser.parse(broken)
+            with pytest.raises(ClientError, match="ASLParserException"):
+                client.create_state_machine(name=f"broken-{attempt}", definition=broken, roleArn=ROLE)
+            client.create_state_machine(name=f"valid-{attempt}", definition=definition, roleArn=ROLE)
     assert second_tree is first_tree
     assert second_program is not first_program  # what an execution evaluates is its own
     assert AmazonStateLanguageParser.parse is own_parse
