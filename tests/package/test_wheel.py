@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# One worker builds the wheel and its environment once for every test here (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("wheel")
 DEMO_CONNECTION = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 # What the wheel must carry besides code, as (path in the wheel, the checkout's file).
 SHIPPED = {
