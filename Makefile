@@ -11,7 +11,7 @@ CHILD_ASL := statemachine/wait_for_job.asl.json
 FLEET_ASL := statemachine/reset_and_resync_fleet.asl.json
 DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 
-.PHONY: help install scan-install demo test scan compile check lint typecheck docs docs-build bench sam-build clean
+.PHONY: help install scan-install demo test test-durations scan compile check lint typecheck docs docs-build bench sam-build clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -33,8 +33,11 @@ $(SCAN_VENV)/.installed: constraints-scan.txt
 demo: install  ## run the main job locally against the built-in Airbyte stub
 	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
 
-test: install scan-install  ## run every test (about 5 minutes on two cores)
+test: install scan-install  ## run every test (about 4 minutes on two cores)
 	$(BIN)/python -m pytest
+
+test-durations: install scan-install  ## run every test, then list the 30 slowest
+	$(BIN)/python -m pytest -q --durations=30
 
 # The template's security scan, with the reason for each finding skipped (.checkov.yaml and
 # the resources' Metadata). BC_SKIP_MAPPING: the scan needs no network.

@@ -41,3 +41,44 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("fault".ljust(width) + "".join(step.ljust(28) for step in STEPS))
     for fault in FAULTS:
         terminalreporter.write_line(fault.ljust(width) + "".join(_FAULT_MATRIX.get((fault, step), "-").ljust(28) for step in STEPS))
+
+
+def _one_botocore_loader_per_data_path() -> None:
+    """moto gives each mocked block a new boto3 session, and each session reads botocore's
+    service models and endpoints again from disk: a third of what a short local run costs.
+    The models are only read from, so every session of the test process shares one loader
+    (one cache of them) per data path."""
+    import functools
+
+    import botocore.session
+
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
+
+
+_one_botocore_loader_per_data_path()
+
+
+# Tests whose module builds something once for all of them (the wheel and its environment):
+# the scheduler keeps each of these modules on one worker. Every other test goes on its own.
+BUILT_ONCE_PER_MODULE = ("tests/package/test_wheel.py",)
+# The longest tests start first, so neither worker is left with them at the end.
+LONGEST_FIRST = ("tests/package/", "tests/template/test_security_scan.py", "tests/cli/", "tests/conformance/test_arazzo_sfn_run.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: next((rank for rank, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist load`, but a module in BUILT_ONCE_PER_MODULE goes to one worker whole (xdist's
+    own loadgroup does not group here: its marks do not reach the scheduler)."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneTestAtATimeButModulesBuiltOnce(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::", 1)[0]
+            return module if module in BUILT_ONCE_PER_MODULE else nodeid
+
+    return OneTestAtATimeButModulesBuiltOnce(config, log)

@@ -15,6 +15,15 @@ for the duration of a run (a test fails the day moto no longer needs it).
 moto's interpreter parses each JSONPath anew every time a state reads one, and
 jsonpath_ng builds its whole parser for each parse: most of the time a long local run
 takes. `_json_paths_parsed_once` caches the parsed paths for the duration of a run.
+moto parses a state machine's whole definition with ANTLR when it is created and again
+when each execution starts (each child execution too): `_definitions_parsed_once` keeps
+each definition's parse tree for the life of the process, and builds the interpreter's
+components from it anew each time, as moto does; a definition found valid once is not
+checked again when a state machine is created with it.
+When an execution ends, moto sets its status first and its output (or error and cause)
+next: a DescribeExecution in between (a loaded machine makes it likely) reads SUCCEEDED
+with a null output, or FAILED without its error, and so does a parent reading its child.
+`_endings_written_whole` writes the output, error and cause before the status.
 A `.sync` Task looks whether its child has ended every half second; a run here looks every
 `SYNC_CHECK_SECONDS`, so a child that ends is noticed in the time its last state takes.
 moto is pinned to an exact version because these are internals.
@@ -46,7 +55,12 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 
 # Lambda runs one invocation at a time in each execution environment. Here every function
@@ -232,8 +246,59 @@ def local_aws(
             stack.enter_context(_replaced(WaitFunction, "_wait_interval", wait_interval))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(_json_paths_parsed_once())
+        stack.enter_context(_definitions_parsed_once())
+        stack.enter_context(_endings_written_whole())
         if nested_executions:
             stack.enter_context(_sfn_integration_normalised())
+        yield
+
+
+# moto's own parse, kept before `_definitions_parsed_once` replaces it.
+_MOTO_PARSE: Callable[[str], tuple[Any, Any]] = asl_parser.AmazonStateLanguageParser.parse
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_tree(definition: str) -> Any:
+    """The ANTLR parse tree of a definition (a definition moto refuses raises, and is not kept)."""
+    return _MOTO_PARSE(definition)[1]
+
+
+def _parse_definition(definition: str) -> tuple[Any, Any]:
+    # The tree is only read from; the components the interpreter evaluates (and the state
+    # they keep while an execution runs) are new for each call, as with moto's own parse.
+    tree = _parse_tree(definition)
+    return Preprocessor().visit(tree), tree
+
+
+# moto's check of a definition (it parses it, then throws the result away): it returns
+# nothing or raises, so only the definitions it found valid are kept.
+_validated = functools.lru_cache(maxsize=64)(StepFunctionsParserBackend._validate_definition)
+
+
+@contextlib.contextmanager
+def _definitions_parsed_once() -> Iterator[None]:
+    with (
+        _replaced(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse_definition)),
+        _replaced(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validated)),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _endings_written_whole() -> Iterator[None]:
+    reflect: Callable[[BaseExecutionWorkerCommunication], None] = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect_with_status_last(self: BaseExecutionWorkerCommunication) -> None:
+        execution: Any = self.execution
+        ending = execution.exec_worker.env.program_state()
+        if isinstance(ending, ProgramEnded):
+            execution.output = execution.exec_worker.env.states.get_input()
+        elif isinstance(ending, ProgramError):
+            error: Any = ending.error
+            execution.error, execution.cause = error.get("error"), error.get("cause")
+        reflect(self)  # sets them again, to the same values, after the stop date: then the status
+
+    with _replaced(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_with_status_last):
         yield
 
 

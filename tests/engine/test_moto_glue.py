@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
 
@@ -36,12 +39,19 @@ def run_parent(child: dict) -> dict:
     child_arn = client.create_state_machine(name="child", definition=json.dumps(child), roleArn=ROLE)["stateMachineArn"]
     parent_arn = client.create_state_machine(name="parent", definition=json.dumps(parent(child_arn)), roleArn=ROLE)["stateMachineArn"]
     execution = client.start_execution(stateMachineArn=parent_arn, name="parent-1", input="{}")["executionArn"]
-    for _ in range(400):
+    return json.loads(ended(client, execution).get("output") or "null")
+
+
+def ended(client, execution: str) -> dict:
+    """The execution's description once it has ended. The deadline only stops a run that
+    hangs: a loaded machine may take many times longer than an idle one."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         description = client.describe_execution(executionArn=execution)
         if description["status"] != "RUNNING":
-            return json.loads(description.get("output") or "null")
+            return description
         time.sleep(0.02)
-    raise AssertionError("the parent execution did not end")
+    raise AssertionError("the execution did not end")
 
 
 def test_a_child_execution_runs_and_its_output_comes_back_as_aws_shapes_it():
@@ -90,11 +100,7 @@ def test_lambda_tasks_reach_the_bound_handler_and_report_its_errors_as_lambda_do
         client = boto3.client("stepfunctions", region_name=REGION)
         arn = client.create_state_machine(name="m", definition=json.dumps(machine), roleArn=ROLE)["stateMachineArn"]
         execution = client.start_execution(stateMachineArn=arn, name="e", input=json.dumps({"n": 4}))["executionArn"]
-        for _ in range(400):
-            description = client.describe_execution(executionArn=execution)
-            if description["status"] != "RUNNING":
-                break
-            time.sleep(0.02)
+        description = ended(client, execution)
     output = json.loads(description["output"])
     assert output["ok"] == {"doubled": 8}
     assert output["error"]["Error"] == "KeyError"
@@ -134,3 +140,68 @@ def test_a_sync_task_looks_for_its_childs_end_more_often_during_a_run_only():
     with local_aws(LocalFunctions()):
         assert callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == SYNC_CHECK_SECONDS
     assert callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5
+
+
+def test_each_definition_is_parsed_once_and_its_components_are_built_anew():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    definition = json.dumps(CHILD_SUCCEEDS)
+    broken = '{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}'
+    own_parse = AmazonStateLanguageParser.parse
+    with local_aws(LocalFunctions()):
+        first_program, first_tree = AmazonStateLanguageParser.parse(definition)
+        second_program, second_tree = AmazonStateLanguageParser.parse(definition)
+        # A broken definition is refused as moto refuses it, each time.
+        client = boto3.client("stepfunctions", region_name=REGION)
+        for attempt in range(2):
+            with pytest.raises(ASLParserException):
+                AmazonStateLanguageParser.parse(broken)
+            with pytest.raises(ClientError, match="ASLParserException"):
+                client.create_state_machine(name=f"broken-{attempt}", definition=broken, roleArn=ROLE)
+            client.create_state_machine(name=f"valid-{attempt}", definition=definition, roleArn=ROLE)
+    assert second_tree is first_tree
+    assert second_program is not first_program  # what an execution evaluates is its own
+    assert AmazonStateLanguageParser.parse is own_parse
+
+
+# ------------------------------------------------------------ an ending read whole
+
+
+class _RecordedExecution:
+    """An execution that records the order its fields are written in."""
+
+    def __init__(self, ending):
+        self.written: list[str] = []
+        self.exec_worker = SimpleNamespace(env=SimpleNamespace(program_state=lambda: ending, states=SimpleNamespace(get_input=lambda: {"done": True})))
+
+    def __setattr__(self, name, value):
+        if name != "written":
+            self.written.append(name)
+        super().__setattr__(name, value)
+
+
+@pytest.mark.parametrize("ending", ["succeeded", "failed"])
+def test_an_ending_execution_gets_its_output_or_error_before_its_status(ending):
+    """A DescribeExecution reads the status, then the output (or error and cause): written
+    in the other order, a reader in between sees SUCCEEDED without output, as a loaded
+    machine made a run report."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    state = ProgramEnded() if ending == "succeeded" else ProgramError({"error": "StepFailed", "cause": "refused"})
+    execution = _RecordedExecution(state)
+    with local_aws(LocalFunctions()):
+        BaseExecutionWorkerCommunication(execution)._reflect_execution_status()
+
+    status_at = execution.written.index("exec_status")
+    wanted = ["output"] if ending == "succeeded" else ["error", "cause"]
+    assert all(execution.written.index(field) < status_at for field in wanted), execution.written
+    assert execution.exec_status == ending.upper()
+    if ending == "succeeded":
+        assert execution.output == {"done": True}
+    else:
+        assert (execution.error, execution.cause) == ("StepFailed", "refused")
+    # The day moto writes the status last itself, `_endings_written_whole` can go.
+    on_its_own = _RecordedExecution(state)
+    BaseExecutionWorkerCommunication(on_its_own)._reflect_execution_status()
+    assert on_its_own.written.index("exec_status") < on_its_own.written.index(wanted[0])
