@@ -62,7 +62,8 @@ _one_botocore_loader_per_data_path()
 # the scheduler keeps each of these modules on one worker. Every other test goes on its own.
 BUILT_ONCE_PER_MODULE = ("tests/package/test_wheel.py",)
 # The longest tests start first, so neither worker is left with them at the end.
-LONGEST_FIRST = ("tests/package/", "tests/template/test_security_scan.py", "tests/cli/", "tests/conformance/test_arazzo_sfn_run.py")
+LONGEST_FIRST = ("tests/package/", "tests/e2e/test_fleet.py", "tests/template/test_security_scan.py", "tests/cli/",
+                 "tests/conformance/test_arazzo_sfn_run.py", "tests/conformance/test_for_each.py")
 
 
 def pytest_collection_modifyitems(items):
