@@ -671,7 +671,7 @@ REFUSALS = {
             - stepId: a
               workflowId: fixture
             """,
-        error=SemanticError, pointer="/workflows/0/steps/0", at="stepId: a", message="calls itself",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0", at="stepId: a", message="calls itself",
     ),
     "goto the workflow that is running": dict(
         steps="""\
@@ -721,7 +721,7 @@ REFUSALS = {
               outputs:
                 jobId: $response.body#/jobId
             """,
-        error=ExpressionError, pointer="/workflows/0/steps/0/parameters/0", at="name: jobId", message="has not always run",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/0/parameters/0", at="name: jobId", message="has not always run",
     ),
     "an output of a step that may have been skipped": dict(
         steps="""\
@@ -744,7 +744,7 @@ REFUSALS = {
                 in: path
                 value: $steps.b.outputs.jobId
             """,
-        error=ExpressionError, pointer="/workflows/0/steps/2/parameters/0", at="name: jobId", message="has not always run",
+        error=UnsupportedConstruct, pointer="/workflows/0/steps/2/parameters/0", at="name: jobId", message="has not always run",
     ),
     "an unknown output name": dict(
         steps="""\

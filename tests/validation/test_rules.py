@@ -235,6 +235,13 @@ def test_an_unknown_depends_on_entry_is_refused_at_that_entry(tmp_path):
     assert list(problems_of(tmp_path, text)) == ["/workflows/0/dependsOn/1"]
 
 
+def test_a_workflow_that_depends_on_itself_is_refused_at_each_entry_closing_the_cycle(tmp_path):
+    other = "- workflowId: other\n  dependsOn: [pets]\n  steps:\n  - stepId: list\n    operationId: listPets\n"
+    found = problems_of(tmp_path, document(LIST_PETS, workflow="dependsOn: [other]\n", top=other))
+    assert found.keys() == {"/workflows/0/dependsOn/0", "/workflows/1/dependsOn/0"}
+    assert "depends on itself (pets -> other -> pets)" in found["/workflows/0/dependsOn/0"]
+
+
 @pytest.mark.parametrize(
     ("target", "problem"),
     [

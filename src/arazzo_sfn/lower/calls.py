@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from arazzo_sfn.errors import Location, SemanticError, UnsupportedConstruct
+from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import loops
 from arazzo_sfn.lower.common import format_literal, member, renamed, safe_key, state_machine_placeholder
 from arazzo_sfn.lower.context import Context, Resolve, called_workflow
@@ -59,7 +59,12 @@ def child_step(ctx: Context, step: Step) -> None:
     workflow_id = called_workflow(step)
     resolve = _resolver(ctx, step.location)
     if workflow_id in ctx.call_stack and not resolve(workflow_id).child_execution:
-        raise SemanticError(f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)})", step.location)
+        # Valid Arazzo (criteria may end the recursion at run time), but inlined it would not end.
+        raise UnsupportedConstruct(
+            f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)}): inlining it is not supported, "
+            "it would never end; mark the workflow x-child-execution: true to run each call as its own execution",
+            step.location,
+        )
     # The child's state machine is named by the called workflow's own id, also when the step
     # names a workflow of another document ($sourceDescriptions.<name>.<id>).
     child_id = resolve(workflow_id).workflow_id
@@ -245,7 +250,12 @@ def _call(ctx: Context, workflow_id: str, prefix: str, data: str, given: dict[st
             location,
         )
     if workflow_id in ctx.call_stack:
-        raise SemanticError(f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)})", location)
+        # Through a step that calls it (a dependsOn cycle alone is refused by validation).
+        raise UnsupportedConstruct(
+            f"workflow {workflow_id!r} calls itself (through {' -> '.join(ctx.call_stack)}): dependsOn inlines its workflows, "
+            "and this one would never end; is not supported",
+            location,
+        )
     callee = resolve(workflow_id)
     child = Context(callee, resolve, root=data, placeholder_prefix=f"{ctx.placeholder_prefix}{prefix}-", call_stack=ctx.call_stack, called=True)
     run_passes(child, CALLED_WORKFLOW_PASSES)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arazzo_runtime.payload import RetryLoopTemplate
-from arazzo_sfn.errors import ArazzoWarning, Location, SemanticError
+from arazzo_sfn.errors import ArazzoWarning, Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import function_placeholder, safe_key
 from arazzo_sfn.lower.graph import backward_gotos, data_keys, guaranteed_before, reachable_steps
 from arazzo_sfn.model import Action, Step, Workflow
@@ -176,8 +176,8 @@ class Context:
 
     def _claim(self, name: str, location: Location, machine: bool) -> None:
         if name in self.order or (not machine and name in self._machine_states()):
-            raise SemanticError(
-                f"two generated states would both be named {name!r}: rename the step or action whose id makes it",
+            raise UnsupportedConstruct(
+                f"two generated states would both be named {name!r}, which Step Functions does not allow: rename the step or action whose id makes it",
                 location,
             )
 

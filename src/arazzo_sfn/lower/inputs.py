@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arazzo_sfn.errors import Location, SemanticError
+from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import loops
 from arazzo_sfn.lower.common import INVALID_INPUT_ERROR, compact_json, member
 from arazzo_sfn.lower.context import Context, State
@@ -82,7 +82,7 @@ def _input_checks(fails: dict[str, State], name: str, prop: dict[str, Any], loca
 def _invalid_input(fails: dict[str, State], rule: dict[str, Any], field: str, check: str, message: str, location: Location) -> dict[str, Any]:
     name = f"{INVALID_INPUT_ERROR}.{field}.{check}"
     if name in fails:
-        raise SemanticError(f"two generated states would both be named {name!r}: rename the step or action whose id makes it", location)
+        raise UnsupportedConstruct(f"two generated states would both be named {name!r}, which Step Functions does not allow: rename the step or action whose id makes it", location)
     fails[name] = {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": compact_json({"field": field, "message": message})}
     return {**rule, "Next": name}
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
-from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
+from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.model import Step
@@ -147,7 +147,9 @@ def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) ->
             "is run by no workflowId step or dependsOn before this point")
         raise UnsupportedConstruct(f"{expression.text!r} is not supported here: workflow {workflow_id!r} {how}", location)
     else:
-        raise ExpressionError(f"{expression.text!r}: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) before this point", location)
+        raise UnsupportedConstruct(
+            f"{expression.text!r} is not supported here: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) "
+            "before this point, and Step Functions fails on a path to data that is not there", location)
     return append_pointer(member(f"{data}.{expression.field}", expression.field_name), expression.pointer, location)
 
 
@@ -161,7 +163,9 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
         assert step is not None  # only the workflow's outputs, which give `guaranteed`, have no step
         available = ctx.guaranteed[step.step_id] | {step.step_id}
     if target_id not in available:
-        raise ExpressionError(f"{expression.text!r}: step {target_id!r} has not always run by this point", location)
+        raise UnsupportedConstruct(
+            f"{expression.text!r} is not supported here: step {target_id!r} has not always run by this point, and Step Functions "
+            "fails on a path to data that is not there", location)
     assert (target_id, name) not in seen  # validation: step outputs do not refer to each other in a cycle
     inner = parse_expression(target.outputs[name], target.location)
     if inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":

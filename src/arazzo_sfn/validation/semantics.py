@@ -1,6 +1,7 @@
 """The rules of the specification a schema cannot state: ids unique, every id and reference
 names something that exists, each step's operation found with the path parameters it needs,
-parameters unique by `name` and `in`, and no loop without a way out."""
+parameters unique by `name` and `in`, no loop without a way out, and no workflow that
+depends on itself."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def semantic_problems(document: Document) -> Iterator[ArazzoError]:
         yield from _action_references(document, workflow, base)
     yield from _action_targets(document)
     yield from _endless_loops(document)
+    yield from _dependency_cycles(document)
 
 
 def _unique(document: Document, ids: list[Any], at: str, what: str) -> Iterator[ArazzoError]:
@@ -305,4 +307,37 @@ def _endless_loops(document: Document) -> Iterator[ArazzoError]:
                     SemanticError,
                     f"step {sid!r} can never reach the end of workflow {workflow.get('workflowId')!r}: every way on is a goto back into the same steps",
                     f"/workflows/{w_index}/steps/{index}",
+                )
+
+
+def _dependency_cycles(document: Document) -> Iterator[ArazzoError]:
+    """A workflow whose dependsOn leads back to it can never start: each entry that closes
+    such a cycle is reported where it is written."""
+    depends: dict[str, list[str]] = {
+        workflow["workflowId"]: [target for target in workflow.get("dependsOn") or [] if isinstance(target, str)]
+        for _, workflow in document.workflows() if isinstance(workflow.get("workflowId"), str)
+    }
+    index = {workflow.get("workflowId"): w_index for w_index, workflow in document.workflows()}
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        """The dependsOn path from `start` to `goal`, if there is one."""
+        stack, seen = [(start, [start])], {start}
+        while stack:
+            here, path = stack.pop()
+            if here == goal:
+                return path
+            for target in depends.get(here, []):
+                if target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+        return None
+
+    for workflow_id, targets in depends.items():
+        for d_index, target in enumerate(targets):
+            path = reaches(target, workflow_id) if target in depends else None
+            if path is not None:
+                yield document.problem(
+                    SemanticError,
+                    f"workflow {workflow_id!r} depends on itself ({' -> '.join([workflow_id, *path])}): it could never start",
+                    pointer(f"/workflows/{index[workflow_id]}", "dependsOn", d_index),
                 )
