@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's
     from airbyte_resync.operate import ChildrenFinder, FleetChild, StepFunctionsOnAws
     from airbyte_resync.progress import Progress
     from airbyte_resync.scenario import Scenario
+    from airbyte_resync.stub import AirbyteStub
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -213,16 +214,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         return _run_fleet(args, fleet_input, played, out)
     execution_input: dict[str, Any] = {"connectionId": _connection_id(args.connection_id[0])}
     poll_interval = _non_negative_int("--poll-interval", args.poll_interval, minimum=0, maximum=3600)
-    stub = None
-    if args.airbyte_url is not None:  # given, even empty: never fall back to the stub silently
-        url = _airbyte_url(args.airbyte_url)
-        credentials = credentials_from_environment()
-        _check_reachable(url)
-    else:
-        stub, credentials = start_embedded_stub()
-        if played is not None:
-            played.start_playing(stub)
-        url = stub.url
+    stub, url, credentials = _airbyte(args, played)
+    if stub is not None:
         poll_interval = EMBEDDED_POLL_INTERVAL if poll_interval is None else poll_interval
     if poll_interval is not None:
         execution_input["pollIntervalSeconds"] = poll_interval
@@ -265,23 +258,30 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Any, out: TextIO) -> int:
+def _airbyte(args: argparse.Namespace, played: Scenario | None) -> tuple[AirbyteStub | None, str, Credentials]:
+    """The Airbyte a local run talks to: the URL given (even empty: never the stub silently
+    instead), reachable, with the environment's credentials; else the built-in stub, started,
+    playing the scenario if one was given."""
+    if args.airbyte_url is not None:
+        url = _airbyte_url(args.airbyte_url)
+        credentials = credentials_from_environment()
+        _check_reachable(url)
+        return None, url, credentials
+    stub, credentials = start_embedded_stub()
+    if played is not None:
+        played.start_playing(stub)
+    return stub, stub.url, credentials
+
+
+def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Scenario | None, out: TextIO) -> int:
     """A fleet on one machine: the fleet's state machine in moto, each connection's run a
     child execution of the run's, against the built-in stub (a scenario's connections) or a
     real Airbyte. Its answer is printed as `start --wait` prints a fleet's on AWS."""
     from airbyte_resync.local import FLEET_MACHINE
     from airbyte_resync.operate import fleet_document, print_fleet_result
 
-    stub = None
-    if args.airbyte_url is not None:
-        url = _airbyte_url(args.airbyte_url)
-        credentials = credentials_from_environment()
-        _check_reachable(url)
-    else:
-        stub, credentials = start_embedded_stub()
-        if played is not None:
-            played.start_playing(stub)
-        url = stub.url
+    stub, url, credentials = _airbyte(args, played)
+    if stub is not None:
         fleet_input.setdefault("pollIntervalSeconds", EMBEDDED_POLL_INTERVAL)
     where = f"the built-in Airbyte stub at {url}" if stub else url
     if not args.json:

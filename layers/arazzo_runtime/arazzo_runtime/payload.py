@@ -233,15 +233,7 @@ def parse_payload(event: Any) -> StepPayload:
     """The step payload of a Lambda event. `PayloadVersionMismatch` when it is of another
     version (or of none, unless `ACCEPT_UNVERSIONED_PAYLOADS`); `InvalidRequest`, naming the
     field, when it is malformed."""
-    if not isinstance(event, Mapping):
-        raise InvalidRequest(f"the event must be a JSON object, not {json_type(event)}")
-    step = event.get("step")
-    named = f"{step}: " if isinstance(step, str) and step else ""
-    version = _version(event, named)
-    if not isinstance(step, str) or not step:
-        raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
-    read = _Reader(step)
-    read.known_fields("the payload", event, PAYLOAD_FIELDS)
+    step, version, read = _read_head(event, "the payload", PAYLOAD_FIELDS)
     if event.get(KIND_FIELD, OPERATION_KIND) != OPERATION_KIND:
         raise read.refuse(KIND_FIELD, f"must be {OPERATION_KIND!r} for a step payload, not {_described(event.get(KIND_FIELD))} (a criteria payload is read by parse_criteria_payload)")
     evaluate = read.criteria("evaluate", event.get("evaluate"))
@@ -279,8 +271,8 @@ def is_criteria_payload(event: Any) -> bool:
     return isinstance(event, Mapping) and event.get(KIND_FIELD) == CRITERIA_KIND
 
 
-def parse_criteria_payload(event: Any) -> CriteriaPayload:
-    """The criteria payload of a Lambda event; refused as `parse_payload` refuses a step payload."""
+def _read_head(event: Any, what: str, fields: frozenset[str]) -> tuple[str, int, _Reader]:
+    """What every payload starts with: an object, its version, its step, no unknown field."""
     if not isinstance(event, Mapping):
         raise InvalidRequest(f"the event must be a JSON object, not {json_type(event)}")
     step = event.get("step")
@@ -289,7 +281,13 @@ def parse_criteria_payload(event: Any) -> CriteriaPayload:
     if not isinstance(step, str) or not step:
         raise InvalidRequest(f"step must be a non-empty string, not {_described(step)}")
     read = _Reader(step)
-    read.known_fields("the criteria payload", event, CRITERIA_PAYLOAD_FIELDS)
+    read.known_fields(what, event, fields)
+    return step, version, read
+
+
+def parse_criteria_payload(event: Any) -> CriteriaPayload:
+    """The criteria payload of a Lambda event; refused as `parse_payload` refuses a step payload."""
+    step, version, read = _read_head(event, "the criteria payload", CRITERIA_PAYLOAD_FIELDS)
     if event.get(KIND_FIELD) != CRITERIA_KIND:
         raise read.refuse(KIND_FIELD, f"must be {CRITERIA_KIND!r} for a criteria payload, not {_described(event.get(KIND_FIELD))}")
     evaluate = read.criteria("evaluate", event.get("evaluate"))
