@@ -19,6 +19,8 @@ from arazzo_sfn.validation.document import document_version, pointer
 _SELF = re.compile(r"\$self(?![A-Za-z0-9_.-])")
 _MESSAGE = re.compile(r"\$message\.")
 _ASYNC_STEP_FIELDS = ("channelPath", "action", "correlationId")
+# Fields of text for readers, where `$self` is only a word.
+_PROSE = frozenset({"summary", "description", "title"})
 
 
 def refuse_unsupported(document: LoadedDocument, workflow_index: int) -> None:
@@ -119,10 +121,11 @@ def _action(action: Any, at: str, components: dict[str, Any], kind: str) -> Iter
 
 
 def _expressions(value: Any, at: str) -> Iterator[tuple[str, str]]:
-    """`$self` and `$message` wherever the workflow writes an expression."""
+    """`$self` and `$message` wherever the workflow writes an expression (not in its prose)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _expressions(item, pointer(at, key))
+            if key not in _PROSE:
+                yield from _expressions(item, pointer(at, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _expressions(item, pointer(at, index))
