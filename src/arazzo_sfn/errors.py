@@ -34,7 +34,7 @@ class LoadError(ArazzoError):
 
 
 class SchemaError(ArazzoError):
-    """The document does not conform to the Arazzo 1.0 JSON Schema."""
+    """The document does not conform to the Arazzo JSON Schema of its version (1.0 or 1.1)."""
 
 
 class SemanticError(ArazzoError):

@@ -15,6 +15,7 @@ from arazzo_runtime.payload import DEFAULT_MAX_PAGES as PAYLOAD_DEFAULT_MAX_PAGE
 from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
+from arazzo_sfn.unsupported import refuse_unsupported
 
 Locate = Callable[[str], Location]
 
@@ -220,6 +221,7 @@ class _Builder:
             if not matches:
                 raise SemanticError(f"no workflow {workflow_id!r} in the document", locate("/workflows"))
             index = matches[0]
+        refuse_unsupported(self.document, index)  # Arazzo 1.1 constructs not lowered yet
         raw = workflows[index]
         base = f"/workflows/{index}"
         shared = tuple(self.parameter(p, f"{base}/parameters/{i}") for i, p in enumerate(raw.get("parameters") or []))

@@ -79,11 +79,12 @@ def write_document(directory: Path, text: str) -> Path:
     return path
 
 
-def document(steps: str, workflow: str = "", top: str = "") -> str:
+def document(steps: str, workflow: str = "", top: str = "", version: str = "1.0.1") -> str:
     """A document with one workflow `pets` whose steps are `steps` (YAML items from column 0);
-    `workflow` adds keys to the workflow, `top` adds top-level keys or more workflows."""
+    `workflow` adds keys to the workflow, `top` adds top-level keys or more workflows;
+    `version` is what its `arazzo` field declares."""
     return (
-        "arazzo: 1.0.1\n"
+        f"arazzo: {version}\n"
         "info: {title: Pets, version: 1.0.0}\n"
         "sourceDescriptions:\n"
         "- {name: pets, url: pets.yaml, type: openapi}\n"

@@ -69,8 +69,10 @@ _TOKEN = re.compile(
 )
 
 
-def parse_condition(text: str) -> Condition:
-    tokens = _tokenize(text)
+def parse_condition(text: str, version: str = "1.0") -> Condition:
+    """The condition `text` is; its runtime expressions are read by the grammar of the Arazzo
+    `version` of the document it is written in."""
+    tokens = _tokenize(text, version)
     parser = _Parser(tokens, text)
     tree = parser.parse_or()
     if parser.position != len(tokens):
@@ -78,7 +80,7 @@ def parse_condition(text: str) -> Condition:
     return tree
 
 
-def _tokenize(text: str) -> list[tuple[str, Any]]:
+def _tokenize(text: str, version: str) -> list[tuple[str, Any]]:
     tokens: list[tuple[str, Any]] = []
     position = 0
     while position < len(text):
@@ -93,7 +95,7 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
             # A runtime expression ends where the grammar says, not at a pattern of ours.
             begin = match.start(kind)
             try:
-                _, end = scan_expression(text, begin)
+                _, end = scan_expression(text, begin, version)
             except ExpressionSyntaxError as error:
                 raise ConditionSyntaxError(f"condition {text!r}: {error}") from None
             tokens.append(("operand", text[begin:end]))

@@ -1,10 +1,12 @@
 """Stage 2, validate: the whole document is checked before any model is built, and every
 problem is reported at once, each at the node it concerns (file, line, column, JSON pointer).
 
-- schema: the official Arazzo 1.0 JSON Schema (three known defects mended), and each `x-`
-  extension's value against its own schema;
+- schema: the official Arazzo JSON Schema of the document's version, 1.0 or 1.1 (their known
+  defects mended; any other version is refused), and each `x-` extension's value against its
+  own schema;
 - semantics: ids, references, operations, parameters, loops without a way out;
-- expressions: every runtime expression by the grammar, and what it names;
+- expressions: every runtime expression by the grammar of the document's version, and what
+  it names;
 - extensions: where each `x-` extension belongs, and what its expressions may read.
 
 The rules after the schemas read the document as the schemas guarantee it, so they run

@@ -3,6 +3,7 @@ references resolved, and problems located by pointer."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,16 @@ from arazzo_sfn.errors import ArazzoError
 from arazzo_sfn.loader import LoadedDocument, SourceMap
 
 COMPONENT_PREFIX = "$components."
+# The versions this compiler reads (major.minor); what each document's `arazzo` field takes.
+VERSION_PATTERN = re.compile(r"(?P<minor>1\.[01])\.\d+(-.+)?")
+
+
+def document_version(data: Any) -> str | None:
+    """The version (major.minor) a document's `arazzo` field declares, when it is one this
+    compiler reads (1.0.x or 1.1.x, as each schema's `arazzo` pattern takes it); else None."""
+    declared = data.get("arazzo") if isinstance(data, dict) else None
+    found = VERSION_PATTERN.fullmatch(declared) if isinstance(declared, str) else None
+    return found.group("minor") if found else None
 
 
 def pointer(base: str, *parts: str | int) -> str:
@@ -46,9 +57,22 @@ class Document:
     data: dict[str, Any] = field(init=False)
     source_map: SourceMap = field(init=False)
 
+    # The Arazzo version the document declares ("1.0" or "1.1"), which decides its schema and
+    # the grammar its runtime expressions are read by; None: a version this compiler does not
+    # read (the schema stage reports it, and nothing else runs).
+    version: str | None = field(init=False)
+
     def __post_init__(self) -> None:
         self.data = self.loaded.arazzo.data
         self.source_map = self.loaded.arazzo.source_map
+        self.version = document_version(self.data)
+
+    @property
+    def grammar(self) -> str:
+        """The version whose runtime-expression grammar reads this document's expressions: the
+        one it declares (the rules that read expressions run only once its version is known).
+        A 1.1-only form (`$self`, `$message`, ...) is an error in a 1.0 document."""
+        return self.version or "1.0"
 
     def problem(self, kind: type[ArazzoError], message: str, at: str) -> ArazzoError:
         return kind(message, self.source_map.locate(at))

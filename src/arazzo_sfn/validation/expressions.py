@@ -137,7 +137,7 @@ def _calling(document: Document, step: dict[str, Any], scope: _Scope) -> _Scope:
 def _other_document_workflow(document: Document, target: str) -> dict[str, Any] | None:
     """The workflow `$sourceDescriptions.<name>.<workflowId>` names, when its document is loaded."""
     try:
-        expression = parse_expression(target)
+        expression = parse_expression(target, document.grammar)
     except ExpressionSyntaxError:
         return None  # reported with the step's workflowId
     if not isinstance(expression, SourceDescriptionRef):
@@ -161,6 +161,9 @@ def _outputs(document: Document, outputs: Any, at: str, scope: _Scope) -> Iterat
         where = pointer(at, name)
         if not KEY_PATTERN.fullmatch(str(name)):
             yield document.problem(ExpressionError, f"output name {name!r}: names are letters, digits, '.', '-' and '_'", where)
+        if _is_selector(document, value):
+            yield from _expression(document, value["context"], pointer(where, "context"), scope)
+            continue
         if not is_expression(value):
             yield document.problem(ExpressionError, f"output {name!r} is {value!r}: an output value is a runtime expression, such as $response.body#/id", where)
             continue
@@ -191,8 +194,11 @@ def _replacement(document: Document, replacement: dict[str, Any], at: str, scope
 
 
 def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
-    """Expressions in a value: a string starting with `$` is one, `{$...}` embeds one."""
-    if isinstance(value, dict):
+    """Expressions in a value: a string starting with `$` is one, `{$...}` embeds one; of a
+    Selector Object (1.1), its context is one (its selector is JSONPath, XPath or a pointer)."""
+    if _is_selector(document, value):
+        yield from _expression(document, value["context"], pointer(at, "context"), scope)
+    elif isinstance(value, dict):
         for key, item in value.items():
             yield from _values(document, item, pointer(at, key), scope)
     elif isinstance(value, list):
@@ -200,7 +206,7 @@ def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[
             yield from _values(document, item, pointer(at, index), scope)
     elif has_embedded_expression(value):
         try:
-            template = parse_template(value)
+            template = parse_template(value, document.grammar)
         except ExpressionSyntaxError as error:
             yield document.problem(ExpressionError, str(error), at)
             return
@@ -208,6 +214,12 @@ def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[
             yield from _names(document, expression, at, scope)
     elif is_expression(value):
         yield from _expression(document, value, at, scope)
+
+
+def _is_selector(document: Document, value: Any) -> bool:
+    """A Selector Object (Arazzo 1.1): an object with a context and a selector, as the 1.1
+    schema (mended) reads one where a value may be a constant or a selector."""
+    return document.version == "1.1" and isinstance(value, dict) and "context" in value and "selector" in value
 
 
 def _criteria(document: Document, criteria: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
@@ -235,13 +247,13 @@ def _criteria(document: Document, criteria: Any, at: str, scope: _Scope) -> Iter
 
 def _simple_condition(document: Document, condition: str, at: str, scope: _Scope) -> Iterator[ArazzoError]:
     try:
-        tree = conditions.parse_condition(condition)
+        tree = conditions.parse_condition(condition, document.grammar)
     except conditions.ConditionSyntaxError as error:
         yield document.problem(ExpressionError, str(error), at)
         return
     for operand in _operands(tree):
         try:
-            expression = parse_expression(operand.text)
+            expression = parse_expression(operand.text, document.grammar)
         except ExpressionSyntaxError:
             continue  # a JSONPath operand (`$.a`, `@`), not a runtime expression
         yield from _names(document, expression, at, scope)
@@ -266,7 +278,7 @@ def _operands(tree: conditions.Condition) -> Iterator[conditions.Operand]:
 
 def _expression(document: Document, text: Any, at: str, scope: _Scope) -> Iterator[ArazzoError]:
     try:
-        expression = parse_expression(text)
+        expression = parse_expression(text, document.grammar)
     except ExpressionSyntaxError as error:
         yield document.problem(ExpressionError, str(error), at)
         return
@@ -300,7 +312,7 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
         elif expression.name not in (step.get("outputs") or {}):
             yield document.problem(ExpressionError, f"{text!r}: step {expression.step!r} has no output {expression.name!r}", at)
         elif expression.pointer:
-            inner = _parsed(step["outputs"][expression.name])
+            inner = _parsed(step["outputs"][expression.name], document.grammar)
             if inner is not None and (inner.kind in ("status_code", "response_header", "url", "method") or (inner.kind == "request" and inner.name is not None)):
                 message = f"{text!r}: output {expression.name!r} of step {expression.step!r} is {inner.text}, which has no members to point into"
                 yield document.problem(ExpressionError, message, at)
@@ -336,7 +348,7 @@ def _output_cycles(document: Document) -> Iterator[ArazzoError]:
         for s_index, step in enumerate(steps):
             outputs = step.get("outputs") if isinstance(step, dict) else None
             for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
-                inner = _parsed(value)
+                inner = _parsed(value, document.grammar)
                 if isinstance(inner, StepOutputRef) and inner.step in ids:
                     node = (str(step.get("stepId")), str(name))
                     follows[node] = (inner.step, inner.name)
@@ -351,10 +363,10 @@ def _output_cycles(document: Document) -> Iterator[ArazzoError]:
                 yield document.problem(ExpressionError, f"step outputs refer to each other in a cycle: {cycle}", where[start])
 
 
-def _parsed(text: Any) -> Expression | None:
+def _parsed(text: Any, version: str) -> Expression | None:
     """An expression as the grammar reads it; None when it does not (reported where it is)."""
     try:
-        return parse_expression(text)
+        return parse_expression(text, version)
     except ExpressionSyntaxError:
         return None
 

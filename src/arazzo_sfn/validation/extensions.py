@@ -133,7 +133,7 @@ def _loop_expression(document: Document, loop: dict[str, Any], field: str, text:
     """waitSeconds: an input, or a header or body member of the answer (with a fallback);
     maxIterations: an input. An input read here needs a default or must be required."""
     try:
-        expression = parse_expression(text)
+        expression = parse_expression(text, document.grammar)
     except ExpressionSyntaxError as error:
         yield document.problem(SemanticError, f"x-loop {field}: {error}", at)
         return
@@ -268,7 +268,7 @@ def _for_each_expression(document: Document, field: str, text: str, inputs: dict
     """An expression of x-for-each is read by the grammar; an input it reads must be there
     when the step runs (Step Functions fails on a path that leads nowhere)."""
     try:
-        expression = parse_expression(text)
+        expression = parse_expression(text, document.grammar)
     except ExpressionSyntaxError as error:
         yield document.problem(SemanticError, f"x-for-each {field}: {error}", at)
         return

@@ -1,5 +1,9 @@
-"""The official Arazzo 1.0 JSON Schema, its three known defects mended, each problem located
-at the node that breaks it."""
+"""The official Arazzo JSON Schema of the document's version (1.0 or 1.1), its known defects
+mended, each problem located at the node that breaks it.
+
+The `arazzo` field decides which schema applies: `1.0.x` documents are read by the 1.0 schema,
+`1.1.x` documents by the 1.1 schema. A document of any other version is refused with one
+problem at `/arazzo`, naming the versions this compiler reads."""
 
 from __future__ import annotations
 
@@ -14,13 +18,38 @@ import yaml
 from arazzo_sfn.errors import ArazzoError, SchemaError
 from arazzo_sfn.validation.document import Document, pointer
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "arazzo-1.0-schema.yaml"
+SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schema"
+# The Arazzo versions this compiler reads (major.minor), each with its official schema.
+SCHEMA_PATHS = {
+    "1.0": SCHEMA_DIRECTORY / "arazzo-1.0-schema.yaml",
+    "1.1": SCHEMA_DIRECTORY / "arazzo-1.1-schema.yaml",
+}
+SUPPORTED_VERSIONS = tuple(SCHEMA_PATHS)
 
 
-@functools.lru_cache(maxsize=1)
-def arazzo_schema() -> dict[str, Any]:
-    """The official schema, with its three known defects mended (each says which)."""
-    schema: dict[str, Any] = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+def version_problem(document: Document) -> ArazzoError | None:
+    """The one problem of a document whose version this compiler does not read."""
+    if document.version is not None:
+        return None
+    supported = " and ".join(f"{version}.x" for version in SUPPORTED_VERSIONS)
+    if "arazzo" not in document.data:
+        return document.problem(SchemaError, f"the document has no 'arazzo' field: it names the Arazzo version, {supported} are supported", "")
+    declared = document.data["arazzo"]
+    what = f"Arazzo {declared}" if isinstance(declared, str) else f"{declared!r}, not a version string"
+    return document.problem(SchemaError, f"arazzo is {what}: this compiler reads Arazzo {supported}", "/arazzo")
+
+
+def arazzo_schema(version: str = "1.0") -> dict[str, Any]:
+    """The official schema of `version`, with its known defects mended (each says which)."""
+    return _mend_1_1(_load(version)) if version == "1.1" else _mend_1_0(_load(version))
+
+
+def _load(version: str) -> dict[str, Any]:
+    schema: dict[str, Any] = yaml.safe_load(SCHEMA_PATHS[version].read_text(encoding="utf-8"))
+    return schema
+
+
+def _mend_1_0(schema: dict[str, Any]) -> dict[str, Any]:
     defs = schema["$defs"]
 
     # Defect 1: the object form of a criterion type ({type: jsonpath, version: ...}) is
@@ -51,13 +80,44 @@ def arazzo_schema() -> dict[str, Any]:
     return schema
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(arazzo_schema())
+# Arazzo 1.1: an object with both `context` and `selector` is read as a Selector Object (and
+# must be a whole one); any other value is a constant.
+_CONSTANT_OR_SELECTOR = {
+    "if": {"type": "object", "required": ["context", "selector"]},
+    "then": {"$ref": "#/$defs/selector-object"},
+}
+
+
+def _mend_1_1(schema: dict[str, Any]) -> dict[str, Any]:
+    defs = schema["$defs"]
+
+    # Defect 1 (1.0's defect 3 again): a replacement value is a string or a Selector Object
+    # only; the text (Payload Replacement Object, `value`) allows any value or a Selector Object.
+    defs["payload-replacement-object"]["properties"]["value"] = dict(_CONSTANT_OR_SELECTOR)
+
+    # Defect 2: a parameter value may not be an object unless it is a Selector Object; the text
+    # (Parameter Object, `value`) allows any value, as 1.0's schema did.
+    defs["parameter-object"]["properties"]["value"] = dict(_CONSTANT_OR_SELECTOR)
+
+    # Defect 3: a retry action may name both a workflowId and a stepId; the text (Failure
+    # Action Object) makes each "mutually exclusive" of the other, whatever the type.
+    defs["failure-action-object"]["allOf"].append({"not": {"required": ["workflowId", "stepId"]}})
+    return schema
+
+
+@functools.cache
+def _validator(version: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(arazzo_schema(version))
 
 
 def schema_problems(document: Document) -> Iterator[ArazzoError]:
-    for error in _validator().iter_errors(document.data):
+    """The document against the schema of its version; a version this compiler does not read
+    is the one problem."""
+    refused = version_problem(document)
+    if refused is not None:
+        yield refused
+        return
+    for error in _validator(str(document.version)).iter_errors(document.data):
         yield document.problem(SchemaError, *describe(error))
 
 

@@ -37,7 +37,7 @@ def semantic_problems(document: Document) -> Iterator[ArazzoError]:
             yield from _replacement_targets(document, step.get("requestBody"), pointer(where, "requestBody"))
             if kind == "workflowId":
                 yield from _workflow_target(document, step["workflowId"], pointer(where, "workflowId"), f"step {step.get('stepId')!r} calls")
-            elif kind is not None:
+            elif kind is not None and not _asyncapi_operation(document, step):
                 operation = yield from _operation(document, step, kind, where, operations)
                 if operation is not None:
                     yield from _path_parameters(document, step, where, operation, shared_paths)
@@ -80,7 +80,7 @@ def _workflow_target(document: Document, target: Any, at: str, what: str) -> Ite
             yield document.problem(SemanticError, f"{what} unknown workflow {target!r}", at)
         return
     try:
-        expression = parse_expression(target)
+        expression = parse_expression(target, document.grammar)
     except ExpressionSyntaxError as error:
         yield document.problem(SemanticError, f"{what} {target!r}: {error}", at)
         return
@@ -124,6 +124,18 @@ def _parameters(document: Document, owner: dict[str, Any], at: str, step_kind: s
             yield document.problem(SemanticError, f"parameter {key[0]!r} needs `in` (path, query, header or cookie): the step performs an operation", where)
         elif step_kind == "workflowId" and parameter.get("in") is not None:
             yield document.problem(SemanticError, f"a workflowId step passes inputs: parameter {key[0]!r} must not have `in`", where)
+
+
+def _asyncapi_operation(document: Document, step: dict[str, Any]) -> bool:
+    """A 1.1 step whose operationId may be an AsyncAPI operation: AsyncAPI descriptions are not
+    read, so it is not looked for (the model refuses AsyncAPI steps as not supported)."""
+    types = document.source_types()
+    if "asyncapi" not in types.values():
+        return False
+    operation_id = step.get("operationId")
+    if not isinstance(operation_id, str) or not operation_id.startswith("$sourceDescriptions."):
+        return True
+    return types.get(operation_id[len("$sourceDescriptions.") :].partition(".")[0]) == "asyncapi"
 
 
 def _operation(document: Document, step: dict[str, Any], kind: str, where: str, operations: dict[str, dict[str, Operation]]) -> Generator[ArazzoError, None, Operation | None]:

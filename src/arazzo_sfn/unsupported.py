@@ -1,0 +1,136 @@
+"""The Arazzo 1.1 constructs the compiler does not translate yet, refused as *not supported*
+(UnsupportedConstruct) at the node that holds them, naming the construct and "Arazzo 1.1",
+before a workflow's model is built: none of them may be compiled as if it were something else.
+
+Validation accepts them (they are valid 1.1); only a 1.1 document can hold them, so a 1.0
+document is never looked at here. This is the one list to shorten as each is lowered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.loader import LoadedDocument
+from arazzo_sfn.validation.document import document_version, pointer
+
+# `$self` and `$message.` as runtime expressions, whole or embedded or in a condition.
+_SELF = re.compile(r"\$self(?![A-Za-z0-9_.-])")
+_MESSAGE = re.compile(r"\$message\.")
+_ASYNC_STEP_FIELDS = ("channelPath", "action", "correlationId")
+# Fields of text for readers, where `$self` is only a word.
+_PROSE = frozenset({"summary", "description", "title"})
+
+
+def refuse_unsupported(document: LoadedDocument, workflow_index: int) -> None:
+    """Raise UnsupportedConstruct for the first 1.1 construct that the workflow (or its
+    document) holds and the compiler does not lower."""
+    data = document.arazzo.data
+    if document_version(data) != "1.1":
+        return
+    for construct, at in _found(data, workflow_index):
+        raise UnsupportedConstruct(f"{construct} (Arazzo 1.1) is not supported yet", document.arazzo.source_map.locate(at))
+
+
+def _found(data: dict[str, Any], index: int) -> Iterator[tuple[str, str]]:
+    if "$self" in data:
+        yield "the document's `$self` (relative source URLs resolve against it)", "/$self"
+    for s_index, source in enumerate(data.get("sourceDescriptions") or []):
+        if isinstance(source, dict) and source.get("type") == "asyncapi":
+            yield "an AsyncAPI source description (steps that send or receive messages)", pointer("/sourceDescriptions", s_index, "type")
+    base = f"/workflows/{index}"
+    workflow = data["workflows"][index]
+    components = data.get("components") or {}
+    yield from _outputs(workflow.get("outputs"), pointer(base, "outputs"))
+    yield from _parameters(workflow.get("parameters"), pointer(base, "parameters"), components)
+    for s_index, step in enumerate(workflow.get("steps") or []):
+        at = pointer(base, "steps", s_index)
+        for name in _ASYNC_STEP_FIELDS:
+            if name in step:
+                yield f"an AsyncAPI step's `{name}`", pointer(at, name)
+        yield from _outputs(step.get("outputs"), pointer(at, "outputs"))
+        yield from _parameters(step.get("parameters"), pointer(at, "parameters"), components)
+        body = step.get("requestBody")
+        if isinstance(body, dict):
+            yield from _selectors(body.get("payload"), pointer(at, "requestBody", "payload"))
+            for r_index, replacement in enumerate(body.get("replacements") or []):
+                where = pointer(at, "requestBody", "replacements", r_index)
+                if "targetSelectorType" in replacement and replacement["targetSelectorType"] != "jsonpointer":
+                    yield "a replacement's `targetSelectorType` other than jsonpointer", pointer(where, "targetSelectorType")
+                yield from _selectors(replacement.get("value"), pointer(where, "value"))
+        for c_index, criterion in enumerate(step.get("successCriteria") or []):
+            yield from _criterion(criterion, pointer(at, "successCriteria", c_index))
+    for kind in ("successActions", "failureActions"):
+        for a_index, action in enumerate(workflow.get(kind) or []):
+            yield from _action(action, pointer(base, kind, a_index), components.get(kind) or {}, kind)
+    for s_index, step in enumerate(workflow.get("steps") or []):
+        for kind, component_kind in (("onSuccess", "successActions"), ("onFailure", "failureActions")):
+            for a_index, action in enumerate(step.get(kind) or []):
+                yield from _action(action, pointer(base, "steps", s_index, kind, a_index), components.get(component_kind) or {}, component_kind)
+    yield from _expressions(workflow, base)
+
+
+def _outputs(outputs: Any, at: str) -> Iterator[tuple[str, str]]:
+    for name, value in (outputs or {}).items():
+        if isinstance(value, dict):
+            yield "a Selector Object", pointer(at, name)
+
+
+def _parameters(parameters: Any, at: str, components: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for index, entry in enumerate(parameters or []):
+        where = pointer(at, index)
+        parameter = entry
+        if "reference" in entry:
+            name = str(entry["reference"]).removeprefix("$components.parameters.")
+            parameter = (components.get("parameters") or {}).get(name) or {}
+            if "value" in entry:
+                yield from _selectors(entry["value"], pointer(where, "value"))
+            else:
+                yield from _selectors(parameter.get("value"), pointer("/components/parameters", name, "value"))
+        else:
+            yield from _selectors(entry.get("value"), pointer(where, "value"))
+        if parameter.get("in") == "querystring":
+            yield "a parameter `in: querystring` (the whole query string from one value)", where
+
+
+def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:
+    """A Selector Object in a value (an object with a context and a selector), however deep."""
+    if isinstance(value, dict):
+        if "context" in value and "selector" in value:
+            yield "a Selector Object", at
+            return
+        for key, item in value.items():
+            yield from _selectors(item, pointer(at, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _selectors(item, pointer(at, index))
+
+
+def _criterion(criterion: Any, at: str) -> Iterator[tuple[str, str]]:
+    if isinstance(criterion, dict) and isinstance(criterion.get("type"), dict):
+        yield "a criterion's Expression Type Object (1.1 reads a jsonpath condition as a query whose result decides)", pointer(at, "type")
+
+
+def _action(action: Any, at: str, components: dict[str, Any], kind: str) -> Iterator[tuple[str, str]]:
+    if isinstance(action, dict) and "reference" in action:
+        name = str(action["reference"]).removeprefix(f"$components.{kind}.")
+        action, at = components.get(name) or {}, pointer("/components", kind, name)
+    for index, criterion in enumerate(action.get("criteria") or []):
+        yield from _criterion(criterion, pointer(at, "criteria", index))
+
+
+def _expressions(value: Any, at: str) -> Iterator[tuple[str, str]]:
+    """`$self` and `$message` wherever the workflow writes an expression (not in its prose)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _PROSE:
+                yield from _expressions(item, pointer(at, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _expressions(item, pointer(at, index))
+    elif isinstance(value, str):
+        if _SELF.search(value):
+            yield "the runtime expression `$self`", at
+        if _MESSAGE.search(value):
+            yield "the runtime expression `$message` (AsyncAPI messages)", at
