@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from arazzo_sfn.compiler import compile_all, compile_bundle, compile_file, diagram_of
@@ -25,18 +28,36 @@ class UsageError(Exception):
     """An invalid argument: exit 2, naming the argument."""
 
 
+# Set by Ctrl-C. The interrupt is raised in the main thread wherever it stands, and code there
+# that catches every exception (moto's, while it runs an execution) can turn it into a failed
+# run: the flag keeps the answer the user asked for.
+_INTERRUPTED = threading.Event()
+
+
 def main(argv: list[str] | None = None) -> int:
+    _INTERRUPTED.clear()
+    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+        signal.signal(signal.SIGINT, _on_interrupt)
     # A warning about the document (a step no route reaches) is one line on standard error.
     with warnings.catch_warnings():
         warnings.simplefilter("always", ArazzoWarning)
         warnings.showwarning = _show_warning
         try:
-            return _main(argv)
+            code = _main(argv)
         except KeyboardInterrupt:
+            _INTERRUPTED.set()
+        if _INTERRUPTED.is_set():
             # Ctrl-C in any command: one line, no traceback. Nothing it did outlives it.
             logging.disable(logging.CRITICAL)
             print("\narazzo-sfn: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        return code
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    _INTERRUPTED.set()
+    logging.disable(logging.CRITICAL)  # what the engine's threads log as the process ends is noise after the one line
+    raise KeyboardInterrupt
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
