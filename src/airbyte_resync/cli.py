@@ -128,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C: the run's engine threads are about to fail their states as the process ends;
-    what they would log is noise after the one line this command prints."""
+    what they would log is noise after the one line this command prints. A function still
+    under way in one of them prints its metrics when it ends, to whatever standard output is
+    then: not this command's, whose output ends here (`--json` prints nothing more)."""
     logging.disable(logging.CRITICAL)
+    sys.stdout = _DISCARDED
     raise KeyboardInterrupt
+
+
+_DISCARDED = open(os.devnull, "w", encoding="utf-8")  # open for the life of the process
 
 
 def serve_stub(args: argparse.Namespace) -> int:
