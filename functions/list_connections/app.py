@@ -41,14 +41,14 @@ def lambda_handler(request: StepRequest, airbyte_client):
         # Airbyte's own `next` link leaves tagIds out (AirbyteClient.list_connections): only its offset pages.
         given = f"next {pages.next}" if pages.next else f"offset {pages.offset}, limit {pages.limit}"
         raise UnsupportedOperation(f"{request.step}: listConnections pages by offset (x-pages offset: {OFFSET}, limit: {LIMIT}), not {given}")
-
-    def page(at: int) -> ApiResponse:
-        return client.list_connections(workspace_ids=workspace_ids, tag_ids=tag_ids, include_deleted=include_deleted, limit=limit, offset=at)
-
     if not workspace_ids and not tag_ids:
         # Only connections named: nothing to list (each run reads its own connection first).
         return _bounded(request.step, _with_named(ApiResponse(200, {}, {"data": []}), named))
     client = airbyte_client()
+
+    def page(at: int) -> ApiResponse:
+        return client.list_connections(workspace_ids=workspace_ids, tag_ids=tag_ids, include_deleted=include_deleted, limit=limit, offset=at)
+
     if pages is None:
         return _bounded(request.step, _with_named(page(offset), named))
     # The function always sends the limit, so it knows the page size: a short page is the last.

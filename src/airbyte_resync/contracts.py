@@ -1,8 +1,8 @@
 """The input contracts as files: the JSON Schema of each state machine's input (a run's, a
 fleet's) and of the EventBridge event that requests it, generated from the workflows' inputs
-(the single source of truth) and committed. `python -m airbyte_resync.contracts` writes them; `--check` fails when one is
-stale. The start-from-event function carries its own copy of the input schema, to refuse a
-malformed request before it starts anything."""
+(the single source of truth) and committed. `python -m airbyte_resync.contracts` writes
+them; `--check` fails when one is stale. The start-from-event function carries its own copy
+of each input schema, to refuse a malformed request before it starts anything."""
 
 from __future__ import annotations
 
