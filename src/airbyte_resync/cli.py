@@ -16,17 +16,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from airbyte_client.ids import UUID_PATTERN
-from airbyte_resync.interrupted import JobsSeen, settle
-from airbyte_resync.local import Credentials, HandlerWrapper, run_state_machine, start_embedded_stub
-from arazzo_sfn.engine import Handler
-from arazzo_sfn.execution import RunResult, print_result
 
-if TYPE_CHECKING:  # imported when a command needs them: AWS's and the display's modules are slow to import
-    from airbyte_resync.local import Transition
+if TYPE_CHECKING:  # imported when a command needs them: the local engine (moto), AWS's and the display's modules are slow to import
+    from airbyte_resync.local import Credentials, HandlerWrapper, Transition
     from airbyte_resync.operate import ChildrenFinder, FleetChild, StepFunctionsOnAws
     from airbyte_resync.progress import Progress
     from airbyte_resync.scenario import Scenario
     from airbyte_resync.stub import AirbyteStub
+    from arazzo_sfn.engine import Handler
+    from arazzo_sfn.execution import RunResult
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -231,6 +229,10 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
     where = f"the built-in Airbyte stub at {url}" if stub else url
     progress = None if args.json else _progress(out)
+    from airbyte_resync.interrupted import JobsSeen, settle
+    from airbyte_resync.local import run_state_machine
+    from arazzo_sfn.execution import print_result
+
     seen = JobsSeen()
 
     def on_transition(transition: Transition) -> None:
@@ -273,6 +275,8 @@ def _airbyte(args: argparse.Namespace, played: Scenario | None) -> tuple[Airbyte
         credentials = credentials_from_environment()
         _check_reachable(url)
         return None, url, credentials
+    from airbyte_resync.local import start_embedded_stub
+
     stub, credentials = start_embedded_stub()
     if played is not None:
         played.start_playing(stub)
@@ -283,7 +287,7 @@ def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Sc
     """A fleet on one machine: the fleet's state machine in moto, each connection's run a
     child execution of the run's, against the built-in stub (a scenario's connections) or a
     real Airbyte. Its answer is printed as `start --wait` prints a fleet's on AWS."""
-    from airbyte_resync.local import FLEET_MACHINE
+    from airbyte_resync.local import FLEET_MACHINE, run_state_machine
     from airbyte_resync.operate import fleet_document, print_fleet_result
 
     stub, url, credentials = _airbyte(args, played)
@@ -542,6 +546,7 @@ def _watch(client: StepFunctionsOnAws, titles: dict[str, tuple[str, str]], out: 
 
 def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     from airbyte_resync import operate
+    from arazzo_sfn.execution import print_result
 
     if as_json:
         documents = [operate.run_document(result) for result in results]
@@ -593,6 +598,8 @@ AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status
 
 
 def credentials_from_environment() -> Credentials:
+    from airbyte_resync.local import Credentials
+
     client_id, client_secret, token = _env("AIRBYTE_CLIENT_ID"), _env("AIRBYTE_CLIENT_SECRET"), _env("AIRBYTE_API_TOKEN")
     if client_id or client_secret:
         if not (client_id and client_secret):
