@@ -33,10 +33,13 @@ $(SCAN_VENV)/.installed: constraints-scan.txt
 demo: install  ## run the main job locally against the built-in Airbyte stub
 	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
 
-test: install scan-install  ## run every test (about 4 minutes on two cores)
+# The two environments install side by side: on a fresh machine that saves a third of the wait.
+test:  ## install, then run every test (about 3.5 minutes on two cores, 4.5 on a fresh machine)
+	$(MAKE) --no-print-directory -j2 install scan-install
 	$(BIN)/python -m pytest
 
-test-durations: install scan-install  ## run every test, then list the 30 slowest
+test-durations:  ## run every test, then list the 30 slowest
+	$(MAKE) --no-print-directory -j2 install scan-install
 	$(BIN)/python -m pytest -q --durations=30
 
 # The template's security scan, with the reason for each finding skipped (.checkov.yaml and
