@@ -138,8 +138,7 @@ def _loop_expression(document: Document, loop: dict[str, Any], field: str, text:
         yield document.problem(SemanticError, f"x-loop {field}: {error}", at)
         return
     if isinstance(expression, InputRef):
-        prop = (inputs.get("properties") or {}).get(expression.name)
-        if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (inputs.get("required") or [])):
+        if not _always_given(inputs, expression.name):
             yield document.problem(SemanticError, f"x-loop {field} uses input {expression.name!r}, which needs a default or must be required", at)
     elif field == "waitSeconds" and isinstance(expression, ResponseRef) and expression.kind in ("response_header", "response_body"):
         if loop.get("fallbackWaitSeconds") is None:
@@ -264,6 +263,12 @@ def _for_each_problems(document: Document) -> Iterator[ArazzoError]:
                 )
 
 
+def _always_given(inputs: dict[str, Any], name: str) -> bool:
+    """An input the workflow always has: declared with a default, or required."""
+    prop = (inputs.get("properties") or {}).get(name)
+    return isinstance(prop, dict) and ("default" in prop or name in (inputs.get("required") or []))
+
+
 def _for_each_expression(document: Document, field: str, text: str, inputs: dict[str, Any], at: str) -> Iterator[ArazzoError]:
     """An expression of x-for-each is read by the grammar; an input it reads must be there
     when the step runs (Step Functions fails on a path that leads nowhere)."""
@@ -273,8 +278,7 @@ def _for_each_expression(document: Document, field: str, text: str, inputs: dict
         yield document.problem(SemanticError, f"x-for-each {field}: {error}", at)
         return
     if isinstance(expression, InputRef):
-        prop = (inputs.get("properties") or {}).get(expression.name)
-        if not isinstance(prop, dict) or ("default" not in prop and expression.name not in (inputs.get("required") or [])):
+        if not _always_given(inputs, expression.name):
             yield document.problem(SemanticError, f"x-for-each {field} uses input {expression.name!r}, which needs a default or must be required", at)
     elif expression.kind != "step_output":
         yield document.problem(SemanticError, f"x-for-each {field} {text!r}: an expression here is $inputs.<name> or $steps.<step>.outputs.<name>", at)
