@@ -28,3 +28,17 @@ def create_holding_machine(name: str = "ResetAndResync") -> tuple[object, str]:
     client = boto3.client("stepfunctions", region_name=REGION)
     arn = client.create_state_machine(name=name, definition=HOLDING_DEFINITION, roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
     return client, arn
+
+
+@pytest.fixture
+def cold_start():
+    """The test starts like a fresh Lambda environment: no cached client, token or secret."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from airbyte_client import handler
+
+    handler.forget_clients()
+    parameters.clear_caches()
+    yield
+    handler.forget_clients()
+    parameters.clear_caches()

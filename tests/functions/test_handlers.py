@@ -13,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from packaging.utils import canonicalize_name
 
@@ -95,14 +94,8 @@ def log_records(output: str) -> list[dict]:
     return records
 
 
-@pytest.fixture(autouse=True)
-def cold_start():
-    """Every test starts like a fresh Lambda environment: no cached client, token or secret."""
-    handler_module.forget_clients()
-    parameters.clear_caches()
-    yield
-    handler_module.forget_clients()
-    parameters.clear_caches()
+# Every test starts like a fresh Lambda environment (tests/functions/conftest.py).
+pytestmark = pytest.mark.usefixtures("cold_start")
 
 
 @pytest.fixture

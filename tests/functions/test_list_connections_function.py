@@ -9,9 +9,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
-from airbyte_client import handler as handler_module
 from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient
 from airbyte_client.config import Settings
@@ -54,12 +52,8 @@ def load_function():
 list_connections = load_function()
 
 
-@pytest.fixture(autouse=True)
-def cold_start():
-    handler_module.forget_clients()
-    parameters.clear_caches()
-    yield
-    handler_module.forget_clients()
+# Every test starts like a fresh Lambda environment (tests/functions/conftest.py).
+pytestmark = pytest.mark.usefixtures("cold_start")
 
 
 def airbyte(monkeypatch, replies: list[Reply]) -> ScriptedServer:

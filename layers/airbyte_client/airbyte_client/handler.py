@@ -107,26 +107,25 @@ class StepRequest:
 
     def query_uuids(self, name: str) -> list[str]:
         """A list of UUIDs (one, or none when absent or null: the workflow's input left out)."""
-        value = self.query.get(name)
-        if value is None:
-            return []
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if not isinstance(item, str) or not UUID_PATTERN.fullmatch(item):
-                raise InvalidInput(f"{self.step}: query parameter {name} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
-        return [item.lower() for item in values]
+        return self._uuids(f"query parameter {name}", self.query.get(name))
 
     def header_uuids(self, name: str) -> list[str]:
         """A list of UUIDs passed as a request header by the workflow (none when absent or
         null: an input left out)."""
-        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+        return self._uuids(f"header {name}", self.header(name))
+
+    def _uuids(self, field: str, value: Any) -> list[str]:
         if value is None:
             return []
         values = value if isinstance(value, list) else [value]
         for item in values:
             if not isinstance(item, str) or not UUID_PATTERN.fullmatch(item):
-                raise InvalidInput(f"{self.step}: header {name} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
+                raise InvalidInput(f"{self.step}: {field} must be a list of UUIDs like 0b5f7c8e-0000-4000-8000-000000000000, got {_preview(item)}")
         return [item.lower() for item in values]
+
+    def header(self, name: str) -> Any:
+        """A request header the workflow passes, by its name in any case; None when absent."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
     def query_flag(self, name: str, default: bool = False) -> bool:
         value = self.query.get(name)
@@ -145,7 +144,7 @@ class StepRequest:
     def header_seconds(self, name: str, default: int | None, maximum: int = 3600) -> int | None:
         """A whole number of seconds (0 to `maximum`) passed as a request header by the
         workflow; `default` when it is absent (or null: an input left out)."""
-        value = next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+        value = self.header(name)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= maximum:
