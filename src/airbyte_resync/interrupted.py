@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient, airbyte_timestamp
@@ -46,20 +45,23 @@ class JobsSeen:
 
 def settle(url: str, credentials: Credentials, connection_id: str, seen: JobsSeen) -> str:
     """Cancel the reset the run left running, if it still is the connection's current job; the
-    line that says what happened and what the destination holds."""
-    if not seen.reset_entered:
-        return "nothing was started in Airbyte"
+    line that says what happened and what the destination holds. The run's transitions are read
+    a moment after they happen, so what they do not show yet is asked of Airbyte: the jobs of the
+    connection created since the run started."""
     if seen.sync_entered:
-        sync = f"sync {seen.sync_job}" if seen.sync_job is not None else "the sync"
-        return f"{sync} was started after the reset and runs on in Airbyte: it refills the destination; watch it there"
+        named = f"sync {seen.sync_job}" if seen.sync_job is not None else "the sync"
+        return f"{named} was started after the reset and runs on in Airbyte: it refills the destination; watch it there"
     reset = seen.reset_job
     try:
         secret = credentials.secret_value()
         client = AirbyteClient(Settings(api_url=url, auth=auth_from_secret(secret) if secret else NoAuth()))
-        if reset is None:  # interrupted while the reset was being started: did Airbyte create it?
-            reset = _reset_created_since(client, connection_id, seen.started_at)
-            if reset is None:
-                return f"no reset of connection {connection_id} was found: the destination is as it was (check its jobs in Airbyte)"
+        reset, sync = _jobs_started(client, connection_id, seen)
+        if reset is None:
+            if not seen.reset_entered:
+                return "nothing was started in Airbyte"
+            return f"no reset of connection {connection_id} was found: the destination is as it was (check its jobs in Airbyte)"
+        if sync is not None:
+            return f"sync {sync} was started after the reset and runs on in Airbyte: it refills the destination; watch it there"
         answer = client.get_job(reset)
         status = answer.body.get("status") if isinstance(answer.body, dict) else None
         if status == "succeeded":
@@ -76,14 +78,31 @@ def settle(url: str, credentials: Credentials, connection_id: str, seen: JobsSee
             raise AirbyteError(f"cancelJob: HTTP {cancelled.status_code}")
         return f"reset {reset} was running and has been cancelled; the destination may be partly emptied: run again"
     except (AirbyteError, OSError) as error:
+        if reset is None and not seen.reset_entered:
+            return (f"Airbyte could not be asked whether the run had started a reset ({error}): "
+                    f"check the jobs of connection {connection_id} in Airbyte, and start a sync if a reset ran")
         job = f"reset {reset}" if reset is not None else f"a reset of connection {connection_id}"
         return (f"{job} may still be running, and the destination may be empty; it could not be cancelled ({error}): "
                 "cancel it in Airbyte (DELETE /jobs/<id>) or let it finish and start a sync")
 
 
-def _reset_created_since(client: AirbyteClient, connection_id: str, since: datetime) -> int | None:
-    current: dict[str, Any] | None = client.current_job(connection_id)
-    if not current or current.get("jobType") != "reset" or not isinstance(current.get("jobId"), int):
-        return None
-    created = airbyte_timestamp(current.get("startTime"))
-    return current["jobId"] if created is None or created >= since.replace(microsecond=0) else None
+# How many of the connection's newest jobs are looked at: a run creates two.
+NEWEST_JOBS = 20
+
+
+def _jobs_started(client: AirbyteClient, connection_id: str, seen: JobsSeen) -> tuple[int | None, int | None]:
+    """The reset the run started (the one its transitions name, else the newest created since the
+    run started) and the sync started after it, if any, from the connection's newest jobs."""
+    answer = client.list_jobs(connectionId=connection_id, orderBy="createdAt|DESC", limit=NEWEST_JOBS)
+    if answer.status_code != 200 or not isinstance(answer.body, dict):
+        raise AirbyteError(f"listJobs: HTTP {answer.status_code}")
+    jobs = [job for job in answer.body.get("data") or [] if isinstance(job, dict) and isinstance(job.get("jobId"), int)]
+    reset = seen.reset_job
+    if reset is None:
+        since = seen.started_at.replace(microsecond=0)
+        created = [job for job in jobs if (airbyte_timestamp(job.get("startTime")) or since) >= since]
+        reset = next((job["jobId"] for job in created if job.get("jobType") == "reset"), None)
+    if reset is None:
+        return None, None
+    sync = next((job["jobId"] for job in reversed(jobs) if job.get("jobType") == "sync" and job["jobId"] > reset), None)
+    return reset, sync

@@ -24,6 +24,11 @@ When an execution ends, moto sets its status first and its output (or error and 
 next: a DescribeExecution in between (a loaded machine makes it likely) reads SUCCEEDED
 with a null output, or FAILED without its error, and so does a parent reading its child.
 `_endings_written_whole` writes the output, error and cause before the status.
+DynamoDB applies each write to an item whole (an `ADD` is atomic); moto does not support
+access from several threads (its documentation, after moto issue #7164), and its engine runs
+each execution, Map iteration and child in a thread of its own: two iterations adding to one
+counter at the same moment can both read the old value, and one addition is lost.
+`_dynamodb_writes_serialised` makes moto's DynamoDB serve one request at a time.
 A `.sync` Task looks whether its child has ended every half second; a run here looks every
 `SYNC_CHECK_SECONDS`, so a child that ends is noticed in the time its last state takes.
 moto is pinned to an exact version because these are internals.
@@ -50,6 +55,7 @@ import jsonpath_ng.parser
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import DefaultConfig
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
@@ -248,6 +254,7 @@ def local_aws(
         stack.enter_context(_json_paths_parsed_once())
         stack.enter_context(_definitions_parsed_once())
         stack.enter_context(_endings_written_whole())
+        stack.enter_context(_dynamodb_writes_serialised())
         if nested_executions:
             stack.enter_context(_sfn_integration_normalised())
         yield
@@ -299,6 +306,29 @@ def _endings_written_whole() -> Iterator[None]:
         reflect(self)  # sets them again, to the same values, after the stop date: then the status
 
     with _replaced(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_with_status_last):
+        yield
+
+
+# The DynamoDB operations that read or write an item: one at a time, as each is one request
+# DynamoDB applies whole.
+DYNAMODB_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items")
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _one_request_at_a_time(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def serialised(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return operation(*args, **kwargs)
+
+    return serialised
+
+
+@contextlib.contextmanager
+def _dynamodb_writes_serialised() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for name in DYNAMODB_ITEM_OPERATIONS:
+            stack.enter_context(_replaced(DynamoDBBackend, name, _one_request_at_a_time(getattr(DynamoDBBackend, name))))
         yield
 
 

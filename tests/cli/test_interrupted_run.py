@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import requests
 
 from airbyte_resync.interrupted import JobsSeen, settle
@@ -47,6 +49,45 @@ def test_interrupted_while_the_reset_was_being_started_finds_the_reset_airbyte_c
         line = settle(stub.url, Credentials(), CONNECTION_ID, seen)
         assert line.startswith(f"reset {job} was running and has been cancelled")
         assert stub.jobs[job]["status"] == "cancelled"
+
+
+def test_a_reset_the_transitions_did_not_show_yet_is_found_and_cancelled():
+    """The run's transitions are read a moment after they happen: interrupted in that moment,
+    the reset it started is still found, and cancelled, never reported as nothing started."""
+    with AirbyteStub() as stub:
+        stub.script("reset", ["running"] * 5)
+        seen = seen_at(Transition("checkConnectionIdle", "Task", 0.1))
+        job = create_reset(stub)
+        line = settle(stub.url, Credentials(), CONNECTION_ID, seen)
+        assert line.startswith(f"reset {job} was running and has been cancelled")
+        assert stub.jobs[job]["status"] == "cancelled"
+
+
+def test_a_sync_the_transitions_did_not_show_yet_is_left_to_refill_the_destination():
+    with AirbyteStub() as stub:
+        stub.script("reset", ["succeeded"])
+        reset = create_reset(stub)
+        requests.get(f"{stub.url}/jobs/{reset}", timeout=10)  # a poll: the scripted reset ends
+        sync = int(requests.post(f"{stub.url}/jobs", json={"connectionId": CONNECTION_ID, "jobType": "sync"}, timeout=10).json()["jobId"])
+        line = settle(stub.url, Credentials(), CONNECTION_ID, seen_at(Transition("triggerReset", "Task", 0.1, job_id=reset)))
+        assert line.startswith(f"sync {sync} was started after the reset and runs on in Airbyte")
+        assert stub.jobs[sync]["status"] != "cancelled"
+
+
+def test_a_reset_from_before_the_run_is_not_taken_for_its_own():
+    with AirbyteStub() as stub:
+        stub.script("reset", ["running"] * 5)
+        earlier = create_reset(stub)
+        seen = JobsSeen(started_at=datetime.now(UTC) + timedelta(seconds=2))  # the run started after it
+        line = settle(stub.url, Credentials(), CONNECTION_ID, seen)
+        assert line == "nothing was started in Airbyte"
+        assert stub.jobs[earlier]["status"] == "running"
+
+
+def test_an_airbyte_that_cannot_be_asked_before_the_reset_was_seen_says_to_look():
+    line = settle("http://127.0.0.1:9/api/public/v1", Credentials(), CONNECTION_ID, seen_at(Transition("checkConnection", "Task", 0.1)))
+    assert line.startswith("Airbyte could not be asked whether the run had started a reset")
+    assert f"check the jobs of connection {CONNECTION_ID} in Airbyte" in line
 
 
 def test_a_sync_that_started_is_left_to_refill_the_destination():

@@ -3,6 +3,7 @@ fails the day moto no longer needs it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from types import SimpleNamespace
@@ -205,3 +206,62 @@ def test_an_ending_execution_gets_its_output_or_error_before_its_status(ending):
     on_its_own = _RecordedExecution(state)
     BaseExecutionWorkerCommunication(on_its_own)._reflect_execution_status()
     assert on_its_own.written.index("exec_status") < on_its_own.written.index(wanted[0])
+
+
+# ------------------------------------------------------------ DynamoDB, one request at a time
+
+
+def _two_additions_at_once(table: str, meet_timeout: float) -> int:
+    """Two threads add 1 to one counter, each held, once it has read the counter, until the
+    other has read it too (or until `meet_timeout`, when the other cannot get that far): the
+    counter they leave."""
+    import threading
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    meeting = threading.Barrier(2, timeout=meet_timeout)
+    own_add = DynamoType.__add__
+
+    def add_when_both_have_read(self, other):
+        total = own_add(self, other)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meeting.wait()
+        return total
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    client.put_item(TableName=table, Item={"id": {"S": "counter"}, "succeeded": {"N": "0"}})
+
+    def add_one() -> None:
+        boto3.client("dynamodb", region_name=REGION).update_item(
+            TableName=table, Key={"id": {"S": "counter"}}, UpdateExpression="ADD #outcome :one",
+            ExpressionAttributeNames={"#outcome": "succeeded"}, ExpressionAttributeValues={":one": {"N": "1"}})
+
+    DynamoType.__add__ = add_when_both_have_read
+    try:
+        threads = [threading.Thread(target=add_one) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        DynamoType.__add__ = own_add
+    item = client.get_item(TableName=table, Key={"id": {"S": "counter"}}, ConsistentRead=True)["Item"]
+    return int(item["succeeded"]["N"])
+
+
+def test_two_additions_to_one_item_at_once_both_count_during_a_run():
+    """A Map's iterations count their outcomes in one DynamoDB item, as a for-each step does:
+    DynamoDB applies each ADD whole, so two at once add 2."""
+    with local_aws(LocalFunctions()):
+        # The second addition cannot start while the first waits for it: the wait times out.
+        assert _two_additions_at_once("counters", meet_timeout=0.2) == 2
+
+
+def test_moto_still_loses_one_of_two_additions_at_once():
+    """The day moto applies each request whole on its own, `_dynamodb_writes_serialised` can go."""
+    from moto import mock_aws
+
+    with mock_aws():
+        assert _two_additions_at_once("counters", meet_timeout=60) == 1
