@@ -411,9 +411,12 @@ def follow(
     transitions: list[Transition] = []
     pause = FOLLOW_PAUSE_SECONDS[0]
     follower = Follower(execution, read_transition, child_reader)
+    history: list[Event] = []
     while True:
         description = client.describe_execution(executionArn=execution)
-        history = history_of(client, execution)
+        # Only the events not read yet: the whole history at every look costs a read (and, in
+        # moto, a serialization) of every event so far, most of a long local run's time.
+        history += history_since(client, execution, history[-1]["id"] if history else 0)
         events = follower.read(history, lambda arn, after: history_since(client, arn, after))
         for source, _, transition in events:
             if transition and source == execution:
@@ -445,19 +448,25 @@ def _child_histories(client: StepFunctions, root_machine: str) -> list[list[Even
     return [history_of(client, execution["executionArn"]) for execution in executions]
 
 
+# The first and the largest page of events read at a time, newest first.
+HISTORY_PAGE_SIZES = (25, 1000)
+
+
 def history_since(client: StepFunctions, execution: str, after_id: int) -> list[Event]:
     """The execution's events after event `after_id`, oldest first. Read newest first, a page
     at a time, up to the first event already seen: following a long history (a child's 20,000
     events of polls) costs a call per new page instead of the whole history at every look."""
     events: list[Event] = []
     token: str | None = None
+    page_size = HISTORY_PAGE_SIZES[0]  # a look finds a few new events; a long gap, pages that grow
     while True:
-        page = client.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=200,
+        page = client.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=page_size,
                                             **({"nextToken": token} if token else {}))
         events.extend(event for event in page["events"] if event["id"] > after_id)
         token = page.get("nextToken")
         if not token or any(event["id"] <= after_id for event in page["events"]):
             return sorted(events, key=lambda event: event["id"])
+        page_size = min(page_size * 4, HISTORY_PAGE_SIZES[1])
 
 
 def history_of(client: StepFunctions, execution: str) -> list[Event]:

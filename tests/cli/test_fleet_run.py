@@ -11,12 +11,13 @@ from tests.cli.test_airbyte_resync_cli import run_cli
 from tests.support.fleet import fleet
 
 
-def test_a_fleet_of_30_from_the_terminal_reports_every_connection_and_the_counts(tmp_path):
-    thirty = fleet(30, workspaces=2)
-    failing = thirty.active_ids[4]
+def test_a_fleet_from_the_terminal_reports_every_connection_and_the_counts(tmp_path):
+    # Twelve are enough for the terminal's report (the fleet of 30 and its concurrency: tests/e2e/test_fleet.py).
+    connections = fleet(12, workspaces=2, not_active_every=5)
+    failing = connections.active_ids[4]
     scenario = tmp_path / "fleet.yaml"
-    scenario.write_text(yaml.safe_dump(thirty.document(failing_syncs=(failing,))))
-    workspaces = [argument for workspace in thirty.workspaces for argument in ("--workspace-id", workspace)]
+    scenario.write_text(yaml.safe_dump(connections.document(failing_syncs=(failing,))))
+    workspaces = [argument for workspace in connections.workspaces for argument in ("--workspace-id", workspace)]
 
     done = run_cli("run", *workspaces, "--max-concurrent", "5", "--tolerated-failures", "1", "--poll-interval", "0",
                    "--scenario", str(scenario), "--json", timeout="600")
@@ -25,10 +26,10 @@ def test_a_fleet_of_30_from_the_terminal_reports_every_connection_and_the_counts
     answer = json.loads(done.stdout)
     assert answer["status"] == "SUCCEEDED" and answer["connectionId"] is None
     outcomes = {item["connectionId"]: item["outcome"] for item in answer["connections"]}
-    assert set(outcomes) == set(thirty.ids())
+    assert set(outcomes) == set(connections.ids())
     assert outcomes[failing] == "failed"
-    assert {outcomes[connection_id] for connection_id in thirty.not_active_ids} == {"skipped"}
-    assert answer["output"]["counts"] == {"succeeded": len(thirty.active_ids) - 1, "failed": 1, "skipped": len(thirty.not_active_ids), "notStarted": 0}
+    assert {outcomes[connection_id] for connection_id in connections.not_active_ids} == {"skipped"}
+    assert answer["output"]["counts"] == {"succeeded": len(connections.active_ids) - 1, "failed": 1, "skipped": len(connections.not_active_ids), "notStarted": 0}
 
 
 def test_a_fleet_that_fails_more_than_it_tolerates_exits_1_naming_the_failure(tmp_path):

@@ -57,4 +57,4 @@ def test_history_since_reads_newest_first_only_up_to_the_events_seen():
     assert calls == [None]  # one page holds them all: the 20,000 before are not read
     calls.clear()
     assert [event["id"] for event in history_since(Client(), CHILD, 100)] == list(range(101, 451))
-    assert calls == [None, "200"]
+    assert calls == [None, "25", "125"]  # pages of 25, 100, then 400: the third reaches event 100

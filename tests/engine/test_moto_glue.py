@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, function_arn, local_aws
+from arazzo_sfn.engine import ACCOUNT_ID, MOTO_CONFIG, REGION, LocalFunctions, function_arn, local_aws
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/local"
 CHILD_SUCCEEDS = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"given.$": "$.value"}, "End": True}}}
@@ -265,3 +265,46 @@ def test_moto_still_loses_one_of_two_additions_at_once():
 
     with mock_aws():
         assert _two_additions_at_once("counters", meet_timeout=60) == 1
+
+
+# ------------------------------------------------------------ execution history, a page at a time
+
+PASSES = {"StartAt": "P0", "States": {f"P{n}": {"Type": "Pass", **({"Next": f"P{n + 1}"} if n < 9 else {"End": True})} for n in range(10)}}
+
+
+def _ended_execution() -> tuple[object, str]:
+    client = boto3.client("stepfunctions", region_name=REGION)
+    machine = client.create_state_machine(name="passes", definition=json.dumps(PASSES), roleArn=ROLE)["stateMachineArn"]
+    execution = client.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    ended(client, execution)
+    return client, execution
+
+
+def test_a_history_is_read_a_page_at_a_time_either_way_during_a_run():
+    with local_aws(LocalFunctions()):
+        client, execution = _ended_execution()
+        whole = client.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        count = len(whole)
+        assert count > 20 and [event["id"] for event in whole] == list(range(1, count + 1))
+        for reverse in (False, True):
+            ids, token = [], None
+            while True:
+                page = client.get_execution_history(executionArn=execution, maxResults=5, reverseOrder=reverse, **({"nextToken": token} if token else {}))
+                assert len(page["events"]) <= 5
+                ids += [event["id"] for event in page["events"]]
+                token = page.get("nextToken")
+                if not token:
+                    break
+            assert ids == (list(range(count, 0, -1)) if reverse else list(range(1, count + 1)))
+        first = client.get_execution_history(executionArn=execution)["events"][0]
+        assert first["type"] == "ExecutionStarted" and first["timestamp"].tzinfo is not None
+
+
+def test_moto_still_answers_the_whole_history_whatever_page_is_asked():
+    """The day moto reads maxResults, `_history_read_a_page_at_a_time` need only answer fast."""
+    from moto import mock_aws
+
+    with mock_aws(config=MOTO_CONFIG):
+        client, execution = _ended_execution()
+        page = client.get_execution_history(executionArn=execution, maxResults=5, reverseOrder=True)
+        assert len(page["events"]) > 20 and page["events"][0]["id"] == 1 and "nextToken" not in page

@@ -78,10 +78,13 @@ def test_the_wheel_ships_the_checkouts_files(wheel: Path) -> None:
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment with only the wheel and its dependencies (at the pinned versions): its bin folder."""
     environment = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(environment)
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(environment)
     python = environment / "bin" / "python"
+    # This environment's pip installs into the new one (`--python`): the new one needs no pip of
+    # its own, and nothing is compiled ahead of the imports the two commands make.
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+         "-c", str(ROOT / "constraints.txt"), str(wheel)],
         capture_output=True,
         text=True,
     )
