@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from arazzo_runtime.conditions import ConditionSyntaxError, Literal, Operand, parse_condition
-from arazzo_runtime.expressions import ExpressionSyntaxError, Template, parse_pointer, parse_template
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, parse_pointer, parse_template, scan_expression
 
 ARAZZO_FIELD = "arazzo"  # the payload criterion's field naming the reading
 READING = "1.1"
@@ -51,6 +51,8 @@ RFC6901 = "rfc6901"
 VERSIONS = {"jsonpath": (RFC9535, GOESSNER), "jsonpointer": (RFC6901,), "regex": (), "simple": ()}
 
 logger = logging.getLogger(__name__)
+# What ends a runtime expression written bare in a query, besides what ends one in a condition.
+_QUERY_DELIMITERS = CONDITION_DELIMITERS + "[],'\""
 
 
 class QueryError(ValueError):
@@ -98,7 +100,9 @@ def compile_query(condition: str, version: str = RFC9535) -> Any:
     except environments["error"] as error:
         if is_comparison(condition):
             raise QueryError(comparison_message(condition)) from None
-        raise QueryError(f"`{condition}` is not a valid JSONPath query ({version}): {_first_line(error)}") from None
+        bare = _bare_expression(condition)
+        hint = f"; a runtime expression is embedded in a 1.1 condition as `{{{bare}}}`" if bare else ""
+        raise QueryError(f"`{condition}` is not a valid JSONPath query ({version}): {_first_line(error)}{hint}") from None
     if not isinstance(query, environments["query"]):
         raise QueryError(f"`{condition}` is not a single JSONPath query ({version})")
     return query
@@ -135,6 +139,23 @@ def _relative(condition: str) -> str:
             character = "@"
         out.append(character)
     return "".join(out)
+
+
+def _bare_expression(condition: str) -> str | None:
+    """The first runtime expression written without braces (`$inputs.max`), outside string
+    literals, as the grammar reads it; None when there is none."""
+    quote = ""
+    for index, character in enumerate(condition):
+        if quote:
+            quote = "" if character == quote else quote
+        elif character in "'\"":
+            quote = character
+        elif character == "$" and condition[index + 1 : index + 2].isalpha() and condition[index - 1 : index] != "{":
+            try:
+                return scan_expression(condition, index, READING, stop=_QUERY_DELIMITERS)[0].text
+            except ExpressionSyntaxError:
+                continue
+    return None
 
 
 def script_expression(condition: str) -> bool:
@@ -176,7 +197,15 @@ def matcher(kind: str, version: str | None, condition: str) -> Matcher:
             raise QueryError(str(error)) from None
         return lambda context: not _absent(_resolve(context, tokens))
     query = compile_query(condition, version or RFC9535)
-    return lambda context: len(_find(query, context)) > 0
+    library_error = _environments()["error"]
+
+    def selects(context: Any) -> bool:
+        try:
+            return len(_find(query, context)) > 0
+        except library_error as error:  # e.g. a function given a value of the wrong type
+            raise QueryError(f"`{condition}` cannot be evaluated on the context: {_first_line(error)}") from None
+
+    return selects
 
 
 def _find(query: Any, data: Any) -> list[Any]:
