@@ -96,13 +96,15 @@ def test_a_goessner_query_is_read_with_its_filters(job, expected):
     assert status(JOBS, "goessner", job) == expected
 
 
-def test_a_goessner_script_expression_is_refused_at_the_condition():
+@pytest.mark.parametrize(("workflow", "index"), [("goessner-script", 1), ("goessner-script-embedded", 2)])
+def test_a_goessner_script_expression_is_refused_at_the_condition(workflow, index):
     """Expression Type Object: a Goessner script expression `(...)` is JavaScript that only the
-    draft's own implementation evaluates: refused, located, rather than read some other way."""
+    draft's own implementation evaluates: refused, located, rather than read some other way,
+    with or without an expression embedded in it."""
     with pytest.raises(UnsupportedConstruct) as caught:
-        compile_document(DOCUMENTS / "refused.arazzo.yaml", "goessner-script")
+        compile_document(DOCUMENTS / "refused.arazzo.yaml", workflow)
     assert "script expression" in caught.value.message and "draft-goessner-dispatch-jsonpath-00" in caught.value.message
-    assert caught.value.location is not None and caught.value.location.pointer == "/workflows/1/steps/0/successCriteria/0/condition"
+    assert caught.value.location is not None and caught.value.location.pointer == f"/workflows/{index}/steps/0/successCriteria/0/condition"
 
 
 @pytest.mark.parametrize(("job", "expected"), [({"result": {"id": None}}, "SUCCEEDED"), ({"result": {"id": 3}}, "SUCCEEDED"), ({"result": {}}, "FAILED")])

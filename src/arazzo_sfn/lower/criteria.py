@@ -72,7 +72,10 @@ def _criterion_rule_1_1(ctx: Context, criterion: Criterion, step: Step) -> dict[
     function, which reads it as 1.1 does (`arazzo_runtime.criteria_1_1`)."""
     if criterion.type == "xpath":
         raise UnsupportedConstruct("xpath criteria need an XPath 3.1 evaluator, which is not supported", criterion.type_location or criterion.location)
-    if criterion.type == "jsonpath" and criterion.version == c11.GOESSNER and not c11.condition_template(criterion.condition).expressions:
+    # A Goessner query with embedded expressions is read once they are substituted; a script
+    # expression in its own text is refused now.
+    goessner = criterion.type == "jsonpath" and criterion.version == c11.GOESSNER
+    if goessner and (c11.script_expression(criterion.condition) or not _embedded(criterion)):
         try:
             c11.compile_query(criterion.condition, c11.GOESSNER)
         except c11.QueryError as error:
