@@ -14,9 +14,9 @@ import pytest
 from arazzo_sfn.compiler import compile_document
 from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.loader import load_document
-from arazzo_sfn.local_run import run_workflow
-from arazzo_sfn.testing import Reply, ScriptedServer
+from arazzo_sfn.testing import Reply
 from arazzo_sfn.validation import document_problems
+from tests.conformance.test_constructs import execute
 
 DOCUMENTS = Path(__file__).parents[1] / "fixtures" / "documents" / "arazzo-1.1" / "criteria"
 JOBS = DOCUMENTS / "jobs.arazzo.yaml"
@@ -26,13 +26,12 @@ JOBS_1_0 = DOCUMENTS / "jobs-1.0.arazzo.yaml"
 def run(document: Path, workflow: str, job: Any, inputs: dict[str, Any] | None = None, settings: Any = None) -> tuple[str, list[Any]]:
     """The workflow's final status and the reports it posted, the job read answering `job`."""
     routes = {"GET /job": [Reply(200, job)], "GET /settings": [Reply(200, settings or {})], "POST /reports": [Reply(201, {"id": "r-1"})]}
-    definition = compile_document(document, workflow)
-    with ScriptedServer(routes) as server:
-        result = run_workflow(definition, inputs or {}, server.url, retry_sleep=lambda _: None, timeout_seconds=60)
+    execution = execute(document, routes, inputs, workflow)
+    result = execution.result
     assert result.status in ("SUCCEEDED", "FAILED"), (result.error, result.cause)
     if result.status == "FAILED":
         assert result.error == "StepFailed", (result.error, result.cause)
-    return result.status, [call.body["kind"] for call in server.calls if call.line == "POST /reports"]
+    return result.status, [call.body["kind"] for call in execution.server.calls if call.line == "POST /reports"]
 
 
 def status(document: Path, workflow: str, job: Any, **kwargs: Any) -> str:
@@ -78,15 +77,17 @@ def test_an_invalid_query_and_a_comparison_are_refused_as_invalid_at_the_conditi
     """Criterion Object, JSONPath Conditions: "the `condition` MUST be a valid JSONPath
     expression conforming to RFC 9535"; a comparison is not one (RFC 9535 allows it only in a
     filter): refused as invalid, with the filter form suggested. Expression Type Object: a
-    jsonpointer condition is an RFC 6901 pointer."""
+    jsonpointer condition is an RFC 6901 pointer. An expression embedded in a condition names
+    what exists (Runtime Expressions in Conditions)."""
     problems = document_problems(load_document(DOCUMENTS / "invalid.arazzo.yaml"))
     at = {problem.location.pointer: problem.message for problem in problems if problem.location is not None}
-    assert set(at) == {f"/workflows/0/steps/0/successCriteria/{index}/condition" for index in range(3)}
+    assert set(at) == {f"/workflows/0/steps/0/successCriteria/{index}/condition" for index in range(4)}
     assert "is not a valid JSONPath query (rfc9535)" in at["/workflows/0/steps/0/successCriteria/0/condition"]
     comparison = at["/workflows/0/steps/0/successCriteria/1/condition"]
     assert "`$.status == 'done'` is not an RFC 9535 JSONPath query" in comparison
     assert "write the filter form `$[?@.status == 'done']`" in comparison
     assert "JSON pointer" in at["/workflows/0/steps/0/successCriteria/2/condition"]
+    assert "the workflow has no input 'patern'" in at["/workflows/0/steps/0/successCriteria/3/condition"]
 
 
 @pytest.mark.parametrize(("job", "expected"), [({"items": [{"status": "running"}, {"status": "done"}]}, "SUCCEEDED"), ({"items": [{"status": "running"}]}, "FAILED")])
@@ -175,12 +176,9 @@ def test_success_action_criteria_are_read_the_1_1_way(job, reports, expected):
 @pytest.mark.parametrize(("reply", "reports", "expected"), [({"status": "failed"}, ["failure"], "SUCCEEDED"), ({"status": "lost"}, [], "FAILED")])
 def test_failure_action_criteria_are_read_the_1_1_way(reply, reports, expected):
     """Failure Action Object `criteria`, read as Criterion Object, Regex Conditions says."""
-    routes = {"GET /job": [Reply(500, reply)], "POST /reports": [Reply(201, {"id": "r-1"})]}
-    definition = compile_document(JOBS, "actions")
-    with ScriptedServer(routes) as server:
-        result = run_workflow(definition, {}, server.url, retry_sleep=lambda _: None, timeout_seconds=60)
-    assert result.status == expected, (result.error, result.cause)
-    assert [call.body["kind"] for call in server.calls if call.line == "POST /reports"] == reports
+    execution = execute(JOBS, {"GET /job": [Reply(500, reply)], "POST /reports": [Reply(201, {"id": "r-1"})]}, {}, "actions")
+    assert execution.result.status == expected, (execution.result.error, execution.result.cause)
+    assert [call.body["kind"] for call in execution.server.calls if call.line == "POST /reports"] == reports
 
 
 def test_xpath_is_refused_at_the_criterions_type():
@@ -215,3 +213,12 @@ def test_a_1_1_criterion_is_sent_with_its_reading_and_a_1_0_one_without():
     for document, expected in ((JOBS, "1.1"), (JOBS_1_0, None)):
         definition = json.dumps(compile_document(document, "filter-on-object"))
         assert ('"arazzo": "1.1"' in definition) == (expected == "1.1")
+
+
+@pytest.mark.parametrize(("expected_status", "expected"), [("done", "SUCCEEDED"), ("lost", "FAILED")])
+def test_a_criterion_over_a_child_executions_outputs_is_read_the_1_1_way(expected_status, expected):
+    """Criterion Object, JSONPath Conditions and Runtime Expressions in Conditions, on a step
+    that runs a workflow (its `$outputs`): the step's function judges it after the child ends."""
+    execution = execute(JOBS, {"GET /job": [Reply(200, {"items": [{"status": "done"}]})]}, {"expectedStatus": expected_status}, "child")
+    assert execution.result.status == expected, (execution.result.error, execution.result.cause)
+    assert execution.tasks[:2] == ["run", "run.Criteria"]
