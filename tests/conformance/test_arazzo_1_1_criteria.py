@@ -160,6 +160,14 @@ def test_simple_conditions_coerce_numeric_strings_and_read_absent_as_null(job, e
     assert status(JOBS, "simple", job) == expected
 
 
+@pytest.mark.parametrize(("job", "expected"), [({"data": 0}, "SUCCEEDED"), ({"data": None}, "FAILED"), ({}, "FAILED")], ids=["a value", "null", "absent"])
+def test_a_comparison_with_null_is_a_choice_rule_that_reads_absent_as_null(job, expected):
+    """Criterion Object, Simple Conditions: "`null` only equals itself"; the example
+    `$response.body.data != null` fails when the body has no data. ASL says it: a Choice rule."""
+    assert "evaluate" not in json.dumps(compile_document(JOBS, "has-data"))
+    assert status(JOBS, "has-data", job) == expected
+
+
 @pytest.mark.parametrize(
     ("job", "reports", "expected"),
     [
