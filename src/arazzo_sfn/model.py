@@ -16,6 +16,7 @@ from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 from arazzo_sfn.unsupported import refuse_unsupported
+from arazzo_sfn.validation.document import document_version
 
 Locate = Callable[[str], Location]
 
@@ -35,10 +36,14 @@ DEFAULT_FOR_EACH_ERROR = "ForEachFailed"
 @dataclass(frozen=True)
 class Criterion:
     condition: str
-    type: str  # simple | regex | jsonpath | xpath
+    type: str  # simple | regex | jsonpath | xpath; jsonpointer in Arazzo 1.1
     context: str | None
     location: Location
     version: str | None = None
+    # The Arazzo version whose reading the criterion gets: the document's ("1.0" or "1.1").
+    arazzo: str = "1.0"
+    type_location: Location | None = None
+    condition_location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ class _Builder:
         self.locate = document.arazzo.source_map.locate
         self.components = self.data.get("components") or {}
         self.operations = {name: index_operations(name, source) for name, source in document.sources.items()}
+        self.arazzo = document_version(self.data) or "1.0"  # whose reading the criteria get
 
     def workflow(self, workflow_id: str | None) -> Workflow:
         workflows = self.data.get("workflows") or []
@@ -274,7 +280,7 @@ class _Builder:
             target_kind=kind,
             parameters=tuple(self.parameter(p, f"{where}/parameters/{i}") for i, p in enumerate(raw.get("parameters") or [])),
             request_body=RequestBody(body.get("contentType"), body.get("payload"), tuple(body.get("replacements") or ()), locate(f"{where}/requestBody")) if body else None,
-            success_criteria=tuple(_criterion(c, locate(f"{where}/successCriteria/{i}")) for i, c in enumerate(raw.get("successCriteria") or [])),
+            success_criteria=tuple(_criterion(c, f"{where}/successCriteria/{i}", locate, self.arazzo) for i, c in enumerate(raw.get("successCriteria") or [])),
             on_success=self.actions(raw, "onSuccess", where, "successActions"),
             on_failure=self.actions(raw, "onFailure", where, "failureActions"),
             outputs=dict(raw.get("outputs") or {}),
@@ -294,7 +300,7 @@ class _Builder:
         if "reference" in raw:
             name = raw["reference"].removeprefix(f"$components.{component_kind}.")
             return self.action(self.components[component_kind][name], f"/components/{component_kind}/{name}", component_kind)
-        return _action(raw, where, self.locate)
+        return _action(raw, where, self.locate, self.arazzo)
 
     def parameter(self, raw: dict[str, Any], where: str) -> Parameter:
         location = self.locate(where)
@@ -329,7 +335,7 @@ def _find_operation(reference: str, operations: dict[str, dict[str, Operation]])
     return next(ops[reference] for ops in operations.values() if reference in ops)
 
 
-def _action(raw: dict[str, Any], where: str, locate: Locate) -> Action:
+def _action(raw: dict[str, Any], where: str, locate: Locate, arazzo: str) -> Action:
     fail = raw.get("x-fail")
     loop = raw.get("x-loop")
     retry_limit = raw.get("retryLimit")
@@ -340,7 +346,7 @@ def _action(raw: dict[str, Any], where: str, locate: Locate) -> Action:
         type=raw["type"],
         step_id=raw.get("stepId"),
         workflow_id=raw.get("workflowId"),
-        criteria=tuple(_criterion(c, locate(f"{where}/criteria/{i}")) for i, c in enumerate(raw.get("criteria") or [])),
+        criteria=tuple(_criterion(c, f"{where}/criteria/{i}", locate, arazzo) for i, c in enumerate(raw.get("criteria") or [])),
         location=locate(where),
         fail=FailSpec(fail["error"], fail.get("cause") or {}, locate(f"{where}/x-fail")) if fail is not None else None,
         loop=_loop(loop, locate(f"{where}/x-loop")) if loop is not None else None,
@@ -349,12 +355,15 @@ def _action(raw: dict[str, Any], where: str, locate: Locate) -> Action:
     )
 
 
-def _criterion(raw: dict[str, Any], location: Location) -> Criterion:
+def _criterion(raw: dict[str, Any], where: str, locate: Locate, arazzo: str) -> Criterion:
     kind = raw.get("type", DEFAULT_CRITERION_TYPE)
     version = None
     if isinstance(kind, dict):
         kind, version = kind["type"], kind.get("version")
-    return Criterion(raw["condition"], kind, raw.get("context"), location, version)
+    return Criterion(
+        raw["condition"], kind, raw.get("context"), locate(where), version,
+        arazzo=arazzo, type_location=locate(f"{where}/type") if "type" in raw else None, condition_location=locate(f"{where}/condition"),
+    )
 
 
 # The x-loop fields, by the LoopSpec field each sets.

@@ -59,15 +59,6 @@ def _found(data: dict[str, Any], index: int) -> Iterator[tuple[str, str]]:
                 if "targetSelectorType" in replacement and replacement["targetSelectorType"] != "jsonpointer":
                     yield "a replacement's `targetSelectorType` other than jsonpointer", pointer(where, "targetSelectorType")
                 yield from _selectors(replacement.get("value"), pointer(where, "value"))
-        for c_index, criterion in enumerate(step.get("successCriteria") or []):
-            yield from _criterion(criterion, pointer(at, "successCriteria", c_index))
-    for kind in ("successActions", "failureActions"):
-        for a_index, action in enumerate(workflow.get(kind) or []):
-            yield from _action(action, pointer(base, kind, a_index), components.get(kind) or {}, kind)
-    for s_index, step in enumerate(workflow.get("steps") or []):
-        for kind, component_kind in (("onSuccess", "successActions"), ("onFailure", "failureActions")):
-            for a_index, action in enumerate(step.get(kind) or []):
-                yield from _action(action, pointer(base, "steps", s_index, kind, a_index), components.get(component_kind) or {}, component_kind)
     yield from _expressions(workflow, base)
 
 
@@ -105,19 +96,6 @@ def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _selectors(item, pointer(at, index))
-
-
-def _criterion(criterion: Any, at: str) -> Iterator[tuple[str, str]]:
-    if isinstance(criterion, dict) and isinstance(criterion.get("type"), dict):
-        yield "a criterion's Expression Type Object (1.1 reads a jsonpath condition as a query whose result decides)", pointer(at, "type")
-
-
-def _action(action: Any, at: str, components: dict[str, Any], kind: str) -> Iterator[tuple[str, str]]:
-    if isinstance(action, dict) and "reference" in action:
-        name = str(action["reference"]).removeprefix(f"$components.{kind}.")
-        action, at = components.get(name) or {}, pointer("/components", kind, name)
-    for index, criterion in enumerate(action.get("criteria") or []):
-        yield from _criterion(criterion, pointer(at, "criteria", index))
 
 
 def _expressions(value: Any, at: str) -> Iterator[tuple[str, str]]:

@@ -40,6 +40,14 @@ BREAKS_THE_TEXT = {
         "the Selector Object's context '$steps.previous.outputs' names no output: the ABNF has "
         "'$steps.<stepId>.outputs.<name>', and there is no step 'previous'"
     ),
+    "asyncapi-success-criteria.arazzo.yaml": (
+        "the jsonpath condition `$.status == 'accepted'` is not an RFC 9535 query (Criterion Object, JSONPath Conditions: "
+        "a comparison is allowed only inside a filter)"
+    ),
+    "oauth-example.yaml": (
+        "the jsonpath condition `$.access_token != null` is not an RFC 9535 query (Criterion Object, JSONPath Conditions: "
+        "a comparison is allowed only inside a filter)"
+    ),
     "pet-coupons-example.yaml": (
         "'$statusCode' in the success criteria of a step that calls a workflow: it is the status code of the "
         "step's HTTP response, and such a step has none"

@@ -1,7 +1,7 @@
 """Criteria that Step Functions cannot evaluate, evaluated on a step's response.
 
 The state machine sends them in the step payload as `evaluate` (criterion id ->
-`{type, condition, context[, version]}`) and sends the values of the non-response runtime
+`{type, condition, context[, version][, arazzo]}`) and sends the values of the non-response runtime
 expressions they use as `values` (id -> `{expression, value}`). The result maps each
 criterion id to true or false; the state machine branches on it.
 
@@ -9,6 +9,10 @@ Criteria are compiled first (`compile_criteria`) and evaluated afterwards
 (`CompiledCriteria.evaluate`), so that a function can refuse a bad criterion before it
 sends its request. Every problem is a `CriterionError` naming the criterion; the first
 problem met is raised (in the order of `evaluate`), and the function fails with it.
+
+A criterion with `arazzo: "1.1"` is read as Arazzo 1.1 reads it (`arazzo_runtime.criteria_1_1`:
+no comparison form, a jsonpath condition is an RFC 9535 query, embedded `{$...}` expressions,
+evaluation errors fail the criterion); what follows describes the reading without it, 1.0's.
 
 Runtime expressions
 -------------------
@@ -46,7 +50,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from arazzo_runtime import criteria_1_1
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
+from arazzo_runtime.criteria_1_1 import ARAZZO_FIELD
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression, scan_expression
 from arazzo_runtime.payload import json_type
 
@@ -125,7 +131,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath")
+CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath", "jsonpointer")
 
 
 @functools.cache
@@ -216,8 +222,12 @@ def _compile_criterion(criterion_id: str, criterion: Any, known: dict[str, Any])
     if context_text is not None and not isinstance(context_text, str):
         raise CriterionError(f"criterion {criterion_id}: context must be a runtime expression string")
 
+    if criterion.get(ARAZZO_FIELD) is not None:
+        return _compile_1_1(criterion_id, criterion, kind, context_text, known)
     if kind == "xpath":
         raise CriterionError(f"criterion {criterion_id}: xpath criteria are not supported")
+    if kind == "jsonpointer":
+        raise CriterionError(f"criterion {criterion_id}: jsonpointer criteria are Arazzo 1.1's: read only with {ARAZZO_FIELD}: {criteria_1_1.READING}")
     if kind == "simple":
         # The context does not change a simple condition, whose operands are runtime
         # expressions of their own; it is not even resolved.
@@ -235,6 +245,42 @@ def _no_context(response: Response) -> Any:
     return MISSING
 
 
+def _compile_1_1(criterion_id: str, criterion: Mapping[str, Any], kind: str, context_text: str | None, known: dict[str, Any]) -> tuple[Test, Callable[[Response], Any]]:
+    """A criterion read as Arazzo 1.1 reads it (`arazzo_runtime.criteria_1_1`)."""
+    if criterion[ARAZZO_FIELD] != criteria_1_1.READING:
+        raise CriterionError(f"criterion {criterion_id}: {ARAZZO_FIELD} must be {criteria_1_1.READING!r} (or absent: Arazzo 1.0), not {criterion[ARAZZO_FIELD]!r}")
+    version = criterion.get("version")
+    if kind == "xpath":
+        raise CriterionError(f"criterion {criterion_id}: xpath criteria need an XPath 3.1 evaluator, which is not supported")
+    if version is not None and version not in criteria_1_1.VERSIONS.get(kind, ()):
+        raise CriterionError(f"criterion {criterion_id}: {kind} has no version {version!r}")
+    if kind == "simple":
+        tree = _parse(criterion_id, criterion["condition"], criteria_1_1.READING)
+
+        def operand(text: str) -> Getter:
+            return _expression_getter(criterion_id, text, known)
+
+        return _compile_tree(tree, operand, _compare_1_1), _no_context
+    if not context_text:
+        raise CriterionError(f"criterion {criterion_id}: a {kind} criterion needs a context")
+    try:
+        template = criteria_1_1.condition_template(criterion["condition"])
+    except ExpressionSyntaxError as error:
+        raise CriterionError(f"criterion {criterion_id}: {error}") from None
+    embedded: dict[str, Callable[[Response], Any]] = {}
+    for expression in template.expressions:
+        getter = _expression_getter(criterion_id, expression.text, known)
+        embedded[expression.text] = functools.partial(lambda get, response: get(response, MISSING), getter)
+    context_getter = _expression_getter(criterion_id, context_text, known)
+    test = criteria_1_1.compile_test(criterion_id, kind, version, criterion["condition"], embedded, MISSING)
+    return test, lambda response: context_getter(response, MISSING)
+
+
+def _compare_1_1(left: Any, op: str, right: Any) -> bool:
+    left, right = criteria_1_1.simple_operands(left, right, MISSING)
+    return compare(left, op, right, case_insensitive=True)
+
+
 # --------------------------------------------------------------------------- simple
 
 
@@ -248,7 +294,7 @@ def compile_simple(criterion_id: str, condition: str, known: dict[str, Any]) -> 
     def operand(text: str) -> Getter:
         return _expression_getter(criterion_id, text, known)
 
-    return _compile_tree(tree, operand, case_insensitive=True)
+    return _compile_tree(tree, operand, functools.partial(compare, case_insensitive=True))
 
 
 # --------------------------------------------------------------------------- regex
@@ -315,7 +361,7 @@ def compile_jsonpath(criterion_id: str, condition: str, known: dict[str, Any]) -
     """
     tree = _comparison_form(condition)
     if tree is not None:
-        return _compile_tree(tree, _member_getter_factory(criterion_id, known), case_insensitive=False)
+        return _compile_tree(tree, _member_getter_factory(criterion_id, known), functools.partial(compare, case_insensitive=False))
 
     query_text = substitute_values(criterion_id, condition, known)
     library = _jsonpath()
@@ -458,26 +504,29 @@ def _json_literal(criterion_id: str, expression: str, value: Any) -> str:
 # --------------------------------------------------------------------------- shared
 
 
-def _parse(criterion_id: str, condition: str) -> Any:
+def _parse(criterion_id: str, condition: str, version: str = "1.0") -> Any:
     try:
-        return parse_condition(condition)
+        return parse_condition(condition, version)
     except ConditionSyntaxError as exc:
         raise CriterionError(f"criterion {criterion_id}: {exc}") from None
 
 
-def _compile_tree(node: Any, operand: Callable[[str], Getter], case_insensitive: bool) -> Test:
+Compare = Callable[[Any, str, Any], bool]
+
+
+def _compile_tree(node: Any, operand: Callable[[str], Getter], compare_values: Compare) -> Test:
     if isinstance(node, Or):
-        terms = [_compile_tree(term, operand, case_insensitive) for term in node.terms]
+        terms = [_compile_tree(term, operand, compare_values) for term in node.terms]
         return lambda response, context: any(term(response, context) for term in terms)
     if isinstance(node, And):
-        terms = [_compile_tree(term, operand, case_insensitive) for term in node.terms]
+        terms = [_compile_tree(term, operand, compare_values) for term in node.terms]
         return lambda response, context: all(term(response, context) for term in terms)
     if isinstance(node, Not):
-        term = _compile_tree(node.term, operand, case_insensitive)
+        term = _compile_tree(node.term, operand, compare_values)
         return lambda response, context: not term(response, context)
     if isinstance(node, Comparison):
         left, right, op = _value_getter(node.left, operand), _value_getter(node.right, operand), node.op
-        return lambda response, context: compare(left(response, context), op, right(response, context), case_insensitive=case_insensitive)
+        return lambda response, context: compare_values(left(response, context), op, right(response, context))
     value = _value_getter(node, operand)
     return lambda response, context: value(response, context) is True
 

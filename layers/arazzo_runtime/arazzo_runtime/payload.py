@@ -73,6 +73,8 @@ class Criterion(TypedDict):
     condition: str
     context: str | None
     version: NotRequired[str]
+    # "1.1": read as Arazzo 1.1 reads a criterion (arazzo_runtime.criteria_1_1); absent: 1.0.
+    arazzo: NotRequired[str]
 
 
 class ExpressionValue(TypedDict):
@@ -321,7 +323,7 @@ PAYLOAD_FIELDS = frozenset({
 CRITERIA_PAYLOAD_FIELDS = frozenset({VERSION_FIELD, KIND_FIELD, "step", "evaluate", "values"})
 REQUEST_FIELDS = frozenset(OperationRequest.__annotations__)
 KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
-CRITERION_FIELDS = frozenset({"type", "condition", "context", "version"})
+CRITERION_FIELDS = frozenset({"type", "condition", "context", "version", "arazzo"})
 LOOP_AGAIN_FIELDS = frozenset({"key", "while", "unless", "budget", "maxIterations"})
 VALUE_FIELDS = frozenset({"expression", "value"})
 PAGES_FIELDS = frozenset({"items", "offset", "limit", "next", "select", "maxPages"})
@@ -428,6 +430,8 @@ class _Reader:
         criterion: Criterion = {"type": kind or "simple", "condition": self.string(f"{where}.condition", entry.get("condition")), "context": context}
         if entry.get("version") is not None:
             criterion["version"] = self.string(f"{where}.version", entry["version"])
+        if entry.get("arazzo") is not None:
+            criterion["arazzo"] = self.string(f"{where}.arazzo", entry["arazzo"])
         return criterion
 
     def criteria(self, where: str, value: Any) -> dict[str, Criterion]:

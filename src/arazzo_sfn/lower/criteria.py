@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from arazzo_runtime import conditions as cr
-from arazzo_runtime.expressions import ExpressionSyntaxError
+from arazzo_runtime import criteria_1_1 as c11
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError
 from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
-from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.errors import ExpressionError, UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.lower.values import value_path
@@ -20,6 +21,7 @@ ToPath = Callable[[cr.Operand], str]
 # What a step's function reads of the request it sent and the answer it received: the forms
 # the payload contract lets it resolve, and no other (`$response.query` is refused here, located).
 ANSWER_KINDS = ANSWER_EXPRESSION_KINDS
+READING_1_1 = "1.1"  # a criterion of an Arazzo 1.1 document (model.Criterion.arazzo)
 
 
 def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> 
 def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
     """A native Choice rule where ASL can say what the criterion means; otherwise the
     step's function evaluates it on the response and the rule reads its verdict."""
+    if criterion.arazzo == READING_1_1:
+        return _criterion_rule_1_1(ctx, criterion, step)
     if criterion.type == "xpath":
         raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
     if criterion.type not in ("simple", "regex", "jsonpath"):
@@ -62,10 +66,45 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
     return _evaluated_rule(ctx, criterion, step)
 
 
+def _criterion_rule_1_1(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
+    """Arazzo 1.1's reading (docs/compiler/arazzo-1.1-criteria.md): a simple condition is a
+    native rule where ASL says the same thing; every other criterion is judged by the step's
+    function, which reads it as 1.1 does (`arazzo_runtime.criteria_1_1`)."""
+    if criterion.type == "xpath":
+        raise UnsupportedConstruct("xpath criteria need an XPath 3.1 evaluator, which is not supported", criterion.type_location or criterion.location)
+    # A Goessner query with embedded expressions is read once they are substituted; a script
+    # expression in its own text is refused now.
+    goessner = criterion.type == "jsonpath" and criterion.version == c11.GOESSNER
+    if goessner and (c11.script_expression(criterion.condition) or not _embedded(criterion)):
+        try:
+            c11.compile_query(criterion.condition, c11.GOESSNER)
+        except c11.QueryError as error:
+            raise UnsupportedConstruct(f"{c11.GOESSNER} query: {error}, which is not supported", criterion.condition_location or criterion.location) from None
+    if criterion.type == "simple":
+        tree = parse_condition(criterion.condition, criterion.location)
+
+        def operand_path(operand: cr.Operand) -> str:
+            return value_path(ctx, parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
+
+        try:
+            return _rule(tree, operand_path, criterion, case_insensitive=True)
+        except _NotNative:
+            pass
+    return _evaluated_rule(ctx, criterion, step)
+
+
 def _evaluated_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
     """Send the criterion to the step's function; branch on `criteria.<id>` it returns. A
     step that runs a child execution has a Task of its own that sends its function the
     criteria after the child ends (`calls.child_step`); an inlined workflow has none."""
+    if step.target_kind == "workflowId" and not ctx.is_child_step(step) and criterion.arazzo == READING_1_1:
+        raise UnsupportedConstruct(
+            f"criterion {criterion.condition!r} needs a function to judge it (Arazzo 1.1 compares strings ignoring case, coerces "
+            "numeric strings, and reads regex and jsonpath conditions as Choice rules cannot), which is not supported on a step whose "
+            "workflow is inlined: mark the workflow `x-child-execution: true` (the step then runs it as a child execution, and a function "
+            "judges the criteria on its outputs), or compare with a boolean or null",
+            criterion.location,
+        )
     if step.target_kind == "workflowId" and not ctx.is_child_step(step):
         raise UnsupportedConstruct(
             f"criterion {criterion.condition!r} needs a function to judge it (Choice rules compare strings exactly, "
@@ -96,16 +135,27 @@ def criterion_spec(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
     spec: dict[str, Any] = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
     if criterion.version is not None:
         spec["version"] = criterion.version
-    texts = [criterion.condition] if criterion.type != "regex" else []
-    texts += [criterion.context] if criterion.context else []
-    for text in texts:
-        for expression in expressions_in(text):
-            # The function resolves what is about the response; the rest it is sent.
-            if expression.kind in ANSWER_KINDS or any(v["expression"] == expression.text for v in values.values()):
-                continue
-            path = value_path(ctx, expression, step, criterion.location)
-            values[f"v{len(values)}"] = {"expression": expression.text, "value.$": path}
+    if criterion.arazzo == READING_1_1:
+        spec[c11.ARAZZO_FIELD] = c11.READING
+        # 1.1 embeds expressions in a regex, jsonpath or jsonpointer condition as `{$...}`.
+        used = expressions_in(criterion.condition) if criterion.type == "simple" else list(_embedded(criterion))
+    else:
+        used = expressions_in(criterion.condition) if criterion.type != "regex" else []
+    used += expressions_in(criterion.context) if criterion.context else []
+    for expression in used:
+        # The function resolves what is about the response; the rest it is sent.
+        if expression.kind in ANSWER_KINDS or any(v["expression"] == expression.text for v in values.values()):
+            continue
+        path = value_path(ctx, expression, step, criterion.location)
+        values[f"v{len(values)}"] = {"expression": expression.text, "value.$": path}
     return spec
+
+
+def _embedded(criterion: Criterion) -> tuple[Expression, ...]:
+    try:
+        return c11.condition_template(criterion.condition).expressions
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), criterion.condition_location or criterion.location) from None
 
 
 class _NotNative(Exception):
@@ -144,7 +194,16 @@ def _rule(tree: cr.Condition, to_path: ToPath, criterion: Criterion, case_insens
         left, op, right = right, _FLIP[op], left
     if not (isinstance(left, cr.Operand) and isinstance(right, cr.Literal)):
         raise _NotNative()  # two values compared with each other
+    reads_1_1 = criterion.arazzo == READING_1_1
+    if reads_1_1 and isinstance(right.value, (int, float)) and not isinstance(right.value, bool) and left.text != "$statusCode":
+        # 1.1 coerces a numeric string compared with a number; Choice rules cannot. Only
+        # $statusCode is always a number.
+        raise _NotNative()
     path, value = to_path(left), right.value
+    if reads_1_1 and value is None and op in ("==", "!="):
+        # 1.1: an absent value reads as null ("null or undefined"); null equals only null.
+        absent_or_null = {"Or": [{"Not": {"Variable": path, "IsPresent": True}}, {"Variable": path, "IsNull": True}]}
+        return absent_or_null if op == "==" else {"Not": absent_or_null}
     if isinstance(value, bool):
         kind, test = "Boolean", "IsBoolean"
     elif isinstance(value, (int, float)):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from arazzo_runtime import conditions
+from arazzo_runtime import conditions, criteria_1_1
 from arazzo_runtime.expressions import (
     ComponentRef,
     Expression,
@@ -227,22 +227,45 @@ def _criteria(document: Document, criteria: Any, at: str, scope: _Scope) -> Iter
         if not isinstance(criterion, dict):
             continue
         where = pointer(at, index)
-        kind = criterion.get("type", "simple")
+        kind: Any = criterion.get("type", "simple")
+        version: Any = None
         if isinstance(kind, dict):
-            kind = kind.get("type")
+            kind, version = kind.get("type"), kind.get("version")
         context = criterion.get("context")
         if context is not None:
             yield from _expression(document, context, pointer(where, "context"), scope)
         condition = criterion.get("condition")
         if not isinstance(condition, str):
             continue
-        if kind == "simple":
+        if document.version == "1.1" and kind in ("regex", "jsonpath", "jsonpointer"):
+            yield from _condition_1_1(document, kind, version, condition, pointer(where, "condition"), scope)
+        elif kind == "simple":
             yield from _simple_condition(document, condition, pointer(where, "condition"), scope)
         elif kind == "regex":
             try:
                 re.compile(condition)
             except re.error as error:
                 yield document.problem(ExpressionError, f"regex {condition!r} does not compile (Python's re): {error}", pointer(where, "condition"))
+
+
+def _condition_1_1(document: Document, kind: str, version: Any, condition: str, at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    """Arazzo 1.1 embeds runtime expressions in a regex, jsonpath or jsonpointer condition as
+    `{$...}`, substituted before it is read; a condition without any is checked as it is: a
+    pattern (Python's re), an RFC 9535 query, a JSON Pointer. A Goessner query has no
+    grammar to be invalid by; what cannot be evaluated of it is refused when it is lowered."""
+    try:
+        template = criteria_1_1.condition_template(condition)
+    except ExpressionSyntaxError as error:
+        yield document.problem(ExpressionError, str(error), at)
+        return
+    for expression in template.expressions:
+        yield from _names(document, expression, at, scope)
+    if template.expressions or (kind == "jsonpath" and version not in (None, criteria_1_1.RFC9535)):
+        return
+    try:
+        criteria_1_1.matcher(kind, version, condition)
+    except criteria_1_1.QueryError as error:
+        yield document.problem(ExpressionError, f"invalid {kind} condition: {error}", at)
 
 
 def _simple_condition(document: Document, condition: str, at: str, scope: _Scope) -> Iterator[ArazzoError]:
