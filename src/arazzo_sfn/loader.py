@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import yaml
 
@@ -47,6 +47,23 @@ class LoadedDocument:
     arazzo: LoadedFile
     sources: dict[str, LoadedFile]
     documents: dict[str, LoadedDocument] = field(default_factory=dict)
+
+    @property
+    def retrieval_uri(self) -> str:
+        """The URI the document was read from: its file's (RFC 3986 5.1.3)."""
+        return self.arazzo.path.resolve().as_uri()
+
+    @property
+    def self_uri(self) -> str | None:
+        """Arazzo 1.1 `$self`, resolved against the retrieval URI when it is relative
+        ("Establishing the Base URI"); None when the document has none."""
+        given = self.arazzo.data.get("$self") if isinstance(self.arazzo.data, dict) else None
+        return urljoin(self.retrieval_uri, given) if isinstance(given, str) else None
+
+    @property
+    def base_uri(self) -> str:
+        """What the document's relative references resolve against: `$self`, else the retrieval URI."""
+        return self.self_uri or self.retrieval_uri
 
     def all_documents(self) -> list[LoadedDocument]:
         """This document and every Arazzo document it reaches, each once, this one first."""

@@ -1,0 +1,83 @@
+"""Arazzo 1.1 values, compiled and run in moto's Step Functions engine against a scripted
+server: embedded expressions written by their value's type, `in: querystring`,
+`$sourceDescriptions.<name>.<field>` and `$self` as values. Each test cites the clause of the
+Arazzo 1.1.0 text it checks. Documents: tests/fixtures/documents/arazzo-1.1/values/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arazzo_sfn.compiler import compile_document
+from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.testing import Reply
+from tests.conformance.test_constructs import Execution, execute
+
+DOCUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "documents" / "arazzo-1.1" / "values"
+EMBEDDED = DOCUMENTS / "embedded.arazzo.yaml"
+
+THINGS = {"obj": {"a": 1, "b": [True, None]}, "arr": [1, "x"], "text": "plain text", "number": 2.5, "flag": True, "nothing": None}
+# What each value becomes embedded in a string: a string as it is, anything else as JSON.
+EMBEDDED_TEXT = {"obj": '{"a":1,"b":[true,null]}', "arr": '[1,"x"]', "text": "plain text", "number": "2.5", "flag": "true", "nothing": "null"}
+LINE = " ".join(f"{name}={EMBEDDED_TEXT[name]}" for name in ("obj", "arr", "text", "number", "flag", "nothing"))
+NOTE = "|".join(EMBEDDED_TEXT[name] for name in ("text", "number", "flag", "nothing", "arr"))
+
+
+def run_embedded(workflow_id: str, inputs: dict) -> Execution:
+    return execute(EMBEDDED, {"GET /things": [Reply(200, THINGS)], "POST /echo": [Reply(200, {})]}, inputs, workflow_id)
+
+
+def sent(execution: Execution):
+    assert execution.result.status == "SUCCEEDED", (execution.result.error, execution.result.cause)
+    return next(call for call in execution.server.calls if call.line == "POST /echo")
+
+
+@pytest.mark.parametrize("workflow_id", ["typed-inputs", "response-values"])
+def test_an_embedded_value_is_written_by_its_type_in_a_parameter(workflow_id):
+    """Runtime Expressions (after the Examples): "Scalar values (string, number, boolean,
+    null) are converted to their string representation"; a parsed structure "MUST be
+    serialized as JSON per RFC 8259". An object in a query parameter, a string, a number, a
+    boolean, null and an array in a header; typed by the inputs schema, or by the value at run time."""
+    call = sent(run_embedded(workflow_id, THINGS if workflow_id == "typed-inputs" else {}))
+    assert call.query == {"q": ["obj=" + EMBEDDED_TEXT["obj"]]}
+    assert call.headers["x-note"] == NOTE
+
+
+@pytest.mark.parametrize("workflow_id", ["typed-inputs", "response-values"])
+def test_an_embedded_value_is_written_by_its_type_in_a_payload_string(workflow_id):
+    """Runtime Expressions (after the Examples), in a request body's payload: each of an
+    object, an array, a string, a number, a boolean and null embedded in one string member.
+    "Runtime expressions preserve the type of the referenced value": a whole expression
+    stays an object."""
+    call = sent(run_embedded(workflow_id, THINGS if workflow_id == "typed-inputs" else {}))
+    assert call.body["line"] == LINE
+    if workflow_id == "typed-inputs":
+        assert call.body["whole"] == THINGS["obj"]
+
+
+def test_a_value_typed_by_the_inputs_schema_is_written_by_an_intrinsic_and_no_state_is_added():
+    """Runtime Expressions: the value's type is known when the document is compiled."""
+    states = compile_document(EMBEDDED, "typed-inputs")["States"]
+    query = states["send"]["Parameters"]["Payload"]["request"]["query"]["q.$"]
+    assert query == "States.Format('obj={}', States.JsonToString($.inputs.obj))"
+    assert not [name for name in states if ".Text" in name]
+
+
+def test_a_value_typed_only_at_run_time_gets_its_text_from_a_choice_before_the_task():
+    """Runtime Expressions: a value read from a response has its type at run time only; each
+    one is written once, before the Task that sends it."""
+    execution = run_embedded("response-values", {})
+    sent(execution)
+    assert execution.states.index("send") < execution.states.index("send.Request")
+    assert "send.Text0.Json" in execution.states  # the object (the query parameter's), written as JSON
+    assert "send.Text1.String" in execution.states  # the string (the header's first), as it is
+
+
+def test_an_embedded_value_typed_only_at_run_time_where_no_task_sends_it_is_refused_located():
+    """Runtime Expressions: the text depends on the type, which neither the document nor a
+    Task's function gives in an x-fail cause: refused as not supported, at the cause."""
+    with pytest.raises(UnsupportedConstruct) as caught:
+        compile_document(EMBEDDED, "untyped-in-a-cause")
+    assert "$steps.read.outputs.obj" in caught.value.message and "not supported" in caught.value.message
+    assert caught.value.location is not None and caught.value.location.pointer == "/workflows/2/steps/0/onSuccess/0/x-fail"
