@@ -22,6 +22,8 @@ class Operation:
     path: str  # template, e.g. /jobs/{jobId}
     path_parameters: tuple[str, ...]
     query_parameters: tuple[str, ...] = ()  # the query parameters it declares (its path item's too)
+    # OpenAPI 3.2: the name of its `in: querystring` parameter (the whole query string), if any.
+    querystring_parameter: str | None = None
 
 
 def index_operations(source_name: str, source: LoadedFile) -> dict[str, Operation]:
@@ -38,17 +40,20 @@ def _operations(source_name: str, source: LoadedFile) -> Iterator[Operation]:
             operation = item.get(method)
             if isinstance(operation, dict):
                 operation_id = operation.get("operationId") if isinstance(operation.get("operationId"), str) else None
-                query = _query_parameters(source, [*(item.get("parameters") or []), *(operation.get("parameters") or [])])
-                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)), query)
+                declared = [*(item.get("parameters") or []), *(operation.get("parameters") or [])]
+                query = _parameter_names(source, declared, "query")
+                querystring = _parameter_names(source, declared, "querystring")
+                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)), query,
+                                querystring[-1] if querystring else None)
 
 
-def _query_parameters(source: LoadedFile, parameters: list[Any]) -> tuple[str, ...]:
-    """The names of the query parameters among these, a local `$ref` followed."""
+def _parameter_names(source: LoadedFile, parameters: list[Any], where: str) -> tuple[str, ...]:
+    """The names of the parameters `in: <where>` among these, a local `$ref` followed."""
     names: list[str] = []
     for parameter in parameters:
         if isinstance(parameter, dict) and str(parameter.get("$ref", "")).startswith("#/"):
             parameter = _local(source.data, parameter["$ref"])
-        if isinstance(parameter, dict) and parameter.get("in") == "query" and isinstance(parameter.get("name"), str):
+        if isinstance(parameter, dict) and parameter.get("in") == where and isinstance(parameter.get("name"), str):
             names.append(parameter["name"])
     return tuple(dict.fromkeys(names))
 

@@ -90,8 +90,6 @@ def _parameters(parameters: Any, at: str, components: dict[str, Any]) -> Iterato
                 yield from _selectors(parameter.get("value"), pointer("/components/parameters", name, "value"))
         else:
             yield from _selectors(entry.get("value"), pointer(where, "value"))
-        if parameter.get("in") == "querystring":
-            yield "a parameter `in: querystring` (the whole query string from one value)", where
 
 
 def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:

@@ -23,7 +23,6 @@ UNSUPPORTED = DOCUMENTS / "unsupported.arazzo.yaml"
     ("selector-in-payload", "/workflows/2/steps/0/requestBody/payload/name", "a Selector Object"),
     ("selector-in-replacement", "/workflows/3/steps/0/requestBody/replacements/0/value", "a Selector Object"),
     ("expression-type-object", "/workflows/4/steps/0/successCriteria/0/type", "a criterion's Expression Type Object"),
-    ("querystring", "/workflows/5/steps/0/parameters/0", "a parameter `in: querystring`"),
     ("self-expression", "/workflows/6/steps/0/parameters/0/value", "the runtime expression `$self`"),
 ])
 def test_a_1_1_construct_not_lowered_yet_is_refused_where_it_is(workflow_id, at, construct):

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from arazzo_runtime.errors import InvalidRequest
+from arazzo_runtime.http import build_request
 from arazzo_sfn.compiler import compile_document
 from arazzo_sfn.errors import UnsupportedConstruct
+from arazzo_sfn.loader import load_document
 from arazzo_sfn.testing import Reply
+from arazzo_sfn.validation import document_problems
 from tests.conformance.test_constructs import Execution, execute
 
 DOCUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "documents" / "arazzo-1.1" / "values"
@@ -81,3 +85,63 @@ def test_an_embedded_value_typed_only_at_run_time_where_no_task_sends_it_is_refu
         compile_document(EMBEDDED, "untyped-in-a-cause")
     assert "$steps.read.outputs.obj" in caught.value.message and "not supported" in caught.value.message
     assert caught.value.location is not None and caught.value.location.pointer == "/workflows/2/steps/0/onSuccess/0/x-fail"
+
+
+# --- in: querystring --------------------------------------------------------------------------
+
+QUERYSTRING = DOCUMENTS / "querystring.arazzo.yaml"
+SEARCH_ROUTES = {"GET /pets/search": [Reply(200, [])], "GET /pets": [Reply(200, [])]}
+
+
+@pytest.mark.parametrize(("workflow_id", "inputs", "query"), [
+    ("literal", {}, {"filter": ["active"], "sort": ["desc"], "limit": ["50"]}),
+    # Embedded values, written by their type; a space is not allowed in a query: percent-encoded.
+    ("embedded", {"category": "big dogs", "minPrice": 10}, {"category": ["big dogs"], "minPrice": ["10"], "inStock": ["true"]}),
+    ("whole-expression", {"query": "a=1&b=café"}, {"a": ["1"], "b": ["café"]}),
+    # application/json: the JSON text is the query, its braces and quotes percent-encoded.
+    ("json", {}, {'{"filter":"active","limit":50}': [""]}),
+], ids=["literal", "embedded", "whole expression", "json"])
+def test_a_querystring_parameter_is_the_whole_query_string(workflow_id, inputs, query):
+    """Parameter Object, `in`: "querystring - A parameter that treats the entire URL query
+    string as a single value"; `value`: "the value MUST resolve to a string representing the
+    complete query string (e.g., "key1=value1&key2=value2"). Runtime expressions can be
+    embedded within the string value using {} notation." The Parameter Object Examples'
+    three querystring forms, sent to an OpenAPI 3.2 operation that declares it."""
+    execution = execute(QUERYSTRING, SEARCH_ROUTES, inputs, workflow_id)
+    assert execution.result.status == "SUCCEEDED", (execution.result.error, execution.result.cause)
+    (call,) = execution.server.calls
+    assert (call.line, call.query) == ("GET /pets/search", query)
+
+
+def test_a_querystring_parameter_of_an_operation_that_declares_none_is_sent_alike():
+    """Parameter Object, `in`: querystring is OpenAPI 3.2's; a 3.1 operation declares its query
+    parameters one by one, and the step's whole query string is still what is sent."""
+    execution = execute(QUERYSTRING, SEARCH_ROUTES, {}, "undeclared")
+    (call,) = execution.server.calls
+    assert (call.line, call.query) == ("GET /pets", {"limit": ["5"], "offset": ["10"]})
+
+
+def test_the_query_string_keeps_what_a_url_query_holds_and_encodes_the_rest():
+    """Parameter Object, `in`: the value is "a pre-formatted string": `&`, `=` and an escape
+    already in it are sent as they are; a character a URL query may not hold is percent-encoded."""
+    outgoing = build_request({"method": "GET", "path": "/pets", "queryString": "a=1&b=x%2Fy&c=big dogs#1&d=50%"}, "http://127.0.0.1:9")
+    assert outgoing.full_url == "http://127.0.0.1:9/pets?a=1&b=x%2Fy&c=big%20dogs%231&d=50%25"
+
+
+def test_a_querystring_value_that_is_not_a_string_is_refused_before_anything_is_sent():
+    """Parameter Object, `value`: for querystring it "MUST resolve to a string"."""
+    with pytest.raises(InvalidRequest, match="queryString"):
+        build_request({"method": "GET", "path": "/pets", "queryString": {"a": 1}}, "http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(("at", "message"), [
+    ("/workflows/0/steps/0/parameters/1", "cannot coexist with query parameters"),
+    ("/workflows/1/steps/0/parameters/0", "the operation's querystring parameter is 'criteria', not 'search'"),
+], ids=["beside a query parameter", "not the operation's name"])
+def test_a_querystring_parameter_that_breaks_the_rules_is_a_validation_error_where_it_is(at, message):
+    """Parameter Object: "The querystring location cannot coexist with query parameters in the
+    same operation"; "When a step references an operation that defines a querystring
+    parameter", the step's parameter is that one (matched by name)."""
+    problems = document_problems(load_document(DOCUMENTS / "querystring-invalid.arazzo.yaml"))
+    found = [problem for problem in problems if problem.location is not None and problem.location.pointer == at]
+    assert found and message in found[0].message

@@ -176,6 +176,11 @@ def _request(ctx: Context, step: Step) -> dict[str, Any]:
     groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
     for parameter in step.parameters:
         assert parameter.where is not None  # validation: a parameter of a step that performs an operation has `in`
+        if parameter.where == "querystring":
+            # 1.1: the whole query string from one value (validation: one, and no `query` beside it).
+            key, value = template_entry(ctx, "queryString", parameter.value, step, parameter.location)
+            request[key] = value
+            continue
         group = request.setdefault(groups[parameter.where], {})
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         group[key] = value
