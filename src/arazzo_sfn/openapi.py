@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, parse_template
 from arazzo_sfn.loader import LoadedFile
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.(?P<source>[A-Za-z0-9_\-]+)\.url\}#(?P<pointer>/.*)$")
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,17 @@ def _local(data: Any, reference: str) -> Any:
 
 def resolve_operation_path(reference: str, sources: dict[str, LoadedFile]) -> Operation:
     """The operation an operationPath points at; ValueError says why it points nowhere."""
-    match = _OPERATION_PATH.match(reference)
-    if not match:
-        raise ValueError(f"operationPath {reference!r} is not of the form {{$sourceDescriptions.<name>.url}}#/paths/<path>/<method>")
-    name = match["source"]
+    form = f"operationPath {reference!r} is not of the form {{$sourceDescriptions.<name>.url}}#/paths/<path>/<method>"
+    try:
+        parts = parse_template(reference).parts if isinstance(reference, str) else ()
+    except ExpressionSyntaxError:
+        raise ValueError(form) from None
+    if len(parts) != 2 or not isinstance(parts[0], SourceDescriptionRef) or parts[0].reference != "url" or not isinstance(parts[1], str) or not parts[1].startswith("#/"):
+        raise ValueError(form)
+    name = parts[0].source_name
     if name not in sources:
         raise ValueError(f"operationPath {reference!r} names unknown source description {name!r}")
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in match["pointer"][1:].split("/")]
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in parts[1][2:].split("/")]
     if len(tokens) != 3 or tokens[0] != "paths" or tokens[2].lower() not in HTTP_METHODS:
         raise ValueError(f"operationPath {reference!r} must point at /paths/<path>/<method>")
     _, path, method = tokens

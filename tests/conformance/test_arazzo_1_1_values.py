@@ -145,3 +145,41 @@ def test_a_querystring_parameter_that_breaks_the_rules_is_a_validation_error_whe
     problems = document_problems(load_document(DOCUMENTS / "querystring-invalid.arazzo.yaml"))
     found = [problem for problem in problems if problem.location is not None and problem.location.pointer == at]
     assert found and message in found[0].message
+
+
+# --- $sourceDescriptions.<name>.<field> -------------------------------------------------------
+
+SOURCE_FIELDS = DOCUMENTS / "source-fields.arazzo.yaml"
+OWNER = {"team": "shelter", "on-call": ["ana", "bo"]}
+
+
+def test_a_source_descriptions_fields_are_values_known_when_the_document_is_compiled():
+    """Source Description Expression Resolution: "If no operationId/workflowId match is found,
+    `<reference>` is matched against field names of the Source Description Object (e.g.,
+    `url`, `type`)" (`$sourceDescriptions.petstore.url` resolves to the url, `.type` to
+    `openapi`); an extension is a field too. Whole, embedded (an object as JSON, Runtime
+    Expressions) and in an array; the step's operationPath is Relative References in Arazzo
+    Description URIs, Resolving URI Fragments' example form."""
+    execution = execute(SOURCE_FIELDS, {"POST /echo": [Reply(200, {})]}, {}, "fields")
+    assert execution.result.status == "SUCCEEDED", (execution.result.error, execution.result.cause)
+    (call,) = execution.server.calls
+    assert call.line == "POST /echo"
+    assert call.query == {"q": ["openapi"]}
+    assert call.headers["x-note"] == "source things at ./things.openapi.yaml"
+    assert call.body == {"url": "./things.openapi.yaml", "owner": OWNER, "line": 'owner={"team":"shelter","on-call":["ana","bo"]}', "names": ["things", "openapi"]}
+    # Constants: the request holds them as literals, no path into the state data.
+    assert compile_document(SOURCE_FIELDS, "fields")["States"]["send"]["Parameters"]["Payload"]["request"]["query"] == {"q": "openapi"}
+
+
+@pytest.mark.parametrize(("workflow_id", "message"), [
+    ("operation-as-value", "names the operation 'getThings' of 'things'"),
+    ("unknown-field", "has no operation of that id and no field 'description'"),
+], ids=["an operationId first", "no such field"])
+def test_a_source_description_reference_that_is_no_field_is_refused_as_a_value_where_it_is(workflow_id, message):
+    """Source Description Expression Resolution: "`<reference>` is first matched against
+    operationIds" ("If an operationId happens to conflict with a field name ..., the
+    operationId takes precedence"): an operation is no value, refused as not supported."""
+    with pytest.raises(UnsupportedConstruct) as caught:
+        compile_document(SOURCE_FIELDS, workflow_id)
+    assert message in caught.value.message
+    assert caught.value.location is not None and caught.value.location.pointer == f"/workflows/{1 if workflow_id == 'operation-as-value' else 2}/steps/0/parameters/0"
