@@ -12,7 +12,7 @@ from arazzo_runtime.expressions import parse_expression as parse_versioned
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression
 from arazzo_sfn.lower.context import Context
-from arazzo_sfn.model import Step
+from arazzo_sfn.model import SourceDescription, Step
 
 Guaranteed = frozenset[str] | None
 RESPONSE_KINDS = ("status_code", "response_body", "response_header")
@@ -256,12 +256,12 @@ def constant_value(ctx: Context, expression: Expression, location: Location) -> 
             f"an {what} as a value is not supported", location)
     if expression.reference not in source.fields:
         raise UnsupportedConstruct(
-            f"{expression.text!r}: source description {source.name!r} has no {what_it_holds(source)} and no field {expression.reference!r}", location)
+            f"{expression.text!r}: source description {source.name!r} has no {_id_kind(source)} of that id and no field {expression.reference!r}", location)
     return source.fields[expression.reference]
 
 
-def what_it_holds(source: Any) -> str:
-    return "workflow of that id" if source.type == "arazzo" else "operation of that id"
+def _id_kind(source: SourceDescription) -> str:
+    return "workflow" if source.type == "arazzo" else "operation"
 
 
 def embedded_text(value: Any) -> str:
