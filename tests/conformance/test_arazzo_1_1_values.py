@@ -166,7 +166,7 @@ def test_a_source_descriptions_fields_are_values_known_when_the_document_is_comp
     assert call.line == "POST /echo"
     assert call.query == {"q": ["openapi"]}
     assert call.headers["x-note"] == "source things at ./things.openapi.yaml"
-    assert call.body == {"url": "./things.openapi.yaml", "owner": OWNER, "line": 'owner={"team":"shelter","on-call":["ana","bo"]}', "names": ["things", "openapi"]}
+    assert call.body == {"url": "./things.openapi.yaml", "owner": OWNER, "line": 'owner={"team":"shelter","on-call":["ana","bo"]}', "names": ["things", "openapi", "by things"]}
     # Constants: the request holds them as literals, no path into the state data.
     assert compile_document(SOURCE_FIELDS, "fields")["States"]["send"]["Parameters"]["Payload"]["request"]["query"] == {"q": "openapi"}
 

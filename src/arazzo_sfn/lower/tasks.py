@@ -88,7 +88,7 @@ def _task(ctx: Context, slot: TaskSlot, success: list[dict[str, Any]]) -> dict[s
         # Never reached while the function counts: the history budget as a last stop.
         catch.insert(0, {"ErrorEquals": [LOOP_AGAIN_ERROR], "ResultPath": f"{at}.loopError", "Next": f"{retry_loop.loop.limit_state}.Budget"})
     task: dict[str, Any] = {"Type": "Task"}
-    if step.description and slot.name == step.step_id:
+    if step.description and slot.name in (step.step_id, f"{step.step_id}.Request"):
         task["Comment"] = " ".join(step.description.split())
     task.update({
         "Resource": "arn:aws:states:::lambda:invoke",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, is_expression, parse_template
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, embedded_expressions, is_expression, parse_template
 from arazzo_runtime.expressions import parse_expression as parse_versioned
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression
@@ -41,7 +41,7 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
         return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
     if isinstance(value, list):
         refuse_path_keys(value, location)
-        if not any(contains_expression(item) for item in value):
+        if not any(_holds_expression(ctx, item) for item in value):
             return key, value
         return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
     return key, value
@@ -228,6 +228,23 @@ def _expression(ctx: Context, text: str, location: Location) -> Expression:
         return parse_versioned(text, ctx.workflow.version)
     except ExpressionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
+
+
+def _holds_expression(ctx: Context, value: Any) -> bool:
+    """A value with a runtime expression in it, at any depth, read by the document's grammar
+    (1.0 reads no `{$self}`: text to it)."""
+    if ctx.workflow.version == "1.0":
+        return contains_expression(value)
+    if isinstance(value, str):
+        try:
+            return is_expression(value) or bool(embedded_expressions(value, ctx.workflow.version))
+        except ExpressionSyntaxError:
+            return False
+    if isinstance(value, dict):
+        return any(_holds_expression(ctx, item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_expression(ctx, item) for item in value)
+    return False
 
 
 def _is_constant(ctx: Context, expression: Expression) -> bool:
