@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Not, Operand, Or, parse_condition
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, MessageRef, embedded_expressions, is_expression, parse_expression
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, MessageRef, embedded_expressions, parse_expression
 from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.validation.document import document_version, pointer
@@ -131,11 +131,10 @@ def _written(text: str) -> Iterator[Expression]:
     """The runtime expressions a string holds, read by the 1.1 grammar: the whole string,
     the operands of a condition, and the expressions embedded in `{}`. What the grammar does
     not read is validation's to report."""
-    if is_expression(text):
-        try:
-            yield parse_expression(text, "1.1")
-        except ExpressionSyntaxError:
-            yield from _operands(text)
+    try:
+        yield parse_expression(text, "1.1")
+    except ExpressionSyntaxError:
+        yield from _operands(text)  # a condition, or text that holds none
     try:
         yield from embedded_expressions(text, "1.1")
     except ExpressionSyntaxError:

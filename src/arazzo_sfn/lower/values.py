@@ -34,7 +34,9 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
         if is_expression(value):
             expression = _expression(ctx, value, location)
             if _is_constant(ctx, expression):
-                return key, constant_value(ctx, expression, location)
+                constant = constant_value(ctx, expression, location)
+                refuse_path_keys(constant, location)
+                return key, constant
             return key + ".$", value_path(ctx, expression, step, location, guaranteed)
         return key, value
     if isinstance(value, dict):
@@ -73,7 +75,10 @@ def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Lo
         if is_expression(item):
             expression = _expression(ctx, item, location)
             if _is_constant(ctx, expression):
-                return f"'{format_literal(str(constant_value(ctx, expression, location)))}'"
+                constant = constant_value(ctx, expression, location)
+                if isinstance(constant, str):
+                    return f"'{format_literal(constant)}'"
+                return _intrinsic_argument(ctx, constant, step, location, guaranteed)
             return value_path(ctx, expression, step, location, guaranteed)
         return f"'{format_literal(item)}'"
     if item is None:
