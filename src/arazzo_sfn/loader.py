@@ -117,6 +117,8 @@ def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedD
     if not isinstance(arazzo.data, dict):
         raise LoadError("an Arazzo document must be a mapping", arazzo.source_map.locate(""))
     document = LoadedDocument(arazzo, {})
+    if document.self_uri is not None:
+        identities.setdefault(document.self_uri, key)  # a document read is one more that can be named by identity
     for index, source in enumerate(arazzo.data.get("sourceDescriptions") or []):
         if not isinstance(source, dict):
             continue

@@ -113,3 +113,16 @@ def test_the_self_expression_in_a_document_without_self_is_refused_where_it_is()
         compile_document(DOCUMENTS / "unsupported.arazzo.yaml", "self-expression")
     assert "has no `$self` field" in caught.value.message
     assert caught.value.location is not None and caught.value.location.pointer == "/workflows/6/steps/0/parameters/0"
+
+
+def test_an_arazzo_source_with_a_relative_url_is_found_by_location_then_by_identity():
+    """Relative References in Arazzo Description URIs: the relative `url` resolves against
+    `$self` (Establishing the Base URI) to a URI no file is at; Identity-Based Referencing:
+    "implementations MUST examine potential target Arazzo Descriptions ... to check for
+    matching `$self` values": the given document whose `$self` it is."""
+    copy = SOURCES / "elsewhere" / "adopt-copy.arazzo.yaml"
+    document = load_document(SOURCES / "relative-caller.arazzo.yaml", [copy])
+    assert document.documents["adoptions"].arazzo.path == copy.resolve()
+    result, calls = run(compile_bundle(SOURCES / "relative-caller.arazzo.yaml", documents=[copy]), {"POST /adoptions": [Reply(201, {"id": "a-9"})]})
+    assert [(call.line, call.body) for call in calls] == [("POST /adoptions", {"petId": 9})]
+    assert result.output == {"adoption": "a-9"}
