@@ -34,6 +34,9 @@ class UsageError(Exception):
 _INTERRUPTED = threading.Event()
 
 
+DOCUMENT_HELP = "an Arazzo document (or an OpenAPI description) a source description may name by its `$self` (Arazzo 1.1); repeat for each"
+
+
 def main(argv: list[str] | None = None) -> int:
     _INTERRUPTED.clear()
     if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
@@ -69,15 +72,18 @@ def _main(argv: list[str] | None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     compile_cmd = commands.add_parser("compile", help="compile one workflow into ASL JSON")
     compile_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
+    compile_cmd.add_argument("--document", dest="documents", action="append", type=Path, default=[], metavar="PATH", help=DOCUMENT_HELP)
     compile_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to compile (required when the document has several)")
     compile_cmd.add_argument("-o", "--output", type=Path, help="write the ASL here instead of standard output")
     compile_cmd.add_argument("--check", action="store_true", help="write nothing; exit 1 when OUTPUT differs from what would be written")
     compile_cmd.add_argument("--all", action="store_true", help="compile every workflow; -o names a directory that gets <workflowId>.asl.json each")
     diagram_cmd = commands.add_parser("diagram", help="print a Mermaid flowchart of one workflow")
     diagram_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
+    diagram_cmd.add_argument("--document", dest="documents", action="append", type=Path, default=[], metavar="PATH", help=DOCUMENT_HELP)
     diagram_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to draw (required when the document has several)")
     run_cmd = commands.add_parser("run", help="compile one workflow and execute it locally (moto) against an API server")
     run_cmd.add_argument("workflow", type=Path, help="the Arazzo document (YAML or JSON)")
+    run_cmd.add_argument("--document", dest="documents", action="append", type=Path, default=[], metavar="PATH", help=DOCUMENT_HELP)
     run_cmd.add_argument("--workflow", dest="workflow_id", help="the workflowId to run (required when the document has several)")
     run_cmd.add_argument("--input", dest="input", default="{}", help="the workflow inputs: a JSON object, or @FILE to read it from FILE (default {})")
     run_cmd.add_argument("--server-url", required=True, help="base URL of the API every step calls: https, or http on a loopback address (e.g. http://127.0.0.1:8080/v1)")
@@ -92,7 +98,7 @@ def _main(argv: list[str] | None) -> int:
             return 2
     if args.command == "diagram":
         try:
-            sys.stdout.write(diagram_of(args.workflow, args.workflow_id))
+            sys.stdout.write(diagram_of(args.workflow, args.workflow_id, args.documents))
         except ArazzoError as error:
             print(f"arazzo-sfn: cannot draw {args.workflow}:\n{error}", file=sys.stderr)
             return 2
@@ -105,9 +111,9 @@ def _main(argv: list[str] | None) -> int:
         parser.error("--all needs -o/--output, the directory to write into")
     try:
         if args.all:
-            outputs = {args.output / f"{workflow_id}.asl.json": emit_json(asl) for workflow_id, asl in compile_all(args.workflow).items()}
+            outputs = {args.output / f"{workflow_id}.asl.json": emit_json(asl) for workflow_id, asl in compile_all(args.workflow, args.documents).items()}
         else:
-            outputs = {args.output: compile_file(args.workflow, args.workflow_id)}
+            outputs = {args.output: compile_file(args.workflow, args.workflow_id, args.documents)}
     except ArazzoError as error:
         print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
         return 2
@@ -132,7 +138,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     execution_input = _workflow_input(args.input)
     server_url = _server_url(args.server_url)
     try:
-        bundle = compile_bundle(args.workflow, args.workflow_id)
+        bundle = compile_bundle(args.workflow, args.workflow_id, args.documents)
     except ArazzoError as error:
         print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
         return 2

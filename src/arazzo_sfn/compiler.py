@@ -9,6 +9,7 @@ rather than namespaced: the names a deployment binds stay the ids the documents 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,23 +26,24 @@ from arazzo_sfn.verify import verify_state_machine
 OTHER_DOCUMENT_PREFIX = "$sourceDescriptions."
 
 
-def compile_document(path: str | Path, workflow_id: str | None = None) -> dict[str, Any]:
-    """Compile one workflow of an Arazzo document into an ASL definition (a dict)."""
-    document = _load_valid(path)
+def compile_document(path: str | Path, workflow_id: str | None = None, documents: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Compile one workflow of an Arazzo document into an ASL definition (a dict). `documents`:
+    more documents its source descriptions may name by `$self` (Arazzo 1.1)."""
+    document = _load_valid(path, documents)
     workflow = build_workflow(document, workflow_id)
     asl = lower_workflow(workflow, _Resolver(document))
     verify_state_machine(asl)
     return asl
 
 
-def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str, dict[str, Any]]:
+def compile_bundle(path: str | Path, workflow_id: str | None = None, documents: Sequence[str | Path] = ()) -> dict[str, dict[str, Any]]:
     """A workflow and every workflow it starts as a child execution, however deep and from
     whichever document, each compiled into its own state machine: workflowId -> ASL, the
     workflow asked for first. Children are the `x-child-execution` workflows its steps call,
     workflows of other documents, the workflows of steps whose outcome is judged or caught,
     and those a goto or retry action transfers to. A parent names each child's state machine
     `${<WorkflowId>StateMachineArn}`."""
-    document = _load_valid(path)
+    document = _load_valid(path, documents)
     root = build_workflow(document, workflow_id)
     bundle = _Bundle()
     bundle.compile([(root.workflow_id, document)])
@@ -49,10 +51,10 @@ def compile_bundle(path: str | Path, workflow_id: str | None = None) -> dict[str
     return bundle.compiled
 
 
-def compile_all(path: str | Path) -> dict[str, dict[str, Any]]:
+def compile_all(path: str | Path, documents: Sequence[str | Path] = ()) -> dict[str, dict[str, Any]]:
     """Compile every workflow of a document (loaded and validated once), and every workflow
     of another document one of them starts: workflowId -> ASL."""
-    document = _load_valid(path)
+    document = _load_valid(path, documents)
     bundle = _Bundle()
     bundle.compile([(workflow_id, document) for workflow_id in workflow_ids(document)])
     marked = {w for w in workflow_ids(document) if build_workflow(document, w).child_execution}
@@ -60,21 +62,21 @@ def compile_all(path: str | Path) -> dict[str, dict[str, Any]]:
     return bundle.compiled
 
 
-def compile_file(path: str | Path, workflow_id: str | None = None) -> str:
+def compile_file(path: str | Path, workflow_id: str | None = None, documents: Sequence[str | Path] = ()) -> str:
     """Compile to the JSON text that is committed under statemachine/."""
-    return emit_json(compile_document(path, workflow_id))
+    return emit_json(compile_document(path, workflow_id, documents))
 
 
-def diagram_of(path: str | Path, workflow_id: str | None = None) -> str:
+def diagram_of(path: str | Path, workflow_id: str | None = None, documents: Sequence[str | Path] = ()) -> str:
     """A Mermaid flowchart of one workflow of an Arazzo document."""
-    document = _load_valid(path)
+    document = _load_valid(path, documents)
     return workflow_to_mermaid(build_workflow(document, workflow_id))
 
 
-def _load_valid(path: str | Path) -> LoadedDocument:
+def _load_valid(path: str | Path, documents: Sequence[str | Path] = ()) -> LoadedDocument:
     """The document and every Arazzo document it names, each validated; every problem of
     all of them is reported at once, each located in its own file."""
-    document = load_document(path)
+    document = load_document(path, documents)
     problems = [problem for each in document.all_documents() for problem in document_problems(each)]
     if problems:
         raise ProblemList(problems)

@@ -5,10 +5,12 @@ point at it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
 
 import yaml
 
@@ -48,6 +50,23 @@ class LoadedDocument:
     sources: dict[str, LoadedFile]
     documents: dict[str, LoadedDocument] = field(default_factory=dict)
 
+    @property
+    def retrieval_uri(self) -> str:
+        """The URI the document was read from: its file's (RFC 3986 5.1.3)."""
+        return self.arazzo.path.resolve().as_uri()
+
+    @property
+    def self_uri(self) -> str | None:
+        """Arazzo 1.1 `$self`, resolved against the retrieval URI when it is relative
+        ("Establishing the Base URI"); None when the document has none."""
+        given = self.arazzo.data.get("$self") if isinstance(self.arazzo.data, dict) else None
+        return urljoin(self.retrieval_uri, given) if isinstance(given, str) else None
+
+    @property
+    def base_uri(self) -> str:
+        """What the document's relative references resolve against: `$self`, else the retrieval URI."""
+        return self.self_uri or self.retrieval_uri
+
     def all_documents(self) -> list[LoadedDocument]:
         """This document and every Arazzo document it reaches, each once, this one first."""
         found: list[LoadedDocument] = []
@@ -60,13 +79,34 @@ class LoadedDocument:
         return found
 
 
-def load_document(path: str | Path) -> LoadedDocument:
-    return _load_arazzo(Path(path), (), {}, None)
+def load_document(path: str | Path, documents: Sequence[str | Path] = ()) -> LoadedDocument:
+    """The Arazzo document at `path` and what it names. `documents` are more documents a
+    source description may name by identity (Arazzo 1.1, "Identity-Based Referencing"): an
+    Arazzo document (or an OpenAPI 3.2 description) is found by its `$self`, as well as by
+    where it is."""
+    return _load_arazzo(Path(path), (), {}, None, _identities(documents))
 
 
-def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedDocument], referenced_from: Location | None) -> LoadedDocument:
+def _identities(documents: Sequence[str | Path]) -> dict[str, Path]:
+    """Each given document by its identity: its `$self` resolved against its file's URI (RFC
+    3986 5.1), and its file's URI."""
+    found: dict[str, Path] = {}
+    for given in documents:
+        path = Path(given).resolve()
+        data = load_yaml(path).data
+        retrieval = path.as_uri()
+        found.setdefault(retrieval, path)
+        self_uri = data.get("$self") if isinstance(data, dict) else None
+        if isinstance(self_uri, str):
+            found.setdefault(urljoin(retrieval, self_uri), path)
+    return found
+
+
+def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedDocument], referenced_from: Location | None,
+                 identities: dict[str, Path]) -> LoadedDocument:
     """One Arazzo document and what it names. `chain` is the documents whose loading led here
-    (a document met again on it is a cycle); `loaded` is every document read so far, by path."""
+    (a document met again on it is a cycle); `loaded` is every document read so far, by path;
+    `identities` the documents given, by `$self` and by location."""
     key = path.resolve()
     if key in chain:
         cycle = " -> ".join(p.name for p in chain[chain.index(key):] + (key,))
@@ -77,6 +117,8 @@ def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedD
     if not isinstance(arazzo.data, dict):
         raise LoadError("an Arazzo document must be a mapping", arazzo.source_map.locate(""))
     document = LoadedDocument(arazzo, {})
+    if document.self_uri is not None:
+        identities.setdefault(document.self_uri, key)  # a document read is one more that can be named by identity
     for index, source in enumerate(arazzo.data.get("sourceDescriptions") or []):
         if not isinstance(source, dict):
             continue
@@ -84,11 +126,11 @@ def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedD
         if not isinstance(name, str) or not isinstance(url, str) or kind not in ("openapi", "arazzo"):
             continue  # validation reports what is wrong with it
         location = arazzo.source_map.locate(f"/sourceDescriptions/{index}/url")
-        target = _resolve_local(arazzo.path, url, location)
+        target = _find_source(document, url, location, identities)
         if kind == "openapi":
             document.sources[name] = load_yaml(target, location)
         else:
-            document.documents[name] = _load_arazzo(target, chain + (key,), loaded, location)
+            document.documents[name] = _load_arazzo(target, chain + (key,), loaded, location, identities)
     loaded[key] = document
     return document
 
@@ -127,6 +169,33 @@ def _record_positions(node: yaml.Node, pointer: str, positions: dict[str, tuple[
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_positions(item, f"{pointer}/{index}", positions)
+
+
+def _find_source(document: LoadedDocument, url: str, location: Location, identities: dict[str, Path]) -> Path:
+    """Where the document a source description names is. Its `url` resolves against the
+    document's base URI (`$self`, else where the document was read: "Establishing the Base
+    URI"). An absolute `url` is found by identity first (a given document whose `$self` it is,
+    "Identity-Based Referencing"), then by location; a relative one by location first: the
+    file it resolves to, then identity. When the base is remote (an http `$self`) and no given
+    document has that identity, the relative `url` is read beside the document's own file,
+    which stands for its copy there."""
+    if document.self_uri is None and not identities:
+        return _resolve_local(document.arazzo.path, url, location)  # a document read where it is, alone
+    target = urljoin(document.base_uri, url)
+    parts = urlsplit(target)
+    at_location = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
+    by_identity = identities.get(target)
+    if urlsplit(url).scheme:
+        found = by_identity or at_location
+    else:
+        found = at_location if at_location is not None and at_location.exists() else by_identity
+    if found is not None:
+        return found
+    if parts.scheme in ("http", "https") and not urlsplit(url).scheme:
+        return _resolve_local(document.arazzo.path, url, location)
+    if parts.scheme in ("http", "https"):
+        raise LoadError(f"source description {url!r} is remote and no document given (--document) has it as its `$self`; compile from a local copy", location)
+    return _resolve_local(document.arazzo.path, url, location)
 
 
 def _resolve_local(document: Path, url: str, location: Location) -> Path:

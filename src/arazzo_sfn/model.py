@@ -174,6 +174,19 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class SourceDescription:
+    """A Source Description Object as `$sourceDescriptions.<name>.<reference>` reads it (1.1,
+    "Source Description Expression Resolution"): the ids its document defines (operationIds of
+    an OpenAPI description, workflowIds of an Arazzo document), matched first, then its own
+    fields (`name`, `url`, `type`, x- extensions) as the document writes them."""
+
+    name: str
+    type: str
+    fields: dict[str, Any]
+    ids: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Workflow:
     workflow_id: str
     summary: str | None
@@ -190,6 +203,12 @@ class Workflow:
     # `x-child-execution: true`: a step that calls this workflow starts it as a child execution
     # of its own state machine, instead of inlining its states.
     child_execution: bool = False
+    # The Arazzo version of its document ("1.0" or "1.1"): 1.1 reads runtime expressions by
+    # its own grammar and writes an embedded value by its type.
+    version: str = "1.0"
+    # 1.1: the document's `$self`, resolved against the document's file URI (None without one).
+    self_uri: str | None = None
+    sources: dict[str, SourceDescription] = field(default_factory=dict)
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.step_id == step_id)
@@ -246,7 +265,21 @@ class _Builder:
             failure_actions=tuple(self.action(a, f"{base}/failureActions/{i}", "failureActions") for i, a in enumerate(raw.get("failureActions") or [])),
             field_locations={key: locate(f"{base}/{key}") for key in raw},
             **({"child_execution": raw["x-child-execution"]} if "x-child-execution" in raw else {}),
+            version=document_version(self.data) or "1.0",
+            self_uri=self.document.self_uri,
+            sources=self.source_descriptions(),
         )
+
+    def source_descriptions(self) -> dict[str, SourceDescription]:
+        found: dict[str, SourceDescription] = {}
+        for raw in self.data.get("sourceDescriptions") or []:
+            kind = raw.get("type", "openapi")
+            if kind == "arazzo" and raw["name"] in self.document.documents:
+                ids = frozenset(str(w.get("workflowId")) for w in self.document.documents[raw["name"]].arazzo.data.get("workflows") or [])
+            else:
+                ids = frozenset(self.operations.get(raw["name"], {}))
+            found[raw["name"]] = SourceDescription(raw["name"], kind, dict(raw), ids)
+        return found
 
     def inputs_schema(self, schema: dict[str, Any], where: str) -> dict[str, Any]:
         """Inline `$ref: '#/components/inputs/<name>'`, for the schema and its properties."""

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, parse_template
 from arazzo_sfn.loader import LoadedFile
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.(?P<source>[A-Za-z0-9_\-]+)\.url\}#(?P<pointer>/.*)$")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Operation:
     path: str  # template, e.g. /jobs/{jobId}
     path_parameters: tuple[str, ...]
     query_parameters: tuple[str, ...] = ()  # the query parameters it declares (its path item's too)
+    # OpenAPI 3.2: the name of its `in: querystring` parameter (the whole query string), if any.
+    querystring_parameter: str | None = None
 
 
 def index_operations(source_name: str, source: LoadedFile) -> dict[str, Operation]:
@@ -38,17 +40,20 @@ def _operations(source_name: str, source: LoadedFile) -> Iterator[Operation]:
             operation = item.get(method)
             if isinstance(operation, dict):
                 operation_id = operation.get("operationId") if isinstance(operation.get("operationId"), str) else None
-                query = _query_parameters(source, [*(item.get("parameters") or []), *(operation.get("parameters") or [])])
-                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)), query)
+                declared = [*(item.get("parameters") or []), *(operation.get("parameters") or [])]
+                query = _parameter_names(source, declared, "query")
+                querystring = _parameter_names(source, declared, "querystring")
+                yield Operation(source_name, operation_id, method.upper(), path, tuple(re.findall(r"\{([^}]+)\}", path)), query,
+                                querystring[-1] if querystring else None)
 
 
-def _query_parameters(source: LoadedFile, parameters: list[Any]) -> tuple[str, ...]:
-    """The names of the query parameters among these, a local `$ref` followed."""
+def _parameter_names(source: LoadedFile, parameters: list[Any], where: str) -> tuple[str, ...]:
+    """The names of the parameters `in: <where>` among these, a local `$ref` followed."""
     names: list[str] = []
     for parameter in parameters:
         if isinstance(parameter, dict) and str(parameter.get("$ref", "")).startswith("#/"):
             parameter = _local(source.data, parameter["$ref"])
-        if isinstance(parameter, dict) and parameter.get("in") == "query" and isinstance(parameter.get("name"), str):
+        if isinstance(parameter, dict) and parameter.get("in") == where and isinstance(parameter.get("name"), str):
             names.append(parameter["name"])
     return tuple(dict.fromkeys(names))
 
@@ -62,13 +67,17 @@ def _local(data: Any, reference: str) -> Any:
 
 def resolve_operation_path(reference: str, sources: dict[str, LoadedFile]) -> Operation:
     """The operation an operationPath points at; ValueError says why it points nowhere."""
-    match = _OPERATION_PATH.match(reference)
-    if not match:
-        raise ValueError(f"operationPath {reference!r} is not of the form {{$sourceDescriptions.<name>.url}}#/paths/<path>/<method>")
-    name = match["source"]
+    form = f"operationPath {reference!r} is not of the form {{$sourceDescriptions.<name>.url}}#/paths/<path>/<method>"
+    try:
+        parts = parse_template(reference).parts if isinstance(reference, str) else ()
+    except ExpressionSyntaxError:
+        raise ValueError(form) from None
+    if len(parts) != 2 or not isinstance(parts[0], SourceDescriptionRef) or parts[0].reference != "url" or not isinstance(parts[1], str) or not parts[1].startswith("#/"):
+        raise ValueError(form)
+    name = parts[0].source_name
     if name not in sources:
         raise ValueError(f"operationPath {reference!r} names unknown source description {name!r}")
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in match["pointer"][1:].split("/")]
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in parts[1][2:].split("/")]
     if len(tokens) != 3 or tokens[0] != "paths" or tokens[2].lower() not in HTTP_METHODS:
         raise ValueError(f"operationPath {reference!r} must point at /paths/<path>/<method>")
     _, path, method = tokens

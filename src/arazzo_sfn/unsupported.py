@@ -7,19 +7,17 @@ document is never looked at here. This is the one list to shorten as each is low
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Not, Operand, Or, parse_condition
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, MessageRef, embedded_expressions, parse_expression
 from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.validation.document import document_version, pointer
 
-# `$self` and `$message.` as runtime expressions, whole or embedded or in a condition.
-_SELF = re.compile(r"\$self(?![A-Za-z0-9_.-])")
-_MESSAGE = re.compile(r"\$message\.")
 _ASYNC_STEP_FIELDS = ("channelPath", "action", "correlationId")
-# Fields of text for readers, where `$self` is only a word.
+# Fields of text for readers, where `$message` is only a word.
 _PROSE = frozenset({"summary", "description", "title"})
 
 
@@ -34,8 +32,6 @@ def refuse_unsupported(document: LoadedDocument, workflow_index: int) -> None:
 
 
 def _found(data: dict[str, Any], index: int) -> Iterator[tuple[str, str]]:
-    if "$self" in data:
-        yield "the document's `$self` (relative source URLs resolve against it)", "/$self"
     for s_index, source in enumerate(data.get("sourceDescriptions") or []):
         if isinstance(source, dict) and source.get("type") == "asyncapi":
             yield "an AsyncAPI source description (steps that send or receive messages)", pointer("/sourceDescriptions", s_index, "type")
@@ -81,8 +77,6 @@ def _parameters(parameters: Any, at: str, components: dict[str, Any]) -> Iterato
                 yield from _selectors(parameter.get("value"), pointer("/components/parameters", name, "value"))
         else:
             yield from _selectors(entry.get("value"), pointer(where, "value"))
-        if parameter.get("in") == "querystring":
-            yield "a parameter `in: querystring` (the whole query string from one value)", where
 
 
 def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:
@@ -99,7 +93,7 @@ def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:
 
 
 def _expressions(value: Any, at: str) -> Iterator[tuple[str, str]]:
-    """`$self` and `$message` wherever the workflow writes an expression (not in its prose)."""
+    """`$message` wherever the workflow writes an expression (not in its prose)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key not in _PROSE:
@@ -107,8 +101,40 @@ def _expressions(value: Any, at: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _expressions(item, pointer(at, index))
-    elif isinstance(value, str):
-        if _SELF.search(value):
-            yield "the runtime expression `$self`", at
-        if _MESSAGE.search(value):
-            yield "the runtime expression `$message` (AsyncAPI messages)", at
+    elif isinstance(value, str) and any(isinstance(expression, MessageRef) for expression in _written(value)):
+        yield "the runtime expression `$message` (AsyncAPI messages)", at
+
+
+def _written(text: str) -> Iterator[Expression]:
+    """The runtime expressions a string holds, read by the 1.1 grammar: the whole string,
+    the operands of a condition, and the expressions embedded in `{}`. What the grammar does
+    not read is validation's to report."""
+    try:
+        yield parse_expression(text, "1.1")
+    except ExpressionSyntaxError:
+        yield from _operands(text)  # a condition, or text that holds none
+    try:
+        yield from embedded_expressions(text, "1.1")
+    except ExpressionSyntaxError:
+        pass
+
+
+def _operands(text: str) -> Iterator[Expression]:
+    try:
+        condition = parse_condition(text, "1.1")
+    except ConditionSyntaxError:
+        return
+    pending: list[Any] = [condition]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Operand):
+            try:
+                yield parse_expression(node.text, "1.1")
+            except ExpressionSyntaxError:
+                pass
+        elif isinstance(node, Comparison):
+            pending += [node.left, node.right]
+        elif isinstance(node, Not):
+            pending.append(node.term)
+        elif isinstance(node, (And, Or)):
+            pending += list(node.terms)

@@ -80,10 +80,12 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes | None
     body_value: Any = None  # the body before it is encoded: after replacements, None when none is sent
+    query_string: str | None = None  # Arazzo 1.1 `in: querystring`: the whole query, already formatted
 
     @property
     def full_url(self) -> str:
-        return self.url + (f"?{urlencode(self.query)}" if self.query else "")
+        parts = [part for part in (self.query_string, urlencode(self.query) if self.query else "") if part]
+        return self.url + (f"?{'&'.join(parts)}" if parts else "")
 
 
 def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, float] = DEFAULT_TIMEOUTS) -> Response:
@@ -180,6 +182,9 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
 
     path_parameters = _object(request, "pathParameters")
     query = _object(request, "query")
+    query_string = request.get("queryString")
+    if query_string is not None and not isinstance(query_string, str):
+        raise InvalidRequest("request.queryString (a parameter `in: querystring`) must resolve to a string: the whole query string")
     headers = _object(request, "headers")
     cookies = _object(request, "cookies")
 
@@ -218,7 +223,29 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
         headers=outgoing_headers,
         body=body,
         body_value=value if body is not None else None,
+        query_string=_query_string(query_string) if query_string else None,
     )
+
+
+# RFC 3986's query: pchar / "/" / "?", pchar = unreserved / pct-encoded / sub-delims / ":" / "@".
+_QUERY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?")
+_HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+def _query_string(text: str) -> str:
+    """The value of a parameter `in: querystring` as the query it is (Arazzo 1.1, Parameter
+    Object: "a string representing the complete query string", already formatted, as OpenAPI
+    3.2's `querystring` with `application/x-www-form-urlencoded` gives it): every character
+    RFC 3986 allows in a query, `&` and `=` included, is sent as it is, and so is an escape
+    (`%` and two hex digits); any other character (a space, `#`, `"`, `{`, non-ASCII, a lone
+    `%`) is percent-encoded as UTF-8, so the text cannot end the query or break the URL."""
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if char in _QUERY_CHARACTERS or (char == "%" and set(text[index + 1 : index + 3]) <= _HEX and len(text[index + 1 : index + 3]) == 2):
+            out.append(char)
+        else:
+            out.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8")))
+    return "".join(out)
 
 
 def prepared_body(request: Mapping[str, Any]) -> tuple[bool, Any]:

@@ -120,7 +120,8 @@ def _link_request(step: str, request: OperationRequest, url: str, server_url: st
     for name in dict.fromkeys(name for name, _ in pairs):
         values = [value for key, value in pairs if key == name]
         query[name] = values[0] if len(values) == 1 else values  # a repeated name, as the step would give an array
-    outgoing = {key: value for key, value in request.items() if key not in ("pathParameters", "query")}
+    # The link's query replaces the step's, a whole query string (`queryString`) too.
+    outgoing = {key: value for key, value in request.items() if key not in ("pathParameters", "query", "queryString")}
     return {**outgoing, "path": path, "query": query}
 
 

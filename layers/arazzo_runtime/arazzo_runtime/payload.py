@@ -121,6 +121,7 @@ class OperationRequest(TypedDict, total=False):
     path: Required[str]  # the path template, e.g. /jobs/{jobId}
     pathParameters: dict[str, Any]
     query: dict[str, Any]
+    queryString: str  # Arazzo 1.1 `in: querystring`: the whole query string, already formatted
     headers: dict[str, Any]
     cookies: dict[str, Any]
     contentType: str

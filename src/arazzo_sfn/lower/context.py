@@ -125,6 +125,9 @@ class Context:
     task_slots: list[TaskSlot] = field(default_factory=list)
     for_each_steps: list[Step] = field(default_factory=list)  # x-for-each steps placed, built by their own pass
     built: set[tuple[str, ...]] = field(default_factory=set)  # what has its states already, so it is built once
+    # While a Task's request is resolved (1.1): (where its text goes, the value's path) of each
+    # embedded value whose type is known only at run time; None elsewhere.
+    embedded_texts: list[tuple[str, str]] | None = None
 
     # What the passes produce.
     start: str = ""  # the first state

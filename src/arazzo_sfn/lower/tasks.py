@@ -14,7 +14,7 @@ from arazzo_runtime.expressions import is_expression
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
-from arazzo_sfn.lower.values import template_entry
+from arazzo_sfn.lower.values import embedded_text_states, template_entry
 from arazzo_sfn.model import PagesSpec, RetryPolicy, Step
 
 # What a step function raises while a retry-form loop goes on (`arazzo_runtime.errors`).
@@ -24,7 +24,10 @@ LOOP_AGAIN_ERROR = "LoopAgain"
 def place_task(ctx: Context, step: Step, name: str, next_state: str) -> None:
     """Keep a place for the Task that performs the step's operation (its answer lands in
     $.steps.<step>); its request is resolved now, in reading order."""
-    request = _request(ctx, step)
+    request, texts = _request_with_texts(ctx, step)
+    if texts:
+        embedded_text_states(ctx, name, f"{name}.Request", texts, step.location)
+        name = f"{name}.Request"
     catch: tuple[dict[str, Any], ...] = ()
     if ctx.failure_actions(step):
         # Errors that survive the retries are step failures too, so failure actions apply.
@@ -85,7 +88,7 @@ def _task(ctx: Context, slot: TaskSlot, success: list[dict[str, Any]]) -> dict[s
         # Never reached while the function counts: the history budget as a last stop.
         catch.insert(0, {"ErrorEquals": [LOOP_AGAIN_ERROR], "ResultPath": f"{at}.loopError", "Next": f"{retry_loop.loop.limit_state}.Budget"})
     task: dict[str, Any] = {"Type": "Task"}
-    if step.description and slot.name == step.step_id:
+    if step.description and slot.name in (step.step_id, f"{step.step_id}.Request"):
         task["Comment"] = " ".join(step.description.split())
     task.update({
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -156,12 +159,28 @@ def _pages(spec: PagesSpec) -> contract.Pages:
     return contract.Pages(items=spec.items, offset=spec.offset, limit=spec.limit, next=spec.next, select=spec.select, max_pages=spec.max_pages)
 
 
+def _request_with_texts(ctx: Context, step: Step) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The step's request, and the embedded values of unknown type whose text states must
+    come before its Task (Arazzo 1.1)."""
+    ctx.embedded_texts = []
+    try:
+        request = _request(ctx, step)
+        return request, ctx.embedded_texts
+    finally:
+        ctx.embedded_texts = None
+
+
 def _request(ctx: Context, step: Step) -> dict[str, Any]:
     op = operation(step)
     request: dict[str, Any] = {"method": op.method, "path": op.path}
     groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
     for parameter in step.parameters:
         assert parameter.where is not None  # validation: a parameter of a step that performs an operation has `in`
+        if parameter.where == "querystring":
+            # 1.1: the whole query string from one value (validation: one, and no `query` beside it).
+            key, value = template_entry(ctx, "queryString", parameter.value, step, parameter.location)
+            request[key] = value
+            continue
         group = request.setdefault(groups[parameter.where], {})
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
         group[key] = value

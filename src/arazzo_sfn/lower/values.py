@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
-from arazzo_sfn.errors import Location, UnsupportedConstruct
-from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, embedded_expressions, is_expression, parse_template
+from arazzo_runtime.expressions import parse_expression as parse_versioned
+from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
+from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression
 from arazzo_sfn.lower.context import Context
-from arazzo_sfn.model import Step
+from arazzo_sfn.model import SourceDescription, Step
 
 Guaranteed = frozenset[str] | None
 RESPONSE_KINDS = ("status_code", "response_body", "response_header")
@@ -24,17 +25,25 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
     if key.endswith(".$"):
         raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
     if isinstance(value, str):
-        parts = template(value, location)
+        parts = _template(ctx, value, location)
+        known = _constant_text(ctx, parts, location)
+        if known is not None:
+            return key, known
         if parts.expressions:
             return key + ".$", _format(ctx, parts, step, location, guaranteed)
         if is_expression(value):
-            return key + ".$", value_path(ctx, parse_expression(value, location), step, location, guaranteed)
+            expression = _expression(ctx, value, location)
+            if _is_constant(ctx, expression):
+                constant = constant_value(ctx, expression, location)
+                refuse_path_keys(constant, location)
+                return key, constant
+            return key + ".$", value_path(ctx, expression, step, location, guaranteed)
         return key, value
     if isinstance(value, dict):
         return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
     if isinstance(value, list):
         refuse_path_keys(value, location)
-        if not any(contains_expression(item) for item in value):
+        if not any(_holds_expression(ctx, item) for item in value):
             return key, value
         return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
     return key, value
@@ -44,9 +53,12 @@ def _format(ctx: Context, parts: Template, step: Step | None, location: Location
     """`"job-{$inputs.id}"` becomes States.Format('job-{}', $.inputs.id): always a string."""
     pieces, arguments = [], []
     for part in parts.parts:
-        if isinstance(part, Expression):
+        if isinstance(part, Expression) and _is_constant(ctx, part):
+            pieces.append(format_literal(embedded_text(constant_value(ctx, part, location))))
+        elif isinstance(part, Expression):
             pieces.append("{}")
-            arguments.append(value_path(ctx, part, step, location, guaranteed))
+            path = value_path(ctx, part, step, location, guaranteed)
+            arguments.append(path if ctx.workflow.version == "1.0" else _embedded_argument(ctx, part, path, step, location))
         else:
             pieces.append(format_literal(part))
     return f"States.Format('{''.join(pieces)}', {', '.join(arguments)})"
@@ -54,11 +66,20 @@ def _format(ctx: Context, parts: Template, step: Step | None, location: Location
 
 def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
     if isinstance(item, str):
-        parts = template(item, location)
+        parts = _template(ctx, item, location)
+        known = _constant_text(ctx, parts, location)
+        if known is not None:
+            return f"'{format_literal(known)}'"
         if parts.expressions:
             return _format(ctx, parts, step, location, guaranteed)
         if is_expression(item):
-            return value_path(ctx, parse_expression(item, location), step, location, guaranteed)
+            expression = _expression(ctx, item, location)
+            if _is_constant(ctx, expression):
+                constant = constant_value(ctx, expression, location)
+                if isinstance(constant, str):
+                    return f"'{format_literal(constant)}'"
+                return _intrinsic_argument(ctx, constant, step, location, guaranteed)
+            return value_path(ctx, expression, step, location, guaranteed)
         return f"'{format_literal(item)}'"
     if item is None:
         raise UnsupportedConstruct("null cannot stand in an array that holds runtime expressions (States.Array has no null literal)", location)
@@ -194,3 +215,156 @@ def refuse_path_keys(value: Any, location: Location) -> None:
     elif isinstance(value, list):
         for item in value:
             refuse_path_keys(item, location)
+
+
+# --- Arazzo 1.1: expressions read by the document's grammar, embedded values by their type ------
+
+
+def _template(ctx: Context, text: str, location: Location) -> Template:
+    """A string's literal text and embedded expressions, read by the document's grammar."""
+    try:
+        return parse_template(text, ctx.workflow.version)
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+def _expression(ctx: Context, text: str, location: Location) -> Expression:
+    try:
+        return parse_versioned(text, ctx.workflow.version)
+    except ExpressionSyntaxError as error:
+        raise ExpressionError(str(error), location) from None
+
+
+def _holds_expression(ctx: Context, value: Any) -> bool:
+    """A value with a runtime expression in it, at any depth, read by the document's grammar
+    (1.0 reads no `{$self}`: text to it)."""
+    if ctx.workflow.version == "1.0":
+        return contains_expression(value)
+    if isinstance(value, str):
+        try:
+            return is_expression(value) or bool(embedded_expressions(value, ctx.workflow.version))
+        except ExpressionSyntaxError:
+            return False
+    if isinstance(value, dict):
+        return any(_holds_expression(ctx, item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_expression(ctx, item) for item in value)
+    return False
+
+
+def _is_constant(ctx: Context, expression: Expression) -> bool:
+    """1.1 forms whose value the document itself gives, known when it is compiled."""
+    return ctx.workflow.version != "1.0" and isinstance(expression, (Self, SourceDescriptionRef))
+
+
+def constant_value(ctx: Context, expression: Expression, location: Location) -> Any:
+    """`$self`: the document's `$self`, resolved against the document's own URI.
+    `$sourceDescriptions.<name>.<reference>` ("Source Description Expression Resolution"):
+    an operationId or workflowId of that source first, which names an operation or a
+    workflow and is no value; then a field of the Source Description Object."""
+    workflow = ctx.workflow
+    if isinstance(expression, Self):
+        if workflow.self_uri is None:
+            raise UnsupportedConstruct(f"{expression.text!r}: the document has no `$self` field, so `$self` has no value", location)
+        return workflow.self_uri
+    assert isinstance(expression, SourceDescriptionRef)
+    source = workflow.sources.get(expression.source_name)
+    if source is None:
+        raise UnsupportedConstruct(f"{expression.text!r} names no source description of the document", location)
+    if expression.reference in source.ids:
+        what = "workflow" if source.type == "arazzo" else "operation"
+        raise UnsupportedConstruct(
+            f"{expression.text!r} names the {what} {expression.reference!r} of {source.name!r} (an {what} id comes before a field): "
+            f"an {what} as a value is not supported", location)
+    if expression.reference not in source.fields:
+        raise UnsupportedConstruct(
+            f"{expression.text!r}: source description {source.name!r} has no {_id_kind(source)} of that id and no field {expression.reference!r}", location)
+    return source.fields[expression.reference]
+
+
+def _id_kind(source: SourceDescription) -> str:
+    return "workflow" if source.type == "arazzo" else "operation"
+
+
+def embedded_text(value: Any) -> str:
+    """A value embedded in a string (1.1, "Runtime Expressions"): a string as it is, anything
+    else as its JSON text (RFC 8259; a scalar's JSON text is its string representation)."""
+    return value if isinstance(value, str) else compact_json(value)
+
+
+def _constant_text(ctx: Context, parts: Template, location: Location) -> str | None:
+    """The text of a string whose every embedded expression is a constant; None otherwise."""
+    if not parts.expressions or not all(_is_constant(ctx, part) for part in parts.expressions):
+        return None
+    return "".join(part if isinstance(part, str) else embedded_text(constant_value(ctx, part, location)) for part in parts.parts)
+
+
+# States.Format replaces each `{}` by "the Value of the positionally-corresponding argument"
+# (AWS, Intrinsic functions, States.Format): the States Language says how a string, number,
+# boolean or null is written there and nothing of an object or array (moto writes
+# `{a=1, b=[true, null]}`). So an embedded value that is not a string reaches States.Format
+# as States.JsonToString's text, whose JSON is the text Arazzo 1.1 asks for.
+_JSON_TEXT = "States.JsonToString({})"
+
+
+def _embedded_argument(ctx: Context, expression: Expression, path: str, step: Step | None, location: Location) -> str:
+    """The States.Format argument that writes an embedded value as 1.1 says: a string as it
+    is, any other value as JSON. Where the value's type is known now, the intrinsic says so;
+    where it is known only at run time, a Choice before the Task that sends it
+    (`embedded_text_states`) puts its text in the state data, and the Format reads that."""
+    kind = json_type(ctx, expression)
+    if kind == "string":
+        return path
+    if kind is not None:
+        return _JSON_TEXT.format(path)
+    if ctx.embedded_texts is None or step is None:
+        raise UnsupportedConstruct(
+            f"{expression.text!r} embedded in a string is not supported here: Arazzo 1.1 writes an embedded value by its type "
+            "(a string as it is, anything else as JSON), and the type of this one is known only at run time; "
+            "it is written so in a step's parameters and request body only (or give the value a type in the workflow's inputs schema)",
+            location)
+    known = [slot for slot, embedded in ctx.embedded_texts if embedded == path]
+    slot = known[0] if known else member(f"{ctx.root}.texts", f"{ctx.step_keys[step.step_id]}_{len(ctx.embedded_texts)}")
+    if not known:
+        ctx.embedded_texts.append((slot, path))
+    return f"{slot}.text"
+
+
+def json_type(ctx: Context, expression: Expression) -> str | None:
+    """The JSON type of an expression's value when the document says it: `$statusCode`, or
+    a workflow input (or a part of one) whose schema gives one `type`."""
+    if expression.kind == "status_code":
+        return "number"
+    if expression.kind != "inputs":
+        return None
+    schema: Any = ctx.properties.get(expression.name or "")
+    for token in expression.pointer:
+        if not isinstance(schema, dict):
+            return None
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and token in properties:
+            schema = properties[token]
+        elif isinstance(schema.get("items"), dict) and token.isdigit():
+            schema = schema["items"]
+        else:
+            return None
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def embedded_text_states(ctx: Context, name: str, then: str, texts: list[tuple[str, str]], location: Location) -> None:
+    """The states that write each embedded value whose type is known only at run time as
+    text, in the state data (`$.texts`), before the state `then` that embeds them: a Choice
+    on its type, then a Pass that keeps a string as it is or writes anything else as JSON.
+    The first is named `name`, where the transitions into the step go."""
+    for index, (slot, path) in enumerate(texts):
+        choice = name if index == 0 else f"{name}.Text{index}"
+        following = then if index == len(texts) - 1 else f"{name}.Text{index + 1}"
+        ctx.add(choice, {
+            "Type": "Choice",
+            "Comment": "Arazzo 1.1 embeds a string as it is and any other value as JSON.",
+            "Choices": [{"Variable": path, "IsString": True, "Next": f"{name}.Text{index}.String"}],
+            "Default": f"{name}.Text{index}.Json",
+        }, location)
+        ctx.add(f"{name}.Text{index}.String", {"Type": "Pass", "Parameters": {"text.$": path}, "ResultPath": slot, "Next": following}, location)
+        ctx.add(f"{name}.Text{index}.Json", {"Type": "Pass", "Parameters": {"text.$": _JSON_TEXT.format(path)}, "ResultPath": slot, "Next": following}, location)

@@ -137,6 +137,9 @@ def describe(error: jsonschema.ValidationError, base: str = "") -> tuple[str, st
     if leaf.validator == "uniqueItems" and isinstance(leaf.instance, list):
         index, earlier = _first_repeat(leaf.instance)
         return f"item {index} repeats item {earlier}: the items must be unique", pointer(at, index)
+    if at == "/$self" and leaf.validator == "pattern":
+        # 1.1, Arazzo Specification Object: "The `$self` URI MUST NOT contain a fragment identifier".
+        return f"$self {leaf.instance!r} must not contain a fragment ('#'): it is the document's URI and its base URI", at
     return leaf.message, at
 
 

@@ -41,6 +41,7 @@ def semantic_problems(document: Document) -> Iterator[ArazzoError]:
                 operation = yield from _operation(document, step, kind, where, operations)
                 if operation is not None:
                     yield from _path_parameters(document, step, where, operation, shared_paths)
+                yield from _querystring(document, workflow, base, step, where, operation)
         yield from _action_references(document, workflow, base)
     yield from _action_targets(document)
     yield from _endless_loops(document)
@@ -176,6 +177,33 @@ def _path_parameters(document: Document, step: dict[str, Any], where: str, opera
     for unknown in sorted(str(p) for p in supplied - set(operation.path_parameters)):
         message = f"step {step.get('stepId')!r} supplies path parameter {unknown!r}, which {name} ({operation.method} {operation.path}) does not have"
         yield document.problem(SemanticError, message, pointer(where, "parameters"))
+
+
+def _querystring(document: Document, workflow: dict[str, Any], base: str, step: dict[str, Any], where: str, operation: Operation | None) -> Iterator[ArazzoError]:
+    """Arazzo 1.1, Parameter Object: a parameter `in: querystring` is the whole query string,
+    so a step has at most one and "cannot coexist with `query` parameters" (the workflow's own,
+    which apply to each step, count). When the operation declares its `querystring`
+    parameter (OpenAPI 3.2), the step's names it."""
+    given = [(at, target or entry) for at, target, entry in document.parameters(step, where)]
+    own = {(parameter.get("name"), parameter.get("in")) for _, parameter in given}
+    given += [(at, target or entry) for at, target, entry in document.parameters(workflow, base)
+              if ((target or entry).get("name"), (target or entry).get("in")) not in own]
+    strings = [(at, parameter) for at, parameter in given if parameter.get("in") == "querystring"]
+    if not strings:
+        return
+    at, first = strings[0]
+    step_id = step.get("stepId")
+    for other_at, _ in strings[1:]:
+        yield document.problem(SemanticError, f"step {step_id!r} gives a parameter `in: querystring` twice (first at {at}): it is the whole query string", other_at)
+    for query_at, parameter in given:
+        if parameter.get("in") == "query":
+            yield document.problem(
+                SemanticError,
+                f"step {step_id!r} gives the whole query string (`in: querystring` at {at}) and query parameter {parameter.get('name')!r}: "
+                "a querystring parameter cannot coexist with query parameters", query_at)
+    declared = operation.querystring_parameter if operation is not None else None
+    if declared is not None and first.get("name") != declared:
+        yield document.problem(SemanticError, f"step {step_id!r}: the operation's querystring parameter is {declared!r}, not {first.get('name')!r}", at)
 
 
 def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[ArazzoError]:
