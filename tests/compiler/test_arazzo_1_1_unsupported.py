@@ -57,3 +57,13 @@ def test_message_read_by_the_grammar_in_a_condition_is_refused_where_it_is():
         compile_document(document)
     assert caught.value.message.startswith("the runtime expression `$message`")
     assert caught.value.location is not None and caught.value.location.pointer == "/workflows/0/steps/0/successCriteria/0/condition"
+
+
+def test_a_1_1_condition_is_read_by_the_1_1_grammar_in_the_lowering_too():
+    """`$self` in a simple condition is valid 1.1: it is refused as not supported where it is,
+    never read as an expression of 1.0 (which has no `$self`)."""
+    document = DOCUMENTS / "self-in-condition.arazzo.yaml"
+    with pytest.raises(UnsupportedConstruct) as caught:
+        compile_document(document)
+    assert "$self" in caught.value.message and "1.0" not in caught.value.message
+    assert caught.value.location is not None and caught.value.location.pointer == "/workflows/0/steps/0/successCriteria/0"

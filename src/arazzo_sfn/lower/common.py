@@ -77,18 +77,19 @@ def _pascal(text: str) -> str:
 
 
 
-def parse_expression(text: str, location: Location | None) -> Expression:
-    """The expression `text` is, whole; text the grammar forbids is an error at `location`."""
+def parse_expression(text: str, location: Location | None, version: str = "1.0") -> Expression:
+    """The expression `text` is, whole, by the grammar of the document's Arazzo `version`; text
+    the grammar forbids is an error at `location`."""
     try:
-        return _parse_expression(text)
+        return _parse_expression(text, version)
     except ExpressionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
 
 
-def template(text: str, location: Location | None) -> Template:
+def template(text: str, location: Location | None, version: str = "1.0") -> Template:
     """A string's literal text and the `{$...}` expressions embedded in it."""
     try:
-        return parse_template(text)
+        return parse_template(text, version)
     except ExpressionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
 
@@ -105,9 +106,9 @@ def parse_template_expressions(text: str) -> tuple[Expression, ...]:
         return ()
 
 
-def parse_condition(text: str, location: Location | None) -> cr.Condition:
+def parse_condition(text: str, location: Location | None, version: str = "1.0") -> cr.Condition:
     try:
-        return cr.parse_condition(text)
+        return cr.parse_condition(text, version)
     except cr.ConditionSyntaxError as error:
         raise ExpressionError(str(error), location) from None
 

@@ -40,17 +40,17 @@ def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
         raise UnsupportedConstruct(f"{criterion.type} criteria are not supported", criterion.location)
     try:
         if criterion.type == "simple":
-            tree = parse_condition(criterion.condition, criterion.location)
+            tree = parse_condition(criterion.condition, criterion.location, ctx.workflow.version)
 
             def operand_path(operand: cr.Operand) -> str:
-                return value_path(ctx, parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
+                return value_path(ctx, parse_expression(operand.text, criterion.location, ctx.workflow.version), step, criterion.location, choice=True)
 
             return _rule(tree, operand_path, criterion, case_insensitive=True)
         if criterion.type == "jsonpath" and not _is_rfc9535_query(criterion.condition):
             if criterion.version not in (None, "draft-goessner-dispatch-jsonpath-00"):
                 raise UnsupportedConstruct(f"jsonpath version {criterion.version!r} is not supported", criterion.location)
-            tree = parse_condition(criterion.condition, criterion.location)
-            context = parse_expression(criterion.context or "", criterion.location)
+            tree = parse_condition(criterion.condition, criterion.location, ctx.workflow.version)
+            context = parse_expression(criterion.context or "", criterion.location, ctx.workflow.version)
 
             def member_path(operand: cr.Operand) -> str:
                 # The member itself is what the rule reads (and the step keeps), not the context.
@@ -81,10 +81,10 @@ def _criterion_rule_1_1(ctx: Context, criterion: Criterion, step: Step) -> dict[
         except c11.QueryError as error:
             raise UnsupportedConstruct(f"{c11.GOESSNER} query: {error}, which is not supported", criterion.condition_location or criterion.location) from None
     if criterion.type == "simple":
-        tree = parse_condition(criterion.condition, criterion.location)
+        tree = parse_condition(criterion.condition, criterion.location, ctx.workflow.version)
 
         def operand_path(operand: cr.Operand) -> str:
-            return value_path(ctx, parse_expression(operand.text, criterion.location), step, criterion.location, choice=True)
+            return value_path(ctx, parse_expression(operand.text, criterion.location, ctx.workflow.version), step, criterion.location, choice=True)
 
         try:
             return _rule(tree, operand_path, criterion, case_insensitive=True)

@@ -148,10 +148,10 @@ def _build(ctx: Context, step: Step) -> None:
     given[f"{spec.input}.$"] = item_value
     # Lets the console link each child to the execution the step runs in.
     given["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] = "$$.Execution.Id"
-    items_path = value_path(ctx, parse_expression(spec.items, spec.location), step, spec.location)
+    items_path = value_path(ctx, parse_expression(spec.items, spec.location, ctx.workflow.version), step, spec.location)
     concurrency: dict[str, Any]
     if isinstance(spec.max_concurrency, str):
-        concurrency = {"MaxConcurrencyPath": value_path(ctx, parse_expression(spec.max_concurrency, spec.location), step, spec.location)}
+        concurrency = {"MaxConcurrencyPath": value_path(ctx, parse_expression(spec.max_concurrency, spec.location, ctx.workflow.version), step, spec.location)}
     else:
         concurrency = {"MaxConcurrency": spec.max_concurrency}
     ctx.fill(names["map"], {
@@ -320,7 +320,7 @@ def _item_processor(step: Step, spec: ForEachSpec, child_id: str) -> dict[str, A
 def _tolerated(ctx: Context, step: Step, spec: ForEachSpec) -> tuple[str, Any]:
     """`tolerated` and its value: an integer, or (`tolerated.$`) the path of an expression."""
     if isinstance(spec.tolerated_failures, str):
-        return "tolerated.$", value_path(ctx, parse_expression(spec.tolerated_failures, spec.location), step, spec.location)
+        return "tolerated.$", value_path(ctx, parse_expression(spec.tolerated_failures, spec.location, ctx.workflow.version), step, spec.location)
     return "tolerated", spec.tolerated_failures
 
 

@@ -223,7 +223,7 @@ def _loop_wait(ctx: Context, step: Step, spec: LoopSpec | None, location: Locati
         return {"Seconds": DEFAULT_LOOP_WAIT_SECONDS}
     value = spec.wait_seconds
     if is_expression(value):
-        expression = parse_expression(value, location)
+        expression = parse_expression(value, location, ctx.workflow.version)
         if expression.kind in ("response_header", "response_body"):
             # The step's function turns the value into whole seconds, or the fallback (which
             # validation requires of such a wait).
@@ -236,7 +236,7 @@ def _number_or_path(ctx: Context, value: Any, key: str, step: Step, location: Lo
     """A count as validation leaves it: a non-negative integer, or an $inputs expression
     whose input has a default or is required."""
     if is_expression(value):
-        return {path_key or key + "Path": value_path(ctx, parse_expression(value, location), step, location)}
+        return {path_key or key + "Path": value_path(ctx, parse_expression(value, location, ctx.workflow.version), step, location)}
     return {key: value}
 
 

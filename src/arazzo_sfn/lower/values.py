@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, embedded_expressions, is_expression, parse_template
-from arazzo_runtime.expressions import parse_expression as parse_versioned
-from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
-from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, embedded_expressions, is_expression
+from arazzo_sfn.errors import Location, UnsupportedConstruct
+from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression, template
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.model import SourceDescription, Step
 
@@ -188,7 +187,7 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
             f"{expression.text!r} is not supported here: step {target_id!r} has not always run by this point, and Step Functions "
             "fails on a path to data that is not there", location)
     assert (target_id, name) not in seen  # validation: step outputs do not refer to each other in a cycle
-    inner = parse_expression(target.outputs[name], target.location)
+    inner = parse_expression(target.outputs[name], target.location, ctx.workflow.version)
     if inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
         # The step's function resolves what its outputs read of its answer and of the request
         # it sent: null when it does not resolve.
@@ -222,17 +221,11 @@ def refuse_path_keys(value: Any, location: Location) -> None:
 
 def _template(ctx: Context, text: str, location: Location) -> Template:
     """A string's literal text and embedded expressions, read by the document's grammar."""
-    try:
-        return parse_template(text, ctx.workflow.version)
-    except ExpressionSyntaxError as error:
-        raise ExpressionError(str(error), location) from None
+    return template(text, location, ctx.workflow.version)
 
 
 def _expression(ctx: Context, text: str, location: Location) -> Expression:
-    try:
-        return parse_versioned(text, ctx.workflow.version)
-    except ExpressionSyntaxError as error:
-        raise ExpressionError(str(error), location) from None
+    return parse_expression(text, location, ctx.workflow.version)
 
 
 def _holds_expression(ctx: Context, value: Any) -> bool:
