@@ -18,10 +18,6 @@ UNSUPPORTED = DOCUMENTS / "unsupported.arazzo.yaml"
 
 
 @pytest.mark.parametrize(("workflow_id", "at", "construct"), [
-    ("selector-in-outputs", "/workflows/0/steps/0/outputs/first", "a Selector Object"),
-    ("selector-in-parameter", "/workflows/1/steps/0/parameters/0/value", "a Selector Object"),
-    ("selector-in-payload", "/workflows/2/steps/0/requestBody/payload/name", "a Selector Object"),
-    ("selector-in-replacement", "/workflows/3/steps/0/requestBody/replacements/0/value", "a Selector Object"),
     ("expression-type-object", "/workflows/4/steps/0/successCriteria/0/type", "a criterion's Expression Type Object"),
     ("querystring", "/workflows/5/steps/0/parameters/0", "a parameter `in: querystring`"),
     ("self-expression", "/workflows/6/steps/0/parameters/0/value", "the runtime expression `$self`"),
