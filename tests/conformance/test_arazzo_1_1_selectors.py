@@ -59,6 +59,27 @@ def test_selectors_in_a_steps_outputs_select_from_the_response():
     assert output["allTotals"] == [10, 3, 7]
 
 
+def test_a_query_on_a_value_of_the_state_data_in_a_steps_outputs_is_applied_by_its_function():
+    """Step Object, `outputs`; Selector Object, `context` (any runtime expression giving
+    structured data, here an input): the function is sent the input's value and applies the filter."""
+    tags = [{"name": "a", "on": True}, {"name": "b", "on": False}]
+    execution = execute(SELECTORS, {"GET /orders": listed()}, {"tags": tags}, "step-outputs")
+
+    assert execution.result.status == "SUCCEEDED", execution.result.cause
+    assert execution.result.output["tagged"] == ["a"]
+    payload = execution.asl["States"]["list"]["Parameters"]["Payload"]
+    assert payload["values"] == {"v0": {"expression": "$inputs.tags", "value.$": "$.inputs.tags"}}
+
+
+def test_an_object_shaped_like_a_selector_in_an_arazzo_1_0_document_is_a_literal():
+    """Arazzo 1.0.1 has no Selector Object: the object is sent as written (1.1's semantics
+    apply only to 1.1 documents)."""
+    execution = execute(DOCUMENTS / "literal-1.0.arazzo.yaml", {"PUT /inventory": Reply(200, {})}, {}, "literal")
+
+    assert execution.result.status == "SUCCEEDED", execution.result.cause
+    assert execution.server.calls[0].body == {"filter": {"context": "catalog", "selector": "/shelves/0", "type": "jsonpointer"}}
+
+
 def test_a_selector_that_selects_nothing_in_a_response_gives_null_or_an_empty_array():
     """Selector Object, `selector`: a singular query with no node gives null (as an output
     that does not resolve); a query of several nodes with none gives an empty array."""
@@ -79,14 +100,16 @@ def test_a_context_that_is_not_structured_data_gives_null_in_an_output():
     assert execution.result.output["fromHeaderQuery"] is None
 
 
-def test_selectors_in_a_workflows_outputs_are_paths_into_a_steps_output():
+def test_selectors_in_a_workflows_outputs_select_from_a_steps_output():
     """Workflow Object, `outputs` ("a Runtime Expression or Selector Object"): a pointer or a
-    singular query on a step's output is a path; a pointer into a selected array reads its item."""
+    singular query on a step's output is a path, a pointer into a selected array reads its
+    item, and a filter on what a step read of its answer is applied by that step's function."""
     execution = execute(SELECTORS, {"GET /orders": listed()}, {}, "step-outputs")
 
     assert execution.result.status == "SUCCEEDED", execution.result.cause
     output = execution.result.output
     assert (output["secondTotal"], output["firstOpenAgain"], output["firstOpen"]) == (3, "o-1", "o-1")
+    assert output["closedIds"] == ["o-2"]
     # No state of the workflow's own: the step's function resolved them with its answer.
     assert execution.tasks == ["list"]
 
@@ -151,6 +174,15 @@ def test_a_replacement_value_that_is_a_selector_is_what_it_selects():
     assert by_path.result.status == "SUCCEEDED", by_path.result.cause
     assert by_path.server.calls[0].body == {"owner": "ann", "count": 0}
     assert "selections" not in by_path.asl["States"]["store"]["Parameters"]["Payload"]["request"]
+
+
+def test_a_selector_gives_a_called_workflow_its_input():
+    """Parameter Object, `value` ("a Selector Object to be evaluated and passed to the
+    referenced operation or workflow"): in a step that calls a workflow, a fixed path."""
+    execution = execute(SELECTORS, {"GET /orders": listed()}, {"wrapper": {"filter": {"status": "open"}}}, "call-with-selector")
+
+    assert execution.result.status == "SUCCEEDED", execution.result.cause
+    assert execution.server.calls[0].query == {"status": ["open"]}
 
 
 def test_a_fixed_path_that_selects_nothing_in_the_state_data_fails_the_execution():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, Template, WorkflowRef, is_expression
+from arazzo_runtime.expressions import Expression, StepOutputRef, Template, WorkflowRef, is_expression
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
@@ -198,9 +198,31 @@ def _selection_path(ctx: Context, selector: Selector, step: Step | None, guarant
     step that calls a workflow, or a step's request once its function's selections are
     taken out): the path of the expression it is (`lower.selectors`), or not supported."""
     expression = selectors.as_expression(selector)
-    if expression is None:
-        raise selectors.refuse_without_function(selector, "a workflow's outputs or the parameters of a step that calls a workflow")
-    return value_path(ctx, expression, step, selector.location, guaranteed)
+    if expression is not None:
+        return value_path(ctx, expression, step, selector.location, guaranteed)
+    context = parse_expression(selector.context, selector.location)
+    if isinstance(context, StepOutputRef):
+        target = ctx.workflow.step(context.step)
+        output = target.outputs.get(context.name)
+        inner = parse_expression(output, target.location) if isinstance(output, str) else None
+        if inner is not None and inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
+            # The step whose answer the context is applies the selector with its answer.
+            _refuse_unless_run(ctx, context, step, guaranteed, selector.location)
+            read = {"context": inner.with_pointer(context.pointer).text if context.pointer else inner.text, **selectors.spec(selector)}
+            return member(f"{ctx.step_path(target.step_id)}.reads", ctx.read(target, read))
+    raise selectors.refuse_without_function(selector, "a workflow's outputs or the parameters of a step that calls a workflow, "
+                                            "unless its context is what a step's function read of its answer")
+
+
+def _refuse_unless_run(ctx: Context, expression: Expression, step: Step | None, guaranteed: Guaranteed, location: Location) -> None:
+    """A step's output can be read only where the step has always run."""
+    if guaranteed is None:
+        assert step is not None  # only the workflow's outputs, which give `guaranteed`, have no step
+        guaranteed = ctx.guaranteed[step.step_id] | {step.step_id}
+    if (expression.step or "") not in guaranteed:
+        raise UnsupportedConstruct(
+            f"{expression.text!r} is not supported here: step {expression.step!r} has not always run by this point, and Step Functions "
+            "fails on a path to data that is not there", location)
 
 
 def _selected_output(ctx: Context, target: Step, name: str, selector: Selector, pointer: tuple[str, ...]) -> str:
