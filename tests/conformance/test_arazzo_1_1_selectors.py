@@ -232,11 +232,14 @@ def test_the_documents_are_valid_arazzo_1_1():
 def test_a_selector_that_is_not_of_its_type_is_invalid_where_it_is():
     """Selector Object, `type`: "If `jsonpath`, then the expression MUST conform to JSONPath
     (RFC 9535)"; a JSON Pointer must be one (RFC 6901); Payload Replacement Object,
-    `targetSelectorType` jsonpath: the `target` "MUST conform to JSONPath"."""
+    `targetSelectorType` jsonpath: the `target` "MUST conform to JSONPath". A selector whose
+    context is an output that is its own value, round a cycle, has none (Step Object, `outputs`)."""
     problems = document_problems(load_document(INVALID))
 
     assert [(type(problem), problem.location.pointer if problem.location else None) for problem in problems] == [
         (ExpressionError, "/workflows/0/steps/0/outputs/bad/selector"),
         (ExpressionError, "/workflows/0/steps/0/outputs/badPointer/selector"),
         (ExpressionError, "/workflows/0/steps/1/requestBody/replacements/0/target"),
+        (ExpressionError, "/workflows/1/steps/0/outputs/a"),
+        (ExpressionError, "/workflows/1/steps/0/outputs/b"),
     ]

@@ -369,7 +369,8 @@ def _output_cycles(document: Document) -> Iterator[ArazzoError]:
         for s_index, step in enumerate(steps):
             outputs = step.get("outputs") if isinstance(step, dict) else None
             for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
-                inner = _parsed(value, document.grammar)
+                # A Selector Object's (1.1) value is its context's, selected.
+                inner = _parsed(value["context"] if _is_selector(document, value) else value, document.grammar)
                 if isinstance(inner, StepOutputRef) and inner.step in ids:
                     node = (str(step.get("stepId")), str(name))
                     follows[node] = (inner.step, inner.name)
