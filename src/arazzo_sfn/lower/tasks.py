@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from arazzo_runtime import payload as contract
-from arazzo_runtime.expressions import is_expression
+from arazzo_runtime.expressions import is_expression, parse_pointer
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, parse_expression, replacement_target, whole_expression
@@ -206,7 +206,7 @@ def _request(ctx: Context, step: Step) -> dict[str, Any]:
             r["target"] for index, r in enumerate(request.get("replacements", []))
             if "targetType" not in r and ("value.$" in r or f"/replacements/{index}/value" in (s["at"] for s in selections))
         ]
-        omitted += [s["at"].removeprefix("/body") for s in selections if s["at"].startswith("/body")]
+        omitted += [s["at"].removeprefix("/body") for s in selections if s["at"].startswith("/body") and _is_member(payload, s["at"].removeprefix("/body"))]
         if omitted:
             # A member given by a runtime expression (or a selector) that has no value is left out.
             request["omitNull"] = omitted
@@ -235,6 +235,18 @@ def _selected(ctx: Context, step: Step, value: Any, at: str | None, selections: 
     if isinstance(value, list):
         return [_selected(ctx, step, item, None if at is None else f"{at}/{index}", selections) for index, item in enumerate(value)]
     return value
+
+
+def _is_member(payload: Any, pointer: str) -> bool:
+    """Whether a pointer into the payload names the whole payload or an object's member (an
+    array's item that is null stays in its place)."""
+    if not pointer:
+        return True
+    *parents, _ = parse_pointer(pointer)
+    parent = payload
+    for token in parents:
+        parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+    return isinstance(parent, dict)
 
 
 def _applied_by_function(value: Any) -> bool:

@@ -37,7 +37,7 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
         return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
     if isinstance(value, list):
         refuse_path_keys(value, location)
-        if not any(contains_expression(item) for item in value):
+        if not any(contains_expression(item) or isinstance(item, Selector) for item in value):
             return key, value
         return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
     return key, value
@@ -56,6 +56,8 @@ def _format(ctx: Context, parts: Template, step: Step | None, location: Location
 
 
 def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
+    if isinstance(item, Selector):
+        return _selection_path(ctx, item, step, guaranteed)
     if isinstance(item, str):
         parts = template(item, location)
         if parts.expressions:
