@@ -141,15 +141,15 @@ class Action:
 class Parameter:
     name: str
     where: str | None  # path | query | header | cookie | None (workflow inputs)
-    value: Any
+    value: Any  # as written, each Selector Object in it a Selector
     location: Location
 
 
 @dataclass(frozen=True)
 class RequestBody:
     content_type: str | None
-    payload: Any
-    replacements: tuple[dict[str, Any], ...]
+    payload: Any  # as written, each Selector Object in it a Selector
+    replacements: tuple[dict[str, Any], ...]  # as written, a Selector Object `value` a Selector
     location: Location
 
 

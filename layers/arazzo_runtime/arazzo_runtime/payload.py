@@ -461,7 +461,7 @@ class _Reader:
 
     def selector(self, where: str, text: Any, kind: Any, version: Any, name: str = "selector") -> None:
         """Refuse a selector that does not compile, naming the field."""
-        from arazzo_runtime.select import SelectorError, compile_selector  # it imports this module
+        from arazzo_runtime.select import SelectorError, compile_selector  # here: select imports evaluate, which imports this module
 
         try:
             compile_selector(text, kind, version)
@@ -470,7 +470,7 @@ class _Reader:
 
     def selected(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The request with its `selections` resolved (`arazzo_runtime.select.apply_selections`)."""
-        from arazzo_runtime.select import SelectorError, apply_selections  # it imports this module
+        from arazzo_runtime.select import SelectorError, apply_selections  # here: select imports evaluate, which imports this module
 
         selections = request["selections"]
         if not isinstance(selections, list):
