@@ -47,6 +47,24 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class Selector:
+    """An Arazzo 1.1 Selector Object: `selector`, of `type` (jsonpath | jsonpointer | xpath)
+    and `version` (None: the type's default), applied to the value of the runtime expression
+    `context`. Where 1.1 allows one (outputs, parameter values, payload members, replacement
+    values), the model holds this in place of the object."""
+
+    context: str
+    selector: str
+    type: str
+    version: str | None
+    location: Location
+
+
+# An output's value: a runtime expression, or (Arazzo 1.1) a Selector Object.
+OutputValue = str | Selector
+
+
+@dataclass(frozen=True)
 class FailSpec:
     """`x-fail` on an end action: the workflow ends FAILED with this error and cause."""
 
@@ -127,15 +145,15 @@ class Action:
 class Parameter:
     name: str
     where: str | None  # path | query | header | cookie | None (workflow inputs)
-    value: Any
+    value: Any  # as written, each Selector Object in it a Selector
     location: Location
 
 
 @dataclass(frozen=True)
 class RequestBody:
     content_type: str | None
-    payload: Any
-    replacements: tuple[dict[str, Any], ...]
+    payload: Any  # as written, each Selector Object in it a Selector
+    replacements: tuple[dict[str, Any], ...]  # as written, a Selector Object `value` a Selector
     location: Location
 
 
@@ -152,7 +170,7 @@ class Step:
     success_criteria: tuple[Criterion, ...]
     on_success: tuple[Action, ...] | None
     on_failure: tuple[Action, ...] | None
-    outputs: dict[str, str]
+    outputs: dict[str, OutputValue]
     location: Location
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
     retry: tuple[RetryPolicy, ...] | None = None  # the step's own x-task-retry, replacing the workflow's
@@ -193,7 +211,7 @@ class Workflow:
     source_file: str
     inputs: dict[str, Any]
     steps: tuple[Step, ...]
-    outputs: dict[str, str]
+    outputs: dict[str, OutputValue]
     retry: tuple[RetryPolicy, ...]
     location: Location
     depends_on: tuple[str, ...] = ()
@@ -232,6 +250,7 @@ class _Builder:
         self.components = self.data.get("components") or {}
         self.operations = {name: index_operations(name, source) for name, source in document.sources.items()}
         self.arazzo = document_version(self.data) or "1.0"  # whose reading the criteria get
+        self.selectors = self.arazzo == "1.1"  # only 1.1 has Selector Objects
 
     def workflow(self, workflow_id: str | None) -> Workflow:
         workflows = self.data.get("workflows") or []
@@ -257,7 +276,7 @@ class _Builder:
             source_file=self.document.arazzo.path.name,
             inputs=self.inputs_schema(raw.get("inputs") or {}, f"{base}/inputs"),
             steps=steps,
-            outputs=dict(raw.get("outputs") or {}),
+            outputs=self.outputs(raw.get("outputs") or {}, f"{base}/outputs"),
             retry=tuple(_retry(r, locate(f"{base}/x-task-retry/{i}")) for i, r in enumerate(raw.get("x-task-retry") or [])),
             location=locate(base),
             depends_on=tuple(raw.get("dependsOn") or ()),
@@ -312,11 +331,11 @@ class _Builder:
             operation_ref=raw[kind],
             target_kind=kind,
             parameters=tuple(self.parameter(p, f"{where}/parameters/{i}") for i, p in enumerate(raw.get("parameters") or [])),
-            request_body=RequestBody(body.get("contentType"), body.get("payload"), tuple(body.get("replacements") or ()), locate(f"{where}/requestBody")) if body else None,
+            request_body=self.request_body(body, f"{where}/requestBody") if body else None,
             success_criteria=tuple(_criterion(c, f"{where}/successCriteria/{i}", locate, self.arazzo) for i, c in enumerate(raw.get("successCriteria") or [])),
             on_success=self.actions(raw, "onSuccess", where, "successActions"),
             on_failure=self.actions(raw, "onFailure", where, "failureActions"),
-            outputs=dict(raw.get("outputs") or {}),
+            outputs=self.outputs(raw.get("outputs") or {}, f"{where}/outputs"),
             location=locate(where),
             field_locations={key: locate(f"{where}/{key}") for key in raw},
             retry=tuple(_retry(r, locate(f"{where}/x-task-retry/{i}")) for i, r in enumerate(raw["x-task-retry"] or [])) if "x-task-retry" in raw else None,
@@ -338,11 +357,45 @@ class _Builder:
     def parameter(self, raw: dict[str, Any], where: str) -> Parameter:
         location = self.locate(where)
         if "reference" in raw:
-            target = self.components["parameters"][raw["reference"].removeprefix("$components.parameters.")]
+            name = raw["reference"].removeprefix("$components.parameters.")
+            target = self.components["parameters"][name]
             # A reference may set the value; the component gives name and location.
-            value = raw["value"] if "value" in raw else target.get("value")
+            if "value" in raw:
+                value = self.value(raw["value"], f"{where}/value")
+            else:
+                value = self.value(target.get("value"), f"/components/parameters/{name}/value")
             return Parameter(target["name"], target.get("in"), value, location)
-        return Parameter(raw["name"], raw.get("in"), raw.get("value"), location)
+        return Parameter(raw["name"], raw.get("in"), self.value(raw.get("value"), f"{where}/value"), location)
+
+    def request_body(self, body: dict[str, Any], where: str) -> RequestBody:
+        replacements = tuple(
+            {**r, "value": self.value(r.get("value"), f"{where}/replacements/{i}/value")} if "value" in r else r
+            for i, r in enumerate(body.get("replacements") or ())
+        )
+        return RequestBody(body.get("contentType"), self.value(body.get("payload"), f"{where}/payload"), replacements, self.locate(where))
+
+    def outputs(self, raw: dict[str, Any], where: str) -> dict[str, OutputValue]:
+        return {name: self.value(value, f"{where}/{name}") for name, value in raw.items()}
+
+    def value(self, value: Any, where: str) -> Any:
+        """A value as written, each Selector Object in it (Arazzo 1.1: an object with a
+        `context` and a `selector`, however deep) a `Selector`."""
+        if not self.selectors:
+            return value
+        if isinstance(value, dict) and "context" in value and "selector" in value:
+            kind, version = value["type"], None
+            if isinstance(kind, dict):
+                kind, version = kind["type"], kind.get("version")
+            return Selector(value["context"], value["selector"], kind, version, self.locate(where))
+        if isinstance(value, dict):
+            return {key: self.value(item, f"{where}/{_escaped(str(key))}") for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(item, f"{where}/{index}") for index, item in enumerate(value)]
+        return value
+
+
+def _escaped(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _with_workflow_parameters(step: Step, shared: tuple[Parameter, ...]) -> Step:

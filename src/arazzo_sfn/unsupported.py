@@ -52,16 +52,25 @@ def _found(data: dict[str, Any], index: int) -> Iterator[tuple[str, str]]:
             yield from _selectors(body.get("payload"), pointer(at, "requestBody", "payload"))
             for r_index, replacement in enumerate(body.get("replacements") or []):
                 where = pointer(at, "requestBody", "replacements", r_index)
-                if "targetSelectorType" in replacement and replacement["targetSelectorType"] != "jsonpointer":
-                    yield "a replacement's `targetSelectorType` other than jsonpointer", pointer(where, "targetSelectorType")
+                if _is_xpath(replacement.get("targetSelectorType")):
+                    yield _NO_XPATH.replace("a Selector Object", "a replacement's `targetSelectorType`"), pointer(where, "targetSelectorType")
                 yield from _selectors(replacement.get("value"), pointer(where, "value"))
     yield from _expressions(workflow, base)
 
 
+# Selector Objects are lowered (arazzo_sfn.lower.selectors) but for XPath ones.
+_NO_XPATH = "a Selector Object of type xpath (there is no XPath 3.1 evaluator)"
+
+
+def _is_xpath(kind: Any) -> bool:
+    """Whether a selector type (a string or an Expression Type Object) is XPath."""
+    return (kind.get("type") if isinstance(kind, dict) else kind) == "xpath"
+
+
 def _outputs(outputs: Any, at: str) -> Iterator[tuple[str, str]]:
     for name, value in (outputs or {}).items():
-        if isinstance(value, dict):
-            yield "a Selector Object", pointer(at, name)
+        if isinstance(value, dict) and _is_xpath(value.get("type")):
+            yield _NO_XPATH, pointer(at, name, "type")
 
 
 def _parameters(parameters: Any, at: str, components: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -80,10 +89,11 @@ def _parameters(parameters: Any, at: str, components: dict[str, Any]) -> Iterato
 
 
 def _selectors(value: Any, at: str) -> Iterator[tuple[str, str]]:
-    """A Selector Object in a value (an object with a context and a selector), however deep."""
+    """An XPath Selector Object in a value (an object with a context and a selector), however deep."""
     if isinstance(value, dict):
         if "context" in value and "selector" in value:
-            yield "a Selector Object", at
+            if _is_xpath(value.get("type")):
+                yield _NO_XPATH, pointer(at, "type")
             return
         for key, item in value.items():
             yield from _selectors(item, pointer(at, key))

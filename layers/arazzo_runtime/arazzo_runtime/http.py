@@ -36,6 +36,7 @@ from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import MISSING, Response, SentRequest
 from arazzo_runtime.hosts import is_loopback
+from arazzo_runtime.select import JSONPOINTER, SelectorError, apply_selections, compile_selector, set_at
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
@@ -94,6 +95,8 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
     Everything about the request is checked before anything is sent (`InvalidRequest`).
     The answer carries what was sent (`Response.request`), which `$url`, `$method` and
     `$request` expressions read."""
+    if request.get("selections"):
+        request = resolved_selections(request)  # what was sent is what they selected
     outgoing = build_request(request, server_url)
     where = f"{outgoing.method} {outgoing.path_template} on {outgoing.host}"
     url = outgoing.full_url
@@ -171,6 +174,8 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
     """
     if not isinstance(request, Mapping):
         raise InvalidRequest("request must be a JSON object")
+    if request.get("selections"):
+        request = resolved_selections(request)
     method = request.get("method")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidRequest(f"request.method must be one of {', '.join(sorted(METHODS))}")
@@ -248,12 +253,26 @@ def _query_string(text: str) -> str:
     return "".join(out)
 
 
+def resolved_selections(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request with its Arazzo 1.1 `selections` resolved (`arazzo_runtime.select.
+    apply_selections`; `parse_payload` has done it for a parsed payload's request).
+    InvalidRequest naming the selection when one cannot be applied."""
+    try:
+        return apply_selections(request)
+    except SelectorError as error:
+        raise InvalidRequest(f"request.selections: {error}") from None
+
+
 def prepared_body(request: Mapping[str, Any]) -> tuple[bool, Any]:
     """(whether a body is sent, the body) once the request's run-time parts are applied:
 
     - `replacements`, `[{target, value}]`: each value put at its JSON Pointer target, in
       order (a target of `-` in an array appends), for a payload that is only known at run
-      time (a runtime expression); every target must be a place in the body;
+      time (a runtime expression); every target must be a place in the body. With
+      `targetType: jsonpath` (Arazzo 1.1 `targetSelectorType`) the target is a JSONPath
+      query (`targetVersion`, RFC 9535 by default) and the value is put at every node it
+      selects in the body as the replacements before left it; one that selects none
+      changes nothing (its nodelist is empty: there is no place to set);
     - `omitNull`, `[pointer]`: the members given by runtime expressions; one that is null
       (an absent input, an output that did not resolve) is left out, and a body that is
       itself such a value and null is not sent.
@@ -264,13 +283,21 @@ def prepared_body(request: Mapping[str, Any]) -> tuple[bool, Any]:
     replacements = request.get("replacements") or []
     omit = request.get("omitNull") or []
     if not isinstance(replacements, list) or not all(isinstance(r, Mapping) and isinstance(r.get("target"), str) for r in replacements):
-        raise InvalidRequest("request.replacements must be a list of {target, value} with JSON Pointer targets")
+        raise InvalidRequest("request.replacements must be a list of {target, value} with JSON Pointer or JSONPath targets")
     if not isinstance(omit, list) or not all(isinstance(p, str) for p in omit):
         raise InvalidRequest("request.omitNull must be a list of JSON Pointers")
     if replacements or omit:
         body = json.loads(json.dumps(body))
-    for replacement in replacements:
-        body = _replaced(body, replacement["target"], replacement.get("value"))
+    for index, replacement in enumerate(replacements):
+        if replacement.get("targetType", JSONPOINTER) == JSONPOINTER:
+            body = _replaced(body, replacement["target"], replacement.get("value"))
+            continue
+        try:
+            query = compile_selector(replacement["target"], replacement.get("targetType"), replacement.get("targetVersion"))
+        except SelectorError as error:
+            raise InvalidRequest(f"request.replacements.{index}.target: {error}") from None
+        for place in query.locations(body):
+            body = set_at(body, place, json.loads(json.dumps(replacement.get("value"))))
     for pointer in sorted(omit, key=lambda p: -p.count("/")):
         if pointer == "":
             if body is None:

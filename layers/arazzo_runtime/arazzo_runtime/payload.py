@@ -29,7 +29,7 @@ Choice rules cannot judge (strings compare ignoring case in Arazzo, exactly in A
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NotRequired, Required, TypedDict, TypeGuard, cast
@@ -93,8 +93,20 @@ class WaitRead(TypedDict):
     fallback: int
 
 
-# A value read of the answer: a runtime expression about it, or a wait.
-Read = str | WaitRead
+class SelectionRead(TypedDict):
+    """An Arazzo 1.1 Selector Object the function resolves (`arazzo_runtime.select`): the
+    selector applied to the value of `context`, a runtime expression about the answer or one
+    listed in `values`; then, when given, `pointer` followed into what it selected."""
+
+    context: str
+    selector: str
+    type: str  # jsonpath | jsonpointer
+    version: str
+    pointer: NotRequired[str]
+
+
+# A value read of the answer: a runtime expression about it, a wait, or a selection.
+Read = str | WaitRead | SelectionRead
 
 
 class LoopCounter(TypedDict):
@@ -106,10 +118,26 @@ class LoopCounter(TypedDict):
 
 
 class Replacement(TypedDict):
-    """A value put into the body at run time, at a JSON Pointer `target`."""
+    """A value put into the body at run time, at `target`: a JSON Pointer, or with
+    `targetType: jsonpath` a JSONPath query, the value put at every node it selects."""
 
     target: str
     value: Any
+    targetType: NotRequired[str]  # jsonpointer (the default) | jsonpath
+    targetVersion: NotRequired[str]  # the JSONPath version: rfc9535 (the default) | draft-goessner-dispatch-jsonpath-00
+
+
+class RequestSelection(TypedDict):
+    """An Arazzo 1.1 Selector Object in the request, resolved by the function before anything
+    else (`parse_payload`): the selector applied to `value` (the context's value, given by
+    Step Functions), what it yields put at `at`, a JSON Pointer into the request (null when
+    it yields nothing)."""
+
+    at: str
+    value: Any
+    selector: str
+    type: str  # jsonpath | jsonpointer
+    version: str
 
 
 class OperationRequest(TypedDict, total=False):
@@ -128,6 +156,7 @@ class OperationRequest(TypedDict, total=False):
     body: Any  # no member: no body is sent
     replacements: list[Replacement]
     omitNull: list[str]  # JSON Pointers of members left out when null
+    selections: list[RequestSelection]  # resolved by parse_payload: a parsed request has none
 
 
 class CriteriaAnswer(TypedDict):
@@ -240,6 +269,7 @@ def parse_payload(event: Any) -> StepPayload:
     if event.get(KIND_FIELD, OPERATION_KIND) != OPERATION_KIND:
         raise read.refuse(KIND_FIELD, f"must be {OPERATION_KIND!r} for a step payload, not {_described(event.get(KIND_FIELD))} (a criteria payload is read by parse_criteria_payload)")
     evaluate = read.criteria("evaluate", event.get("evaluate"))
+    values = read.values(event.get("values"))
     return StepPayload(
         version=version,
         step=step,
@@ -250,8 +280,8 @@ def parse_payload(event: Any) -> StepPayload:
         attempt=read.count("attempt", event.get("attempt", 0)),
         execution_start_time=read.time("executionStartTime", event.get("executionStartTime")),
         evaluate=evaluate,
-        values=read.values(event.get("values")),
-        keep=None if event.get("keep") is None else read.keep(event["keep"]),
+        values=values,
+        keep=None if event.get("keep") is None else read.keep(event["keep"], {entry["expression"] for entry in values.values()}),
         loops=None if event.get("loops") is None else read.loops(event["loops"]),
         retry_loop=None if event.get("loopAgain") is None else read.retry_loop(event["loopAgain"], set(evaluate)),
         pages=None if event.get("pages") is None else read.pages(event["pages"]),
@@ -327,6 +357,9 @@ KEEP_FIELDS = frozenset({"body", "headers", "outputs", "reads", "success"})
 CRITERION_FIELDS = frozenset({"type", "condition", "context", "version", "arazzo"})
 LOOP_AGAIN_FIELDS = frozenset({"key", "while", "unless", "budget", "maxIterations"})
 VALUE_FIELDS = frozenset({"expression", "value"})
+REPLACEMENT_FIELDS = frozenset(Replacement.__annotations__)
+SELECTION_FIELDS = frozenset(RequestSelection.__annotations__)
+SELECTION_READ_FIELDS = frozenset(SelectionRead.__annotations__)
 PAGES_FIELDS = frozenset({"items", "offset", "limit", "next", "select", "maxPages"})
 
 
@@ -411,13 +444,51 @@ class _Reader:
         if not isinstance(replacements, list):
             raise self.refuse("request.replacements", f"must be a list of {{target, value}}, not {json_type(replacements)}")
         for index, replacement in enumerate(replacements):
-            entry = self.object(f"request.replacements.{index}", replacement)
-            if set(entry) != {"target", "value"} or not isinstance(entry["target"], str):
-                raise self.refuse(f"request.replacements.{index}", "must be {target, value}, the target a JSON Pointer")
+            self.replacement(f"request.replacements.{index}", replacement)
         if "omitNull" in request:
             self.strings("request.omitNull", request["omitNull"])
+        if "selections" in request:
+            request = self.selected(request)
         # Its shape is the TypedDict's, checked above; its values are http's to check.
         return cast(OperationRequest, request)
+
+    def replacement(self, where: str, value: Any) -> None:
+        entry = self.object(where, value)
+        if not {"target", "value"} <= set(entry) <= REPLACEMENT_FIELDS or not isinstance(entry["target"], str):
+            raise self.refuse(where, "must be {target, value}, the target a JSON Pointer (or, with targetType jsonpath and a targetVersion, a JSONPath query)")
+        kind = entry.get("targetType", "jsonpointer")
+        if kind not in ("jsonpointer", "jsonpath") or ("targetVersion" in entry and kind != "jsonpath"):
+            raise self.refuse(f"{where}.targetType", f"must be jsonpointer or jsonpath (targetVersion only with jsonpath), not {_described(kind)}")
+        if kind == "jsonpath":
+            self.selector(where, entry["target"], kind, entry.get("targetVersion"), "target")
+
+    def selector(self, where: str, text: Any, kind: Any, version: Any, name: str = "selector") -> None:
+        """Refuse a selector that does not compile, naming the field."""
+        from arazzo_runtime.select import SelectorError, compile_selector  # here: select imports evaluate, which imports this module
+
+        try:
+            compile_selector(text, kind, version)
+        except SelectorError as error:
+            raise self.refuse(f"{where}.{name}:", str(error)) from None
+
+    def selected(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The request with its `selections` resolved (`arazzo_runtime.select.apply_selections`)."""
+        from arazzo_runtime.select import SelectorError, apply_selections  # here: select imports evaluate, which imports this module
+
+        selections = request["selections"]
+        if not isinstance(selections, list):
+            raise self.refuse("request.selections", f"must be a list of {{at, value, selector, type, version}}, not {json_type(selections)}")
+        for index, selection in enumerate(selections):
+            where = f"request.selections.{index}"
+            entry = self.object(where, selection)
+            if set(entry) != SELECTION_FIELDS or not isinstance(entry["at"], str):
+                raise self.refuse(where, "must be {at, value, selector, type, version}, `at` a JSON Pointer into the request")
+            self.pointer(f"{where}.at", entry["at"])
+            self.selector(where, entry["selector"], entry["type"], entry["version"])
+        try:
+            return apply_selections(request)
+        except SelectorError as error:
+            raise self.refuse("request.selections", str(error)) from None
 
     def criterion(self, where: str, value: Any) -> Criterion:
         entry = self.object(where, value)
@@ -453,7 +524,7 @@ class _Reader:
             values[str(vid)] = read
         return values
 
-    def keep(self, value: Any) -> Keep:
+    def keep(self, value: Any, values: Collection[str] = ()) -> Keep:
         keep = self.object("keep", value)
         self.known_fields("keep", keep, KEEP_FIELDS)
         body = self.strings("keep.body", keep.get("body", []))
@@ -468,12 +539,12 @@ class _Reader:
         return Keep(
             body=body,
             headers=self.strings("keep.headers", keep.get("headers", [])),
-            outputs=self.reads("keep.outputs", keep.get("outputs", {})),
-            reads=self.reads("keep.reads", keep.get("reads", {})),
+            outputs=self.reads("keep.outputs", keep.get("outputs", {}), values),
+            reads=self.reads("keep.reads", keep.get("reads", {}), values),
             success=tuple(self.criterion(f"keep.success.{index}", item) for index, item in enumerate(success)),
         )
 
-    def reads(self, where: str, value: Any) -> dict[str, Read]:
+    def reads(self, where: str, value: Any, values: Collection[str]) -> dict[str, Read]:
         reads: dict[str, Read] = {}
         for name, entry in self.object(where, value).items():
             at = f"{where}.{name}"
@@ -483,9 +554,23 @@ class _Reader:
             elif isinstance(entry, Mapping) and set(entry) == {"seconds", "fallback"} and isinstance(entry["seconds"], str) and _is_count(entry["fallback"]):
                 self.answer_expression(f"{at}.seconds", entry["seconds"])
                 reads[str(name)] = {"seconds": entry["seconds"], "fallback": entry["fallback"]}
+            elif isinstance(entry, Mapping) and "context" in entry:
+                reads[str(name)] = self.selection_read(at, entry, values)
             else:
-                raise self.refuse(at, "must be a runtime expression or {seconds, fallback} (an expression and a non-negative integer)")
+                raise self.refuse(at, "must be a runtime expression or {seconds, fallback} (an expression and a non-negative integer), or a selection {context, selector, type, version[, pointer]}")
         return reads
+
+    def selection_read(self, where: str, entry: Mapping[str, Any], values: Collection[str]) -> SelectionRead:
+        if not SELECTION_READ_FIELDS - {"pointer"} <= set(entry) <= SELECTION_READ_FIELDS:
+            raise self.refuse(where, "must be {context, selector, type, version[, pointer]}")
+        context = self.string(f"{where}.context", entry["context"])
+        if context not in values:
+            self.answer_expression(f"{where}.context", context)
+        self.selector(where, entry["selector"], entry["type"], entry["version"])
+        read: SelectionRead = {"context": context, "selector": entry["selector"], "type": entry["type"], "version": entry["version"]}
+        if "pointer" in entry:
+            read["pointer"] = self.pointer(f"{where}.pointer", entry["pointer"])
+        return read
 
     def answer_expression(self, where: str, text: str) -> None:
         try:

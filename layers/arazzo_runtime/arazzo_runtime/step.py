@@ -12,7 +12,8 @@ with `criteria` the payload's `evaluate`, each judged on the answer (with the pa
 down to the members at `keep.body` (the whole body when the success criteria do not hold,
 so the failure can show what the server said), the headers to `keep.headers`, and each
 output and read is resolved here, null when it does not resolve (a pointer to a member the
-body lacks, an absent header), so the state machine never meets a path that leads nowhere.
+body lacks, an absent header, an Arazzo 1.1 selector that selects nothing), so the state
+machine never meets a path that leads nowhere.
 What is kept of one answer may not exceed `MAX_KEPT_BYTES` (`ResponseTooLarge`). The
 counters of `loops` are answered one higher.
 
@@ -33,13 +34,14 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard, cast
 
 from arazzo_runtime.errors import LoopAgain, ResponseTooLarge
-from arazzo_runtime.evaluate import MISSING, REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, header_value, request_value, resolve_pointer
+from arazzo_runtime.evaluate import MISSING, REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, expression_values, header_value, request_value, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, parse_pointer
 from arazzo_runtime.http import retry_after_seconds
-from arazzo_runtime.payload import CriteriaAnswer, CriteriaPayload, Criterion, ExpressionValue, Keep, Read, RetryLoop, StepAnswer, StepPayload
+from arazzo_runtime.payload import CriteriaAnswer, CriteriaPayload, Criterion, ExpressionValue, Keep, Read, RetryLoop, SelectionRead, StepAnswer, StepPayload, WaitRead
+from arazzo_runtime.select import compile_selector, is_structured
 
 # The headers carried into state data are bounded, so that they cannot crowd the body out
 # of the 256 KiB Step Functions allows.
@@ -202,8 +204,8 @@ def _keep(result: StepAnswer, step: str, answer: Response, keep: Keep, values: M
         # A failed step keeps the whole body: the failure names the step and what the server said.
         "body": sparse_copy(answer.body, pointers) if succeeded else answer.body,
         "headers": {name: answer.headers[name] for name in (h.lower() for h in keep.headers) if name in answer.headers},
-        "outputs": _resolved(keep.outputs, answer),
-        "reads": _resolved(keep.reads, answer),
+        "outputs": _resolved(keep.outputs, answer, values),
+        "reads": _resolved(keep.reads, answer, values),
     }
     size = len(json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_KEPT_BYTES:
@@ -219,18 +221,43 @@ def _success_criteria(success: tuple[Criterion, ...], values: Mapping[str, Expre
     return compile_criteria({f"success.{index}": criterion for index, criterion in enumerate(success)}, values)
 
 
-def _resolved(reads: Mapping[str, Read], answer: Response) -> dict[str, Any]:
-    """Each entry resolved: an expression text (null when it does not resolve), or
+def _resolved(reads: Mapping[str, Read], answer: Response, values: Mapping[str, ExpressionValue]) -> dict[str, Any]:
+    """Each entry resolved: an expression text (null when it does not resolve),
     `{"seconds": expression, "fallback": n}`, a wait in whole seconds (`Retry-After` read as
-    HTTP says: seconds or a date), `fallback` when it does not resolve to one."""
+    HTTP says: seconds or a date), `fallback` when it does not resolve to one, or a
+    selection (`selected`)."""
     resolved: dict[str, Any] = {}
     for name, entry in reads.items():
         if isinstance(entry, str):
             value = resolve(entry, answer)
-            resolved[name] = None if value is MISSING else value
+        elif _is_selection(entry):
+            value = selected(entry, answer, values)
         else:
-            resolved[name] = _seconds(entry["seconds"], answer, entry["fallback"])
+            wait = cast(WaitRead, entry)  # the one other form of a read
+            value = _seconds(wait["seconds"], answer, wait["fallback"])
+        resolved[name] = None if value is MISSING else value
     return resolved
+
+
+def _is_selection(read: Read) -> TypeGuard[SelectionRead]:
+    return isinstance(read, Mapping) and "context" in read
+
+
+def selected(read: SelectionRead, answer: Response, values: Mapping[str, ExpressionValue]) -> Any:
+    """An Arazzo 1.1 Selector Object resolved on the answer: its selector applied to the value
+    of its context (an expression about the answer, or one of `values`), then its `pointer`
+    followed (`arazzo_runtime.select` says what a selector yields). MISSING when the context
+    does not resolve or is not structured data (an output that does not resolve is null: a
+    text answer where JSON was expected must not fail the step before its criteria and
+    actions judge it), or when nothing is selected."""
+    known = expression_values(values)
+    context = known[read["context"]] if read["context"] in known else resolve(read["context"], answer)
+    if not is_structured(context):
+        return MISSING
+    value = compile_selector(read["selector"], read["type"], read["version"]).select(context)
+    if "pointer" in read and value is not MISSING:
+        value = resolve_pointer(value, parse_pointer(read["pointer"]))
+    return value
 
 
 def _seconds(text: str, answer: Response, fallback: int) -> int:

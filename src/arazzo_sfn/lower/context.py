@@ -29,7 +29,7 @@ class Keep:
 
     body: list[str] = field(default_factory=list)  # JSON pointers into the body
     headers: list[str] = field(default_factory=list)  # lower-case header names
-    outputs: dict[str, str] = field(default_factory=dict)  # output name -> its expression
+    outputs: dict[str, Read] = field(default_factory=dict)  # output name -> its expression (or a selection)
     reads: dict[str, Read] = field(default_factory=dict)  # key -> what the function resolves
 
     def wanted(self) -> dict[str, Any]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 from arazzo_runtime import payload as contract
-from arazzo_runtime.expressions import is_expression
-from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, replacement_target, whole_expression
+from arazzo_runtime.expressions import is_expression, parse_pointer
+from arazzo_sfn.errors import Location, UnsupportedConstruct
+from arazzo_sfn.lower import selectors
+from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, parse_expression, replacement_target, whole_expression
 from arazzo_sfn.lower.context import Context, Evaluation, Keep, TaskSlot, operation
 from arazzo_sfn.lower.criteria import criterion_spec
-from arazzo_sfn.lower.values import embedded_text_states, template_entry
-from arazzo_sfn.model import PagesSpec, RetryPolicy, Step
+from arazzo_sfn.lower.values import embedded_text_states, template_entry, value_path
+from arazzo_sfn.model import PagesSpec, RetryPolicy, Selector, Step
 
 # What a step function raises while a retry-form loop goes on (`arazzo_runtime.errors`).
 LOOP_AGAIN_ERROR = "LoopAgain"
@@ -173,40 +175,123 @@ def _request_with_texts(ctx: Context, step: Step) -> tuple[dict[str, Any], list[
 def _request(ctx: Context, step: Step) -> dict[str, Any]:
     op = operation(step)
     request: dict[str, Any] = {"method": op.method, "path": op.path}
+    selections: list[dict[str, Any]] = []  # Arazzo 1.1 selectors the function applies
     groups = {"path": "pathParameters", "query": "query", "header": "headers", "cookie": "cookies"}
     for parameter in step.parameters:
         assert parameter.where is not None  # validation: a parameter of a step that performs an operation has `in`
         if parameter.where == "querystring":
             # 1.1: the whole query string from one value (validation: one, and no `query` beside it).
-            key, value = template_entry(ctx, "queryString", parameter.value, step, parameter.location)
+            value = _selected(ctx, step, parameter.value, "/queryString", selections)
+            key, value = template_entry(ctx, "queryString", value, step, parameter.location)
             request[key] = value
             continue
         group = request.setdefault(groups[parameter.where], {})
-        key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
+        value = _selected(ctx, step, parameter.value, f"/{groups[parameter.where]}/{_token(parameter.name)}", selections)
+        key, value = template_entry(ctx, parameter.name, value, step, parameter.location)
         group[key] = value
     if step.request_body is not None:
         body = step.request_body
         if body.content_type:
             request["contentType"] = body.content_type
-        payload = body.payload
-        if is_expression(payload) and body.replacements:
-            # The payload is only known at run time: the function applies the replacements.
+        by_function = bool(body.replacements) and (
+            is_expression(body.payload)
+            or any(_target_type(r, body.location)[0] == "jsonpath" for r in body.replacements)
+            or any(_applied_by_function(value) for value in (body.payload, *(r.get("value") for r in body.replacements)))
+        )
+        if by_function:
+            # The payload is only known at run time, a target is a query on it, or a value is
+            # one the function selects: the function applies the replacements, after the selections.
+            payload = _selected(ctx, step, body.payload, "/body", selections)
             replacements = []
-            for replacement in body.replacements:
-                entry = {"target": replacement_target(replacement.get("target"), body.location)}
-                key, value = template_entry(ctx, "value", replacement.get("value"), step, body.location)
+            for index, replacement in enumerate(body.replacements):
+                kind, version = _target_type(replacement, body.location)
+                if kind == "jsonpath":
+                    target = selectors.compiled_target(replacement["target"], version, body.location)
+                    entry = {"target": target.text, "targetType": kind, "targetVersion": target.version}
+                else:
+                    entry = {"target": replacement_target(replacement.get("target"), body.location)}
+                value = _selected(ctx, step, replacement.get("value"), f"/replacements/{index}/value", selections)
+                key, value = template_entry(ctx, "value", value, step, body.location)
                 entry[key] = value
                 replacements.append(entry)
             request["replacements"] = replacements
         else:
-            payload = apply_replacements(payload, body.replacements, body.location)
+            # Every selector here is a fixed path, written as its expression (no selection).
+            payload = _selected(ctx, step, body.payload, "/body", selections)
+            replaced = tuple({**r, "value": _selected(ctx, step, r.get("value"), None, selections)} if "value" in r else r for r in body.replacements)
+            payload = apply_replacements(payload, replaced, body.location)
         key, value = template_entry(ctx, "body", payload, step, body.location)
         request[key] = value
-        omitted = expression_members(payload, "") + [r["target"] for r in request.get("replacements", []) if "value.$" in r]
+        omitted = expression_members(payload, "") + [
+            r["target"] for index, r in enumerate(request.get("replacements", []))
+            if "targetType" not in r and ("value.$" in r or f"/replacements/{index}/value" in (s["at"] for s in selections))
+        ]
+        omitted += [s["at"].removeprefix("/body") for s in selections if s["at"].startswith("/body") and _is_member(payload, s["at"].removeprefix("/body"))]
         if omitted:
-            # A member given by a runtime expression that has no value is left out.
+            # A member given by a runtime expression (or a selector) that has no value is left out.
             request["omitNull"] = omitted
+    if selections:
+        request["selections"] = selections
     return request
+
+
+def _selected(ctx: Context, step: Step, value: Any, at: str | None, selections: list[dict[str, Any]]) -> Any:
+    """`value` with each Arazzo 1.1 Selector Object in it that is a fixed path written as the
+    runtime expression it is (`lower.selectors`), and each other one left to the function:
+    null in the template, and a selection (`request.selections`) at `at`, its place in the
+    request, carrying the context's value. With `at` None (a replacement value put into the
+    payload at compile time), there is none such (see `_request`)."""
+    if isinstance(value, Selector):
+        expression = selectors.as_expression(value)
+        if expression is not None:
+            return expression.text
+        if at is None:
+            return value
+        context = parse_expression(value.context, value.location, "1.1")  # only 1.1 has Selector Objects
+        selections.append({"at": at, "value.$": value_path(ctx, context, step, value.location), **selectors.spec(value)})
+        return None
+    if isinstance(value, dict):
+        return {key: _selected(ctx, step, item, None if at is None else f"{at}/{_token(str(key))}", selections) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_selected(ctx, step, item, None if at is None else f"{at}/{index}", selections) for index, item in enumerate(value)]
+    return value
+
+
+def _is_member(payload: Any, pointer: str) -> bool:
+    """Whether a pointer into the payload names the whole payload or an object's member (an
+    array's item that is null stays in its place)."""
+    if not pointer:
+        return True
+    *parents, _ = parse_pointer(pointer)
+    parent = payload
+    for token in parents:
+        parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+    return isinstance(parent, dict)
+
+
+def _applied_by_function(value: Any) -> bool:
+    """Whether a value holds a Selector Object that is not a fixed path (`lower.selectors`)."""
+    if isinstance(value, Selector):
+        return selectors.as_expression(value) is None
+    if isinstance(value, dict):
+        return any(_applied_by_function(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_applied_by_function(item) for item in value)
+    return False
+
+
+def _target_type(replacement: dict[str, Any], location: Location) -> tuple[str, str | None]:
+    """A replacement's `targetSelectorType` (Arazzo 1.1): its type and version; a JSON Pointer
+    when it gives none (the target of an application/json payload)."""
+    written = replacement.get("targetSelectorType", "jsonpointer")
+    kind, version = (written.get("type"), written.get("version")) if isinstance(written, dict) else (written, None)
+    if kind == "xpath":
+        raise UnsupportedConstruct("a replacement's xpath target is not supported: there is no XPath 3.1 evaluator", location)
+    return str(kind), version
+
+
+def _token(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def retrier(policy: RetryPolicy) -> dict[str, Any]:

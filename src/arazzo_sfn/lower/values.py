@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, Template, WorkflowRef, embedded_expressions, is_expression
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, StepOutputRef, Template, WorkflowRef, embedded_expressions, is_expression
 from arazzo_sfn.errors import Location, UnsupportedConstruct
+from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression, template
 from arazzo_sfn.lower.context import Context
-from arazzo_sfn.model import SourceDescription, Step
+from arazzo_sfn.model import Selector, SourceDescription, Step
 
 Guaranteed = frozenset[str] | None
 RESPONSE_KINDS = ("status_code", "response_body", "response_header")
@@ -23,6 +24,8 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
     """One field of a Parameters template: a literal, a path (`key.$`), or an intrinsic."""
     if key.endswith(".$"):
         raise UnsupportedConstruct(f"a field name ending in '.$' ({key!r}) cannot be expressed in ASL", location)
+    if isinstance(value, Selector):
+        return key + ".$", _selection_path(ctx, value, step, guaranteed)
     if isinstance(value, str):
         parts = _template(ctx, value, location)
         known = _constant_text(ctx, parts, location)
@@ -42,7 +45,7 @@ def template_entry(ctx: Context, key: str, value: Any, step: Step | None, locati
         return key, dict(template_entry(ctx, k, v, step, location, guaranteed) for k, v in value.items())
     if isinstance(value, list):
         refuse_path_keys(value, location)
-        if not any(_holds_expression(ctx, item) for item in value):
+        if not any(_holds_expression(ctx, item) or isinstance(item, Selector) for item in value):
             return key, value
         return key + ".$", f"States.Array({', '.join(_intrinsic_argument(ctx, item, step, location, guaranteed) for item in value)})"
     return key, value
@@ -64,6 +67,8 @@ def _format(ctx: Context, parts: Template, step: Step | None, location: Location
 
 
 def _intrinsic_argument(ctx: Context, item: Any, step: Step | None, location: Location, guaranteed: Guaranteed) -> str:
+    if isinstance(item, Selector):
+        return _selection_path(ctx, item, step, guaranteed)
     if isinstance(item, str):
         parts = _template(ctx, item, location)
         known = _constant_text(ctx, parts, location)
@@ -187,7 +192,14 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
             f"{expression.text!r} is not supported here: step {target_id!r} has not always run by this point, and Step Functions "
             "fails on a path to data that is not there", location)
     assert (target_id, name) not in seen  # validation: step outputs do not refer to each other in a cycle
-    inner = parse_expression(target.outputs[name], target.location, ctx.workflow.version)
+    output = target.outputs[name]
+    if isinstance(output, Selector):
+        selected = selectors.as_expression(output)
+        if selected is None:
+            return _selected_output(ctx, target, name, output, expression.pointer)
+        inner = selected
+    else:
+        inner = parse_expression(output, target.location, ctx.workflow.version)
     if inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
         # The step's function resolves what its outputs read of its answer and of the request
         # it sent: null when it does not resolve.
@@ -201,6 +213,63 @@ def _step_output_path(ctx: Context, expression: Expression, step: Step | None, l
         path = value_path(ctx, inner, target, target.location, ctx.guaranteed[target_id] | {target_id}, seen + ((target_id, name),))
         return append_pointer(path, expression.pointer, location)
     raise UnsupportedConstruct(f"output {name!r} of step {target_id!r}: {inner.kind} expressions are not supported yet", target.location)
+
+
+def _selection_path(ctx: Context, selector: Selector, step: Step | None, guaranteed: Guaranteed) -> str:
+    """An Arazzo 1.1 Selector Object where no function applies it (a workflow's outputs, a
+    step that calls a workflow, or a step's request once its function's selections are
+    taken out): the path of the expression it is (`lower.selectors`), or not supported."""
+    expression = selectors.as_expression(selector)
+    if expression is not None:
+        return value_path(ctx, expression, step, selector.location, guaranteed)
+    context = parse_expression(selector.context, selector.location)
+    if isinstance(context, StepOutputRef):
+        target = ctx.workflow.step(context.step)
+        output = target.outputs.get(context.name)
+        inner = parse_expression(output, target.location) if isinstance(output, str) else None
+        if inner is not None and inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
+            # The step whose answer the context is applies the selector with its answer.
+            _refuse_unless_run(ctx, context, step, guaranteed, selector.location)
+            read = {"context": inner.with_pointer(context.pointer).text if context.pointer else inner.text, **selectors.spec(selector)}
+            return member(f"{ctx.step_path(target.step_id)}.reads", ctx.read(target, read))
+    raise selectors.refuse_without_function(selector, "a workflow's outputs or the parameters of a step that calls a workflow, "
+                                            "unless its context is what a step's function read of its answer")
+
+
+def _refuse_unless_run(ctx: Context, expression: Expression, step: Step | None, guaranteed: Guaranteed, location: Location) -> None:
+    """A step's output can be read only where the step has always run."""
+    if guaranteed is None:
+        assert step is not None  # only the workflow's outputs, which give `guaranteed`, have no step
+        guaranteed = ctx.guaranteed[step.step_id] | {step.step_id}
+    if (expression.step or "") not in guaranteed:
+        raise UnsupportedConstruct(
+            f"{expression.text!r} is not supported here: step {expression.step!r} has not always run by this point, and Step Functions "
+            "fails on a path to data that is not there", location)
+
+
+def _selected_output(ctx: Context, target: Step, name: str, selector: Selector, pointer: tuple[str, ...]) -> str:
+    """A step output that is a Selector Object its function applies: resolved with the
+    step's other outputs (`keep.outputs`), or, read with a pointer into it, as a read."""
+    if target.target_kind == "workflowId":
+        raise selectors.refuse_without_function(selector, "the outputs of a step that calls a workflow")
+    read = selection_read(ctx, selector, target)
+    at = ctx.step_path(target.step_id)
+    if not pointer:
+        ctx.keep(target).outputs[name] = read
+        return member(f"{at}.outputs", name)
+    read["pointer"] = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in pointer)
+    return member(f"{at}.reads", ctx.read(target, read))
+
+
+def selection_read(ctx: Context, selector: Selector, step: Step) -> dict[str, Any]:
+    """What the step's function is sent to apply a selector to its context: the context an
+    expression about its answer, or one whose value it is sent in `values`."""
+    context = parse_expression(selector.context, selector.location)
+    if context.kind not in (*RESPONSE_KINDS, *REQUEST_KINDS):
+        values = ctx.evaluation(step).values
+        if not any(value["expression"] == context.text for value in values.values()):
+            values[f"v{len(values)}"] = {"expression": context.text, "value.$": value_path(ctx, context, step, selector.location)}
+    return {"context": context.text, **selectors.spec(selector)}
 
 
 def refuse_path_keys(value: Any, location: Location) -> None:

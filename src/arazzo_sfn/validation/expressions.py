@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from arazzo_runtime import conditions, criteria_1_1
+from arazzo_runtime import conditions, criteria_1_1, select
 from arazzo_runtime.expressions import (
     ComponentRef,
     Expression,
@@ -162,7 +162,7 @@ def _outputs(document: Document, outputs: Any, at: str, scope: _Scope) -> Iterat
         if not KEY_PATTERN.fullmatch(str(name)):
             yield document.problem(ExpressionError, f"output name {name!r}: names are letters, digits, '.', '-' and '_'", where)
         if _is_selector(document, value):
-            yield from _expression(document, value["context"], pointer(where, "context"), scope)
+            yield from _selector(document, value, where, scope)
             continue
         if not is_expression(value):
             yield document.problem(ExpressionError, f"output {name!r} is {value!r}: an output value is a runtime expression, such as $response.body#/id", where)
@@ -185,7 +185,10 @@ def _parameters(document: Document, owner: dict[str, Any], at: str, scope: _Scop
 def _replacement(document: Document, replacement: dict[str, Any], at: str, scope: _Scope) -> Iterator[ArazzoError]:
     target = replacement.get("target")
     # '' or '/...': a JSON Pointer ('' is the whole body, RFC 6901); anything else is XPath.
-    if isinstance(target, str) and (target == "" or target.startswith("/")):
+    kind = select.selector_type(replacement.get("targetSelectorType", select.JSONPOINTER))[0]
+    if kind == select.JSONPATH:
+        yield from _selector_syntax(document, target, replacement["targetSelectorType"], pointer(at, "target"))
+    elif kind == select.JSONPOINTER and isinstance(target, str) and (target == "" or target.startswith("/")):
         try:
             parse_pointer(target)
         except ExpressionSyntaxError as error:
@@ -197,7 +200,7 @@ def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[
     """Expressions in a value: a string starting with `$` is one, `{$...}` embeds one; of a
     Selector Object (1.1), its context is one (its selector is JSONPath, XPath or a pointer)."""
     if _is_selector(document, value):
-        yield from _expression(document, value["context"], pointer(at, "context"), scope)
+        yield from _selector(document, value, at, scope)
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _values(document, item, pointer(at, key), scope)
@@ -214,6 +217,24 @@ def _values(document: Document, value: Any, at: str, scope: _Scope) -> Iterator[
             yield from _names(document, expression, at, scope)
     elif is_expression(value):
         yield from _expression(document, value, at, scope)
+
+
+def _selector(document: Document, value: dict[str, Any], at: str, scope: _Scope) -> Iterator[ArazzoError]:
+    """A Selector Object: its context an expression, its selector one of its type (a JSON
+    Pointer, an RFC 9535 JSONPath query). Goessner's JSONPath and XPath are not read here:
+    the compiler says which it cannot evaluate."""
+    yield from _expression(document, value["context"], pointer(at, "context"), scope)
+    yield from _selector_syntax(document, value.get("selector"), value.get("type"), pointer(at, "selector"))
+
+
+def _selector_syntax(document: Document, text: Any, written_type: Any, at: str) -> Iterator[ArazzoError]:
+    kind, version = select.selector_type(written_type)
+    if kind not in select.SELECTOR_TYPES or (version or select.default_version(kind)) not in (select.RFC9535, select.RFC6901):
+        return
+    try:
+        select.compile_selector(text, kind, version)
+    except select.SelectorError as error:
+        yield document.problem(ExpressionError, f"selector: {error}", at)
 
 
 def _is_selector(document: Document, value: Any) -> bool:
@@ -371,7 +392,8 @@ def _output_cycles(document: Document) -> Iterator[ArazzoError]:
         for s_index, step in enumerate(steps):
             outputs = step.get("outputs") if isinstance(step, dict) else None
             for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
-                inner = _parsed(value, document.grammar)
+                # A Selector Object's (1.1) value is its context's, selected.
+                inner = _parsed(value["context"] if _is_selector(document, value) else value, document.grammar)
                 if isinstance(inner, StepOutputRef) and inner.step in ids:
                     node = (str(step.get("stepId")), str(name))
                     follows[node] = (inner.step, inner.name)

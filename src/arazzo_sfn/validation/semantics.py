@@ -216,6 +216,8 @@ def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[Ara
     payload: Any = body.get("payload")
     for index, replacement in enumerate(body.get("replacements") or []):
         target = replacement.get("target") if isinstance(replacement, dict) else None
+        if isinstance(replacement, dict) and _selector_kind(replacement.get("targetSelectorType", "jsonpointer")) != "jsonpointer":
+            continue  # Arazzo 1.1: a JSONPath or XPath target, not a pointer
         if not isinstance(target, str) or not target.startswith("/"):
             if target == "":
                 payload = replacement.get("value")
@@ -243,6 +245,11 @@ def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[Ara
             yield document.problem(SemanticError, f"replacement target {target!r} is not a place in the payload", pointer(at, "replacements", index, "target"))
             continue
         payload = _replaced(payload, tokens, replacement.get("value"))
+
+
+def _selector_kind(written: Any) -> Any:
+    """A `targetSelectorType`'s type: a string, or an Expression Type Object's `type`."""
+    return written.get("type") if isinstance(written, dict) else written
 
 
 def _replaced(payload: Any, tokens: tuple[str, ...], value: Any) -> Any:
