@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from arazzo_runtime import criteria_1_1
+from arazzo_runtime import criteria_1_1, jsonpath_versions
 from arazzo_runtime.evaluate import CriterionError, Response, compile_criteria, evaluate_criteria
 from arazzo_runtime.payload import PAYLOAD_VERSION, parse_payload
 
@@ -112,7 +112,7 @@ def test_a_jsonpointer_passes_when_it_resolves(condition, expected):
 
 
 def test_a_goessner_query_reads_its_filters():
-    version = criteria_1_1.GOESSNER
+    version = jsonpath_versions.GOESSNER
     assert judge("jsonpath", "$.items[?(@.status == 'running')]", version=version) is True
     assert judge("jsonpath", "$..id", version=version) is True
     assert judge("jsonpath", "$.items[?(@.status == 'lost')]", version=version) is False
@@ -120,8 +120,8 @@ def test_a_goessner_query_reads_its_filters():
 
 def test_a_goessner_script_expression_is_named():
     with pytest.raises(criteria_1_1.QueryError, match="script expression"):
-        criteria_1_1.compile_query("$.items[(@.length-1)]", criteria_1_1.GOESSNER)
-    assert criteria_1_1.script_expression("$.items[?(@.a == '[(')]") is False
+        criteria_1_1.compile_query("$.items[(@.length-1)]", jsonpath_versions.GOESSNER)
+    assert jsonpath_versions.script_expression("$.items[?(@.a == '[(')]") is False
 
 
 def test_a_comparison_names_the_filter_form():

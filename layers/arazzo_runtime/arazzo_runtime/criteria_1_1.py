@@ -32,7 +32,6 @@ readings differ, so a 1.0 document keeps its meaning. What 1.1 says ("Criterion 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -41,12 +40,10 @@ from typing import Any
 
 from arazzo_runtime.conditions import ConditionSyntaxError, Literal, Operand, parse_condition
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, parse_pointer, parse_template, scan_expression
+from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library, script_expression
 
 ARAZZO_FIELD = "arazzo"  # the payload criterion's field naming the reading
 READING = "1.1"
-RFC9535 = "rfc9535"
-GOESSNER = "draft-goessner-dispatch-jsonpath-00"
-RFC6901 = "rfc6901"
 # The versions each expression type may name (Expression Type Object), the default first.
 VERSIONS = {"jsonpath": (RFC9535, GOESSNER), "jsonpointer": (RFC6901,), "regex": (), "simple": ()}
 
@@ -79,31 +76,22 @@ def condition_template(condition: str) -> Template:
 # --------------------------------------------------------------------------- queries
 
 
-@functools.cache
-def _environments() -> dict[str, Any]:
-    """python-jsonpath, imported when first needed (it is slow to import): strict RFC 9535,
-    and the non-strict environment that reads Goessner's `?(...)` filters."""
-    import jsonpath
-
-    return {RFC9535: jsonpath.JSONPathEnvironment(strict=True), GOESSNER: jsonpath.JSONPathEnvironment(strict=False), "error": jsonpath.JSONPathError, "query": jsonpath.JSONPath}
-
-
 def compile_query(condition: str, version: str = RFC9535) -> Any:
     """The JSONPath query `condition` is in `version`; QueryError naming what is wrong. A
     comparison outside a filter (`$.status == 'done'`) is not an RFC 9535 query: the
     message suggests the filter that says it."""
     if version == GOESSNER and script_expression(condition):
         raise QueryError(f"`{condition}` uses a script expression `(...)` (JavaScript that the draft's own implementation evaluates)")
-    environments = _environments()
+    jsonpath = library()
     try:
-        query = environments[version].compile(condition)
-    except environments["error"] as error:
+        query = jsonpath.environments[version].compile(condition)
+    except jsonpath.Error as error:
         if is_comparison(condition):
             raise QueryError(comparison_message(condition)) from None
         bare = _bare_expression(condition)
         hint = f"; a runtime expression is embedded in a 1.1 condition as `{{{bare}}}`" if bare else ""
         raise QueryError(f"`{condition}` is not a valid JSONPath query ({version}): {_first_line(error)}{hint}") from None
-    if not isinstance(query, environments["query"]):
+    if not isinstance(query, jsonpath.Query):
         raise QueryError(f"`{condition}` is not a single JSONPath query ({version})")
     return query
 
@@ -158,20 +146,6 @@ def _bare_expression(condition: str) -> str | None:
     return None
 
 
-def script_expression(condition: str) -> bool:
-    """Whether a Goessner query holds a script expression: `(` opening a bracketed
-    selector (`[(@.length-1)]`), outside string literals; a filter is `?(`."""
-    quote = ""
-    for index, character in enumerate(condition):
-        if quote:
-            quote = "" if character == quote else quote
-        elif character in "'\"":
-            quote = character
-        elif character == "[" and condition[index + 1 :].lstrip().startswith("("):
-            return True
-    return False
-
-
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -197,7 +171,7 @@ def matcher(kind: str, version: str | None, condition: str) -> Matcher:
             raise QueryError(str(error)) from None
         return lambda context: not _absent(_resolve(context, tokens))
     query = compile_query(condition, version or RFC9535)
-    library_error = _environments()["error"]
+    library_error = library().Error
 
     def selects(context: Any) -> bool:
         try:

@@ -44,16 +44,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from arazzo_runtime import criteria_1_1
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_runtime.criteria_1_1 import ARAZZO_FIELD
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression, scan_expression
+from arazzo_runtime.jsonpath_versions import RFC9535, is_jsonpath_error, library
 from arazzo_runtime.payload import json_type
 
 
@@ -134,24 +133,6 @@ MISSING: Any = _Missing()
 CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath", "jsonpointer")
 
 
-@functools.cache
-def _jsonpath() -> SimpleNamespace:
-    """python-jsonpath, imported when a jsonpath criterion is first compiled: importing it takes
-    longer than the rest of this runtime, and most steps have no such criterion. The
-    environment is RFC 9535 in strict mode: no extensions, standard function types."""
-    import jsonpath
-    from jsonpath.segments import JSONPathChildSegment
-    from jsonpath.selectors import Filter
-
-    return SimpleNamespace(
-        Error=jsonpath.JSONPathError, Query=jsonpath.JSONPath, ChildSegment=JSONPathChildSegment, Filter=Filter,
-        environment=jsonpath.JSONPathEnvironment(strict=True),
-    )
-
-
-def _is_jsonpath_error(exc: Exception) -> bool:
-    # Only a compiled jsonpath criterion can raise one, and compiling it imported the library.
-    return "jsonpath" in sys.modules and isinstance(exc, _jsonpath().Error)
 
 # Evaluates something on (response, context value); context is MISSING for simple criteria.
 Getter = Callable[[Response, Any], Any]
@@ -168,7 +149,7 @@ class CompiledCriteria:
             try:
                 results[criterion_id] = bool(test(response, context(response)))
             except Exception as exc:
-                if not _is_jsonpath_error(exc):
+                if not is_jsonpath_error(exc):
                     raise
                 raise CriterionError(f"criterion {criterion_id}: {_first_line(exc)}") from None
         return results
@@ -364,12 +345,12 @@ def compile_jsonpath(criterion_id: str, condition: str, known: dict[str, Any]) -
         return _compile_tree(tree, _member_getter_factory(criterion_id, known), functools.partial(compare, case_insensitive=False))
 
     query_text = substitute_values(criterion_id, condition, known)
-    library = _jsonpath()
+    jsonpath = library()
     try:
-        query = library.environment.compile(query_text)
-    except library.Error as exc:
+        query = jsonpath.environments[RFC9535].compile(query_text)
+    except jsonpath.Error as exc:
         raise CriterionError(f"criterion {criterion_id}: invalid JSONPath query {condition!r}: {_first_line(exc)}") from None
-    if not isinstance(query, library.Query):
+    if not isinstance(query, jsonpath.Query):
         raise CriterionError(f"criterion {criterion_id}: {condition!r} is not a single JSONPath query")
     wraps = _starts_with_filter(query)
 
@@ -397,8 +378,8 @@ def _comparison_form(condition: str) -> Any:
 def _starts_with_filter(query: Any) -> bool:
     if not query.segments:
         return False
-    first, library = query.segments[0], _jsonpath()
-    return isinstance(first, library.ChildSegment) and all(isinstance(selector, library.Filter) for selector in first.selectors)
+    first, jsonpath = query.segments[0], library()
+    return isinstance(first, jsonpath.ChildSegment) and all(isinstance(selector, jsonpath.Filter) for selector in first.selectors)
 
 
 def _find(query: Any, data: Any) -> list[Any]:
@@ -416,12 +397,12 @@ def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable
             return _expression_getter(criterion_id, text, known)
         if not text.startswith("$"):
             raise CriterionError(f"criterion {criterion_id}: {text!r} can only be used inside a filter")
-        library = _jsonpath()
+        jsonpath = library()
         try:
-            query = library.environment.compile(text)
-        except library.Error as exc:
+            query = jsonpath.environments[RFC9535].compile(text)
+        except jsonpath.Error as exc:
             raise CriterionError(f"criterion {criterion_id}: invalid JSONPath {text!r}: {_first_line(exc)}") from None
-        if not isinstance(query, library.Query) or not query.singular_query():
+        if not isinstance(query, jsonpath.Query) or not query.singular_query():
             raise CriterionError(f"criterion {criterion_id}: {text!r} must select at most one value (a member path such as $.a.b or $.a[0])")
 
         def member(response: Response, context: Any) -> Any:

@@ -40,13 +40,11 @@ from typing import Any
 
 from arazzo_runtime.evaluate import MISSING, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_pointer
+from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library
 
 JSONPATH = "jsonpath"
 JSONPOINTER = "jsonpointer"
 XPATH = "xpath"
-RFC9535 = "rfc9535"
-GOESSNER = "draft-goessner-dispatch-jsonpath-00"
-RFC6901 = "rfc6901"
 # The versions each selector type allows ("Expression Type Object"), the default first.
 VERSIONS: Mapping[str, tuple[str, ...]] = {
     JSONPATH: (RFC9535, GOESSNER),
@@ -152,31 +150,15 @@ def _compiled(text: str, kind: str, version: str) -> Selector:
             return Selector(text, kind, version, tokens=parse_pointer(text))
         except ExpressionSyntaxError as error:
             raise SelectorError(f"{text!r} is not a JSON Pointer: {error}") from None
-    library = _jsonpath()
-    environment = library.strict if version == RFC9535 else library.goessner
+    jsonpath = library()
     try:
-        query = environment.compile(text)
-    except library.Error as error:
+        query = jsonpath.environments[version].compile(text)
+    except jsonpath.Error as error:
         what = "an RFC 9535 JSONPath query" if version == RFC9535 else "a JSONPath query this evaluator reads as Goessner's draft does (script expressions are not)"
         raise SelectorError(f"{text!r} is not {what}: {str(error).splitlines()[0]}") from None
-    if not isinstance(query, library.Query):
+    if not isinstance(query, jsonpath.Query):
         raise SelectorError(f"{text!r} is not a single JSONPath query (a union of queries with '|' is not JSONPath)")
     return Selector(text, kind, version, query=query)
-
-
-@functools.cache
-def _jsonpath() -> Any:
-    """python-jsonpath, imported when a JSONPath selector is first compiled (it takes a
-    moment, and most steps have none)."""
-    import jsonpath
-
-    class Library:
-        Error = jsonpath.JSONPathError
-        Query = jsonpath.JSONPath
-        strict = jsonpath.JSONPathEnvironment(strict=True)
-        goessner = jsonpath.JSONPathEnvironment(strict=False)
-
-    return Library
 
 
 def set_at(document: Any, place: tuple[str | int, ...], value: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 from arazzo_runtime import conditions as cr
 from arazzo_runtime import criteria_1_1 as c11
 from arazzo_runtime.expressions import Expression, ExpressionSyntaxError
+from arazzo_runtime.jsonpath_versions import GOESSNER, script_expression
 from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
 from arazzo_sfn.errors import ExpressionError, UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
@@ -74,12 +75,12 @@ def _criterion_rule_1_1(ctx: Context, criterion: Criterion, step: Step) -> dict[
         raise UnsupportedConstruct("xpath criteria need an XPath 3.1 evaluator, which is not supported", criterion.type_location or criterion.location)
     # A Goessner query with embedded expressions is read once they are substituted; a script
     # expression in its own text is refused now.
-    goessner = criterion.type == "jsonpath" and criterion.version == c11.GOESSNER
-    if goessner and (c11.script_expression(criterion.condition) or not _embedded(criterion)):
+    goessner = criterion.type == "jsonpath" and criterion.version == GOESSNER
+    if goessner and (script_expression(criterion.condition) or not _embedded(criterion)):
         try:
-            c11.compile_query(criterion.condition, c11.GOESSNER)
+            c11.compile_query(criterion.condition, GOESSNER)
         except c11.QueryError as error:
-            raise UnsupportedConstruct(f"{c11.GOESSNER} query: {error}, which is not supported", criterion.condition_location or criterion.location) from None
+            raise UnsupportedConstruct(f"{GOESSNER} query: {error}, which is not supported", criterion.condition_location or criterion.location) from None
     if criterion.type == "simple":
         tree = parse_condition(criterion.condition, criterion.location, ctx.workflow.version)
 

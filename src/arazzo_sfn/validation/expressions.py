@@ -27,6 +27,7 @@ from arazzo_runtime.expressions import (
     parse_pointer,
     parse_template,
 )
+from arazzo_runtime.jsonpath_versions import RFC6901, RFC9535
 from arazzo_sfn.errors import ArazzoError, ExpressionError
 from arazzo_sfn.validation.document import Document, pointer
 from arazzo_sfn.validation.extensions import FOR_EACH_OUTPUTS
@@ -229,7 +230,7 @@ def _selector(document: Document, value: dict[str, Any], at: str, scope: _Scope)
 
 def _selector_syntax(document: Document, text: Any, written_type: Any, at: str) -> Iterator[ArazzoError]:
     kind, version = select.selector_type(written_type)
-    if kind not in select.SELECTOR_TYPES or (version or select.default_version(kind)) not in (select.RFC9535, select.RFC6901):
+    if kind not in select.SELECTOR_TYPES or (version or select.default_version(kind)) not in (RFC9535, RFC6901):
         return
     try:
         select.compile_selector(text, kind, version)
@@ -281,7 +282,7 @@ def _condition_1_1(document: Document, kind: str, version: Any, condition: str, 
         return
     for expression in template.expressions:
         yield from _names(document, expression, at, scope)
-    if template.expressions or (kind == "jsonpath" and version not in (None, criteria_1_1.RFC9535)):
+    if template.expressions or (kind == "jsonpath" and version not in (None, RFC9535)):
         return
     try:
         criteria_1_1.matcher(kind, version, condition)
