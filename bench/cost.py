@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from airbyte_client import auth  # noqa: E402
-from airbyte_resync.local import Credentials, run_state_machine  # noqa: E402
+from airbyte_resync.credentials import Credentials  # noqa: E402
+from airbyte_resync.local import run_state_machine  # noqa: E402
 from airbyte_resync.stub import AirbyteStub  # noqa: E402
 from tests.e2e.conftest import VirtualClock  # noqa: E402
 

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from cost import PRICE_PER_TRANSITION, Run, measure, price, transitions_of  # noqa: E402
 
-from airbyte_resync.local import FLEET_MACHINE, Credentials, run_state_machine  # noqa: E402
+from airbyte_resync.credentials import Credentials  # noqa: E402
+from airbyte_resync.local import FLEET_MACHINE, run_state_machine  # noqa: E402
 from airbyte_resync.stub import AirbyteStub  # noqa: E402
 from tests.e2e.conftest import JOBS_NEVER_END_BY_THEMSELVES, VirtualClock  # noqa: E402
 from tests.support.fleet import fleet  # noqa: E402

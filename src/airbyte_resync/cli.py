@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 from airbyte_client.ids import UUID_PATTERN
 
 if TYPE_CHECKING:  # imported when a command needs them: the local engine (moto), AWS's and the display's modules are slow to import
-    from airbyte_resync.local import Credentials, HandlerWrapper, Transition
+    from airbyte_resync.credentials import Credentials
+    from airbyte_resync.local import HandlerWrapper
     from airbyte_resync.operate import ChildrenFinder, FleetChild, StepFunctionsOnAws
     from airbyte_resync.progress import Progress
     from airbyte_resync.scenario import Scenario
     from airbyte_resync.stub import AirbyteStub
+    from airbyte_resync.transitions import Transition
     from arazzo_sfn.engine import Handler
-    from arazzo_sfn.execution import RunResult
+    from arazzo_sfn.history import RunResult
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
@@ -231,7 +233,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     progress = None if args.json else _progress(out)
     from airbyte_resync.interrupted import JobsSeen, settle
     from airbyte_resync.local import run_state_machine
-    from arazzo_sfn.execution import print_result
+    from arazzo_sfn.history import print_result
 
     seen = JobsSeen()
 
@@ -546,7 +548,7 @@ def _watch(client: StepFunctionsOnAws, titles: dict[str, tuple[str, str]], out: 
 
 def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
     from airbyte_resync import operate
-    from arazzo_sfn.execution import print_result
+    from arazzo_sfn.history import print_result
 
     if as_json:
         documents = [operate.run_document(result) for result in results]
@@ -598,7 +600,7 @@ AWS_COMMANDS = {"start": start_command, "watch": watch_command, "status": status
 
 
 def credentials_from_environment() -> Credentials:
-    from airbyte_resync.local import Credentials
+    from airbyte_resync.credentials import Credentials
 
     client_id, client_secret, token = _env("AIRBYTE_CLIENT_ID"), _env("AIRBYTE_CLIENT_SECRET"), _env("AIRBYTE_API_TOKEN")
     if client_id or client_secret:

@@ -12,7 +12,8 @@ from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient, airbyte_timestamp
 from airbyte_client.config import Settings, auth_from_secret
 from airbyte_client.errors import AirbyteError
-from airbyte_resync.local import Credentials, Transition
+from airbyte_resync.credentials import Credentials
+from airbyte_resync.transitions import Transition
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 RESET_STEP, SYNC_STEP = "triggerReset", "triggerResync"

@@ -10,18 +10,19 @@ import secrets
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from airbyte_resync import files
+from airbyte_resync.credentials import Credentials
 from airbyte_resync.template import FunctionBinding, state_machine_bindings
+from airbyte_resync.transitions import JobTransitions, Transition
 from arazzo_sfn import execution
 from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
-from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT
+from arazzo_sfn.history import RunResult
 
 TEMPLATE_PATH = files.TEMPLATE
 if TYPE_CHECKING:  # the stub is imported only when a run uses it
@@ -37,33 +38,6 @@ TABLES = {"IdempotencyTable": IDEMPOTENCY_TABLE}
 # The state machine a run is an execution of, and a fleet's.
 RUN_MACHINE = "ResetAndResyncStateMachine"
 FLEET_MACHINE = "ResetAndResyncFleetStateMachine"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What the functions will find in the Airbyte secret."""
-
-    client_id: str | None = None
-    client_secret: str | None = None
-    api_token: str | None = None
-
-    def secret_value(self) -> dict[str, str] | None:
-        if self.client_id and self.client_secret:
-            return {"clientId": self.client_id, "clientSecret": self.client_secret}
-        if self.api_token:
-            return {"apiToken": self.api_token}
-        return None
-
-    def __repr__(self) -> str:  # never print a secret by accident
-        return f"Credentials(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None}, api_token={'***' if self.api_token else None})"
-
-
-@dataclass
-class Transition(execution.Transition):
-    """One state the execution went through, with the Airbyte job it last saw."""
-
-    job_id: Any = None
-    job_status: Any = None
 
 
 def load_handler(binding: FunctionBinding) -> Handler:
@@ -110,14 +84,14 @@ def run_state_machine(
         machine_name=deployment.machine_name,
         other_machines=deployment.children,
         variables=deployment.variables,
-        read_transition=_JobTransitions(),
+        read_transition=JobTransitions(),
         on_transition=on_transition,
         retry_sleep=retry_sleep,
         timeout_seconds=timeout_seconds,
         prepare=deployment.create_resources,
         wait_sleep=wait_sleep,
         # A person watching sees the job's status as wait-for-job reads it, not only at its end.
-        child_reader=_JobTransitions if on_transition is not None else None,
+        child_reader=JobTransitions if on_transition is not None else None,
     )
 
 
@@ -221,53 +195,6 @@ def _forget_warm_state() -> None:
         parameters.clear_caches()
 
 
-class _JobTransitions:
-    """Reads transitions from history events, carrying the last Airbyte job seen forward."""
-
-    def __init__(self) -> None:
-        self.last_job: tuple[Any, Any] = (None, None)
-
-    def __call__(self, event: Event, start: datetime) -> Transition | None:
-        if event["type"] == "ExecutionStarted":
-            # A wait-for-job child is given its job: its polls answer with the status alone.
-            try:
-                job_id = json.loads(event["executionStartedEventDetails"].get("input") or "{}").get("jobId")
-            except (KeyError, ValueError, AttributeError):
-                job_id = None
-            if job_id is not None:
-                self.last_job = (job_id, None)
-            return None
-        transition = _transition(event, start, self.last_job)
-        if transition:
-            self.last_job = (transition.job_id, transition.job_status)
-        return transition
-
-
-def _transition(event: Event, start: datetime, last_job: tuple[Any, Any]) -> Transition | None:
-    kind = event["type"]
-    elapsed = (event["timestamp"] - start).total_seconds()
-    if kind.endswith("StateExited"):
-        details = event["stateExitedEventDetails"]
-        job_id, job_status = last_job
-        try:
-            data = json.loads(details.get("output") or "{}")
-            answer = (data.get("steps") or {}).get(details["name"], {}) if isinstance(data, dict) else {}
-        except (ValueError, AttributeError):
-            answer = {}
-        # What the step kept of Airbyte's answer: its body's members, and its outputs.
-        seen: dict[str, Any] = {}
-        for part in ("body", "outputs"):
-            if isinstance(answer, dict) and isinstance(answer.get(part), dict):
-                seen.update(answer[part])
-        if "jobId" in seen:
-            job_id, job_status = seen.get("jobId"), seen.get("status")
-        elif "status" in seen and job_id is not None:
-            job_status = seen["status"]
-        return Transition(details["name"], kind[: -len("StateExited")], elapsed, job_id, job_status)
-    if kind == "FailStateEntered":
-        name = event["stateEnteredEventDetails"]["name"]
-        return Transition(name, "Fail", elapsed, *last_job)
-    return None
 
 
 def start_embedded_stub() -> tuple[AirbyteStub, Credentials]:

@@ -19,8 +19,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from airbyte_resync.contracts import DETAIL_TYPE, FLEET
-from airbyte_resync.local import Transition, _JobTransitions
-from arazzo_sfn.execution import (
+from airbyte_resync.transitions import JobTransitions, Transition
+from arazzo_sfn.history import (
     TERMINAL,
     Event,
     Follower,
@@ -181,7 +181,7 @@ def watch(client: StepFunctionsOnAws, execution_arns: list[str], on_transition: 
     it starts (wait-for-job) go through, and each failed attempt of a Task of either
     (`on_failure(arn, state, error, message, errors of the state's earlier failed attempts)`);
     never stops one."""
-    followers = {arn: Follower(arn, _JobTransitions(), child_reader=_JobTransitions) for arn in execution_arns}
+    followers = {arn: Follower(arn, JobTransitions(), child_reader=JobTransitions) for arn in execution_arns}
     attempts = {arn: _FailedAttempts() for arn in execution_arns}
     results: dict[str, RunResult] = {}
     while len(results) < len(execution_arns):
@@ -719,7 +719,7 @@ def watch_fleet(client: StepFunctionsOnAws, fleet_arn: str, *,
                 looked_at = time.monotonic()
         for child in children.values():
             if child.execution_arn not in followed:
-                followed[child.execution_arn] = _FollowedChild(child, Follower(child.execution_arn, _JobTransitions(), child_reader=_JobTransitions),
+                followed[child.execution_arn] = _FollowedChild(child, Follower(child.execution_arn, JobTransitions(), child_reader=JobTransitions),
                                                                [], _FailedAttempts())
         # The runs read longest ago first, a batch at a time: a look at 1,000 runs spreads over passes.
         batch = sorted((item for item in followed.values() if not item.ended), key=lambda item: item.read_at)[:CHILD_READS_PER_PASS]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 
 from airbyte_resync import files
-from airbyte_resync.local import Transition
+from airbyte_resync.transitions import Transition
 from arazzo_sfn.retry_policy import next_attempt, retries_made
 
 if TYPE_CHECKING:  # rich is imported only for a live display

@@ -133,8 +133,6 @@ def _main(argv: list[str] | None) -> int:
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
-    from arazzo_sfn.local_run import run_workflow  # moto is only imported to run
-
     execution_input = _workflow_input(args.input)
     server_url = _server_url(args.server_url)
     try:
@@ -142,6 +140,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     except ArazzoError as error:
         print(f"arazzo-sfn: cannot compile {args.workflow}:\n{error}", file=sys.stderr)
         return 2
+    from arazzo_sfn.local_run import run_workflow  # moto: imported once the arguments and the document hold
+
     root = next(iter(bundle))  # the workflow asked for; the others are its children
     asl = bundle[root]
     children = {workflow_id: child for workflow_id, child in bundle.items() if workflow_id != root}
@@ -152,7 +152,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(result.to_json()) + "\n")
     else:
-        from arazzo_sfn.execution import print_result
+        from arazzo_sfn.history import print_result
 
         print_result(out, result)
     return 0 if result.status == "SUCCEEDED" else 1

@@ -16,9 +16,10 @@ from typing import Any
 
 import boto3
 
-from arazzo_sfn import execution
+from arazzo_sfn import execution, history
 from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
-from arazzo_sfn.execution import LOCAL_ENVIRONMENT, Event, RunResult
+from arazzo_sfn.execution import LOCAL_ENVIRONMENT
+from arazzo_sfn.history import Event, RunResult
 from arazzo_sfn.lower import state_machine_placeholder
 from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER
 
@@ -48,7 +49,7 @@ POWERTOOLS_DEFAULTS = {"POWERTOOLS_SERVICE_NAME": "arazzo-workflow", "POWERTOOLS
 
 
 @dataclass
-class StepTransition(execution.Transition):
+class StepTransition(history.Transition):
     """One state the execution went through; for a step's task, the HTTP status it got."""
 
     status_code: int | None = None

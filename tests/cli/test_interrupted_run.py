@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
+from airbyte_resync.credentials import Credentials
 from airbyte_resync.interrupted import JobsSeen, settle
-from airbyte_resync.local import Credentials, Transition
 from airbyte_resync.stub import AirbyteStub
+from airbyte_resync.transitions import Transition
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 

@@ -19,7 +19,7 @@ import pytest
 
 from arazzo_sfn import ArazzoError, compile_document
 from arazzo_sfn.compiler import compile_bundle
-from arazzo_sfn.execution import RunResult
+from arazzo_sfn.history import RunResult
 from arazzo_sfn.local_run import StepTransition, run_workflow
 from arazzo_sfn.testing import Reply, ScriptedServer
 

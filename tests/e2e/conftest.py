@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airbyte_resync.local import FLEET_MACHINE, TEMPLATE_PATH, Credentials, RunResult, run_state_machine
+from airbyte_resync.credentials import Credentials
+from airbyte_resync.local import FLEET_MACHINE, TEMPLATE_PATH, RunResult, run_state_machine
 from airbyte_resync.stub import AirbyteStub
 from arazzo_sfn.compiler import compile_document
 

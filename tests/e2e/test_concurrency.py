@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from airbyte_resync.local import Credentials, run_state_machines
+from airbyte_resync.credentials import Credentials
+from airbyte_resync.local import run_state_machines
 from airbyte_resync.stub import AirbyteStub
 
 # Ten runs at once already keep every thread of moto busy with another execution's states

@@ -167,7 +167,7 @@ def test_a_token_about_to_expire_is_renewed_before_use(harness):
 
 
 def test_bad_client_credentials_fail_as_configuration_error(harness):
-    from airbyte_resync.local import Credentials
+    from airbyte_resync.credentials import Credentials
 
     harness.credentials = Credentials(client_id="someone", client_secret="wrong-secret-value")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from arazzo_sfn.execution import Children, history_since, started_child
+from arazzo_sfn.history import Children, history_since, started_child
 
 CHILD = "arn:aws:states:us-east-1:123456789012:execution:WaitForJob:waitForReset-1"
 

@@ -8,8 +8,8 @@ import io
 import pytest
 from rich.console import Console
 
-from airbyte_resync.local import Transition
 from airbyte_resync.progress import Progress, committed_states, failure_line, wants_live, workflow_steps
+from airbyte_resync.transitions import Transition
 from arazzo_sfn.retry_policy import NextAttempt, next_attempt, retries_made
 
 STATE = {
