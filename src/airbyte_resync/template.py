@@ -3,6 +3,7 @@ run binds steps to handlers exactly as the deployed stack does."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,13 @@ def load_template(path: Path) -> dict[str, Any]:
 def state_machine_bindings(template_path: Path) -> dict[str, StateMachineBinding]:
     """Each state machine of the template, with what its DefinitionSubstitutions bind: a
     function (`!GetAtt <Function>.Arn`), another state machine (`!Ref <StateMachine>`) or a
-    DynamoDB table's name (`!Ref <Table>`)."""
+    DynamoDB table's name (`!Ref <Table>`). Read once for each version of the file: every
+    local run starts by asking, and parsing the template costs more than the run's states."""
+    return dict(_bindings(template_path, template_path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _bindings(template_path: Path, modified: int) -> dict[str, StateMachineBinding]:
     template = load_template(template_path)
     resources = template.get("Resources", {})
     globals_ = template.get("Globals", {}).get("Function", {})

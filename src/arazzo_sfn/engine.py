@@ -14,7 +14,7 @@ for the duration of a run (a test fails the day moto no longer needs it).
 
 moto's interpreter parses each JSONPath anew every time a state reads one, and
 jsonpath_ng builds its whole parser for each parse: most of the time a long local run
-takes. `_json_paths_parsed_once` caches the parsed paths for the duration of a run.
+takes. `_json_paths_parsed_once` caches the parsed paths for the process, used during runs.
 moto parses a state machine's whole definition with ANTLR when it is created and again
 when each execution starts (each child execution too): `_definitions_parsed_once` keeps
 each definition's parse tree for the life of the process, and builds the interpreter's
@@ -213,14 +213,15 @@ def _sfn_integration_normalised() -> Iterator[None]:
 SYNC_CHECK_SECONDS = 0.02
 
 
+# Each JSONPath parsed once for the process, not at every read (a parsed path is only read
+# from: `find` and `update_or_create` leave it as it is).
+_parse_json_path = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parser.parse)
+_parse_result_path = functools.lru_cache(maxsize=4096)(jsonpath_ng.parser.parse)
+
+
 @contextlib.contextmanager
 def _json_paths_parsed_once() -> Iterator[None]:
-    """Parse each JSONPath once per run, not at every read (a parsed path is only read
-    from: `find` and `update_or_create` leave it as it is)."""
-    with (
-        _replaced(json_path, "parse", functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parser.parse)),
-        _replaced(result_path, "parse", functools.lru_cache(maxsize=4096)(jsonpath_ng.parser.parse)),
-    ):
+    with _replaced(json_path, "parse", _parse_json_path), _replaced(result_path, "parse", _parse_result_path):
         yield
 
 
@@ -318,9 +319,43 @@ def _endings_written_whole() -> Iterator[None]:
             error: Any = ending.error
             execution.error, execution.cause = error.get("error"), error.get("cause")
         reflect(self)  # sets them again, to the same values, after the stop date: then the status
+        _ENDINGS.count()
 
     with _replaced(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_with_status_last):
         yield
+
+
+class _Endings:
+    """How many executions have ended in this process, and a way to wait for the next."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.changed = threading.Condition()
+
+    def count(self) -> None:
+        with self.changed:
+            self.ended += 1
+            self.changed.notify_all()
+
+
+_ENDINGS = _Endings()
+
+
+def until_an_execution_ends() -> Callable[[float], None]:
+    """A pause for a follower (`arazzo_sfn.history.follow`): it lasts the time given, or until
+    an execution (the followed one, or a child it waits for) ends, if one ends first or has
+    ended since the pause before. A follower that only slept would notice a run's end up to
+    its longest pause late, on every run."""
+    seen = _ENDINGS.ended
+
+    def pause(seconds: float) -> None:
+        nonlocal seen
+        with _ENDINGS.changed:
+            if _ENDINGS.ended == seen:
+                _ENDINGS.changed.wait(seconds)
+            seen = _ENDINGS.ended
+
+    return pause
 
 
 # The DynamoDB operations that read or write an item: one at a time, as each is one request

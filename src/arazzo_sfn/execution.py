@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from arazzo_sfn.engine import ACCOUNT_ID, REGION, Handler, LocalFunctions, local_aws
+from arazzo_sfn.engine import ACCOUNT_ID, REGION, Handler, LocalFunctions, local_aws, until_an_execution_ends
 from arazzo_sfn.history import Event, RunResult, StepFunctions, TransitionReader, follow, history_of
 
 # What the local process needs besides the functions' own environment: a region for the
@@ -131,7 +131,7 @@ def execute(
             _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
         execution = _start(client, machine, execution_input)
-        result = follow(client, execution, read_transition, on_transition, timeout_seconds, child_reader)
+        result = follow(client, execution, read_transition, on_transition, timeout_seconds, child_reader, pause=until_an_execution_ends())
         result.child_histories = _child_histories(client, machine)
     result.function_logs = captured.getvalue()
     return result
@@ -161,7 +161,7 @@ def execute_many(
         results = []
         for execution in executions:
             remaining = max(timeout_seconds - (time.monotonic() - started), 0)
-            results.append(follow(client, execution, lambda event, start: None, None, remaining))
+            results.append(follow(client, execution, lambda event, start: None, None, remaining, pause=until_an_execution_ends()))
     for result in results:
         result.function_logs = captured.getvalue()
     return results

@@ -207,12 +207,15 @@ def follow(
     on_transition: Callable[[Any], None] | None,
     timeout_seconds: float,
     child_reader: Callable[[], TransitionReader] | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Poll the execution until it ends, reporting each new transition as it appears; with
-    `child_reader` (a new reader for each child), those of the child executions it starts too."""
+    `child_reader` (a new reader for each child), those of the child executions it starts too.
+    Between two looks, `pause(seconds)`: a sleep, or one that an engine ends early when an
+    execution ends (`arazzo_sfn.engine.until_an_execution_ends`)."""
     started = time.monotonic()
     transitions: list[Transition] = []
-    pause = FOLLOW_PAUSE_SECONDS[0]
+    wait = FOLLOW_PAUSE_SECONDS[0]
     follower = Follower(execution, read_transition, child_reader)
     history: list[Event] = []
     while True:
@@ -229,13 +232,13 @@ def follow(
         changed = bool(events)
         # Read again soon after a change, less often while nothing changes: each read
         # competes with the engine's own thread, which a long child execution keeps busy.
-        pause = FOLLOW_PAUSE_SECONDS[0] if changed else min(pause * 2, FOLLOW_PAUSE_SECONDS[1])
+        wait = FOLLOW_PAUSE_SECONDS[0] if changed else min(wait * 2, FOLLOW_PAUSE_SECONDS[1])
         if description["status"] in TERMINAL:
             break
         if time.monotonic() - started > timeout_seconds:
             client.stop_execution(executionArn=execution, error="LocalTimeout", cause="the local run took too long")
             continue
-        time.sleep(pause)
+        pause(wait)
     return result_from_description(description, history, transitions=transitions)
 
 

@@ -111,12 +111,14 @@ def test_lambda_tasks_reach_the_bound_handler_and_report_its_errors_as_lambda_do
 # ------------------------------------------------------------ speed: what a long local run takes
 
 
-def test_json_paths_are_parsed_once_per_run_and_read_the_same():
+def test_json_paths_are_parsed_once_for_every_run_and_read_the_same():
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
     with local_aws(LocalFunctions()):
-        assert json_path.parse("$.steps.poll.body") is json_path.parse("$.steps.poll.body")
+        first_run = json_path.parse("$.steps.poll.body")
+    with local_aws(LocalFunctions()):
+        assert json_path.parse("$.steps.poll.body") is first_run
         assert json_path.extract_json("$.steps.poll.body.status", {"steps": {"poll": {"body": {"status": "running"}}}}) == "running"
         assert result_path.parse("$.steps.poll") is result_path.parse("$.steps.poll")
 
@@ -308,3 +310,31 @@ def test_moto_still_answers_the_whole_history_whatever_page_is_asked():
         client, execution = _ended_execution()
         page = client.get_execution_history(executionArn=execution, maxResults=5, reverseOrder=True)
         assert len(page["events"]) > 20 and page["events"][0]["id"] == 1 and "nextToken" not in page
+
+
+# ------------------------------------------------------------ a follower's pause, ended by an ending
+
+
+def test_a_followers_pause_ends_when_an_execution_ends():
+    """The pause lasts until an execution ends, not its whole length: the local runner
+    notices a run's end at once instead of up to its longest pause later."""
+    import threading
+
+    from arazzo_sfn.engine import until_an_execution_ends
+
+    with local_aws(LocalFunctions()):
+        client = boto3.client("stepfunctions", region_name=REGION)
+        machine = client.create_state_machine(name="passes", definition=json.dumps(PASSES), roleArn=ROLE)["stateMachineArn"]
+        pause = until_an_execution_ends()
+        paused = threading.Thread(target=pause, args=(600,), daemon=True)
+        paused.start()
+        execution = client.start_execution(stateMachineArn=machine, name="first", input="{}")["executionArn"]
+        paused.join(timeout=120)  # far less than the 600 s asked for, on any machine
+        assert not paused.is_alive()
+        assert ended(client, execution)["status"] == "SUCCEEDED"
+        # An ending since the last pause ends the next one at once.
+        ended(client, client.start_execution(stateMachineArn=machine, name="second", input="{}")["executionArn"])
+        again = threading.Thread(target=pause, args=(600,), daemon=True)
+        again.start()
+        again.join(timeout=120)
+        assert not again.is_alive()
