@@ -10,6 +10,7 @@ import pytest
 
 from arazzo_runtime import criteria_1_1, jsonpath_versions
 from arazzo_runtime.evaluate import CriterionError, Response, compile_criteria, evaluate_criteria
+from arazzo_runtime.expressions import embedded_text
 from arazzo_runtime.payload import PAYLOAD_VERSION, parse_payload
 
 BODY = {"status": "done", "count": "3", "job": {"status": "done", "size": 12}, "items": [{"id": 1, "status": "done"}, {"id": 2, "status": "running"}], "nothing": None}
@@ -82,7 +83,7 @@ def test_an_embedded_object_is_compact_json():
 
 @pytest.mark.parametrize(("value", "text"), [("a b", "a b"), (1.5, "1.5"), (10, "10"), (True, "true"), (None, "null"), ([1, "x"], '[1,"x"]'), ({"a": {"b": []}}, '{"a":{"b":[]}}')])
 def test_embedded_text_follows_the_runtime_expressions_rule(value, text):
-    assert criteria_1_1.embedded_text(value) == text
+    assert embedded_text(value) == text
 
 
 def test_an_embedded_expression_in_a_regex():

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from arazzo_runtime.conditions import ConditionSyntaxError, Literal, Operand, parse_condition
-from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, parse_pointer, parse_template, scan_expression
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, embedded_text, parse_pointer, parse_template, scan_expression
 from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library, script_expression
 
 ARAZZO_FIELD = "arazzo"  # the payload criterion's field naming the reading
@@ -57,15 +57,6 @@ class QueryError(ValueError):
 
 
 # --------------------------------------------------------------------------- text
-
-
-def embedded_text(value: Any) -> str:
-    """A value embedded in a string ("Runtime Expressions"): a string as it is, another
-    scalar as its string representation (JSON's: `true`, `null`, `1.5`), an array or object
-    serialized as JSON (RFC 8259)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def condition_template(condition: str) -> Template:

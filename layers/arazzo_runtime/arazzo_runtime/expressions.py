@@ -35,6 +35,7 @@ says what is wrong and where.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -356,6 +357,15 @@ def parse_template(text: str, version: str = "1.0") -> Template:
     if literal:
         parts.append("".join(literal))
     return Template(text, tuple(parts))
+
+
+def embedded_text(value: object) -> str:
+    """A value embedded in a string, as Arazzo 1.1 says ("Runtime Expressions"): a string as
+    it is, another scalar as its string representation (JSON's: `true`, `null`, `1.5`), an
+    array or object serialized as JSON (RFC 8259)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def has_embedded_expression(text: object) -> bool:

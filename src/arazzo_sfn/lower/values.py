@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, StepOutputRef, Template, WorkflowRef, embedded_expressions, is_expression
+from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, StepOutputRef, Template, WorkflowRef, embedded_expressions, embedded_text, is_expression
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
-from arazzo_sfn.lower.common import append_pointer, compact_json, contains_expression, format_literal, member, parse_expression, template
+from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
 from arazzo_sfn.lower.context import Context
 from arazzo_sfn.model import Selector, SourceDescription, Step
 
@@ -222,11 +222,11 @@ def _selection_path(ctx: Context, selector: Selector, step: Step | None, guarant
     expression = selectors.as_expression(selector)
     if expression is not None:
         return value_path(ctx, expression, step, selector.location, guaranteed)
-    context = parse_expression(selector.context, selector.location)
+    context = parse_expression(selector.context, selector.location, ctx.workflow.version)
     if isinstance(context, StepOutputRef):
         target = ctx.workflow.step(context.step)
         output = target.outputs.get(context.name)
-        inner = parse_expression(output, target.location) if isinstance(output, str) else None
+        inner = parse_expression(output, target.location, ctx.workflow.version) if isinstance(output, str) else None
         if inner is not None and inner.kind in (*RESPONSE_KINDS, *REQUEST_KINDS) and target.target_kind != "workflowId":
             # The step whose answer the context is applies the selector with its answer.
             _refuse_unless_run(ctx, context, step, guaranteed, selector.location)
@@ -264,7 +264,7 @@ def _selected_output(ctx: Context, target: Step, name: str, selector: Selector, 
 def selection_read(ctx: Context, selector: Selector, step: Step) -> dict[str, Any]:
     """What the step's function is sent to apply a selector to its context: the context an
     expression about its answer, or one whose value it is sent in `values`."""
-    context = parse_expression(selector.context, selector.location)
+    context = parse_expression(selector.context, selector.location, ctx.workflow.version)
     if context.kind not in (*RESPONSE_KINDS, *REQUEST_KINDS):
         values = ctx.evaluation(step).values
         if not any(value["expression"] == context.text for value in values.values()):
@@ -346,12 +346,6 @@ def constant_value(ctx: Context, expression: Expression, location: Location) -> 
 
 def _id_kind(source: SourceDescription) -> str:
     return "workflow" if source.type == "arazzo" else "operation"
-
-
-def embedded_text(value: Any) -> str:
-    """A value embedded in a string (1.1, "Runtime Expressions"): a string as it is, anything
-    else as its JSON text (RFC 8259; a scalar's JSON text is its string representation)."""
-    return value if isinstance(value, str) else compact_json(value)
 
 
 def _constant_text(ctx: Context, parts: Template, location: Location) -> str | None:
