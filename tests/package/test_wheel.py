@@ -80,10 +80,9 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     environment = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=False, system_site_packages=False).create(environment)
     python = environment / "bin" / "python"
-    # This environment's pip installs into the new one (`--python`): the new one needs no pip of
-    # its own, and nothing is compiled ahead of the imports the two commands make.
+    # This environment's pip installs into the new one (`--python`): the new one needs no pip of its own.
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check",
          "-c", str(ROOT / "constraints.txt"), str(wheel)],
         capture_output=True,
         text=True,

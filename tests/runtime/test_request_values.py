@@ -62,6 +62,18 @@ def test_query_and_path_parameters_are_the_values_the_step_gave():
     assert value("$request.path.petId") == "a/b"
 
 
+def test_the_names_of_a_query_string_given_whole_are_query_parameters():
+    """Arazzo 1.1 `in: querystring`: the query string's form-encoded pairs are what
+    `$request.query.<name>` reads (the first value of a name given twice)."""
+    request = {"method": "get", "path": "/pets", "queryString": "category=cats%20%26%20dogs&inStock=true&inStock=false&empty="}
+    sent = answered(request)
+    assert value("$url", sent) == "http://127.0.0.1:8080/api/pets?category=cats%20%26%20dogs&inStock=true&inStock=false&empty="
+    assert value("$request.query.category", sent) == "cats & dogs"
+    assert value("$request.query.inStock", sent) == "true"
+    assert value("$request.query.empty", sent) == ""
+    assert value("$request.query.other", sent) is MISSING
+
+
 def test_a_parameter_not_sent_does_not_resolve():
     assert value("$request.query.missing") is MISSING
     assert value("$request.query.absent") is MISSING  # null: not sent

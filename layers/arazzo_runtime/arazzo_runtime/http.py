@@ -25,6 +25,7 @@ import json
 import math
 import re
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,9 +125,16 @@ def sent_request(request: Mapping[str, Any], outgoing: HttpRequest) -> SentReque
     def given(name: str) -> dict[str, Any]:
         return {key: value for key, value in _object(request, name).items() if value is not None}
 
+    query = given("query")
+    query_string = request.get("queryString")
+    if isinstance(query_string, str):
+        # A query string given whole (Arazzo 1.1 `in: querystring`): `$request.query.<name>`
+        # reads its form-encoded pairs, the first value of a name given more than once.
+        for name, text in urllib.parse.parse_qsl(query_string, keep_blank_values=True):
+            query.setdefault(name, text)
     return SentRequest(
         method=outgoing.method, url=outgoing.full_url, headers=dict(outgoing.headers),
-        query=given("query"), path=given("pathParameters"), body=MISSING if outgoing.body is None else outgoing.body_value,
+        query=query, path=given("pathParameters"), body=MISSING if outgoing.body is None else outgoing.body_value,
     )
 
 
