@@ -66,6 +66,13 @@ LONGEST_FIRST = ("tests/package/", "tests/e2e/test_fleet.py", "tests/template/te
                  "tests/conformance/test_arazzo_sfn_run.py", "tests/conformance/test_for_each.py")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker more than the machine has cores. Part of the time a test waits (on
+    a command it runs, a server's slow answer, a scripted fault's timeout): a third worker
+    keeps both cores busy meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: next((rank for rank, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST)))
 
