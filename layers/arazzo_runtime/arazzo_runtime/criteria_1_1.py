@@ -40,7 +40,7 @@ from typing import Any
 
 from arazzo_runtime.conditions import ConditionSyntaxError, Literal, Operand, parse_condition
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, embedded_text, parse_pointer, parse_template, scan_expression
-from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library, script_expression
+from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library, script_expression, unquoted
 
 ARAZZO_FIELD = "arazzo"  # the payload criterion's field naming the reading
 READING = "1.1"
@@ -108,28 +108,18 @@ def comparison_message(condition: str) -> str:
 def _relative(condition: str) -> str:
     """The condition with each JSONPath root `$` (not a runtime expression, not in a string)
     written `@`, the current node of a filter."""
-    out, quote = [], ""
-    for index, character in enumerate(condition):
-        if quote:
-            quote = "" if character == quote else quote
-        elif character in "'\"":
-            quote = character
-        elif character == "$" and not condition[index + 1 : index + 2].isalpha():
-            character = "@"
-        out.append(character)
+    out = list(condition)
+    for index, character in unquoted(condition):
+        if character == "$" and not condition[index + 1 : index + 2].isalpha():
+            out[index] = "@"
     return "".join(out)
 
 
 def _bare_expression(condition: str) -> str | None:
     """The first runtime expression written without braces (`$inputs.max`), outside string
     literals, as the grammar reads it; None when there is none."""
-    quote = ""
-    for index, character in enumerate(condition):
-        if quote:
-            quote = "" if character == quote else quote
-        elif character in "'\"":
-            quote = character
-        elif character == "$" and condition[index + 1 : index + 2].isalpha() and condition[index - 1 : index] != "{":
+    for index, character in unquoted(condition):
+        if character == "$" and condition[index + 1 : index + 2].isalpha() and condition[index - 1 : index] != "{":
             try:
                 return scan_expression(condition, index, READING, stop=_QUERY_DELIMITERS)[0].text
             except ExpressionSyntaxError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 RFC9535 = "rfc9535"
@@ -44,12 +45,17 @@ def is_jsonpath_error(exc: Exception) -> bool:
 def script_expression(query: str) -> bool:
     """Whether a Goessner query holds a script expression: `(` opening a bracketed selector
     (`[(@.length-1)]`), outside string literals; a filter is `?(`."""
+    return any(character == "[" and query[index + 1 :].lstrip().startswith("(") for index, character in unquoted(query))
+
+
+def unquoted(query: str) -> Iterator[tuple[int, str]]:
+    """(index, character) for each character of a query outside its string literals (in
+    single or double quotes) and their quotes."""
     quote = ""
     for index, character in enumerate(query):
         if quote:
             quote = "" if character == quote else quote
         elif character in "'\"":
             quote = character
-        elif character == "[" and query[index + 1 :].lstrip().startswith("("):
-            return True
-    return False
+        else:
+            yield index, character
