@@ -22,7 +22,6 @@ ToPath = Callable[[cr.Operand], str]
 # What a step's function reads of the request it sent and the answer it received: the forms
 # the payload contract lets it resolve, and no other (`$response.query` is refused here, located).
 ANSWER_KINDS = ANSWER_EXPRESSION_KINDS
-READING_1_1 = "1.1"  # a criterion of an Arazzo 1.1 document (model.Criterion.arazzo)
 
 
 def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> dict[str, Any]:
@@ -33,7 +32,7 @@ def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> 
 def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
     """A native Choice rule where ASL can say what the criterion means; otherwise the
     step's function evaluates it on the response and the rule reads its verdict."""
-    if criterion.arazzo == READING_1_1:
+    if criterion.arazzo == c11.READING:
         return _criterion_rule_1_1(ctx, criterion, step)
     if criterion.type == "xpath":
         raise UnsupportedConstruct("xpath criteria are not supported yet", criterion.location)
@@ -98,7 +97,7 @@ def _evaluated_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str,
     """Send the criterion to the step's function; branch on `criteria.<id>` it returns. A
     step that runs a child execution has a Task of its own that sends its function the
     criteria after the child ends (`calls.child_step`); an inlined workflow has none."""
-    if step.target_kind == "workflowId" and not ctx.is_child_step(step) and criterion.arazzo == READING_1_1:
+    if step.target_kind == "workflowId" and not ctx.is_child_step(step) and criterion.arazzo == c11.READING:
         raise UnsupportedConstruct(
             f"criterion {criterion.condition!r} needs a function to judge it (Arazzo 1.1 compares strings ignoring case, coerces "
             "numeric strings, and reads regex and jsonpath conditions as Choice rules cannot), which is not supported on a step whose "
@@ -136,7 +135,7 @@ def criterion_spec(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
     spec: dict[str, Any] = {"type": criterion.type, "condition": criterion.condition, "context": criterion.context}
     if criterion.version is not None:
         spec["version"] = criterion.version
-    if criterion.arazzo == READING_1_1:
+    if criterion.arazzo == c11.READING:
         spec[c11.ARAZZO_FIELD] = c11.READING
         # 1.1 embeds expressions in a regex, jsonpath or jsonpointer condition as `{$...}`.
         used = expressions_in(criterion.condition) if criterion.type == "simple" else list(_embedded(criterion))
@@ -195,7 +194,7 @@ def _rule(tree: cr.Condition, to_path: ToPath, criterion: Criterion, case_insens
         left, op, right = right, _FLIP[op], left
     if not (isinstance(left, cr.Operand) and isinstance(right, cr.Literal)):
         raise _NotNative()  # two values compared with each other
-    reads_1_1 = criterion.arazzo == READING_1_1
+    reads_1_1 = criterion.arazzo == c11.READING
     if reads_1_1 and isinstance(right.value, (int, float)) and not isinstance(right.value, bool) and left.text != "$statusCode":
         # 1.1 coerces a numeric string compared with a number; Choice rules cannot. Only
         # $statusCode is always a number.
