@@ -17,13 +17,15 @@ jsonpath_ng builds its whole parser for each parse: most of the time a long loca
 takes. `_json_paths_parsed_once` caches the parsed paths for the process, used during runs.
 moto parses a state machine's whole definition with ANTLR when it is created and again
 when each execution starts (each child execution too): `_definitions_parsed_once` keeps
-each definition's parse tree for the life of the process, and builds the interpreter's
-components from it anew each time, as moto does; a definition found valid once is not
-checked again when a state machine is created with it.
+each definition's parse tree, and the interpreter's components built from it once, for the
+life of the process; each execution gets a deep copy of those components, new as moto's own
+are; a definition found valid once is not checked again when a state machine is created
+with it.
 When an execution ends, moto sets its status first and its output (or error and cause)
 next: a DescribeExecution in between (a loaded machine makes it likely) reads SUCCEEDED
 with a null output, or FAILED without its error, and so does a parent reading its child.
-`_endings_written_whole` writes the output, error and cause before the status.
+`_endings_written_whole` writes the output, error and cause before the status, and counts
+the ending, so a follower's pause (`until_an_execution_ends`) ends with it.
 DynamoDB applies each write to an item whole (an `ADD` is atomic); moto does not support
 access from several threads (its documentation, after moto issue #7164), and its engine runs
 each execution, Map iteration and child in a thread of its own: two iterations adding to one
