@@ -284,36 +284,42 @@ def test_without_a_region_the_execution_arn_names_it(aws, no_region, capsys):
     assert code == 0 and [item["executionArn"] for item in json.loads(out)] == [execution]
 
 
-def test_request_puts_the_documented_event(aws, capsys):
+def queue_of(detail_type: str) -> str:
+    """A queue that an EventBridge rule sends every event of `detail_type` to: its URL."""
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = boto3.client("events")
-    queue = boto3.client("sqs").create_queue(QueueName="seen")["QueueUrl"]
-    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="reset-requested", EventPattern=json.dumps({"detail-type": ["Airbyte Connection Reset Requested"]}))
-    events.put_targets(Rule="reset-requested", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    events.put_rule(Name="requested", EventPattern=json.dumps({"detail-type": [detail_type]}))
+    events.put_targets(Rule="requested", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return queue
+
+
+def the_one_event(queue: str) -> dict:
+    [message] = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+    return json.loads(message["Body"])
+
+
+def test_request_puts_the_documented_event(aws, capsys):
+    queue = queue_of("Airbyte Connection Reset Requested")
 
     code, out, _ = run(capsys, "request", "--connection-id", FIRST, "--no-wait-for-resync")
 
     assert code == 0 and out.startswith("requested: event ")
-    [message] = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
-    event = json.loads(message["Body"])
+    event = the_one_event(queue)
     assert event["detail-type"] == "Airbyte Connection Reset Requested"
     assert event["detail"] == {"connectionId": FIRST, "waitForResync": False}
     assert out.split()[2].rstrip(";") == event["id"]
 
 
 def test_request_of_a_selection_puts_the_fleet_event(aws, capsys):
-    events = boto3.client("events")
-    queue = boto3.client("sqs").create_queue(QueueName="seen")["QueueUrl"]
-    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="fleet-requested", EventPattern=json.dumps({"detail-type": ["Airbyte Connections Reset Requested"]}))
-    events.put_targets(Rule="fleet-requested", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    queue = queue_of("Airbyte Connections Reset Requested")
     workspace, tag = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-8999-aaaaaaaaaaaa"
 
     code, out, _ = run(capsys, "request", "--workspace-id", workspace, "--tag-id", tag, "--max-concurrent", "20", "--tolerated-failures", "2")
 
     assert code == 0 and out.startswith("requested: fleet event ")
-    [message] = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
-    event = json.loads(message["Body"])
+    event = the_one_event(queue)
     assert event["detail-type"] == "Airbyte Connections Reset Requested" and event["source"] == "airbyte-resync.cli"
     assert event["detail"] == {"workspaceIds": [workspace], "tagIds": [tag], "maxConcurrent": 20, "toleratedFailures": 2}
 
