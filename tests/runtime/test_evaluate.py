@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from arazzo_runtime.evaluate import MISSING, CriterionError, Response, compare, compile_criteria, evaluate_criteria
+from arazzo_runtime.evaluate import CriterionError, Response, compare, compile_criteria, evaluate_criteria
+from arazzo_runtime.nodes import MISSING
 
 BODY = {
     "status": "Available",

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from arazzo_runtime.evaluate import MISSING, Response, evaluate_criteria, request_value
+from arazzo_runtime.evaluate import Response, evaluate_criteria, request_value
 from arazzo_runtime.expressions import parse_expression
 from arazzo_runtime.http import build_request, sent_request
+from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.payload import PAYLOAD_VERSION, parse_payload
 from arazzo_runtime.step import resolve, step_answer
 

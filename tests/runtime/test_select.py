@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from arazzo_runtime.errors import InvalidRequest
-from arazzo_runtime.evaluate import MISSING, Response
+from arazzo_runtime.evaluate import Response
 from arazzo_runtime.http import build_request, prepared_body
+from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.payload import PAYLOAD_VERSION, parse_payload
 from arazzo_runtime.select import GOESSNER, SelectorError, apply_selections, compile_selector
 from arazzo_runtime.step import step_answer

@@ -41,6 +41,7 @@ from typing import Any
 from arazzo_runtime.conditions import ConditionSyntaxError, Literal, Operand, parse_condition
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, ExpressionSyntaxError, Template, embedded_text, parse_pointer, parse_template, scan_expression
 from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library, script_expression, unquoted
+from arazzo_runtime.nodes import MISSING, find_nodes, resolve_pointer
 
 ARAZZO_FIELD = "arazzo"  # the payload criterion's field naming the reading
 READING = "1.1"
@@ -144,54 +145,23 @@ def matcher(kind: str, version: str | None, condition: str) -> Matcher:
             pattern = re.compile(condition)
         except re.error as error:
             raise QueryError(f"`{condition}` is not a valid regular expression (Python's re): {error}") from None
-        return lambda context: pattern.search(_as_text(context)) is not None
+        return lambda context: pattern.search(embedded_text(context)) is not None
     if kind == "jsonpointer":
         try:
             tokens = parse_pointer(condition)
         except ExpressionSyntaxError as error:
             raise QueryError(str(error)) from None
-        return lambda context: not _absent(_resolve(context, tokens))
+        return lambda context: resolve_pointer(context, tokens) is not MISSING
     query = compile_query(condition, version or RFC9535)
     library_error = library().Error
 
     def selects(context: Any) -> bool:
         try:
-            return len(_find(query, context)) > 0
+            return len(find_nodes(query, context)) > 0
         except library_error as error:  # e.g. a function given a value of the wrong type
             raise QueryError(f"`{condition}` cannot be evaluated on the context: {_first_line(error)}") from None
 
     return selects
-
-
-def _find(query: Any, data: Any) -> list[Any]:
-    # python-jsonpath parses a top-level string as a JSON document; a string is a leaf,
-    # so only the query `$` selects it.
-    if isinstance(data, str):
-        return [data] if not query.segments else []
-    found: list[Any] = query.findall(data)
-    return found
-
-
-def _as_text(value: Any) -> str:
-    return embedded_text(value)
-
-
-_ABSENT = object()
-
-
-def _absent(value: Any) -> bool:
-    return value is _ABSENT
-
-
-def _resolve(value: Any, tokens: tuple[str, ...]) -> Any:
-    for token in tokens:
-        if isinstance(value, dict) and token in value:
-            value = value[token]
-        elif isinstance(value, list) and re.fullmatch(r"0|[1-9][0-9]*", token) and int(token) < len(value):
-            value = value[int(token)]
-        else:
-            return _ABSENT
-    return value
 
 
 # --------------------------------------------------------------------------- a criterion

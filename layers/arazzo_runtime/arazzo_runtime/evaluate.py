@@ -51,8 +51,9 @@ from typing import Any
 from arazzo_runtime import criteria_1_1
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Literal, Not, Operand, Or, parse_condition
 from arazzo_runtime.criteria_1_1 import ARAZZO_FIELD
-from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, parse_expression, scan_expression
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, embedded_text, parse_expression, scan_expression
 from arazzo_runtime.jsonpath_versions import RFC9535, is_jsonpath_error, library
+from arazzo_runtime.nodes import MISSING, find_nodes, resolve_pointer
 from arazzo_runtime.payload import json_type
 
 
@@ -112,24 +113,6 @@ def request_value(expression: Expression, sent: SentRequest | None) -> Any:
     return resolve_pointer(sent.body, expression.pointer)
 
 
-class _Missing:
-    """The value of a pointer, path or header that leads nowhere (not the same as null)."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
 CRITERION_TYPES = ("simple", "regex", "jsonpath", "xpath", "jsonpointer")
 
 
@@ -295,19 +278,9 @@ def compile_regex(criterion_id: str, pattern: str) -> Test:
     def test(response: Response, context: Any) -> bool:
         if context is MISSING or context is None:
             return False
-        return compiled.search(_as_text(context)) is not None
+        return compiled.search(embedded_text(context)) is not None
 
     return test
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------- jsonpath
@@ -359,7 +332,7 @@ def compile_jsonpath(criterion_id: str, condition: str, known: dict[str, Any]) -
             return False
         if wraps and not isinstance(context, list):
             context = [context]
-        return len(_find(query, context)) > 0
+        return len(find_nodes(query, context)) > 0
 
     return test
 
@@ -382,15 +355,6 @@ def _starts_with_filter(query: Any) -> bool:
     return isinstance(first, jsonpath.ChildSegment) and all(isinstance(selector, jsonpath.Filter) for selector in first.selectors)
 
 
-def _find(query: Any, data: Any) -> list[Any]:
-    # python-jsonpath parses a top-level string as a JSON document; a string is a leaf,
-    # so only the query `$` selects it.
-    if isinstance(data, str):
-        return [data] if not query.segments else []
-    found: list[Any] = query.findall(data)
-    return found
-
-
 def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable[[str], Getter]:
     def operand(text: str) -> Getter:
         if _RUNTIME_EXPRESSION_START.match(text):
@@ -408,7 +372,7 @@ def _member_getter_factory(criterion_id: str, known: dict[str, Any]) -> Callable
         def member(response: Response, context: Any) -> Any:
             if context is MISSING:
                 return MISSING
-            nodes = _find(query, context)
+            nodes = find_nodes(query, context)
             return nodes[0] if nodes else MISSING
 
         return member
@@ -543,22 +507,6 @@ def _expression_getter(criterion_id: str, text: str, known: dict[str, Any]) -> G
         f"criterion {criterion_id}: {text} has no value here: only $statusCode, $response.body, "
         "$response.header.<name>, $url, $method, $request.<source> and the values sent with the request can be evaluated"
     )
-
-
-def resolve_pointer(value: Any, tokens: tuple[str, ...]) -> Any:
-    """Follow decoded RFC 6901 tokens into a value; MISSING when a step leads nowhere."""
-    for token in tokens:
-        if isinstance(value, dict):
-            if token not in value:
-                return MISSING
-            value = value[token]
-        elif isinstance(value, list):
-            if not re.fullmatch(r"0|[1-9][0-9]*", token) or int(token) >= len(value):
-                return MISSING
-            value = value[int(token)]
-        else:
-            return MISSING
-    return value
 
 
 def header_value(headers: Mapping[str, str], name: str) -> Any:

@@ -35,8 +35,9 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
-from arazzo_runtime.evaluate import MISSING, Response, SentRequest
+from arazzo_runtime.evaluate import Response, SentRequest
 from arazzo_runtime.hosts import is_loopback
+from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.select import JSONPOINTER, SelectorError, apply_selections, compile_selector, set_at
 
 __all__ = [

@@ -33,9 +33,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from arazzo_runtime.errors import PageLimitExceeded, UnexpectedPage
-from arazzo_runtime.evaluate import MISSING, Response, SentRequest, resolve_pointer
+from arazzo_runtime.evaluate import Response, SentRequest
 from arazzo_runtime.expressions import parse_pointer
 from arazzo_runtime.http import DEFAULT_TIMEOUTS, perform, validate_server_url
+from arazzo_runtime.nodes import MISSING, resolve_pointer
 from arazzo_runtime.payload import OperationRequest, Pages, json_type
 from arazzo_runtime.step import AnsweredRequest, sparse_copy
 

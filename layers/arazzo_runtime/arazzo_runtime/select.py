@@ -38,9 +38,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_runtime.evaluate import MISSING, resolve_pointer
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_pointer
 from arazzo_runtime.jsonpath_versions import GOESSNER, RFC6901, RFC9535, library
+from arazzo_runtime.nodes import MISSING, resolve_pointer
 
 JSONPATH = "jsonpath"
 JSONPOINTER = "jsonpointer"

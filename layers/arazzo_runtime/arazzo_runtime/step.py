@@ -37,9 +37,10 @@ from datetime import datetime
 from typing import Any, Protocol, TypeGuard, cast
 
 from arazzo_runtime.errors import LoopAgain, ResponseTooLarge
-from arazzo_runtime.evaluate import MISSING, REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, expression_values, header_value, request_value, resolve_pointer
+from arazzo_runtime.evaluate import REQUEST_KINDS, CompiledCriteria, Response, compile_criteria, expression_values, header_value, request_value
 from arazzo_runtime.expressions import ExpressionSyntaxError, parse_expression, parse_pointer
 from arazzo_runtime.http import retry_after_seconds
+from arazzo_runtime.nodes import MISSING, resolve_pointer
 from arazzo_runtime.payload import CriteriaAnswer, CriteriaPayload, Criterion, ExpressionValue, Keep, Read, RetryLoop, SelectionRead, StepAnswer, StepPayload, WaitRead
 from arazzo_runtime.select import compile_selector, is_structured
 
