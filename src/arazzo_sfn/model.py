@@ -16,7 +16,7 @@ from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 from arazzo_sfn.unsupported import refuse_unsupported
-from arazzo_sfn.validation.document import document_version
+from arazzo_sfn.validation.document import document_version, pointer
 
 Locate = Callable[[str], Location]
 
@@ -388,14 +388,12 @@ class _Builder:
                 kind, version = kind["type"], kind.get("version")
             return Selector(value["context"], value["selector"], kind, version, self.locate(where))
         if isinstance(value, dict):
-            return {key: self.value(item, f"{where}/{_escaped(str(key))}") for key, item in value.items()}
+            return {key: self.value(item, pointer(where, key)) for key, item in value.items()}
         if isinstance(value, list):
             return [self.value(item, f"{where}/{index}") for index, item in enumerate(value)]
         return value
 
 
-def _escaped(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _with_workflow_parameters(step: Step, shared: tuple[Parameter, ...]) -> Step:

@@ -36,6 +36,7 @@ says what is wrong and where.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -116,7 +117,7 @@ class Expression:
         """This expression's text with `tokens` as its pointer. What comes before the pointer
         holds no '#' but in a step or workflow id, which ends before the output name."""
         head = self.text if not self.pointer and "#" not in self.text[-1:] else self.text[: self._pointer_start()]
-        return head.rstrip("#") + "#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+        return head.rstrip("#") + "#" + format_pointer(tokens)
 
     def _pointer_start(self) -> int:
         name = self.name or ""
@@ -370,6 +371,12 @@ def embedded_text(value: object) -> str:
 
 def has_embedded_expression(text: object) -> bool:
     return isinstance(text, str) and "{$" in text
+
+
+def format_pointer(tokens: Iterable[str]) -> str:
+    """RFC 6901, the inverse of `parse_pointer`: () is '', each token '/'-prefixed with '~' as
+    '~0' and '/' as '~1'."""
+    return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
 def parse_pointer(pointer: str, text: str | None = None) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from arazzo_runtime import payload as contract
-from arazzo_runtime.expressions import is_expression, parse_pointer
+from arazzo_runtime.expressions import format_pointer, is_expression, parse_pointer
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import DEFAULT_SUCCESS, LAMBDA_SERVICE_RETRY, apply_replacements, parse_expression, replacement_target, whole_expression
@@ -186,7 +186,7 @@ def _request(ctx: Context, step: Step) -> dict[str, Any]:
             request[key] = value
             continue
         group = request.setdefault(groups[parameter.where], {})
-        value = _selected(ctx, step, parameter.value, f"/{groups[parameter.where]}/{_token(parameter.name)}", selections)
+        value = _selected(ctx, step, parameter.value, f"/{groups[parameter.where]}{format_pointer((parameter.name,))}", selections)
         key, value = template_entry(ctx, parameter.name, value, step, parameter.location)
         group[key] = value
     if step.request_body is not None:
@@ -251,7 +251,7 @@ def _selected(ctx: Context, step: Step, value: Any, at: str | None, selections: 
         selections.append({"at": at, "value.$": value_path(ctx, context, step, value.location), **selectors.spec(value)})
         return None
     if isinstance(value, dict):
-        return {key: _selected(ctx, step, item, None if at is None else f"{at}/{_token(str(key))}", selections) for key, item in value.items()}
+        return {key: _selected(ctx, step, item, None if at is None else f"{at}{format_pointer((str(key),))}", selections) for key, item in value.items()}
     if isinstance(value, list):
         return [_selected(ctx, step, item, None if at is None else f"{at}/{index}", selections) for index, item in enumerate(value)]
     return value
@@ -288,10 +288,6 @@ def _target_type(replacement: dict[str, Any], location: Location) -> tuple[str, 
     if kind == "xpath":
         raise UnsupportedConstruct("a replacement's xpath target is not supported: there is no XPath 3.1 evaluator", location)
     return str(kind), version
-
-
-def _token(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
 
 
 def retrier(policy: RetryPolicy) -> dict[str, Any]:

@@ -7,7 +7,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, Self, SourceDescriptionRef, StepOutputRef, Template, WorkflowRef, embedded_expressions, embedded_text, is_expression
+from arazzo_runtime.expressions import (
+    Expression,
+    ExpressionSyntaxError,
+    Self,
+    SourceDescriptionRef,
+    StepOutputRef,
+    Template,
+    WorkflowRef,
+    embedded_expressions,
+    embedded_text,
+    format_pointer,
+    is_expression,
+)
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
@@ -118,7 +130,7 @@ def value_path(
             if header not in keep.headers:
                 keep.headers.append(header)
             return member(f"{at}.headers", header)
-        pointer = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in expression.pointer)
+        pointer = format_pointer(expression.pointer)
         if pointer not in keep.body:
             keep.body.append(pointer)
         return append_pointer(f"{at}.body", expression.pointer, location)
@@ -257,7 +269,7 @@ def _selected_output(ctx: Context, target: Step, name: str, selector: Selector, 
     if not pointer:
         ctx.keep(target).outputs[name] = read
         return member(f"{at}.outputs", name)
-    read["pointer"] = "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in pointer)
+    read["pointer"] = format_pointer(pointer)
     return member(f"{at}.reads", ctx.read(target, read))
 
 

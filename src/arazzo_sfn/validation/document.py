@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from arazzo_runtime.expressions import format_pointer
 from arazzo_sfn.errors import ArazzoError
 from arazzo_sfn.loader import LoadedDocument, SourceMap
 
@@ -26,7 +27,7 @@ def document_version(data: Any) -> str | None:
 
 def pointer(base: str, *parts: str | int) -> str:
     """`base` followed by `parts`, each escaped as an RFC 6901 reference token."""
-    return base + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return base + format_pointer(str(part) for part in parts)
 
 
 @dataclass(frozen=True)
