@@ -54,7 +54,7 @@ from arazzo_runtime.criteria_1_1 import ARAZZO_FIELD
 from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Header, Path, Query, RequestRef, embedded_text, parse_expression, scan_expression
 from arazzo_runtime.jsonpath_versions import RFC9535, is_jsonpath_error, library
 from arazzo_runtime.nodes import MISSING, find_nodes, resolve_pointer
-from arazzo_runtime.payload import json_type
+from arazzo_runtime.payload import REQUEST_EXPRESSION_KINDS, json_type
 
 
 class CriterionError(ValueError):
@@ -89,7 +89,7 @@ class Response:
 
 
 # The forms of runtime expression about what a step sent.
-REQUEST_KINDS = frozenset({"request", "url", "method"})
+REQUEST_KINDS = REQUEST_EXPRESSION_KINDS
 
 
 def request_value(expression: Expression, sent: SentRequest | None) -> Any:

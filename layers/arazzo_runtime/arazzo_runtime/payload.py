@@ -49,7 +49,9 @@ ACCEPT_UNVERSIONED_PAYLOADS = False
 
 # The forms of runtime expression a function resolves from the answer it received and the
 # request it sent, for `keep.outputs` and `keep.reads` (see `arazzo_runtime.step.resolve`).
-ANSWER_EXPRESSION_KINDS = frozenset({"status_code", "response_body", "response_header", "url", "method", "request"})
+RESPONSE_EXPRESSION_KINDS = frozenset({"status_code", "response_body", "response_header"})
+REQUEST_EXPRESSION_KINDS = frozenset({"url", "method", "request"})
+ANSWER_EXPRESSION_KINDS = RESPONSE_EXPRESSION_KINDS | REQUEST_EXPRESSION_KINDS
 
 # What every function answers; the Task's ResultSelector keeps these in $.steps.<step>.
 ANSWER_FIELDS = ("statusCode", "headers", "body", "retryAfterSeconds", "criteria")

@@ -20,6 +20,7 @@ from arazzo_runtime.expressions import (
     format_pointer,
     is_expression,
 )
+from arazzo_runtime.payload import REQUEST_EXPRESSION_KINDS, RESPONSE_EXPRESSION_KINDS
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
@@ -27,9 +28,9 @@ from arazzo_sfn.lower.context import Context
 from arazzo_sfn.model import Selector, SourceDescription, Step
 
 Guaranteed = frozenset[str] | None
-RESPONSE_KINDS = ("status_code", "response_body", "response_header")
+RESPONSE_KINDS = RESPONSE_EXPRESSION_KINDS
 # What a step sent: its function resolves these in the step's own outputs and criteria only.
-REQUEST_KINDS = ("url", "method", "request")
+REQUEST_KINDS = REQUEST_EXPRESSION_KINDS
 
 
 def template_entry(ctx: Context, key: str, value: Any, step: Step | None, location: Location, guaranteed: Guaranteed = None) -> tuple[str, Any]:

@@ -28,14 +28,11 @@ from arazzo_runtime.expressions import (
     parse_template,
 )
 from arazzo_runtime.jsonpath_versions import RFC6901, RFC9535
+from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS, RESPONSE_EXPRESSION_KINDS
 from arazzo_sfn.errors import ArazzoError, ExpressionError
 from arazzo_sfn.validation.document import Document, pointer
 from arazzo_sfn.validation.extensions import FOR_EACH_OUTPUTS
 
-# The forms about the current step's HTTP response.
-_ANSWER_KINDS = ("status_code", "response_body", "response_header")
-# The forms about the request the current step sent.
-_REQUEST_KINDS = ("url", "method", "request")
 # Output names (Arazzo 1.0.1, Step and Workflow Object `outputs`). The schema checks the
 # names of components; its `patternProperties` lets other output names through.
 KEY_PATTERN = re.compile(r"[a-zA-Z0-9.\-_]+")
@@ -334,8 +331,8 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     """What the expression names exists: the input, the step and its output, the workflow and
     its output, the source description, the component."""
     text = expression.text
-    if expression.kind in (*_ANSWER_KINDS, *_REQUEST_KINDS) and scope.places & {"workflow", "call"}:
-        what = "HTTP response" if expression.kind in _ANSWER_KINDS else "HTTP request"
+    if expression.kind in ANSWER_EXPRESSION_KINDS and scope.places & {"workflow", "call"}:
+        what = "HTTP response" if expression.kind in RESPONSE_EXPRESSION_KINDS else "HTTP request"
         where = "the workflow's outputs" if "workflow" in scope.places else "a step that calls a workflow"
         yield document.problem(ExpressionError, f"{text!r} means the current step's {what}; there is none in {where}", at)
     if isinstance(expression, OutputRef) and scope.places & {"workflow", "operation"}:
