@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arazzo_runtime.payload import DEFAULT_MAX_PAGES as PAYLOAD_DEFAULT_MAX_PAGES
+from arazzo_runtime.select import selector_type
 from arazzo_sfn.errors import Location, SemanticError
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
@@ -383,9 +384,7 @@ class _Builder:
         if not self.selectors:
             return value
         if isinstance(value, dict) and "context" in value and "selector" in value:
-            kind, version = value["type"], None
-            if isinstance(kind, dict):
-                kind, version = kind["type"], kind.get("version")
+            kind, version = selector_type(value["type"])
             return Selector(value["context"], value["selector"], kind, version, self.locate(where))
         if isinstance(value, dict):
             return {key: self.value(item, pointer(where, key)) for key, item in value.items()}

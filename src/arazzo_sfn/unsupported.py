@@ -12,6 +12,7 @@ from typing import Any
 
 from arazzo_runtime.conditions import And, Comparison, ConditionSyntaxError, Not, Operand, Or, parse_condition
 from arazzo_runtime.expressions import Expression, ExpressionSyntaxError, MessageRef, embedded_expressions, parse_expression
+from arazzo_runtime.select import XPATH, selector_type
 from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.loader import LoadedDocument
 from arazzo_sfn.validation.document import document_version, pointer
@@ -64,7 +65,7 @@ _NO_XPATH = "a Selector Object of type xpath (there is no XPath 3.1 evaluator)"
 
 def _is_xpath(kind: Any) -> bool:
     """Whether a selector type (a string or an Expression Type Object) is XPath."""
-    return (kind.get("type") if isinstance(kind, dict) else kind) == "xpath"
+    return bool(selector_type(kind)[0] == XPATH)
 
 
 def _outputs(outputs: Any, at: str) -> Iterator[tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from arazzo_runtime import payload as contract
+from arazzo_runtime import select
 from arazzo_runtime.expressions import format_pointer, is_expression, parse_pointer
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
@@ -283,8 +284,7 @@ def _applied_by_function(value: Any) -> bool:
 def _target_type(replacement: dict[str, Any], location: Location) -> tuple[str, str | None]:
     """A replacement's `targetSelectorType` (Arazzo 1.1): its type and version; a JSON Pointer
     when it gives none (the target of an application/json payload)."""
-    written = replacement.get("targetSelectorType", "jsonpointer")
-    kind, version = (written.get("type"), written.get("version")) if isinstance(written, dict) else (written, None)
+    kind, version = select.selector_type(replacement.get("targetSelectorType", select.JSONPOINTER))
     if kind == "xpath":
         raise UnsupportedConstruct("a replacement's xpath target is not supported: there is no XPath 3.1 evaluator", location)
     return str(kind), version

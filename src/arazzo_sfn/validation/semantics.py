@@ -9,6 +9,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, is_expression, parse_expression, parse_pointer
+from arazzo_runtime.select import JSONPOINTER, selector_type
 from arazzo_sfn.errors import ArazzoError, SemanticError
 from arazzo_sfn.openapi import Operation, index_operations, resolve_operation_path
 from arazzo_sfn.validation.document import Document, pointer
@@ -216,7 +217,7 @@ def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[Ara
     payload: Any = body.get("payload")
     for index, replacement in enumerate(body.get("replacements") or []):
         target = replacement.get("target") if isinstance(replacement, dict) else None
-        if isinstance(replacement, dict) and _selector_kind(replacement.get("targetSelectorType", "jsonpointer")) != "jsonpointer":
+        if isinstance(replacement, dict) and selector_type(replacement.get("targetSelectorType", JSONPOINTER))[0] != JSONPOINTER:
             continue  # Arazzo 1.1: a JSONPath or XPath target, not a pointer
         if not isinstance(target, str) or not target.startswith("/"):
             if target == "":
@@ -245,11 +246,6 @@ def _replacement_targets(document: Document, body: Any, at: str) -> Iterator[Ara
             yield document.problem(SemanticError, f"replacement target {target!r} is not a place in the payload", pointer(at, "replacements", index, "target"))
             continue
         payload = _replaced(payload, tokens, replacement.get("value"))
-
-
-def _selector_kind(written: Any) -> Any:
-    """A `targetSelectorType`'s type: a string, or an Expression Type Object's `type`."""
-    return written.get("type") if isinstance(written, dict) else written
 
 
 def _replaced(payload: Any, tokens: tuple[str, ...], value: Any) -> Any:
