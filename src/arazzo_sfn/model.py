@@ -439,10 +439,7 @@ def _action(raw: dict[str, Any], where: str, locate: Locate, arazzo: str) -> Act
 
 
 def _criterion(raw: dict[str, Any], where: str, locate: Locate, arazzo: str) -> Criterion:
-    kind = raw.get("type", DEFAULT_CRITERION_TYPE)
-    version = None
-    if isinstance(kind, dict):
-        kind, version = kind["type"], kind.get("version")
+    kind, version = selector_type(raw.get("type", DEFAULT_CRITERION_TYPE))  # a string, or an Expression Type Object
     return Criterion(
         raw["condition"], kind, raw.get("context"), locate(where), version,
         arazzo=arazzo, type_location=locate(f"{where}/type") if "type" in raw else None, condition_location=locate(f"{where}/condition"),

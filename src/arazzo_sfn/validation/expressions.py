@@ -246,10 +246,7 @@ def _criteria(document: Document, criteria: Any, at: str, scope: _Scope) -> Iter
         if not isinstance(criterion, dict):
             continue
         where = pointer(at, index)
-        kind: Any = criterion.get("type", "simple")
-        version: Any = None
-        if isinstance(kind, dict):
-            kind, version = kind.get("type"), kind.get("version")
+        kind, version = select.selector_type(criterion.get("type", "simple"))  # a string, or an Expression Type Object
         context = criterion.get("context")
         if context is not None:
             yield from _expression(document, context, pointer(where, "context"), scope)
