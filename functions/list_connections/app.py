@@ -53,7 +53,8 @@ def lambda_handler(request: StepRequest, airbyte_client):
         return _bounded(request.step, _with_named(page(offset), named))
     # The function always sends the limit, so it knows the page size: a short page is the last.
     merged = follow_pages(request.step, replace(pages, limit=LIMIT), {**request.query, OFFSET: offset, LIMIT: limit}, lambda asked: page(asked.query[OFFSET]))
-    return _bounded(request.step, _with_named(ApiResponse(merged.status_code, merged.headers, merged.body), named))
+    # The last page's request is the one `$url` and `$request` read (as x-pages says).
+    return _bounded(request.step, _with_named(ApiResponse(merged.status_code, merged.headers, merged.body, merged.request), named))
 
 
 def _bounded(step: str, answer: ApiResponse) -> ApiResponse:
@@ -80,4 +81,4 @@ def _with_named(listed: ApiResponse, named: list[str]) -> ApiResponse:
         if key is None or key not in held:
             held.add(key)
             connections.append(item)
-    return ApiResponse(listed.status_code, listed.headers, {**body, "data": connections})
+    return replace(listed, body={**body, "data": connections})

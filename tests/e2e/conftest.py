@@ -70,6 +70,22 @@ def template_with_child_bound(directory: Path, reads: int) -> Path:
     return directory / "template.yaml"
 
 
+def template_running(directory: Path, definition: dict) -> Path:
+    """A copy of the application whose reset-and-resync state machine runs `definition` (a
+    workflow compiled from a test document whose step ids are the ones the template binds to
+    the functions); the other state machines, the functions and the layers are the committed ones."""
+    root = TEMPLATE_PATH.parent
+    (directory / "statemachine").mkdir(parents=True, exist_ok=True)
+    for machine in (root / "statemachine").glob("*.asl.json"):
+        text = json.dumps(definition, indent=2) if machine.name == "reset_and_resync.asl.json" else machine.read_text()
+        (directory / "statemachine" / machine.name).write_text(text)
+    for shared in ("functions", "layers"):
+        if not (directory / shared).exists():
+            (directory / shared).symlink_to(root / shared)
+    (directory / "template.yaml").write_text(TEMPLATE_PATH.read_text())
+    return directory / "template.yaml"
+
+
 @dataclass
 class Harness:
     stub: AirbyteStub

@@ -828,3 +828,88 @@ def test_a_malformed_payload_is_invalid_input_naming_its_field(untouched_stub):
         poll_job(event, CONTEXT)
 
     assert untouched_stub.calls == []
+
+
+# ------------------------------------------- the request a step sent ($url, $method, $request)
+
+
+# What a step's outputs read of the request its function sent to Airbyte.
+SENT_OUTPUTS = {
+    "url": "$url", "method": "$method", "connectionId": "$request.body#/connectionId", "jobId": "$request.path.jobId",
+    "limit": "$request.query.limit", "accept": "$request.header.Accept", "contentType": "$request.header.content-type",
+    "authorization": "$request.header.Authorization", "pollInterval": "$request.header.X-Poll-Interval-Seconds",
+}
+
+
+def reading_what_was_sent(event: dict) -> dict:
+    return {**event, "keep": {"outputs": SENT_OUTPUTS}}
+
+
+def test_a_trigger_steps_outputs_read_the_body_and_url_it_sent(stub):
+    result = trigger_reset(reading_what_was_sent(create_job_event()), CONTEXT)
+
+    assert result["outputs"] == {
+        "url": f"{stub.url}/jobs", "method": "POST", "connectionId": CONNECTION_ID, "jobId": None, "limit": None,
+        "accept": "application/json", "contentType": "application/json", "authorization": None, "pollInterval": None,
+    }
+
+
+def test_a_poll_steps_outputs_read_the_path_parameter_it_sent_not_the_headers_it_only_read(stub):
+    trigger_reset(create_job_event(), CONTEXT)
+    event = reading_what_was_sent(get_job_event(1001))
+    event["request"]["headers"] = {"X-Poll-Interval-Seconds": 5}
+
+    result = poll_job(event, CONTEXT)
+
+    outputs = result["outputs"]
+    # The path parameter as the client sent it (an integer), the step's own header not sent to Airbyte.
+    assert (outputs["url"], outputs["method"], outputs["jobId"], outputs["pollInterval"]) == (f"{stub.url}/jobs/1001", "GET", 1001, None)
+    assert outputs["connectionId"] is None and outputs["contentType"] is None
+
+
+def test_a_list_steps_criteria_read_the_query_it_sent(stub):
+    event = reading_what_was_sent(list_jobs_event(limit=5))
+    event["evaluate"] = {"c0": {"type": "simple", "condition": "$request.query.limit == 5 && $request.query.orderBy == 'createdAt|DESC'", "context": None},
+                         "c1": {"type": "simple", "condition": "$request.header.Authorization != null", "context": None}}
+
+    result = list_jobs(event, CONTEXT)
+
+    assert result["outputs"]["url"] == f"{stub.url}/jobs?connectionId={CONNECTION_ID}&limit=5&orderBy=createdAt%7CDESC"
+    assert result["outputs"]["limit"] == 5
+    # The credential is not recorded: Authorization is missing, as an absent header is.
+    assert result["criteria"] == {"c0": True, "c1": True}
+
+
+def test_the_authorization_header_and_the_token_never_reach_the_answer_or_the_logs(credentials_stub, logs):
+    trigger_reset(create_job_event(), CONTEXT)
+    credentials_stub.expire_tokens()  # the read below sends twice: its answer records the second send
+
+    result = poll_job(reading_what_was_sent(get_job_event(1001)), CONTEXT)
+
+    assert [call.operation_id for call in credentials_stub.calls][-3:] == ["getJob", "createAccessToken", "getJob"]
+    assert result["outputs"]["authorization"] is None and result["outputs"]["url"] == f"{credentials_stub.url}/jobs/1001"
+    [client] = handler_module._clients.values()
+    issued_token = client.settings.auth._token
+    assert issued_token
+    captured = logs.readouterr()
+    for text in (json.dumps(result), captured.out, captured.err):
+        assert issued_token not in text and CLIENT_SECRET not in text and "Bearer" not in text
+
+
+def test_a_retried_trigger_that_takes_a_job_reads_the_listing_that_found_it(stub):
+    stub.script("reset", ["succeeded"])
+    stub.inject("createJob", Fault.truncated())
+    with pytest.raises(TransientAirbyteError):
+        trigger_reset(create_job_event(), CONTEXT)  # 1001: created, its answer lost
+    stub.reset_calls()
+    event = reading_what_was_sent(retried(create_job_event(), adopt_above=1000))
+    event["keep"]["body"] = ["/jobId"]
+
+    result = trigger_reset(event, CONTEXT)
+
+    assert result["body"] == {"jobId": 1001}
+    assert [call.operation_id for call in stub.calls] == ["listJobs"]
+    outputs = result["outputs"]
+    # The last request sent is the listing: it has no body, and no header of the step's is sent.
+    assert (outputs["method"], outputs["connectionId"], outputs["limit"]) == ("GET", None, 5)
+    assert outputs["url"].startswith(f"{stub.url}/jobs?connectionId={CONNECTION_ID}&jobType=reset&")

@@ -225,3 +225,22 @@ def test_a_selection_larger_than_one_fleet_reports_on_is_refused_before_anything
     with airbyte(monkeypatch, pages):
         with pytest.raises(InvalidInput, match="holds 401 connections, more than the 400 one fleet runs: nothing was reset"):
             list_connections(event({"limit": 100}, BY_OFFSET), CONTEXT)
+
+
+def test_the_url_and_query_a_paged_listing_sent_are_the_last_pages(monkeypatch):
+    reading = {"keep": {"outputs": {"url": "$url", "offset": "$request.query.offset", "tags": "$request.query.tagIds", "named": "$request.header.X-Connection-Ids"}}}
+    with airbyte(monkeypatch, [page(CONNECTIONS[0:2], 0, 2), page(CONNECTIONS[2:4], 2, 2), page(CONNECTIONS[4:], 4, 2)]) as server:
+        answer = list_connections({**event({"tagIds": [TAG_ID]}, BY_OFFSET, {"X-Connection-Ids": [NAMED]}), **reading}, CONTEXT)
+
+    outputs = answer["outputs"]
+    assert outputs["url"].startswith(f"{server.url}/connections?") and outputs["url"].endswith("&limit=2&offset=4")
+    # The header names connections for the function; it is not sent to Airbyte.
+    assert (outputs["offset"], outputs["tags"], outputs["named"]) == (4, [TAG_ID], None)
+
+
+def test_a_listing_of_named_connections_alone_sent_nothing_for_its_outputs_to_read(monkeypatch):
+    reading = {"keep": {"outputs": {"url": "$url", "method": "$method"}}}
+    with airbyte(monkeypatch, [page([], 0, 2)]):
+        answer = list_connections({**event({"workspaceIds": None}, None, {"X-Connection-Ids": [NAMED]}), **reading}, CONTEXT)
+
+    assert answer["outputs"] == {"url": None, "method": None}

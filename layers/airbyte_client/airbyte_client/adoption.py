@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from airbyte_client.claims import aws_client
@@ -38,7 +39,8 @@ def create_job_for_run(client: AirbyteClient, connection_id: str, job_type: str,
                        retry: bool, adopt_above: int | None, log: Any = None) -> ApiResponse:
     """Create the step's job, or, on a retry, take the one an earlier attempt created (only
     after a lost answer) or the sync Airbyte started meanwhile (said so). The answer carries
-    `X-Job-Started-By`."""
+    `X-Job-Started-By`, and the last request sent: the creation, or the listing that found
+the job taken (nothing else was sent)."""
     if retry and adopt_above is not None:
         found = client.job_created_above(connection_id, job_type, adopt_above)
         if found is not None:
@@ -47,7 +49,7 @@ def create_job_for_run(client: AirbyteClient, connection_id: str, job_type: str,
             if job_type == "sync":
                 if log is not None:
                     log.warning("this run's sync was refused: Airbyte already runs a sync it started after this run's reset; the run watches that one",
-                                extra={"jobId": found.get("jobId"), "connectionId": connection_id, "startedBy": STARTED_BY_AIRBYTE})
+                                extra={"jobId": found.body.get("jobId"), "connectionId": connection_id, "startedBy": STARTED_BY_AIRBYTE})
                 return _answer(found, STARTED_BY_AIRBYTE)
     note_may_create(execution, step)
     try:
@@ -61,11 +63,12 @@ def create_job_for_run(client: AirbyteClient, connection_id: str, job_type: str,
     if created.status_code != 200:  # a definite answer: nothing was created
         forget(execution, step)
         return created
-    return ApiResponse(created.status_code, {**created.headers, STARTED_BY_HEADER: STARTED_BY_THIS_RUN}, created.body)
+    return replace(created, headers={**created.headers, STARTED_BY_HEADER: STARTED_BY_THIS_RUN})
 
 
-def _answer(job: dict[str, Any], started_by: str) -> ApiResponse:
-    return ApiResponse(200, {"content-type": "application/json", STARTED_BY_HEADER: started_by}, job)
+def _answer(found: ApiResponse, started_by: str) -> ApiResponse:
+    """The job found by the listing, answered as its creation would be."""
+    return ApiResponse(200, {"content-type": "application/json", STARTED_BY_HEADER: started_by}, found.body, found.request)
 
 
 def note_may_create(execution: str | None, step: str) -> None:

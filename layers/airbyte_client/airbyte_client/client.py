@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,7 +24,9 @@ from airbyte_client.auth import ClientCredentials
 from airbyte_client.config import Settings
 from airbyte_client.errors import AirbyteConfigurationError, InvalidAirbyteResponse, TransientAirbyteError
 from arazzo_runtime import transport
+from arazzo_runtime.evaluate import Response, SentRequest
 from arazzo_runtime.http import retry_after_seconds
+from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.payload import StepAnswer, StepPayload
 from arazzo_runtime.step import step_answer
 
@@ -65,10 +67,11 @@ class _Answer:
 
 
 @dataclass(frozen=True)
-class ApiResponse:
-    status_code: int
-    headers: Mapping[str, str]
-    body: Any
+class ApiResponse(Response):
+    """Airbyte's answer, and the request that drew it (`request`, a `SentRequest`: what
+    `$url`, `$method` and `$request` read in the step's outputs and criteria). The request
+    never holds a credential: it is recorded without the Authorization header, and the
+    token request is never recorded (see `AirbyteClient.sent`)."""
 
     def to_dict(self, payload: StepPayload | None = None) -> StepAnswer:
         """The answer as every step function returns it to the state machine, to the step
@@ -89,8 +92,10 @@ class AirbyteClient:
     def create_job(self, connection_id: str, job_type: str) -> ApiResponse:
         return self._request("POST", "/jobs", "createJob", json_body={"connectionId": connection_id, "jobType": job_type}, read_timeout=self.settings.create_job_read_timeout)
 
-    def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> dict[str, Any] | None:
-        """The first job of this type for this connection created after job `job_id`."""
+    def job_created_above(self, connection_id: str, job_type: str, job_id: int) -> ApiResponse | None:
+        """The first job of this type for this connection created after job `job_id`: the
+        listing's answer, cut down to that job (its body) and still holding the listing's
+        request."""
         answer = self.list_jobs(connectionId=connection_id, jobType=job_type, orderBy="createdAt|DESC", limit=5)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             raise TransientAirbyteError(f"listJobs: HTTP {answer.status_code} while looking for a job created by an earlier attempt")
@@ -98,13 +103,13 @@ class AirbyteClient:
             job for job in answer.body.get("data") or []
             if isinstance(job, dict) and job.get("jobType") == job_type and isinstance(job.get("jobId"), int) and job["jobId"] > job_id
         ]
-        return min(newer, key=lambda job: job["jobId"]) if newer else None
+        return replace(answer, body=min(newer, key=lambda job: job["jobId"])) if newer else None
 
     def get_job(self, job_id: int) -> ApiResponse:
-        return self._request("GET", f"/jobs/{int(job_id)}", "getJob")
+        return self._request("GET", f"/jobs/{int(job_id)}", "getJob", path_parameters={"jobId": int(job_id)})
 
     def get_connection(self, connection_id: str) -> ApiResponse:
-        return self._request("GET", f"/connections/{connection_id}", "getConnection")
+        return self._request("GET", f"/connections/{connection_id}", "getConnection", path_parameters={"connectionId": connection_id})
 
     def current_job(self, connection_id: str) -> dict[str, Any] | None:
         """The connection's newest job (a connection runs one job at a time, so a job still
@@ -138,10 +143,10 @@ class AirbyteClient:
         if max_job_seconds is not None:
             overdue = answer.body.get("status") not in TERMINAL_STATUSES and age > max_job_seconds
             headers[OVERDUE_HEADER] = "true" if overdue else "false"
-        return ApiResponse(answer.status_code, headers, body)
+        return replace(answer, headers=headers, body=body)
 
     def cancel_job(self, job_id: int) -> ApiResponse:
-        return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob")
+        return self._request("DELETE", f"/jobs/{int(job_id)}", "cancelJob", path_parameters={"jobId": int(job_id)})
 
     def list_connections(
         self, *, workspace_ids: Sequence[str] = (), tag_ids: Sequence[str] = (), include_deleted: bool = False, limit: int = 20, offset: int = 0,
@@ -177,23 +182,34 @@ class AirbyteClient:
 
     # --- transport --------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None, read_timeout: float | None = None) -> ApiResponse:
+    def _request(self, method: str, path: str, operation: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None,
+                 read_timeout: float | None = None, path_parameters: Mapping[str, Any] | None = None) -> ApiResponse:
         auth = self.settings.auth
         response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
         if response.status_code == 401 and auth.invalidate():
             # A token can expire before its announced lifetime: renew once and try again.
             response = self._send(method, path, operation, json_body, params, auth.authorization(self._fetch_token), read_timeout)
-        return self._interpret(method, operation, response)
+        sent = self.sent(method, path, json_body, params, path_parameters)
+        return self._interpret(method, operation, response, sent)
+
+    def sent(self, method: str, path: str, json_body: Any, params: Mapping[str, Any] | None, path_parameters: Mapping[str, Any] | None) -> SentRequest:
+        """The request as `$url`, `$method` and `$request` read it: the full URL with its
+        query, the headers as sent except Authorization (a credential: left out, so
+        `$request.header.Authorization` never resolves), the query and path parameters as
+        given (one with no value is not sent and left out), the body (MISSING when none)."""
+        return SentRequest(
+            method=method,
+            url=self.settings.api_url + _target(path, params),
+            headers=_headers(None, json_body is not None),
+            query={name: value for name, value in (params or {}).items() if value is not None and value != []},
+            path=dict(path_parameters or {}),
+            body=MISSING if json_body is None else json_body,
+        )
 
     def _send(self, method: str, path: str, operation: str, json_body: Any, params: Mapping[str, Any] | None, authorization: str | None, read_timeout: float | None = None) -> _Answer:
-        headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
-        if authorization:
-            headers["Authorization"] = authorization
-        body = None
-        if json_body is not None:
-            body = json.dumps(json_body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        target = path + (f"?{urllib.parse.urlencode(params, doseq=True)}" if params else "")
+        headers = _headers(authorization, json_body is not None)
+        body = None if json_body is None else json.dumps(json_body).encode("utf-8")
+        target = _target(path, params)
         self.requests_sent += 1
         try:
             timeouts = (self.settings.connect_timeout, read_timeout or self.settings.read_timeout)
@@ -233,7 +249,7 @@ class AirbyteClient:
             return f"connection failed: {where} closed the connection before answering"
         return f"connection failed: {where} ({exc.cause})"
 
-    def _interpret(self, method: str, operation: str, response: _Answer) -> ApiResponse:
+    def _interpret(self, method: str, operation: str, response: _Answer, sent: SentRequest) -> ApiResponse:
         status = response.status_code
         body = _parse_body(response)
         where = f"{operation} ({method} {urllib.parse.urlsplit(self.settings.api_url).path.rstrip('/')}{response.path})"
@@ -248,7 +264,7 @@ class AirbyteClient:
         if status >= 300:
             body = _bounded(body)
         headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-        return ApiResponse(status, headers, body)
+        return ApiResponse(status, headers, body, sent)
 
     def _fetch_token(self, credentials: ClientCredentials) -> tuple[str, float]:
         """Exchange client credentials for an access token: (token, seconds until expiry)."""
@@ -269,6 +285,22 @@ class AirbyteClient:
 
 
 _UNREADABLE = object()
+
+
+def _headers(authorization: str | None, has_body: bool) -> dict[str, str]:
+    """The headers of a request to Airbyte; without `authorization`, those a step's `$request`
+    reads (every one but the credential)."""
+    headers = {"Accept": "application/json", "User-Agent": "airbyte-resync"}
+    if authorization:
+        headers["Authorization"] = authorization
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    """The path and query a request is sent to (an array as the name repeated)."""
+    return path + (f"?{urllib.parse.urlencode(params, doseq=True)}" if params else "")
 
 
 def next_poll_seconds(age_seconds: float, shortest_wait: int) -> int:
