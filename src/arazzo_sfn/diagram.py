@@ -1,5 +1,7 @@
 """A Mermaid flowchart of one workflow, drawn from the model: steps, the actions between
-them (with their names), loops with their wait, and the failures the workflow declares."""
+them (with their names), loops with their wait, the failures the workflow declares, and the
+workflows a goto or retry runs as a child execution (after a goto the workflow ends with the
+child's outcome; after a retry the step runs again, unless the child failed)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,22 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
     outputs = ", ".join(workflow.outputs) or "done"
     lines.append(f'    succeed(["success: {_text(outputs)}"])')
     failures: dict[str, str] = {}
+    transfers: dict[tuple[str, str | None], str] = {}  # (workflow, the step a retry runs again) -> its box
+
+    def transfer(workflow_id: str, again: str | None) -> str:
+        """The box of a workflow a goto (`again` None) or a retry runs as a child execution,
+        with its edges on: its success to the end or back to the step, its failure to the
+        child's own error, with which this workflow ends."""
+        key = (workflow_id, again)
+        if key not in transfers:
+            box = transfers[key] = f"w{len(transfers)}"
+            lines.append(f'    {box}["{_text(workflow_id)}<br/>child execution"]')
+            lines.append(f'    {box} -- "succeeded" --> {again or "succeed"}')
+            error = f"the error of {workflow_id}"
+            failures.setdefault(error, f"f{len(failures)}")
+            lines.append(f'    {box} -. "failed" .-> {failures[error]}')
+        return transfers[key]
+
     for step in workflow.steps:
         node = ids[step.step_id]
         failure_actions = tuple(step.on_failure or ()) + workflow.failure_actions
@@ -30,10 +48,14 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
             label = _text(action.name)
             if action.type == "retry":
                 target = ids.get(action.step_id, node) if action.step_id else node
+                if action.workflow_id:
+                    target = transfer(action.workflow_id, node)
                 limit = 1 if action.retry_limit is None else action.retry_limit
                 lines.append(f'    {node} -. "{label}: retry x{limit}" .-> {target}')
             elif action.type == "goto" and action.step_id:
                 lines.append(f'    {node} -. "{label}" .-> {ids[action.step_id]}')
+            elif action.type == "goto" and action.workflow_id:
+                lines.append(f'    {node} -. "{label}" .-> {transfer(action.workflow_id, None)}')
             elif action.type == "end":
                 error = action.fail.error if action.fail else "StepFailed"
                 failures.setdefault(error, f"f{len(failures)}")
@@ -58,6 +80,8 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
                     wait = action.loop.wait_seconds if action.loop else 30
                     label += f"<br/>wait {_text(str(wait))}"
                 lines.append(f'    {node} -- "{label}" --> {target}')
+            elif action.type == "goto" and action.workflow_id:
+                lines.append(f'    {node} -- "{label}" --> {transfer(action.workflow_id, None)}')
             if not action.criteria:
                 matched_all = True
                 break

@@ -1189,6 +1189,35 @@ def test_diagram_draws_steps_actions_loops_and_declared_failures():
     assert '    s0 -- "stillRunning<br/>wait $response.header.Retry-After" --> s0' in child.stdout.splitlines()
 
 
+TRANSFERS_DOCUMENT = Path(__file__).parents[1] / "fixtures" / "documents" / "workflow-transfers" / "transfers.arazzo.yaml"
+
+
+@pytest.mark.parametrize(("workflow", "action", "child"), [
+    ("order-item", '    s0 -. "handOver" .-> w0', "backorder-item"),  # a failure action's goto
+    ("quick-order", '    s0 -- "reportIt" --> w0', "report-item"),  # a success action's goto
+])
+def test_diagram_draws_a_goto_to_a_workflow_as_its_child_execution_then_the_end_with_its_outcome(workflow, action, child):
+    done = run_cli("diagram", TRANSFERS_DOCUMENT, "--workflow", workflow)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert action in lines
+    assert f'    w0["{child}<br/>child execution"]' in lines
+    assert '    w0 -- "succeeded" --> succeed' in lines
+    failed = next(line for line in lines if line.startswith('    w0 -. "failed" .-> '))
+    assert f'    {failed.rsplit(" ", 1)[1]}[["fail: the error of {child}"]]' in lines
+
+
+def test_diagram_draws_a_retry_that_runs_a_workflow_through_its_child_execution_back_to_the_step():
+    done = run_cli("diagram", TRANSFERS_DOCUMENT, "--workflow", "restock-then-reserve")
+
+    lines = done.stdout.splitlines()
+    assert '    s0 -. "restockFirst: retry x1" .-> w0' in lines
+    assert '    w0["restock-item<br/>child execution"]' in lines
+    assert '    w0 -- "succeeded" --> s0' in lines
+    assert not any(line.startswith('    s0 -. "restockFirst') and line.endswith("s0") for line in lines)
+
+
 # --- failure actions: retry, goto, end; workflow-level actions; $components ----------------------
 
 RETRYING_STEP = """\
