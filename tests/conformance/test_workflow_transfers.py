@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from arazzo_sfn.compiler import compile_all, compile_bundle
-from arazzo_sfn.errors import ArazzoWarning, SemanticError
+from arazzo_sfn.errors import ArazzoWarning, SemanticError, UnsupportedConstruct
 from arazzo_sfn.testing import Reply, ScriptedServer
 from tests.conformance.test_child_executions import START_CHILD, assert_succeeded, child_starts
 from tests.conformance.test_constructs import Execution, assert_step_failed, execute
@@ -231,6 +231,56 @@ def test_a_called_workflow_that_fails_fails_a_step_with_success_criteria_with_it
 
     assert_step_failed(execution, "reserve", 409)  # the called workflow's step
     assert execution.requests == ["POST /items/bolt/reservations"]
+
+
+# --- $workflows.<id>.outputs after a goto or retry ran the workflow -------------------------
+
+OUTPUTS_DOCUMENT = FIXTURES / "transfer-outputs.arazzo.yaml"
+RESTOCKED = Reply(202, {"id": "k-1", "eta": "tomorrow"})
+
+
+def test_steps_after_a_retry_and_the_outputs_read_what_the_workflow_it_ran_gave_back():
+    routes = {RESERVE: [OUT_OF_STOCK, Reply(201, {"id": "r-2"})], "POST /items/{itemId}/restock": RESTOCKED, "POST /reports": Reply(201)}
+    execution = execute(OUTPUTS_DOCUMENT, routes, inputs={"itemId": "bolt"}, workflow_id="restock-then-reserve")
+
+    assert_succeeded(execution)
+    assert execution.requests == ["POST /items/bolt/reservations", "POST /items/bolt/restock", "POST /items/bolt/reservations", "POST /reports"]
+    # A later step's body and the workflow's outputs read the child's outputs.
+    assert execution.server.calls[3].body == {"reservationId": "r-2", "restockId": "k-1"}
+    assert execution.result.output == {"reservationId": "r-2", "restockId": "k-1", "restock": {"id": "k-1", "eta": "tomorrow"}}
+
+
+def test_the_outputs_of_a_workflow_no_retry_ran_read_as_null():
+    routes = {RESERVE: Reply(201, {"id": "r-1"}), "POST /reports": Reply(201)}
+    execution = execute(OUTPUTS_DOCUMENT, routes, inputs={"itemId": "bolt"}, workflow_id="restock-then-reserve")
+
+    assert_succeeded(execution)
+    assert execution.server.calls[1].body == {"reservationId": "r-1"}  # a null member, left out as the body's nulls are
+    assert execution.result.output == {"reservationId": "r-1", "restockId": None, "restock": None}
+    assert child_starts(execution) == []
+
+
+def test_after_a_goto_to_a_workflow_this_workflows_outputs_read_the_outputs_it_gave_back():
+    # A goto is a one-way transfer: this workflow ends, its own outputs evaluated as at any end.
+    execution = execute(OUTPUTS_DOCUMENT, {RESERVE: OUT_OF_STOCK, "POST /backorders": BACKORDERED}, inputs={"itemId": "bolt"}, workflow_id="order-item")
+
+    assert_succeeded(execution)
+    assert execution.requests == ["POST /items/bolt/reservations", "POST /backorders"]
+    assert execution.result.output == {"reservationId": None, "backorderId": "b-1"}
+
+    reserved = execute(OUTPUTS_DOCUMENT, {RESERVE: RESERVED}, inputs={"itemId": "bolt"}, workflow_id="order-item")
+    assert_succeeded(reserved)
+    assert reserved.result.output == {"reservationId": "r-1", "backorderId": None}
+
+
+def test_a_pointer_into_the_outputs_of_a_workflow_a_retry_runs_is_refused_at_the_output():
+    with pytest.raises(UnsupportedConstruct) as caught:
+        compile_bundle(OUTPUTS_DOCUMENT, "restock-eta")
+
+    error = caught.value
+    assert "'$workflows.restock-item.outputs.restock#/eta' is not supported" in error.message
+    assert "null until it has run" in error.message
+    assert error.location is not None and error.location.pointer.startswith("/workflows/1/outputs")
 
 
 # --- the bundle, compile --all and `arazzo-sfn run` -------------------------------------------

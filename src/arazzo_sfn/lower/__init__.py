@@ -23,8 +23,10 @@ The state data of every execution has one layout:
                           and in the whole execution); {iterations} of each retry action
     $.steps.<step>        of a step with x-for-each: {counter, results, counts} (lower/foreach.py)
     $.calls.<step>        a called workflow's own inputs, steps, loops and outputs, same layout
-    $.transfer            the input and answer of the workflow a goto or retry action runs
-                          as a child execution
+    $.transfer            the input of the workflow a goto or retry action runs as a child
+                          execution (its error and cause, when it failed)
+    $.transfers.<id>      the answer of the last child execution of workflow <id> a goto or
+                          retry ran: {status, executionArn, outputs}, outputs null before
     $.failure             the cause of a failure, built just before a Fail state
 Step outputs are not copied anywhere: `$steps.s.outputs.o` is resolved at compile time to
 the place in `$.steps.s` that the output's expression points at, so a poll loop costs

@@ -141,7 +141,10 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
     workflow goes on to `then` (a goto ends here, a retry runs the step again). The spec
     gives such an action no parameters: the child is given the inputs of this workflow that
     it declares, those absent here left absent (so its own defaults apply). When it fails,
-    this workflow ends with the child's own error and cause. Its data is $.transfer."""
+    this workflow ends with the child's own error and cause. Its input is built in
+    $.transfer; its answer, the child's outputs among it, lands in $.transfers.<workflow>, where
+    `$workflows.<workflow>.outputs` reads it: in the steps after a retry, and in this
+    workflow's outputs after a goto (a one-way transfer: the workflow ends, with its outputs)."""
     workflow_id = action.workflow_id or ""
     if not ctx.first_time(("run workflow", name)):
         return name
@@ -183,8 +186,8 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
     ctx.add(run, {
         "Type": "Task",
         **_start_execution(workflow_id, f"{step.step_id}-{action.name}", {"Input.$": f"{data}.input"}),
-        "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn"},
-        "ResultPath": data,
+        "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn", "outputs.$": "$.Output"},
+        "ResultPath": ctx.transfer_outputs(workflow_id),
         "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
         # The child's failure arrives as States.TaskFailed with the child described in the cause.
         "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": data, "Next": failed}],
@@ -276,6 +279,7 @@ def _call(ctx: Context, workflow_id: str, prefix: str, data: str, given: dict[st
             "steps": loops.initial_steps(child),
             "loops": loops.initial_counters(child),
             **({"calls": {}} if child.calls else {}),
+            **({"transfers": child.initial_transfers()} if child.transferred_workflows() else {}),
         },
         "ResultPath": data,
         "Next": f"{prefix}.{child.start}",

@@ -11,7 +11,7 @@ from typing import Any
 
 from arazzo_runtime.payload import RetryLoopTemplate
 from arazzo_sfn.errors import ArazzoWarning, Location, UnsupportedConstruct
-from arazzo_sfn.lower.common import function_placeholder, safe_key
+from arazzo_sfn.lower.common import function_placeholder, member, safe_key
 from arazzo_sfn.lower.graph import backward_gotos, data_keys, guaranteed_before, reachable_steps
 from arazzo_sfn.model import Action, Step, Workflow
 from arazzo_sfn.openapi import Operation
@@ -251,6 +251,31 @@ class Context:
 
     def failure_actions(self, step: Step) -> tuple[Action, ...]:
         return tuple(step.on_failure or ()) + self.workflow.failure_actions
+
+    def transferred_workflows(self) -> dict[str, Workflow]:
+        """The workflows a goto or retry action of this workflow runs as a child execution, by
+        their own id: when one succeeds its outputs land at `transfer_outputs`, where
+        `$workflows.<id>.outputs` reads them (null until it has run)."""
+        if self.resolve is None:
+            return {}
+        found: dict[str, Workflow] = {}
+        for step in self.workflow.steps:
+            for action in (*self.success_actions(step), *self.failure_actions(step)):
+                if action.workflow_id is not None and action.type in ("goto", "retry"):
+                    target = self.resolve(action.workflow_id)
+                    found.setdefault(target.workflow_id, target)
+        return found
+
+    def transfer_outputs(self, workflow_id: str) -> str:
+        """Where the answer of the last child execution of `workflow_id` that a goto or retry
+        ran lies: {status, executionArn, outputs}."""
+        return member(f"{self.root}.transfers", workflow_id)
+
+    def initial_transfers(self) -> dict[str, Any]:
+        """`<root>.transfers` as the run starts: each workflow a goto or retry may run, its
+        outputs null until it has (as outputs that do not resolve read), so a path to them
+        always leads somewhere."""
+        return {workflow_id: {"outputs": {name: None for name in target.outputs}} for workflow_id, target in self.transferred_workflows().items()}
 
     def is_child_step(self, step: Step) -> bool:
         """A workflowId step that starts its workflow as a child execution: the workflow says

@@ -33,6 +33,8 @@ def lower(ctx: Context) -> None:
     }
     if ctx.calls:
         data["calls"] = {}
+    if ctx.transferred_workflows():
+        data["transfers"] = ctx.initial_transfers()
     start = "StartWorkflow"
     states: dict[str, State] = {}
     if defaults:

@@ -173,21 +173,34 @@ _UNSUPPORTED = {
 
 def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) -> str:
     """`$workflows.<id>.outputs.<name>`: what the workflow gave back, where the call that ran
-    it last left it ($.calls, or the answer of a child-execution step); `.inputs.<name>`:
+    it last left it ($.calls, the answer of a child-execution step, or for a workflow a goto or
+    retry action runs, $.transfers: null until it has run); `.inputs.<name>`:
     the inputs an inlined workflow ran with (what the step gave it, with its defaults)."""
     workflow_id = expression.workflow
+    transferred = workflow_id in ctx.transferred_workflows()
+    if transferred and (workflow_id in ctx.calls or workflow_id in ctx.child_runs):
+        raise UnsupportedConstruct(
+            f"{expression.text!r} is not supported here: workflow {workflow_id!r} is run both by a goto or retry action and by a "
+            "workflowId step or dependsOn, which leave its outputs in different places; which ran last is known at run time only", location)
     if workflow_id in ctx.calls:
         data = ctx.calls[workflow_id]
     elif workflow_id in ctx.child_runs and expression.field == "outputs":
         data = ctx.child_runs[workflow_id]  # a child execution's answer holds its outputs
+    elif transferred and expression.field == "outputs":
+        if expression.pointer:
+            raise UnsupportedConstruct(
+                f"{expression.text!r} is not supported: a JSON pointer into the outputs of workflow {workflow_id!r}, which a goto or retry "
+                "action runs: they are null until it has run, and Step Functions fails on a path into null; read the whole output "
+                f"($workflows.{workflow_id}.outputs.{expression.field_name}), or give the workflow an output for that member", location)
+        data = ctx.transfer_outputs(workflow_id)  # null until a goto or retry has run it
     elif expression.field == "inputs":
-        how = "runs as a child execution, whose inputs its answer does not hold" if workflow_id in ctx.child_runs else (
+        how = "runs as a child execution, whose inputs its answer does not hold" if workflow_id in ctx.child_runs or transferred else (
             "is run by no workflowId step or dependsOn before this point")
         raise UnsupportedConstruct(f"{expression.text!r} is not supported here: workflow {workflow_id!r} {how}", location)
     else:
         raise UnsupportedConstruct(
             f"{expression.text!r} is not supported here: workflow {workflow_id!r} has not been called (by a workflowId step or dependsOn) "
-            "before this point, and Step Functions fails on a path to data that is not there", location)
+            "before this point, nor is it run by a goto or retry action, and Step Functions fails on a path to data that is not there", location)
     return append_pointer(member(f"{data}.{expression.field}", expression.field_name), expression.pointer, location)
 
 
