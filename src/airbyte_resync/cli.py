@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -298,6 +298,7 @@ def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Sc
     child execution of the run's, against the built-in stub (a scenario's connections) or a
     real Airbyte. Followed and answered as `start --wait` follows and answers a fleet on AWS:
     one line per connection as it goes, and the counts."""
+    from airbyte_resync.interrupted import JobsSeen, settle_fleet
     from airbyte_resync.local import FLEET_MACHINE, run_machine_arn, run_state_machine
     from airbyte_resync.operate import children_of_machine
 
@@ -312,20 +313,33 @@ def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Sc
     # The children are the run machine's executions in this run's own moto (which lists no Map Run iterations).
     find_children = children_of_machine(run_machine_arn())
     followed: dict[str, FleetChild] = {}
+    # What each connection's run did to Airbyte, by connection, for an interruption to settle.
+    started_at = datetime.now(UTC)
+    seen: dict[str, JobsSeen] = {}
+    connection_of: dict[str, str] = {}  # child execution -> its connection
+
+    def on_child(child: FleetChild) -> None:
+        connection_of[child.execution_arn] = child.connection_id
+        seen.setdefault(child.connection_id, JobsSeen(started_at=started_at))
+
+    def on_transition(child_arn: str, transition: Transition) -> None:
+        if child_arn in connection_of:
+            seen[connection_of[child_arn]](transition)
 
     def follow(client: Any, fleet_arn: str) -> RunResult:
-        result, children = follow_fleet(client, fleet_arn, out, args.json, find_children,
-                                        pause=LOCAL_FLEET_PAUSE_SECONDS, refresh=LOCAL_FLEET_REFRESH_SECONDS)
+        result, children = follow_fleet(client, fleet_arn, out, args.json, find_children, pause=LOCAL_FLEET_PAUSE_SECONDS,
+                                        refresh=LOCAL_FLEET_REFRESH_SECONDS, on_transition=on_transition, on_child=on_child)
         followed.update(children)
         return result
 
     try:
         result = run_state_machine(fleet_input, url, credentials, machine=FLEET_MACHINE, follow_with=follow)
     except KeyboardInterrupt:
-        if stub is not None:
+        if stub is not None:  # the stub ends with the process: nothing in it outlives the run
             raise
-        raise InterruptedRun("the fleet's runs were stopped where they stood: look at each connection in Airbyte, "
-                             "and start a sync of any whose reset ran") from None
+        # Against a real Airbyte, no connection's reset may go on unwatched, nor end unsaid.
+        lines = settle_fleet(url, credentials, fleet_input, seen, started_at)
+        raise InterruptedRun("the fleet's runs were stopped where they stood; each connection in Airbyte now:\n" + "\n".join(lines)) from None
     finally:
         if stub is not None:
             stub.stop()
