@@ -11,6 +11,8 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -285,12 +287,20 @@ def _airbyte(args: argparse.Namespace, played: Scenario | None) -> tuple[Airbyte
     return stub, stub.url, credentials
 
 
+# A local fleet's watch: the pause between two looks and the fewest seconds between two
+# searches for its children (moto answers at once; AWS's pace is seconds).
+LOCAL_FLEET_PAUSE_SECONDS = 0.5
+LOCAL_FLEET_REFRESH_SECONDS = 1.0
+
+
 def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Scenario | None, out: TextIO) -> int:
     """A fleet on one machine: the fleet's state machine in moto, each connection's run a
     child execution of the run's, against the built-in stub (a scenario's connections) or a
-    real Airbyte. Its answer is printed as `start --wait` prints a fleet's on AWS."""
-    from airbyte_resync.local import FLEET_MACHINE, run_state_machine
-    from airbyte_resync.operate import fleet_document, print_fleet_result
+    real Airbyte. Followed and answered as `start --wait` follows and answers a fleet on AWS:
+    one line per connection as it goes, and the counts."""
+    from airbyte_resync.interrupted import JobsSeen, settle_fleet
+    from airbyte_resync.local import FLEET_MACHINE, run_machine_arn, run_state_machine
+    from airbyte_resync.operate import children_of_machine
 
     stub, url, credentials = _airbyte(args, played)
     if stub is not None:
@@ -300,21 +310,40 @@ def _run_fleet(args: argparse.Namespace, fleet_input: dict[str, Any], played: Sc
         chosen = ", ".join(f"{len(fleet_input[key])} {label}" for key, label in (("connectionIds", "connection(s)"), ("workspaceIds", "workspace(s)"), ("tagIds", "tag(s)")) if key in fleet_input)
         out.write(f"Resetting and re-syncing every connection of {chosen} against {where}, {fleet_input.get('maxConcurrent', 5)} at once...\n")
         out.flush()
+    # The children are the run machine's executions in this run's own moto (which lists no Map Run iterations).
+    find_children = children_of_machine(run_machine_arn())
+    followed: dict[str, FleetChild] = {}
+    # What each connection's run did to Airbyte, by connection, for an interruption to settle.
+    started_at = datetime.now(UTC)
+    seen: dict[str, JobsSeen] = {}
+    connection_of: dict[str, str] = {}  # child execution -> its connection
+
+    def on_child(child: FleetChild) -> None:
+        connection_of[child.execution_arn] = child.connection_id
+        seen.setdefault(child.connection_id, JobsSeen(started_at=started_at))
+
+    def on_transition(child_arn: str, transition: Transition) -> None:
+        if child_arn in connection_of:
+            seen[connection_of[child_arn]](transition)
+
+    def follow(client: Any, fleet_arn: str) -> RunResult:
+        result, children = follow_fleet(client, fleet_arn, out, args.json, find_children, pause=LOCAL_FLEET_PAUSE_SECONDS,
+                                        refresh=LOCAL_FLEET_REFRESH_SECONDS, on_transition=on_transition, on_child=on_child)
+        followed.update(children)
+        return result
+
     try:
-        result = run_state_machine(fleet_input, url, credentials, machine=FLEET_MACHINE)
+        result = run_state_machine(fleet_input, url, credentials, machine=FLEET_MACHINE, follow_with=follow)
     except KeyboardInterrupt:
-        if stub is not None:
+        if stub is not None:  # the stub ends with the process: nothing in it outlives the run
             raise
-        raise InterruptedRun("the fleet's runs were stopped where they stood: look at each connection in Airbyte, "
-                             "and start a sync of any whose reset ran") from None
+        # Against a real Airbyte, no connection's reset may go on unwatched, nor end unsaid.
+        lines = settle_fleet(url, credentials, fleet_input, seen, started_at)
+        raise InterruptedRun("the fleet's runs were stopped where they stood; each connection in Airbyte now:\n" + "\n".join(lines)) from None
     finally:
         if stub is not None:
             stub.stop()
-    if args.json:
-        out.write(json.dumps(fleet_document(result, None)) + "\n")
-    else:
-        print_fleet_result(out, result)
-    return 0 if result.status == "SUCCEEDED" else 1
+    return report_fleet(out, result, followed, args.json)
 
 
 def _check_contract(execution_input: dict[str, Any], schema: str = "execution-input.schema.json") -> None:
@@ -561,28 +590,44 @@ def _report(out: TextIO, results: list[RunResult], as_json: bool) -> int:
 
 
 def follow_fleet(client: StepFunctionsOnAws, fleet_arn: str, out: TextIO, as_json: bool,
-                 find_children: ChildrenFinder | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
+                 find_children: ChildrenFinder | None = None, *, pause: float | None = None, refresh: float | None = None,
+                 on_transition: Callable[[str, Transition], None] | None = None,
+                 on_child: Callable[[FleetChild], None] | None = None) -> tuple[RunResult, dict[str, FleetChild]]:
     """Follow a fleet to its end: one line per connection and the counts for a person,
-    silently for --json. `find_children`: see operate.watch_fleet (a local run gives its own)."""
+    silently for --json. `find_children`, `pause` and `refresh`: see operate.watch_fleet (a
+    local run gives its own); `on_transition(child execution, transition)` and `on_child(child)`
+    hear of each connection's run as the display does (a local run keeps what each did)."""
     from airbyte_resync import operate
     from airbyte_resync.progress import Progress, committed_states, wants_live, workflow_steps
 
-    if as_json:
-        return operate.watch_fleet(client, fleet_arn, find_children=find_children)
-    progress = Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False), fleet=True)
-    if not progress.live:
+    progress = None if as_json else Progress(out, workflow_steps(), committed_states(), live=wants_live(out, as_json=False), fleet=True)
+
+    def found(child: FleetChild, started: datetime) -> None:
+        if on_child is not None:
+            on_child(child)
+        if progress is not None:
+            progress.add_run(child.execution_arn, child.connection_id, child.connection_id[:8], started_at=started.timestamp())
+
+    def heard(child_arn: str, transition: Transition) -> None:
+        if on_transition is not None:
+            on_transition(child_arn, transition)
+        if progress is not None:
+            progress.transition(child_arn, transition)
+
+    if progress is None:
+        return operate.watch_fleet(client, fleet_arn, on_child=found, on_transition=heard, pause=pause, refresh=refresh, find_children=find_children)
+    shown = progress
+    if not shown.live:
         out.write(f"Fleet {fleet_arn}\n{'':<8}  {'elapsed':>8}  {'state':<36} {'job':>8}  status\n")
 
-    def on_child(child: FleetChild, started: Any) -> None:
-        progress.add_run(child.execution_arn, child.connection_id, child.connection_id[:8], started_at=started.timestamp())
-
     def on_end(child: FleetChild) -> None:
-        if child.execution_arn in progress.runs:
-            progress.end(child.execution_arn, child.status)
+        if child.execution_arn in shown.runs:
+            # Its elapsed time runs to its execution's stop date, not to when it was read.
+            shown.end(child.execution_arn, child.status, child.stop_date.timestamp() if child.stop_date else None)
 
-    with progress:
-        return operate.watch_fleet(client, fleet_arn, on_child=on_child, on_transition=progress.transition, on_failure=progress.failed_attempt,
-                                   on_end=on_end, on_counts=progress.set_counts, find_children=find_children)
+    with shown:
+        return operate.watch_fleet(client, fleet_arn, on_child=found, on_transition=heard, on_failure=shown.failed_attempt,
+                                   on_end=on_end, on_counts=shown.set_counts, pause=pause, refresh=refresh, find_children=find_children)
 
 
 def report_fleet(out: TextIO, result: RunResult, children: dict[str, FleetChild], as_json: bool) -> int:

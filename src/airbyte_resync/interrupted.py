@@ -1,12 +1,15 @@
-"""A local run against a real Airbyte, interrupted: do what the deployed stack's cancel-job
-function does for a run that stopped (cancel the reset it left running, while it is still the
-connection's current job; never a sync), and say what was done and what the destination holds
-now. On AWS the stack does this by itself; a local run has no stack to do it."""
+"""A local run (or fleet) against a real Airbyte, interrupted: do what the deployed stack's
+cancel-job function does for a run that stopped (cancel the reset it left running, while it is
+still the connection's current job; never a sync), and say what was done and what the
+destination holds now, for each connection. On AWS the stack does this by itself; a local run
+has no stack to do it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from airbyte_client.auth import NoAuth
 from airbyte_client.client import AirbyteClient, airbyte_timestamp
@@ -44,18 +47,17 @@ class JobsSeen:
                 self.sync_job = transition.job_id
 
 
-def settle(url: str, credentials: Credentials, connection_id: str, seen: JobsSeen) -> str:
+def settle(url: str, credentials: Credentials, connection_id: str, seen: JobsSeen, client: AirbyteClient | None = None) -> str:
     """Cancel the reset the run left running, if it still is the connection's current job; the
     line that says what happened and what the destination holds. The run's transitions are read
     a moment after they happen, so what they do not show yet is asked of Airbyte: the jobs of the
-    connection created since the run started."""
+    connection created since the run started. `client`: one made already (a fleet's)."""
     if seen.sync_entered:
         named = f"sync {seen.sync_job}" if seen.sync_job is not None else "the sync"
         return f"{named} was started after the reset and runs on in Airbyte: it refills the destination; watch it there"
     reset = seen.reset_job
     try:
-        secret = credentials.secret_value()
-        client = AirbyteClient(Settings(api_url=url, auth=auth_from_secret(secret) if secret else NoAuth()))
+        client = client or _client(url, credentials)
         reset, sync = _jobs_started(client, connection_id, seen)
         if reset is None:
             if not seen.reset_entered:
@@ -85,6 +87,56 @@ def settle(url: str, credentials: Credentials, connection_id: str, seen: JobsSee
         job = f"reset {reset}" if reset is not None else f"a reset of connection {connection_id}"
         return (f"{job} may still be running, and the destination may be empty; it could not be cancelled ({error}): "
                 "cancel it in Airbyte (DELETE /jobs/<id>) or let it finish and start a sync")
+
+
+def settle_fleet(url: str, credentials: Credentials, fleet_input: Mapping[str, Any], seen: Mapping[str, JobsSeen], started_at: datetime) -> list[str]:
+    """`settle` for each connection of an interrupted fleet, one line each (`<connection>:
+    <what became of it>`): those whose runs it followed (`seen`, by connection id) first, then
+    the ones it was given, then the others of its selection, listed again as the fleet listed
+    them (a run started a moment before Ctrl-C may not have been seen yet). A connection
+    without a run followed is settled from the jobs Airbyte created for it since `started_at`."""
+    lines: list[str] = []
+    connections = list(dict.fromkeys([*seen, *(str(item).lower() for item in fleet_input.get("connectionIds") or [])]))
+    try:
+        client = _client(url, credentials)
+    except (AirbyteError, OSError) as error:
+        return [f"Airbyte could not be asked what the fleet's runs started ({error}): check the jobs of its connections in Airbyte, "
+                "cancel a reset still running and start a sync of any connection whose reset ran"]
+    workspaces, tags = list(fleet_input.get("workspaceIds") or []), list(fleet_input.get("tagIds") or [])
+    if workspaces or tags:
+        try:
+            connections += [item for item in _selected_connections(client, workspaces, tags) if item not in connections]
+        except (AirbyteError, OSError) as error:
+            lines.append(f"the connections of the fleet's workspaces and tags could not be listed ({error}): check the jobs of those "
+                         "not named below in Airbyte, and start a sync of any whose reset ran")
+    for connection in connections:
+        lines.append(f"{connection}: {settle(url, credentials, connection, seen.get(connection) or JobsSeen(started_at=started_at), client)}")
+    return lines
+
+
+# A page of connections, as the fleet's own listing reads them.
+CONNECTIONS_PAGE = 100
+
+
+def _selected_connections(client: AirbyteClient, workspaces: list[str], tags: list[str]) -> list[str]:
+    """The ids of the connections of these workspaces and tags, every page."""
+    found: list[str] = []
+    offset = 0
+    while True:
+        answer = client.list_connections(workspace_ids=workspaces, tag_ids=tags, limit=CONNECTIONS_PAGE, offset=offset)
+        if answer.status_code != 200 or not isinstance(answer.body, dict):
+            raise AirbyteError(f"listConnections: HTTP {answer.status_code}")
+        page = [item["connectionId"].lower() for item in answer.body.get("data") or []
+                if isinstance(item, dict) and isinstance(item.get("connectionId"), str)]
+        found += [item for item in page if item not in found]
+        if len(page) < CONNECTIONS_PAGE:
+            return found
+        offset += CONNECTIONS_PAGE
+
+
+def _client(url: str, credentials: Credentials) -> AirbyteClient:
+    secret = credentials.secret_value()
+    return AirbyteClient(Settings(api_url=url, auth=auth_from_secret(secret) if secret else NoAuth()))
 
 
 # How many of the connection's newest jobs are looked at: a run creates two.

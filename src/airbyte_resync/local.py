@@ -22,7 +22,7 @@ from airbyte_resync.transitions import JobTransitions, Transition
 from arazzo_sfn import execution
 from arazzo_sfn.engine import REGION, Handler, LocalFunctions, function_arn, one_at_a_time, state_machine_arn
 from arazzo_sfn.execution import LOCAL_ENVIRONMENT
-from arazzo_sfn.history import RunResult
+from arazzo_sfn.history import RunResult, StepFunctions
 
 TEMPLATE_PATH = files.TEMPLATE
 if TYPE_CHECKING:  # the stub is imported only when a run uses it
@@ -71,11 +71,14 @@ def run_state_machine(
     wrap_function: HandlerWrapper | None = None,
     wait_sleep: Callable[[float], None] | None = None,
     machine: str = RUN_MACHINE,
+    follow_with: Callable[[StepFunctions, str], RunResult] | None = None,
 ) -> RunResult:
     """Execute the state machine once in moto and wait for it to end. `wrap_function(logical
     id, handler)` may replace a handler, to inject faults around it in tests; `wait_sleep`
     stands for the Wait states' waits (a test's clock); `machine` is the template's logical id
-    of the state machine to run (the fleet's: FLEET_MACHINE)."""
+    of the state machine to run (the fleet's: FLEET_MACHINE); `follow_with(client, execution
+    ARN)` follows the execution in moto to its end in the place of the default follower (a
+    fleet's over its connections' runs: `run_machine_arn` names their state machine)."""
     deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function, machine)
     return execution.execute(
         deployment.definition,
@@ -92,7 +95,13 @@ def run_state_machine(
         wait_sleep=wait_sleep,
         # A person watching sees the job's status as wait-for-job reads it, not only at its end.
         child_reader=JobTransitions if on_transition is not None else None,
+        follow_with=follow_with,
     )
+
+
+def run_machine_arn() -> str:
+    """The run's state machine in a local run's moto: a fleet's child executions are its."""
+    return state_machine_arn(machine_name(RUN_MACHINE))
 
 
 def run_state_machines(

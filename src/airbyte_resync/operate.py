@@ -437,6 +437,7 @@ class FleetChild:
     execution_arn: str
     status: str
     iteration_arn: str = ""
+    stop_date: datetime | None = None  # when its run ended, as Step Functions says (read with its status)
 
 
 def fleet_state_machine_arn(stack_name: str | None, arn: str | None, cloudformation: CloudFormation | None = None) -> str:
@@ -509,7 +510,7 @@ def fleet_children(client: StepFunctionsOnAws, fleet_arn: str, known: dict[str, 
                 children[child.connection_id] = by_iteration[arn] = child
             if status != "RUNNING" and child.status == "RUNNING":
                 description = aws_call("describe-execution", lambda: client.describe_execution(executionArn=child.execution_arn))  # noqa: B023 - aws_call calls it at once
-                child.status = description["status"]
+                child.status, child.stop_date = description["status"], description.get("stopDate")
     return children
 
 
@@ -670,7 +671,7 @@ def children_of_machine(run_machine: str) -> ChildrenFinder:
                 if connection is None:
                     continue
                 child = children[connection] = FleetChild(connection, item["executionArn"], "RUNNING")
-            child.status = item["status"]
+            child.status, child.stop_date = item["status"], item.get("stopDate")
         return children
 
     return find

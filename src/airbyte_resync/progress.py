@@ -162,10 +162,12 @@ class Progress:
         if self._live is None:
             self._write(f"{self._label(key)}{'':>8}  {line}")
 
-    def end(self, key: str, status: str) -> None:
+    def end(self, key: str, status: str, ended_at: float | None = None) -> None:
+        """`ended_at`: when the run ended (epoch seconds, its execution's stop date), if known;
+        else now. A run read after its end ends when it did, not when it was read."""
         with self._lock:
             run = self.runs[key]
-            run.ended, run.ended_at = status, time.time()
+            run.ended, run.ended_at = status, time.time() if ended_at is None else ended_at
             for step in run.steps.values():
                 if step.mark == "running":
                     step.mark = "failed" if status != "SUCCEEDED" else "pending"

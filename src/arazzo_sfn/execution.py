@@ -119,19 +119,26 @@ def execute(
     other_machines: Mapping[str, str] | None = None,
     wait_sleep: Callable[[float], None] | None = None,
     child_reader: Callable[[], TransitionReader] | None = None,
+    follow_with: Callable[[StepFunctions, str], RunResult] | None = None,
 ) -> RunResult:
     """Create the state machine in moto, start one execution and wait for it to end.
     `prepare` runs inside the mocked AWS first (to create what the functions read);
     `other_machines` (name -> definition) are created first, for child executions;
     `wait_sleep(seconds)`, when given, stands for every Wait state's wait (a test's clock);
     with `child_reader` (a new transition reader for each child), the transitions of the child
-    executions it starts are reported too, as they happen (not kept in the result's)."""
+    executions it starts are reported too, as they happen (not kept in the result's).
+    `follow_with(client, execution ARN)`, when given, follows the execution to its end in the
+    place of `follow` (a follower of its own, such as a fleet's over its child executions;
+    `timeout_seconds` and `on_transition` are then its to keep) and returns its result."""
     with _local_run(functions, variables, retry_sleep, prepare, wait_sleep) as (client, captured):
         for name, other in (other_machines or {}).items():
             _create_machine(client, name, other)
         machine = _create_machine(client, machine_name, definition)
         execution = _start(client, machine, execution_input)
-        result = follow(client, execution, read_transition, on_transition, timeout_seconds, child_reader, pause=until_an_execution_ends())
+        if follow_with is not None:
+            result = follow_with(client, execution)
+        else:
+            result = follow(client, execution, read_transition, on_transition, timeout_seconds, child_reader, pause=until_an_execution_ends())
         result.child_histories = _child_histories(client, machine)
     result.function_logs = captured.getvalue()
     return result

@@ -15,16 +15,25 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import cfnlint.api
 import pytest
 from botocore.exceptions import ClientError
 from cfnlint.config import ManualArgs
+from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from arazzo_sfn import engine
+from arazzo_sfn import execution as execution_module
 from arazzo_sfn.compiler import compile_bundle
 from arazzo_sfn.engine import ACCOUNT_ID, REGION
-from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER
+from arazzo_sfn.local_run import LOCAL_COUNTER_TABLE
+from arazzo_sfn.lower.foreach import COUNTER_TABLE_PLACEHOLDER, MAP_FAILED_ERROR
 from arazzo_sfn.testing import Reply, ScriptedServer
 from tests.conformance.test_arazzo_sfn_run import run_cli
 from tests.conformance.test_child_executions import assert_succeeded
@@ -300,6 +309,73 @@ def test_the_asl_lint_sees_a_broken_map():
         "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/for-each", "Definition": broken}}}}
     matches = cfnlint.api.lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
     assert any(match.rule.id == "E3601" for match in matches), "\n".join(str(match) for match in matches)
+
+
+# --- the counts item does not outlive the step -------------------------------------------------
+
+@pytest.fixture
+def counts_left(monkeypatch) -> list[list[dict]]:
+    """The items of the counts table as each run leaves them, read in the run's moto once the
+    execution has ended (before the mocked AWS goes)."""
+    left: list[list[dict]] = []
+    follow = execution_module.follow
+
+    def follow_then_read_the_table(*args, **kwargs):
+        result = follow(*args, **kwargs)
+        left.append(boto3.client("dynamodb", region_name=REGION).scan(TableName=LOCAL_COUNTER_TABLE, ConsistentRead=True)["Items"])
+        return result
+
+    monkeypatch.setattr(execution_module, "follow", follow_then_read_the_table)
+    return left
+
+
+@contextlib.contextmanager
+def the_map_fails_after_its_items() -> Iterator[None]:
+    """Every Map runs its items, then fails as a Distributed Map does when an iteration failed
+    outright (moto's never does): States.ExceedToleratedFailureThreshold."""
+    original = StateMap._eval_execution
+
+    def run_then_fail(self, env):
+        original(self, env)
+        error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+        details = MapRunFailedEventDetails(error=error.error_name, cause="The specified tolerated failure threshold was exceeded")
+        raise FailureEventException(FailureEvent(env=env, error_name=error, event_type=HistoryEventType.MapRunFailed,
+                                                 event_details=EventDetails(mapRunFailedEventDetails=details)))
+
+    StateMap._eval_execution = run_then_fail
+    try:
+        yield
+    finally:
+        StateMap._eval_execution = original
+
+
+def test_once_the_step_succeeded_its_counts_item_is_gone(counts_left):
+    execution = shelf(["a", "b"])
+
+    assert_succeeded(execution)
+    # The counts were read from the item, as it was deleted.
+    assert execution.result.output["counts"] == {"succeeded": 2, "failed": 0, "skipped": 0, "notStarted": 0}
+    assert counts_left == [[]]
+
+
+def test_once_the_step_failed_its_counts_item_is_gone(counts_left):
+    execution = shelf(["a", "b", "c"], {"POST /items/b/restock": Reply(500)}, maxConcurrent=1)
+
+    assert execution.result.status == "FAILED" and execution.result.error == "ForEachFailed"
+    assert execution.failure()["counts"] == {"succeeded": 1, "failed": 1, "skipped": 0, "notStarted": 1}
+    assert counts_left == [[]]
+
+
+def test_a_map_that_fails_has_its_counts_item_deleted_then_fails_the_step_with_its_error(counts_left):
+    with the_map_fails_after_its_items():
+        execution = shelf(["a", "b"])
+
+    assert execution.result.status == "FAILED"
+    # A Fail state may not raise the Map's own States.* error: its error and cause are the cause.
+    assert execution.result.error == MAP_FAILED_ERROR
+    assert execution.failure() == {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "The specified tolerated failure threshold was exceeded"}
+    assert sorted(restocked(execution)) == ["a", "b"]
+    assert counts_left == [[]]
 
 
 # --- arazzo-sfn run ------------------------------------------------------------------------------

@@ -285,8 +285,9 @@ class DeployedStack:
         assert self.resources[match.group(1)]["Type"] == "AWS::IAM::Role"
         return match.group(1)
 
-    def permissions(self, role: str) -> tuple[set[tuple[str, str]], set[str]]:
-        """(action, resource) pairs allowed to a role, and its managed policy ARNs."""
+    def permissions(self, role: str) -> tuple[set[tuple[str, ...]], set[str]]:
+        """(action, resource) pairs allowed to a role, and its managed policy ARNs. A grant
+        under a condition is (action, resource, the condition as canonical JSON)."""
         properties = self.properties(role)
         documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
         managed = set(properties.get("ManagedPolicyArns", []))
@@ -301,10 +302,10 @@ class DeployedStack:
             for statement in as_list(document["Statement"]):
                 assert statement["Effect"] == "Allow", statement
                 assert "NotAction" not in statement and "NotResource" not in statement, statement
-                assert "Condition" not in statement, statement
+                condition = (json.dumps(statement["Condition"], sort_keys=True),) if "Condition" in statement else ()
                 for action in as_list(statement["Action"]):
                     for resource in as_list(statement["Resource"]):
-                        grants.add((action, resource))
+                        grants.add((action, resource, *condition))
         return grants, managed
 
     def trusted_services(self, role: str) -> set[str]:
@@ -723,8 +724,10 @@ def test_state_machine_roles_invoke_only_their_functions_and_start_only_their_ch
             expected |= {("states:StartExecution", f"<{child}>"), ("states:DescribeExecution", executions), ("states:StopExecution", executions)}
             expected |= {(action, rule) for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")}
         for table in (target for placeholder, target in substitutions.items() if placeholder.endswith("TableName")):
-            # The counts a fleet's items share: read and add to one item, nothing else.
-            expected |= {("dynamodb:GetItem", f"<{table}.Arn>"), ("dynamodb:UpdateItem", f"<{table}.Arn>")}
+            # The counts a fleet's items share: set, read, add to and delete the counts items of
+            # the fleet's own executions, nothing else of the table.
+            only_counts = json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [counts_item_pattern(stack.properties(machine)["StateMachineName"])]}})
+            expected |= {(f"dynamodb:{action}", f"<{table}.Arn>", only_counts) for action in ("GetItem", "UpdateItem", "DeleteItem")}
         if machine == FLEET_STATE_MACHINE:
             # Distributed Map runs each item as an execution of the fleet's own state machine:
             # it may start itself and watch those, named by the stack, nothing else.
@@ -734,6 +737,28 @@ def test_state_machine_roles_invoke_only_their_functions_and_start_only_their_ch
                          ("states:DescribeExecution", items), ("states:StopExecution", items)}
             assert stack.properties(machine)["StateMachineName"] == name
         assert grants == expected, machine
+
+
+def counts_item_pattern(machine_name: str) -> str:
+    """The ids of the counts items the fleet's ASL makes (`<execution ARN>/<step>/<entered time>`)
+    and uses on the table, as an IAM pattern; the ASL does nothing else on it."""
+    asl = json.loads(FLEET_ASL_PATH.read_text(encoding="utf-8"))
+    (counter,) = [state["Parameters"]["counter.$"] for state in asl["States"].values() if "counter.$" in state.get("Parameters", {})]
+    step = re.fullmatch(r"States\.Format\('\{\}/(\w+)/\{\}', \$\$\.Execution\.Id, \$\$\.State\.EnteredTime\)", counter)
+    assert step, counter
+    used = {state["Resource"] for state in _all_states(asl) if "dynamodb" in str(state.get("Resource"))}
+    assert used == {f"arn:aws:states:::dynamodb:{action}" for action in ("getItem", "updateItem", "deleteItem")}, used
+    return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:{machine_name}:*/{step[1]}/*"
+
+
+def _all_states(asl: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every state of a definition, those of its Maps' item processors included."""
+    found = []
+    for state in asl["States"].values():
+        found.append(state)
+        if "ItemProcessor" in state:
+            found += _all_states(state["ItemProcessor"])
+    return found
 
 
 @pytest.mark.parametrize("parameter_set", PARAMETER_SETS)
@@ -793,13 +818,13 @@ def test_starters_may_only_start_this_state_machine(parameter_set):
         assert grants == {("states:StartExecution", f"<{STATE_MACHINE}>")}, role
     # Whoever may start executions: the schedule's role, the starter function's, and the fleet's
     # (one per connection), nothing else.
-    may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
+    may_start = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{STATE_MACHINE}>" for a, r, *_ in stack.permissions(role)[0])}
     assert may_start == set(starters) | {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"]), stack.role_of(stack.properties(FLEET_STATE_MACHINE)["RoleArn"])}
     # The child is started by the run's own role only.
-    may_start_child = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{CHILD_STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
+    may_start_child = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{CHILD_STATE_MACHINE}>" for a, r, *_ in stack.permissions(role)[0])}
     assert may_start_child == {stack.role_of(stack.properties(STATE_MACHINE)["RoleArn"])}
     # A fleet is started by the starter function only (and the console, or the CLI, as a person).
-    may_start_fleet = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{FLEET_STATE_MACHINE}>" for a, r in stack.permissions(role)[0])}
+    may_start_fleet = {role for role in stack.of_type("AWS::IAM::Role") if any(a == "states:StartExecution" and r == f"<{FLEET_STATE_MACHINE}>" for a, r, *_ in stack.permissions(role)[0])}
     assert may_start_fleet == {stack.role_of(stack.properties(STARTER_FUNCTION)["Role"])}
 
 
@@ -810,7 +835,7 @@ def test_no_wildcard_actions_and_wildcard_resources_only_for_log_delivery(parame
     assert roles, "the transformed template has no roles"
     for role in roles:
         grants, _ = stack.permissions(role)
-        for action, resource in grants:
+        for action, resource, *_ in grants:  # a condition only narrows a grant
             assert "*" not in action and "?" not in action, (role, action)
             if resource == "*":
                 assert action in LOG_DELIVERY_ACTIONS, (role, action)

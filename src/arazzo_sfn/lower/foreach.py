@@ -22,6 +22,13 @@ Why the states are what they are:
 - The counts come from that item too: every iteration adds its outcome to it. Counting the
   results in the state data would need a JSONPath filter that may match nothing, which is
   an error where the Map's results are read (moto) and undocumented on AWS.
+- The item does not outlive the Map: once the Map has ended, the counts are read by deleting
+  the item (DeleteItem answering with the item as it was), and a Map that fails has its item
+  deleted before the step fails with MAP_FAILED_ERROR, the Map's error and cause in its cause
+  (a Fail state may not raise a `States.` error, which a Map's are). A date cannot be turned
+  into an expiry time in JSONPath mode (no intrinsic reads a date), so the item is deleted
+  rather than given a TTL. What no state can catch (the execution stopped or timed out, a
+  States.Runtime error) leaves it.
 - A child is named after the counter's id (the execution, the step, the moment the step was
   entered) and its item's input, so an iteration retried after a transient error starts no
   second child for its item (StartExecution with the same name and input is idempotent),
@@ -45,6 +52,8 @@ from arazzo_sfn.model import ForEachSpec, Step
 # The DefinitionSubstitution naming the table of the counters (string partition key `id`).
 COUNTER_TABLE_PLACEHOLDER = "ForEachCounterTableName"
 OUTCOMES = ("succeeded", "failed", "skipped", "notStarted")
+# What the step fails with when its Map itself fails (not an item: the Map catches those).
+MAP_FAILED_ERROR = "ForEachAborted"
 # What the step offers its outputs as `$outputs.<name>`.
 OUTPUTS = ("results", "counts")
 START_CHILD = "arn:aws:states:::states:startExecution.sync:2"
@@ -74,6 +83,8 @@ def _names(step: Step) -> dict[str, str]:
         "tolerance": f"{s}.Tolerance",
         "failed": f"{s}.ForEachFailed",
         "fail": f"{s}.ForEachFailed.Fail",
+        "aborted": f"{s}.ForEach.CloseCounter",
+        "abort": f"{s}.ForEach.Fail",
     }
 
 
@@ -171,18 +182,32 @@ def _build(ctx: Context, step: Step) -> None:
             **_item_processor(step, spec, child_id),
         },
         "ResultPath": f"{at}.results",
+        # The Map's own failure (an iteration failing outright): its item goes, then the step fails.
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": names["aborted"]}],
         "Next": names["counts"],
     })
     ctx.fill(names["counts"], {
         "Type": "Task",
-        "Comment": "The counts by outcome, as the iterations left them.",
-        "Resource": "arn:aws:states:::dynamodb:getItem",
-        "Parameters": {"TableName": _table(), "Key": counter_key, "ConsistentRead": True},
-        "ResultSelector": {f"{outcome}.$": f"States.StringToJson($.Item.{outcome}.N)" for outcome in OUTCOMES},
+        "Comment": "The counts by outcome, as the iterations left them, read as their item is deleted: it does not outlive the step.",
+        "Resource": "arn:aws:states:::dynamodb:deleteItem",
+        "Parameters": {"TableName": _table(), "Key": counter_key, "ReturnValues": "ALL_OLD"},
+        "ResultSelector": {f"{outcome}.$": f"States.StringToJson($.Attributes.{outcome}.N)" for outcome in OUTCOMES},
         "ResultPath": f"{at}.counts",
         "Retry": [dict(DYNAMODB_RETRY)],
         "Next": names["tolerance"],
     })
+    ctx.fill(names["aborted"], {
+        "Type": "Task",
+        "Comment": "The Map failed: the counts' item goes all the same (and the Map's failure, not this one's, is told).",
+        "Resource": "arn:aws:states:::dynamodb:deleteItem",
+        "Parameters": {"TableName": _table(), "Key": counter_key},
+        "ResultPath": None,
+        "Retry": [dict(DYNAMODB_RETRY)],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": names["abort"]}],
+        "Next": names["abort"],
+    })
+    ctx.fill(names["abort"], {"Type": "Fail", "Comment": "The cause is the Map's error and cause: {Error, Cause}.",
+                              "Error": MAP_FAILED_ERROR, "CausePath": "States.JsonToString($.failure)"})
     comparison = "NumericGreaterThanPath" if tolerated_key.endswith(".$") else "NumericGreaterThan"
     ctx.fill(names["tolerance"], {
         "Type": "Choice",
