@@ -8,12 +8,16 @@ where the case says so), how many, and the bodies it names.
 A fixture that contradicts Arazzo 1.0.1 (`fixture_invalid`) must be refused as invalid, and
 its respelled variant (`mended`) must run. Four fixtures contradict the specification in
 what they expect rather than in what they write: those documents are valid, so they run, and
-the outcome compared is the one the specification gives (SPEC_EXPECTATIONS, with the clause).
+the outcome compared is the one the specification gives (SPEC_EXPECTATIONS, which also holds
+the three cases where the compiler's reading gives another outcome than the executor's, each
+with why). REFUSED_AS_INVALID names a document the index takes as valid that the
+specification's text makes invalid, with the clause.
 
 A valid case may be refused only as *not supported*, and only where NOT_SUPPORTED says why;
 the refusal must be an UnsupportedConstruct, so the list cannot hide a wrong answer.
 LOWERING_DEFECTS are cases the compiler gets wrong by mistake: expected to fail until it is
-mended (strict, so the entry goes when it is).
+mended (strict, so the entry goes when it is). docs/compiler/executor-suites.md tells the
+outcome of every case that does not agree.
 
 Waits are not slept, Task retry backoffs are skipped, and a loop with no end of its own ends
 after a few passes instead of thousands (`with_few_passes`), so the module runs in seconds.
@@ -259,3 +263,26 @@ def test_every_mended_case_mends_an_invalid_one():
         if "mended" in case:
             assert "fixture_invalid" in CASES[case["mended"]["from"]], case_id
             assert "fixture_invalid" not in case, case_id
+
+
+def test_an_endless_loop_runs_a_few_passes_where_the_history_would_allow_thousands():
+    asl = compiled(CASES["redocly/max-steps/infinite"])["infinite"]
+    assert "maxIterationsAllowedByHistory" in json.dumps(asl)
+
+    bounded = json.dumps(with_few_passes(asl))
+
+    assert HISTORY_BOUND.findall(bounded) and set(HISTORY_BOUND.findall(bounded)) == {str(FEW_PASSES)}
+    assert bounded.count(f'"NumericGreaterThanEquals": {FEW_PASSES}') >= 1
+
+
+def test_a_path_scripted_twice_answers_in_turn_when_each_route_is_used_once():
+    case = {"routes": [
+        {"method": "GET", "path": "/user/{name}", "once": True, "responses": [{"status": 404}]},
+        {"method": "get", "path": "/user/{name}", "once": True, "responses": [{"status": 200, "body": {"id": 1}}]},
+        {"method": "POST", "path": "/login", "responses": [{"status": 200}]},
+        {"method": "POST", "path": "/login", "responses": [{"status": 500}]},
+    ]}
+
+    routes = routes_of(case)
+
+    assert routes == {"GET /user/{name}": [Reply(404), Reply(200, {"id": 1})], "POST /login": [Reply(200)]}
