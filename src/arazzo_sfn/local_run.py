@@ -62,6 +62,7 @@ def run_workflow(
     *,
     children: dict[str, dict[str, Any]] | None = None,
     retry_sleep: Callable[[float], None] | None = None,
+    wait_sleep: Callable[[float], None] | None = None,
     timeout_seconds: float = 3600,
     on_transition: Callable[[StepTransition], None] | None = None,
     function_path: Path = OPERATION_FUNCTION,
@@ -72,7 +73,8 @@ def run_workflow(
     (workflowId -> ASL, as `compile_bundle` gives them): each is created beside it, and every
     `${<WorkflowId>StateMachineArn}` placeholder is bound to its ARN. Every other `${...}`
     placeholder is bound to the operation function (`function_path`), imported afresh for the
-    run as a new deployment would be.
+    run as a new deployment would be. `retry_sleep(seconds)` and `wait_sleep(seconds)`, when
+    given, stand for the Task retries' backoffs and the Wait states' waits (a test's clock).
     """
     if not function_path.is_file():
         raise FileNotFoundError(f"the operation function {function_path} does not exist")
@@ -94,6 +96,7 @@ def run_workflow(
         read_transition=_StepTransitions(),
         on_transition=on_transition,
         retry_sleep=retry_sleep,
+        wait_sleep=wait_sleep,
         timeout_seconds=timeout_seconds,
         other_machines=bound,
         prepare=create_counter_table,

@@ -66,6 +66,16 @@ def test_a_failing_child_fails_the_parent_with_the_childs_step_failed():
     assert execution.requests == ["GET /items/it-1"]
 
 
+
+def test_a_failure_action_goes_to_the_other_documents_workflow_given_the_inputs_it_declares():
+    execution = execute(DOCUMENTS / "fallback.arazzo.yaml", {"POST /reports": Reply(503), "GET /items/{itemId}": Reply(200, ITEM)}, inputs={"itemId": "it-2"})
+
+    assert execution.result.status == "SUCCEEDED", (execution.result.error, execution.result.cause)
+    assert execution.requests == ["POST /reports", "GET /items/it-2"]
+    (start,) = child_starts(execution)
+    assert start["Input"]["itemId"] == "it-2"
+    assert start["StateMachineArn"].endswith(":stateMachine:fetch-item")
+
 def test_a_document_named_twice_is_loaded_once_and_its_workflow_is_one_child():
     document = load_document(DOCUMENTS / "twice.arazzo.yaml")
     assert document.documents["catalog"] is document.documents["sameCatalog"]

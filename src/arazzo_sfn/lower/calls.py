@@ -145,12 +145,12 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
     $.transfer; its answer, the child's outputs among it, lands in $.transfers.<workflow>, where
     `$workflows.<workflow>.outputs` reads it: in the steps after a retry, and in this
     workflow's outputs after a goto (a one-way transfer: the workflow ends, with its outputs)."""
-    workflow_id = action.workflow_id or ""
     if not ctx.first_time(("run workflow", name)):
         return name
-    resolve = _resolver(ctx, action.location)
-    # Named by the workflow's own id, also a workflow of another document ($sourceDescriptions.<name>.<id>).
-    workflow_id = resolve(workflow_id).workflow_id
+    # Named by the workflow's own id, also a workflow of another document ($sourceDescriptions.<name>.<id>):
+    # resolved once, as the id alone names no workflow of this document.
+    target = _resolver(ctx, action.location)(action.workflow_id or "")
+    workflow_id = target.workflow_id
     if workflow_id in ctx.call_stack:
         raise UnsupportedConstruct(
             f"a {action.type} to workflow {workflow_id!r}, which is running (through {' -> '.join(ctx.call_stack)}), is not supported: "
@@ -160,7 +160,7 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
     ctx.children.add(workflow_id)
     data = f"{ctx.root}.transfer"
     inputs = f"{ctx.root}.inputs"
-    certain, optional = _transferred_inputs(ctx, resolve(workflow_id))
+    certain, optional = _transferred_inputs(ctx, target)
     run, failed = f"{name}.Run", f"{name}.ChildFailed"
     # The inputs that may be absent (or null, as an absent input the workflow reads is) are
     # copied one by one when they are there: ASL cannot leave a member out of a template.
