@@ -48,10 +48,6 @@ BREAKS_THE_TEXT = {
         "the jsonpath condition `$.access_token != null` is not an RFC 9535 query (Criterion Object, JSONPath Conditions: "
         "a comparison is allowed only inside a filter)"
     ),
-    "pet-coupons-example.yaml": (
-        "'$statusCode' in the success criteria of a step that calls a workflow: it is the status code of the "
-        "step's HTTP response, and such a step has none"
-    ),
 }
 
 

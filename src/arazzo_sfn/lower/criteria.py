@@ -15,7 +15,7 @@ from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS
 from arazzo_sfn.errors import ExpressionError, UnsupportedConstruct
 from arazzo_sfn.lower.common import expressions_in, parse_condition, parse_expression
 from arazzo_sfn.lower.context import Context
-from arazzo_sfn.lower.values import value_path
+from arazzo_sfn.lower.values import refuse_answer_of_call, value_path
 from arazzo_sfn.model import Criterion, Step
 
 ToPath = Callable[[cr.Operand], str]
@@ -32,6 +32,8 @@ def criteria_rule(ctx: Context, criteria: tuple[Criterion, ...], step: Step) -> 
 def criterion_rule(ctx: Context, criterion: Criterion, step: Step) -> dict[str, Any]:
     """A native Choice rule where ASL can say what the criterion means; otherwise the
     step's function evaluates it on the response and the rule reads its verdict."""
+    for expression in _expressions_of(criterion):
+        refuse_answer_of_call(expression, step, criterion.location)
     if criterion.arazzo == c11.READING:
         return _criterion_rule_1_1(ctx, criterion, step)
     if criterion.type == "xpath":
@@ -137,18 +139,23 @@ def criterion_spec(ctx: Context, criterion: Criterion, step: Step) -> dict[str, 
         spec["version"] = criterion.version
     if criterion.arazzo == c11.READING:
         spec[c11.ARAZZO_FIELD] = c11.READING
-        # 1.1 embeds expressions in a regex, jsonpath or jsonpointer condition as `{$...}`.
-        used = expressions_in(criterion.condition) if criterion.type == "simple" else list(_embedded(criterion))
-    else:
-        used = expressions_in(criterion.condition) if criterion.type != "regex" else []
-    used += expressions_in(criterion.context) if criterion.context else []
-    for expression in used:
+    for expression in _expressions_of(criterion):
         # The function resolves what is about the response; the rest it is sent.
         if expression.kind in ANSWER_KINDS or any(v["expression"] == expression.text for v in values.values()):
             continue
         path = value_path(ctx, expression, step, criterion.location)
         values[f"v{len(values)}"] = {"expression": expression.text, "value.$": path}
     return spec
+
+
+def _expressions_of(criterion: Criterion) -> list[Expression]:
+    """The runtime expressions a criterion reads, in its condition and its context."""
+    if criterion.arazzo == c11.READING:
+        # 1.1 embeds expressions in a regex, jsonpath or jsonpointer condition as `{$...}`.
+        used = expressions_in(criterion.condition) if criterion.type == "simple" else list(_embedded(criterion))
+    else:
+        used = expressions_in(criterion.condition) if criterion.type != "regex" else []
+    return used + (expressions_in(criterion.context) if criterion.context else [])
 
 
 def _embedded(criterion: Criterion) -> tuple[Expression, ...]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from arazzo_sfn.lower import calls, foreach, routing
 from arazzo_sfn.lower.context import Context
+from arazzo_sfn.lower.values import refuse_answers_in_call_outputs
 
 
 def lower(ctx: Context) -> None:
     for step in ctx.lowered_steps:
+        if step.target_kind == "workflowId":
+            refuse_answers_in_call_outputs(ctx, step)
         if step.for_each is not None:
             foreach.place(ctx, step)
         elif ctx.is_child_step(step):

@@ -20,7 +20,7 @@ from arazzo_runtime.expressions import (
     format_pointer,
     is_expression,
 )
-from arazzo_runtime.payload import REQUEST_EXPRESSION_KINDS, RESPONSE_EXPRESSION_KINDS
+from arazzo_runtime.payload import ANSWER_EXPRESSION_KINDS, REQUEST_EXPRESSION_KINDS, RESPONSE_EXPRESSION_KINDS
 from arazzo_sfn.errors import Location, UnsupportedConstruct
 from arazzo_sfn.lower import selectors
 from arazzo_sfn.lower.common import append_pointer, contains_expression, format_literal, member, parse_expression, template
@@ -113,13 +113,14 @@ def value_path(
     path that leads nowhere (its rules test IsPresent first); anything else may not, so
     what it reads of a response is resolved by the step's function (null when it does not
     resolve) and read from the step's `outputs` or `reads`."""
+    refuse_answer_of_call(expression, step, location)
     kind = expression.kind
     name = expression.name or ""
     if kind == "inputs":
         ctx.read_inputs.add(name)
         return append_pointer(member(f"{ctx.root}.inputs", name), expression.pointer, location)
     if kind in RESPONSE_KINDS:
-        assert step is not None and step.target_kind != "workflowId"  # validation: only a step that performs an operation has a response
+        assert step is not None  # validation: the workflow's outputs have no current step
         at = ctx.step_path(step.step_id)
         if kind == "status_code":
             return f"{at}.statusCode"
@@ -137,7 +138,7 @@ def value_path(
         return append_pointer(f"{at}.body", expression.pointer, location)
     if kind in REQUEST_KINDS and choice:
         # A criterion of the step that sent the request: its function resolves the value.
-        assert step is not None and step.target_kind != "workflowId"  # validation: only a step that performs an operation sends a request
+        assert step is not None  # validation: the workflow's outputs have no current step
         return member(f"{ctx.step_path(step.step_id)}.reads", ctx.read(step, expression.text))
     if kind == "step_output":
         return _step_output_path(ctx, expression, step, location, guaranteed, seen)
@@ -153,6 +154,26 @@ def value_path(
     if isinstance(expression, WorkflowRef):
         return _workflow_path(ctx, expression, location)
     raise UnsupportedConstruct(f"{expression.text!r}: {_UNSUPPORTED.get(kind, kind.replace('_', ' ') + ' expressions are not supported')}", location)
+
+
+def refuse_answer_of_call(expression: Expression, step: Step | None, location: Location) -> None:
+    """A step that calls a workflow sends no HTTP request and receives no response: the
+    called workflow's steps do. The specification's own examples judge such a step by
+    `$statusCode == 200`, with no meaning given, so it is refused rather than guessed."""
+    if step is not None and step.target_kind == "workflowId" and expression.kind in ANSWER_EXPRESSION_KINDS:
+        raise UnsupportedConstruct(
+            f"{expression.text!r} in a step that calls a workflow is not supported: the step sends no HTTP request and receives "
+            "no response of its own (the called workflow's steps do); judge what the workflow gives back, `$outputs.<name>`",
+            location)
+
+
+def refuse_answers_in_call_outputs(ctx: Context, step: Step) -> None:
+    """Every output of a step that calls a workflow, read later or not, is checked so: an
+    output is lowered only where it is read."""
+    for output in step.outputs.values():
+        if isinstance(output, str):
+            where = step.field_locations.get("outputs", step.location)
+            refuse_answer_of_call(parse_expression(output, where, ctx.workflow.version), step, where)
 
 
 # Forms of the grammar that no value of the state data stands for.

@@ -51,7 +51,7 @@ class _Scope:
     # Where the expressions are read: in a step that performs an operation ("operation"), in
     # one that calls a workflow ("call"), in the workflow's outputs ("workflow"); a workflow's
     # parameters, which apply to every step, in each of its steps; empty: a component, whose
-    # places are its users'. `$response`/`$statusCode` need a step's answer in every place,
+    # places are its users'. `$response`/`$statusCode` need a current step in every place,
     # `$outputs` a called workflow.
     places: frozenset[str] = frozenset()
 
@@ -328,10 +328,12 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     """What the expression names exists: the input, the step and its output, the workflow and
     its output, the source description, the component."""
     text = expression.text
-    if expression.kind in ANSWER_EXPRESSION_KINDS and scope.places & {"workflow", "call"}:
+    # In the workflow's outputs no step is current. A step that calls a workflow is one, and
+    # the specification's own examples judge it by `$statusCode`: valid, and refused by the
+    # lowering as not supported (such a step sends and receives nothing itself).
+    if expression.kind in ANSWER_EXPRESSION_KINDS and "workflow" in scope.places:
         what = "HTTP response" if expression.kind in RESPONSE_EXPRESSION_KINDS else "HTTP request"
-        where = "the workflow's outputs" if "workflow" in scope.places else "a step that calls a workflow"
-        yield document.problem(ExpressionError, f"{text!r} means the current step's {what}; there is none in {where}", at)
+        yield document.problem(ExpressionError, f"{text!r} means the current step's {what}; there is none in the workflow's outputs", at)
     if isinstance(expression, OutputRef) and scope.places & {"workflow", "operation"}:
         yield document.problem(ExpressionError, f"{text!r}: $outputs means a called workflow's outputs, in a step that calls a workflow", at)
     if isinstance(expression, InputRef):
