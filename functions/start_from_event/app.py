@@ -47,11 +47,13 @@ class InvalidRequest(ValueError):
 @metrics.log_metrics
 def lambda_handler(event: Any, context: Any) -> dict:
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
+        metrics.add_metric(name="RefusedEvents", unit=MetricUnit.Count, value=1)
         raise ValueError("the event must be an EventBridge event with an id")
     name = execution_name(event["id"])
     # The rules match on detail-type; an event without one is the single run's, as it always was.
     detail_type = event.get("detail-type", "Airbyte Connection Reset Requested")
     if detail_type not in MACHINES:
+        metrics.add_metric(name="RefusedEvents", unit=MetricUnit.Count, value=1)
         raise ValueError(f"event {event['id']}: detail-type {detail_type!r} is not one of {', '.join(repr(kind) for kind in MACHINES)}")
     machine_variable, contract = MACHINES[detail_type]
     refused = problems(event.get("detail"), contract)
@@ -64,6 +66,7 @@ def lambda_handler(event: Any, context: Any) -> dict:
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            metrics.add_metric(name="FailedStarts", unit=MetricUnit.Count, value=1)
             raise  # Lambda retries it, then the event goes to the dead-letter queue
         # Another copy of this event started the run already (it may have ended since).
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)

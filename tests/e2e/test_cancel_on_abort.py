@@ -19,6 +19,7 @@ from airbyte_resync.stub import AirbyteStub
 from arazzo_sfn.engine import ACCOUNT_ID, REGION, LocalFunctions, local_aws
 from tests.e2e.conftest import CONNECTION_ID
 from tests.lambda_context import LambdaContext
+from tests.support.metrics import emitted_metrics
 
 APP = Path(__file__).resolve().parents[2] / "functions" / "cancel_job" / "app.py"
 CONTEXT = LambdaContext("cancel-job", aws_request_id="r-1")
@@ -138,17 +139,6 @@ def test_a_job_that_already_finished_is_left_alone(airbyte):
 
     assert result["cancelled"] == [] and result["finished"][0]["status"] == "succeeded"
     assert [c.operation_id for c in airbyte.calls] == ["getJob"]
-
-
-def emitted_metrics(output: str) -> dict:
-    """The metric values in the CloudWatch embedded-metric lines a function printed."""
-    values = {}
-    for line in output.splitlines():
-        record = json.loads(line) if line.startswith("{") else {}
-        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
-            for metric in directive["Metrics"]:
-                values[metric["Name"]] = record[metric["Name"]]
-    return values
 
 
 def test_a_stop_between_a_succeeded_reset_and_its_sync_is_reported_as_an_empty_destination(airbyte, capsys, caplog):

@@ -12,6 +12,7 @@ import pytest
 
 from tests.functions.conftest import create_holding_machine
 from tests.lambda_context import LambdaContext
+from tests.support.metrics import emitted_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = json.loads((ROOT / "events" / "eventbridge-reset-requested.json").read_text(encoding="utf-8"))
@@ -96,16 +97,17 @@ def test_every_event_id_gives_a_valid_execution_name(machine, event_id, name):
 
 
 @pytest.mark.parametrize("event", [None, [], {}, {"id": ""}, {"id": 7, "detail": {}}], ids=["null", "array", "no-id", "empty-id", "number-id"])
-def test_an_event_without_an_id_is_refused_and_starts_nothing(machine, event):
+def test_an_event_without_an_id_is_refused_and_starts_nothing(machine, event, capsys):
     client, arn = machine
 
     with pytest.raises(ValueError, match="EventBridge event with an id"):
         load_handler()(event, LambdaContext())
 
     assert executions(client, arn) == []
+    assert emitted_metrics(capsys.readouterr().out)["RefusedEvents"] == [1.0]
 
 
-def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatch):
+def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatch, capsys):
     _client, arn = machine
     monkeypatch.setenv("STATE_MACHINE_ARN", arn.replace(":ResetAndResync", ":NoSuchMachine"))
 
@@ -113,6 +115,7 @@ def test_other_start_failures_are_raised_for_lambda_to_retry(machine, monkeypatc
         load_handler()(SAMPLE_EVENT, LambdaContext())
 
     assert failure.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+    assert emitted_metrics(capsys.readouterr().out)["FailedStarts"] == [1.0]
 
 
 @pytest.mark.parametrize("detail, field", [

@@ -8,6 +8,7 @@ import functools
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,9 @@ from arazzo_runtime.step import check_criteria, step_answer
 # without the X-Ray SDK, which would bring botocore into the layer and slow the cold import.
 logger = Logger()
 metrics = Metrics()
+# An invocation with nothing to count (a job status change that concerns no run) is normal
+# here: Powertools' warning about it would be a line of noise in every such log.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 MAX_JOB_ID = 2**63 - 1
 # The newest job id the run saw before a trigger's first attempt: a retried trigger adopts
