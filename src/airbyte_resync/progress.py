@@ -76,6 +76,7 @@ class _Run:
     ended: str | None = None
     ended_at: float | None = None
     failures: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+    shown: tuple[str, str, str] | None = None  # the last plain line's state, job and status
 
 
 class Progress:
@@ -126,8 +127,14 @@ class Progress:
         with self._lock:
             run = self.runs[key]
             shown = self._child_state(run, transition, transition.started_by) if transition.started_by else self._own_state(run, transition)
-        if shown is not None and self._live is None:
-            job = "" if shown.job_id is None else str(shown.job_id)
+            job = "" if shown is None or shown.job_id is None else str(shown.job_id)
+            line = None if shown is None else (shown.state, job, str(shown.job_status or ""))
+            # The child's last read and the step that started it end with the same job and
+            # status: one line says it.
+            repeated = line is not None and line == run.shown
+            if line is not None:
+                run.shown = line
+        if shown is not None and self._live is None and not repeated:
             self._write(f"{self._label(key)}{shown.elapsed:7.1f}s  {shown.state:<36} {job:>8}  {shown.job_status or ''}".rstrip())
 
     def _own_state(self, run: _Run, transition: Transition) -> Transition:

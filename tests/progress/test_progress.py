@@ -158,6 +158,19 @@ def test_a_child_state_brings_the_job_status_of_the_step_that_started_it():
     assert (step.job_id, step.job_status, step.mark) == (1001, "succeeded", "running")  # done when the parent's state ends
 
 
+def test_the_step_that_started_the_child_ending_as_its_last_read_said_adds_no_line():
+    out = io.StringIO()
+    progress = Progress(out, workflow_steps(), {}, live=False)
+    progress.add_run("run", "title")
+    progress.transition("run", Transition("pollJob", "Task", 2.0, 1001, "succeeded", started_by="waitForReset"))
+    progress.transition("run", transition("waitForReset", "Task", 2.1, 1001, "succeeded"))
+    progress.transition("run", transition("waitForReset.Route", "Choice", 2.1, 1001, "succeeded"))
+
+    assert [line.split()[1:] for line in out.getvalue().splitlines()[2:]] == [
+        ["waitForReset", "1001", "succeeded"], ["waitForReset.Route", "1001", "succeeded"]]
+    assert progress.runs["run"].steps["waitForReset"].mark == "done"
+
+
 def test_the_live_display_shows_each_run_of_several():
     progress = Progress(io.StringIO(), workflow_steps(), {}, live=True)
     progress.add_run("a", "Connection 9f1c1e4a: first")
