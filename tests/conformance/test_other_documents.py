@@ -110,6 +110,16 @@ def test_the_dependency_runs_first_given_the_inputs_it_declares_and_its_outputs_
     assert execution.result.output == {"name": "bolt"}
 
 
+def test_dependencies_of_this_document_and_of_another_run_in_the_order_listed():
+    execution = execute(DOCUMENTS / "depends-in-order.arazzo.yaml", {"GET /items/{itemId}": Reply(200, ITEM), "POST /reports": Reply(201)},
+                        inputs={"itemId": "it-7"}, workflow_id="report-after-both")
+
+    assert execution.result.status == "SUCCEEDED", (execution.result.error, execution.result.cause)
+    assert execution.requests == ["POST /reports", "GET /items/it-7", "POST /reports"]
+    assert execution.server.calls[0].body == {"stage": "start"}
+    assert execution.server.calls[2].body == {"stock": 4, "announced": 201}
+
+
 def test_an_input_the_workflow_was_not_given_is_left_out_of_the_dependencys_input():
     execution = run_depends(Reply(200, ITEM), {})
 
