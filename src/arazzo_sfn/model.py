@@ -216,6 +216,8 @@ class Workflow:
     retry: tuple[RetryPolicy, ...]
     location: Location
     depends_on: tuple[str, ...] = ()
+    depends_on_locations: tuple[Location, ...] = ()  # where each dependsOn entry is
+    document_workflows: frozenset[str] = frozenset()  # the workflowIds of its own document
     success_actions: tuple[Action, ...] = ()
     failure_actions: tuple[Action, ...] = ()
     field_locations: dict[str, Location] = field(default_factory=dict)  # key -> where its value is
@@ -281,6 +283,8 @@ class _Builder:
             retry=tuple(_retry(r, locate(f"{base}/x-task-retry/{i}")) for i, r in enumerate(raw.get("x-task-retry") or [])),
             location=locate(base),
             depends_on=tuple(raw.get("dependsOn") or ()),
+            depends_on_locations=tuple(locate(f"{base}/dependsOn/{i}") for i, _ in enumerate(raw.get("dependsOn") or ())),
+            document_workflows=frozenset(str(w.get("workflowId")) for w in workflows),
             success_actions=tuple(self.action(a, f"{base}/successActions/{i}", "successActions") for i, a in enumerate(raw.get("successActions") or [])),
             failure_actions=tuple(self.action(a, f"{base}/failureActions/{i}", "failureActions") for i, a in enumerate(raw.get("failureActions") or [])),
             field_locations={key: locate(f"{base}/{key}") for key in raw},

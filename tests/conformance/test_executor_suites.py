@@ -51,9 +51,9 @@ NOT_SUPPORTED: dict[str, str] = {
         "execution started by a step, whose outputs are then `$steps.<stepId>.outputs.<name>`"
     ),
     "jaredce/arazzo-dependsOn/external-workflow": (
-        "dependsOn names a workflow of another Arazzo document: dependsOn runs its workflows inline, and one of another "
-        "document runs only as a child execution of its own state machine, started by a step (that workflow also has the "
-        "id of the one that depends on it, which two state machines of one deployment could not share)"
+        "dependsOn names `LoginUser-apiKey` of another Arazzo document, which runs as a child execution of its own state "
+        "machine; the workflow that depends on it has the same id, `LoginUser-apiKey`, and a deployment names each state "
+        "machine by its workflowId, which the two could not share (with either renamed, the case runs and agrees)"
     ),
 }
 

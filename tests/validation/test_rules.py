@@ -276,6 +276,15 @@ def test_a_step_that_calls_a_workflow_of_another_document_reads_that_workflow_s_
     ]
 
 
+def test_a_workflow_reads_the_outputs_of_a_workflow_of_another_document_it_depends_on():
+    found = document_problems(load_document(FIXTURES / "documents" / "other-documents" / "depends-unknown-output.arazzo.yaml"))
+    payload = "/workflows/0/steps/0/requestBody/payload"
+    assert [(p.location.pointer, p.message) for p in found if p.location] == [
+        (f"{payload}/colour", "'$workflows.fetch-item.outputs.colour': workflow 'fetch-item', which dependsOn names, has no output 'colour'"),
+        (f"{payload}/size", "'$sourceDescriptions.catalog.fetch-item.outputs.size': workflow 'fetch-item', which dependsOn names, has no output 'size'"),
+    ]
+
+
 def test_a_value_reading_a_step_that_does_not_exist_is_refused_at_it(tmp_path):
     text = document(LIST_PETS + "  parameters:\n  - {name: limit, in: query, value: $steps.lost.outputs.count}\n")
     found = problems_of(tmp_path, text)

@@ -4,7 +4,8 @@ The lowering is a pipeline of passes over one `Context` (lower/context.py), in t
 
     loops.plan                 the loops the routing will build, so transitions into a loop's
                                target can go through its entry
-    calls.lower_dependencies   the dependsOn workflows, inlined before the first step
+    calls.lower_dependencies   the dependsOn workflows, before the first step: inlined, or one
+                               of another document run as a child execution
     steps.lower                each step in document order: its Task (placed, built later) or
                                the call of its workflow, its routing, its retries and loops
     foreach.lower              the Map of each step with x-for-each (placed by the steps)
@@ -23,8 +24,11 @@ The state data of every execution has one layout:
                           and in the whole execution); {iterations} of each retry action
     $.steps.<step>        of a step with x-for-each: {counter, results, counts} (lower/foreach.py)
     $.calls.<step>        a called workflow's own inputs, steps, loops and outputs, same layout
-    $.transfer            the input of the workflow a goto or retry action runs as a child
-                          execution (its error and cause, when it failed)
+                          (a dependsOn workflow's under dependsOn_<id>; one of another document,
+                          a child execution, leaves there its answer: {status, executionArn, outputs})
+    $.transfer            the input of the workflow a goto or retry action, or a dependsOn of
+                          another document, runs as a child execution (its error and cause,
+                          when it failed)
     $.transfers.<id>      the answer of the last child execution of workflow <id> a goto or
                           retry ran: {status, executionArn, outputs}, outputs null before
     $.failure             the cause of a failure, built just before a Fail state

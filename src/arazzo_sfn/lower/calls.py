@@ -1,8 +1,9 @@
 """Other workflows. A workflowId step either starts the called workflow as a child execution
 (`x-child-execution: true`, or a step that judges the call's outcome or acts on its failure)
-or inlines it; each dependsOn workflow is inlined before the first step (a pass of its own).
-An inlined workflow is lowered by the same passes, under a prefix, and its data lives under
-$.calls. A goto or retry action that names a workflow runs it as a child execution too."""
+or inlines it; the dependsOn workflows run before the first step (a pass of its own), each
+inlined, or one of another document started as a child execution. An inlined workflow is
+lowered by the same passes, under a prefix, and its data lives under $.calls. A goto or
+retry action that names a workflow runs it as a child execution too."""
 
 from __future__ import annotations
 
@@ -30,14 +31,72 @@ STEP_FUNCTIONS_SERVICE_RETRY = {
 
 
 def lower_dependencies(ctx: Context) -> None:
-    """Pass: dependsOn workflows run first, in order, each given this workflow's inputs."""
+    """Pass: dependsOn workflows run first, in order. One of this document is inlined, given
+    this workflow's inputs (its own defaults under them). One of another document
+    (`$sourceDescriptions.<name>.<workflowId>`) runs as a child execution of its own state
+    machine, given the inputs of this workflow it declares (as a goto to it is: an input it
+    does not declare could fail its input check); its answer lies at
+    $.calls.dependsOn_<workflowId>, where `$workflows.<workflowId>.outputs` reads it. Either
+    one failing fails this workflow, with its own error and cause, before the first step."""
+    entries = list(zip(ctx.workflow.depends_on, _dependency_locations(ctx), strict=True))
+    others = _other_document_dependencies(ctx, entries)
     following = ctx.enter(ctx.workflow.steps[0].step_id)
-    for workflow_id in reversed(ctx.workflow.depends_on):
-        data = f"{ctx.root}.calls.{safe_key('dependsOn_' + workflow_id)}"
-        location = ctx.workflow.field_locations.get("dependsOn", ctx.workflow.location)
-        following = _call(ctx, workflow_id, f"dependsOn.{workflow_id}", data, {"inputs.$": f"{ctx.root}.inputs"}, following, location, unwrap="inputs")
-        ctx.calls.setdefault(workflow_id, data)
+    for entry, location in reversed(entries):
+        if entry in others:
+            following = _run_dependency(ctx, others[entry], following, location)
+            ctx.child_dependencies[entry] = others[entry].workflow_id
+            continue
+        data = f"{ctx.root}.calls.{safe_key('dependsOn_' + entry)}"
+        following = _call(ctx, entry, f"dependsOn.{entry}", data, {"inputs.$": f"{ctx.root}.inputs"}, following, location, unwrap="inputs")
+        ctx.calls.setdefault(entry, data)
     ctx.start = following
+
+
+def _dependency_locations(ctx: Context) -> list[Location]:
+    """Where each dependsOn entry is (the list's own place for a workflow built without them)."""
+    locations = list(ctx.workflow.depends_on_locations)
+    fallback = ctx.workflow.field_locations.get("dependsOn", ctx.workflow.location)
+    return locations + [fallback] * (len(ctx.workflow.depends_on) - len(locations))
+
+
+def _other_document_dependencies(ctx: Context, entries: list[tuple[str, Location]]) -> dict[str, Workflow]:
+    """The dependsOn entries that name a workflow of another document, each resolved. Its
+    outputs are read as `$workflows.<workflowId>.outputs`, and its state machine is named by
+    its workflowId, so the id must name no workflow of this document, nor another entry's."""
+    found: dict[str, Workflow] = {}
+    by_id: dict[str, str] = {}
+    for reference, location in entries:
+        if not reference.startswith("$"):
+            continue
+        target = _resolver(ctx, location)(reference)
+        workflow_id = target.workflow_id
+        if workflow_id in ctx.workflow.document_workflows:
+            raise UnsupportedConstruct(
+                f"dependsOn {reference!r} is not supported: workflow {workflow_id!r} of {target.source_file} has the id of a workflow "
+                f"of {ctx.workflow.source_file}, and a deployment names each state machine by its workflowId, which the two could not "
+                f"share (nor could $workflows.{workflow_id} tell them apart): rename one of them",
+                location,
+            )
+        if by_id.setdefault(workflow_id, reference) != reference:
+            raise UnsupportedConstruct(
+                f"dependsOn {by_id[workflow_id]!r} and {reference!r} are not supported together: both workflows have the id {workflow_id!r}, "
+                f"and a deployment names each state machine by its workflowId, which the two could not share (nor could "
+                f"$workflows.{workflow_id} tell them apart): rename one of them",
+                location,
+            )
+        found[reference] = target
+    return found
+
+
+def _run_dependency(ctx: Context, target: Workflow, then: str, location: Location) -> str:
+    """A dependsOn workflow of another document, started as a child execution; its answer
+    ({status, executionArn, outputs}) is kept where `$workflows.<workflowId>.outputs` reads it."""
+    workflow_id = target.workflow_id
+    name = f"dependsOn.{workflow_id}"
+    answer = f"{ctx.root}.calls.{safe_key('dependsOn_' + workflow_id)}"
+    _run_child(ctx, target, name, f"dependsOn-{workflow_id}", answer, then, location)
+    ctx.child_runs[workflow_id] = answer
+    return name
 
 
 def _step_inputs(ctx: Context, step: Step) -> dict[str, Any]:
@@ -140,9 +199,8 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
     child execution (its own state machine) from state `name`, and when it succeeds the
     workflow goes on to `then` (a goto ends here, a retry runs the step again). The spec
     gives such an action no parameters: the child is given the inputs of this workflow that
-    it declares, those absent here left absent (so its own defaults apply). When it fails,
-    this workflow ends with the child's own error and cause. Its input is built in
-    $.transfer; its answer, the child's outputs among it, lands in $.transfers.<workflow>, where
+    it declares (`_run_child`). When it fails, this workflow ends with the child's own error
+    and cause. Its answer, the child's outputs among it, lands in $.transfers.<workflow>, where
     `$workflows.<workflow>.outputs` reads it: in the steps after a retry, and in this
     workflow's outputs after a goto (a one-way transfer: the workflow ends, with its outputs)."""
     if not ctx.first_time(("run workflow", name)):
@@ -157,6 +215,17 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
             "each transfer would start one more execution nested in this one, without bound (a goto to its first step loops within it, bounded by x-loop)",
             action.location,
         )
+    _run_child(ctx, target, name, f"{step.step_id}-{action.name}", ctx.transfer_outputs(workflow_id), then, action.location)
+    return name
+
+
+def _run_child(ctx: Context, target: Workflow, name: str, tag: str, answer: str, then: str, location: Location) -> None:
+    """States from `name` that run `target` as a child execution (its own state machine),
+    given the inputs of this workflow that it declares, those absent here left absent (so its
+    own defaults apply); its answer lands at `answer` and the workflow goes on to `then`. When
+    it fails, this workflow ends with the child's own error and cause. Its input is built in
+    $.transfer, where its error and cause land when it failed."""
+    workflow_id = target.workflow_id
     ctx.children.add(workflow_id)
     data = f"{ctx.root}.transfer"
     inputs = f"{ctx.root}.inputs"
@@ -173,7 +242,7 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
         "Parameters": {"input": given},
         "ResultPath": data,
         "Next": checks[0] if checks else run,
-    }, action.location)
+    }, location)
     for input_name, check, following in zip(optional, checks, [*checks, run][1:], strict=True):
         value = member(inputs, input_name)
         ctx.add(check, {
@@ -181,27 +250,26 @@ def run_action_workflow(ctx: Context, step: Step, action: Action, name: str, the
             "Comment": f"Input {input_name}, when it is given.",
             "Choices": [{"And": [{"Variable": value, "IsPresent": True}, {"Not": {"Variable": value, "IsNull": True}}], "Next": f"{check}.Copy"}],
             "Default": following,
-        }, action.location)
-        ctx.add(f"{check}.Copy", {"Type": "Pass", "InputPath": value, "ResultPath": member(f"{data}.input", input_name), "Next": following}, action.location)
+        }, location)
+        ctx.add(f"{check}.Copy", {"Type": "Pass", "InputPath": value, "ResultPath": member(f"{data}.input", input_name), "Next": following}, location)
     ctx.add(run, {
         "Type": "Task",
-        **_start_execution(workflow_id, f"{step.step_id}-{action.name}", {"Input.$": f"{data}.input"}),
+        **_start_execution(workflow_id, tag, {"Input.$": f"{data}.input"}),
         "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn", "outputs.$": "$.Output"},
-        "ResultPath": ctx.transfer_outputs(workflow_id),
+        "ResultPath": answer,
         "Retry": [dict(STEP_FUNCTIONS_SERVICE_RETRY)],
         # The child's failure arrives as States.TaskFailed with the child described in the cause.
         "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": data, "Next": failed}],
         "Next": then,
-    }, action.location)
+    }, location)
     ctx.add(failed, {
         "Type": "Pass",
         "Comment": "The child's own error and cause (the execution's description where it gave none).",
         "Parameters": {"child.$": f"States.JsonMerge({data}, States.StringToJson({data}.Cause), false)"},
         "ResultPath": data,
         "Next": f"{failed}.Fail",
-    }, action.location)
-    ctx.add(f"{failed}.Fail", {"Type": "Fail", "ErrorPath": f"{data}.child.Error", "CausePath": f"{data}.child.Cause"}, action.location)
-    return name
+    }, location)
+    ctx.add(f"{failed}.Fail", {"Type": "Fail", "ErrorPath": f"{data}.child.Error", "CausePath": f"{data}.child.Cause"}, location)
 
 
 def _transferred_inputs(ctx: Context, target: Workflow) -> tuple[list[str], list[str]]:
@@ -246,12 +314,6 @@ def _call(ctx: Context, workflow_id: str, prefix: str, data: str, given: dict[st
     from arazzo_sfn.lower import CALLED_WORKFLOW_PASSES, run_passes  # the pipeline lists this module's passes
 
     resolve = _resolver(ctx, location)
-    if workflow_id.startswith("$"):
-        raise UnsupportedConstruct(
-            f"dependsOn {workflow_id!r}: a workflow of another Arazzo document is not supported here: dependsOn inlines its "
-            "workflows, and one of another document runs only as a child execution of its own state machine; call it from a step",
-            location,
-        )
     if workflow_id in ctx.call_stack:
         # Through a step that calls it (a dependsOn cycle alone is refused by validation).
         raise UnsupportedConstruct(
@@ -278,7 +340,7 @@ def _call(ctx: Context, workflow_id: str, prefix: str, data: str, given: dict[st
             "inputs.$": f"States.JsonMerge({data}.defaults, {given_path}, false)",
             "steps": loops.initial_steps(child),
             "loops": loops.initial_counters(child),
-            **({"calls": {}} if child.calls else {}),
+            **({"calls": {}} if child.calls or child.child_dependencies else {}),
             **({"transfers": child.initial_transfers()} if child.transferred_workflows() else {}),
         },
         "ResultPath": data,

@@ -122,6 +122,7 @@ class Context:
     calls: dict[str, str] = field(default_factory=dict)  # inlined workflow id -> where its last call's data is
     child_runs: dict[str, str] = field(default_factory=dict)  # child-execution workflow id -> the answer of the step that ran it last
     children: set[str] = field(default_factory=set)  # workflows started as child executions
+    child_dependencies: dict[str, str] = field(default_factory=dict)  # dependsOn entry of another document -> its workflowId (answer under $.calls)
     task_slots: list[TaskSlot] = field(default_factory=list)
     for_each_steps: list[Step] = field(default_factory=list)  # x-for-each steps placed, built by their own pass
     built: set[tuple[str, ...]] = field(default_factory=set)  # what has its states already, so it is built once

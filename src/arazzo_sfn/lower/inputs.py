@@ -31,7 +31,7 @@ def lower(ctx: Context) -> None:
         "steps": loops.initial_steps(ctx),
         "loops": loops.initial_counters(ctx),
     }
-    if ctx.calls:
+    if ctx.calls or ctx.child_dependencies:
         data["calls"] = {}
     if ctx.transferred_workflows():
         data["transfers"] = ctx.initial_transfers()

@@ -153,6 +153,9 @@ def value_path(
         return append_pointer(member(f"{ctx.root}.calls.{ctx.step_keys[step.step_id]}.outputs", name), expression.pointer, location)
     if isinstance(expression, WorkflowRef):
         return _workflow_path(ctx, expression, location)
+    dependency = _dependency_output(ctx, expression, location)
+    if dependency is not None:
+        return _workflow_path(ctx, dependency, location)
     raise UnsupportedConstruct(f"{expression.text!r}: {_UNSUPPORTED.get(kind, kind.replace('_', ' ') + ' expressions are not supported')}", location)
 
 
@@ -190,6 +193,21 @@ _UNSUPPORTED = {
     "self": "$self is not supported as a value",
     "message": "$message expressions are not supported: no step here exchanges messages",
 }
+
+
+def _dependency_output(ctx: Context, expression: Expression, location: Location | None) -> WorkflowRef | None:
+    """`$sourceDescriptions.<name>.<workflowId>.outputs.<output>`, the spelling other tools give
+    the outputs of a workflow of another document, read as `$workflows.<workflowId>.outputs.<output>`
+    where this workflow's dependsOn names `$sourceDescriptions.<name>.<workflowId>`; None elsewhere."""
+    if not isinstance(expression, SourceDescriptionRef):
+        return None
+    workflow, separator, output = expression.reference.partition(".outputs.")
+    workflow_id = ctx.child_dependencies.get(f"$sourceDescriptions.{expression.source_name}.{workflow}")
+    if not separator or workflow_id is None:
+        return None
+    read = parse_expression(f"$workflows.{workflow_id}.outputs.{output}", location, ctx.workflow.version)
+    assert isinstance(read, WorkflowRef)  # the grammar reads that text so
+    return read
 
 
 def _workflow_path(ctx: Context, expression: WorkflowRef, location: Location) -> str:
@@ -362,8 +380,11 @@ def _holds_expression(ctx: Context, value: Any) -> bool:
 
 
 def _is_constant(ctx: Context, expression: Expression) -> bool:
-    """1.1 forms whose value the document itself gives, known when it is compiled."""
-    return ctx.workflow.version != "1.0" and isinstance(expression, (Self, SourceDescriptionRef))
+    """1.1 forms whose value the document itself gives, known when it is compiled (not the
+    outputs of a dependsOn workflow of another document, which it runs)."""
+    if ctx.workflow.version == "1.0" or not isinstance(expression, (Self, SourceDescriptionRef)):
+        return False
+    return _dependency_output(ctx, expression, None) is None
 
 
 def constant_value(ctx: Context, expression: Expression, location: Location) -> Any:

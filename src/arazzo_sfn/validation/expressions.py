@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arazzo_runtime import conditions, criteria_1_1, select
@@ -54,6 +54,10 @@ class _Scope:
     # places are its users'. `$response`/`$statusCode` need a current step in every place,
     # `$outputs` a called workflow.
     places: frozenset[str] = frozenset()
+    # The workflows of other documents the workflow's dependsOn names, by the entry that names
+    # them: `$workflows.<workflowId>` reads one (a workflow of this document first), and so does
+    # `$sourceDescriptions.<name>.<workflowId>.outputs.<output>`.
+    dependencies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def expression_problems(document: Document) -> Iterator[ArazzoError]:
@@ -107,7 +111,12 @@ def _scope(document: Document, workflow: dict[str, Any]) -> _Scope:
     closed = inputs.get("additionalProperties") is False
     declared = frozenset((inputs.get("properties") or {}).keys()) if closed else None
     steps = {step["stepId"]: step for step in document.steps(workflow) if isinstance(step.get("stepId"), str)}
-    return _Scope(steps, declared)
+    dependencies: dict[str, dict[str, Any]] = {}
+    for target in workflow.get("dependsOn") or []:
+        other = _other_document_workflow(document, target) if isinstance(target, str) and target.startswith("$") else None
+        if other is not None:
+            dependencies[target] = other
+    return _Scope(steps, declared, dependencies=dependencies)
 
 
 def _place(step: dict[str, Any]) -> str:
@@ -360,7 +369,12 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     elif isinstance(expression, WorkflowRef):
         workflows = {w.get("workflowId"): w for _, w in document.workflows()}
         target = workflows.get(expression.workflow)
-        if target is None:
+        other = next((w for w in scope.dependencies.values() if w.get("workflowId") == expression.workflow), None) if target is None else None
+        if other is not None:
+            # Its inputs schema is its own document's, and what it ran with is not read (the lowering says so).
+            if expression.field == "outputs" and expression.name not in (other.get("outputs") or {}):
+                yield document.problem(ExpressionError, f"{text!r}: workflow {expression.workflow!r}, which dependsOn names, has no output {expression.name!r}", at)
+        elif target is None:
             yield document.problem(ExpressionError, f"{text!r}: there is no workflow {expression.workflow!r}", at)
         elif expression.field == "outputs" and expression.name not in (target.get("outputs") or {}):
             yield document.problem(ExpressionError, f"{text!r}: workflow {expression.workflow!r} has no output {expression.name!r}", at)
@@ -371,6 +385,11 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     elif isinstance(expression, SourceDescriptionRef):
         if expression.source_name not in document.source_types():
             yield document.problem(ExpressionError, f"{text!r}: there is no source description {expression.source_name!r}", at)
+        workflow, separator, output = expression.reference.partition(".outputs.")
+        other = scope.dependencies.get(f"$sourceDescriptions.{expression.source_name}.{workflow}")
+        name = output.partition("#")[0]
+        if separator and other is not None and name not in (other.get("outputs") or {}):
+            yield document.problem(ExpressionError, f"{text!r}: workflow {workflow!r}, which dependsOn names, has no output {name!r}", at)
     elif isinstance(expression, ComponentRef):
         if document.component(text, expression.component_type) is None and not (
             expression.component_type == "inputs" and document.input_ref_target(f"#/components/inputs/{expression.name}")
