@@ -38,7 +38,7 @@ demo: install  ## run the main job locally against the built-in Airbyte stub
 	$(BIN)/airbyte-resync run --connection-id $(DEMO_CONNECTION) --poll-interval 1
 
 # The two environments install side by side: on a fresh machine that saves a third of the wait.
-test:  ## install, then run every test (about 3 minutes on two cores, 3.5 on a fresh machine)
+test:  ## install, then run every test (about 3 minutes on two cores, under 4 on a fresh machine)
 	$(MAKE) --no-print-directory -j2 install scan-install
 	$(BIN)/python -m pytest
 
