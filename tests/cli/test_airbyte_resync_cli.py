@@ -7,17 +7,15 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
 
 from airbyte_resync.stub import AirbyteStub
+from tests.support.interrupt import CLI, CREDENTIAL_VARIABLES, interrupted
 
-CLI = Path(sys.executable).parent / "airbyte-resync"
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 API_TOKEN = "cli-api-token-Zr7Kq2"
-CREDENTIAL_VARIABLES = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "AIRBYTE_API_TOKEN")
 
 
 def run_cli(*args: str, timeout: str = "120", **env: str) -> subprocess.CompletedProcess:
@@ -262,28 +260,15 @@ def test_on_a_terminal_the_run_is_a_live_display_of_the_workflow_steps():
 
 
 def test_ctrl_c_against_a_real_airbyte_cancels_the_reset_it_left_running_and_says_so():
-    import signal
-    import time
-
-    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
     with AirbyteStub() as stub:
         stub.script("reset", ["running"] * 50 + ["succeeded"])  # a long reset: polled every minute
-        process = subprocess.Popen([str(CLI), "run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "60", "--json"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-        try:
-            for _ in range(600):
-                if any(job["jobType"] == "reset" for job in stub.jobs.values()) and "getJob" in stub.operations():
-                    break
-                time.sleep(0.1)
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=60)
-        finally:
-            process.kill()
+        answer = interrupted(["run", "--connection-id", CONNECTION_ID, "--airbyte-url", stub.url, "--poll-interval", "60", "--json"],
+                             ready=lambda: any(job["jobType"] == "reset" for job in stub.jobs.values()) and "getJob" in stub.operations())
         [reset] = [job for job in stub.jobs.values() if job["jobType"] == "reset"]
         assert reset["status"] == "cancelled"
         assert [job["jobType"] for job in stub.jobs.values()] == ["reset"], "no sync after an interrupted reset"
-    assert process.returncode == 130 and stdout == ""
-    assert stderr.strip().splitlines() == [
+    assert answer.returncode == 130 and answer.stdout == ""
+    assert answer.stderr.strip().splitlines() == [
         f"airbyte-resync: interrupted: reset {reset['jobId']} was running and has been cancelled; the destination may be partly emptied: run again"]
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -14,8 +10,8 @@ from airbyte_resync.credentials import Credentials
 from airbyte_resync.interrupted import JobsSeen, settle, settle_fleet
 from airbyte_resync.stub import AirbyteStub
 from airbyte_resync.transitions import Transition
-from tests.cli.test_airbyte_resync_cli import CLI, CREDENTIAL_VARIABLES
 from tests.support.fleet import fleet_connection_id, fleet_workspace_id
+from tests.support.interrupt import interrupted
 
 CONNECTION_ID = "9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f"
 
@@ -155,29 +151,19 @@ def test_an_interrupted_fleet_whose_airbyte_cannot_be_asked_says_what_to_check_f
 
 def test_ctrl_c_during_a_fleet_against_a_real_airbyte_cancels_each_reset_left_running_and_exits_130():
     connections = [fleet_connection_id(1), fleet_connection_id(2)]
-    environment = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
     with AirbyteStub() as stub:
         for connection in connections:
             stub.add_connection(connection)
             stub.script("reset", ["running"] * 50 + ["succeeded"], connection_id=connection)  # long resets: polled every minute
-        process = subprocess.Popen([str(CLI), "run", *(item for connection in connections for item in ("--connection-id", connection)),
-                                    "--airbyte-url", stub.url, "--poll-interval", "60", "--json"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-        try:
-            # Interrupted once both resets were created and polled: each run is waiting.
-            for _ in range(1200):
-                if sum(job["jobType"] == "reset" for job in stub.jobs.values()) == 2 and stub.operations().count("getJob") >= 2:
-                    break
-                time.sleep(0.1)
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=120)
-        finally:
-            process.kill()
+        # Interrupted once both resets were created and polled: each run is waiting.
+        answer = interrupted(["run", *(item for connection in connections for item in ("--connection-id", connection)),
+                              "--airbyte-url", stub.url, "--poll-interval", "60", "--json"],
+                             ready=lambda: sum(job["jobType"] == "reset" for job in stub.jobs.values()) == 2 and stub.operations().count("getJob") >= 2)
         resets = {job["connectionId"]: job for job in stub.jobs.values() if job["jobType"] == "reset"}
         assert {connection: resets[connection]["status"] for connection in connections} == dict.fromkeys(connections, "cancelled")
         assert [job["jobType"] for job in stub.jobs.values()] == ["reset", "reset"], "no sync after an interrupted reset"
-    assert process.returncode == 130 and stdout == ""
-    said = stderr.strip().splitlines()
+    assert answer.returncode == 130 and answer.stdout == ""
+    said = answer.stderr.strip().splitlines()
     assert said[0] == "airbyte-resync: interrupted: the fleet's runs were stopped where they stood; each connection in Airbyte now:"
     assert sorted(said[1:]) == sorted(f"{connection}: reset {resets[connection]['jobId']} was running and has been cancelled; "
                                       "the destination may be partly emptied: run again" for connection in connections)
