@@ -6,6 +6,7 @@ import argparse
 import errno
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -32,6 +33,16 @@ if TYPE_CHECKING:  # imported when a command needs them: the local engine (moto)
 
 # With the built-in stub nothing real is waited for; keep the demo short.
 EMBEDDED_POLL_INTERVAL = 2
+# How long a local run against the built-in stub may take before it is stopped: its jobs are
+# the stub's, seconds long. Against a real Airbyte a run takes as long as its jobs, bounded by
+# the workflow's own maxResetSeconds and maxResyncSeconds as on AWS: stopping it sooner would
+# leave a reset running, the destination emptied and not refilled.
+EMBEDDED_RUN_SECONDS = 3600.0
+
+
+def local_time_bound(stub: AirbyteStub | None) -> float:
+    """The seconds a local run may take before it is stopped."""
+    return EMBEDDED_RUN_SECONDS if stub is not None else math.inf
 
 
 # The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
@@ -245,13 +256,14 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
             progress.transition("run", transition)
 
     try:
+        bound = local_time_bound(stub)
         if progress is None:
-            result = run_state_machine(execution_input, url, credentials, on_transition=on_transition)
+            result = run_state_machine(execution_input, url, credentials, on_transition=on_transition, timeout_seconds=bound)
         else:
             with progress:
                 progress.add_run("run", f"Resetting and re-syncing connection {execution_input['connectionId']} against {where}")
                 result = run_state_machine(execution_input, url, credentials, on_transition=on_transition,
-                                           wrap_function=_reporting_failures(progress, "run"))
+                                           wrap_function=_reporting_failures(progress, "run"), timeout_seconds=bound)
                 progress.end("run", result.status)
     except KeyboardInterrupt:
         if stub is not None:  # the stub ends with the process: nothing in it outlives the run

@@ -290,3 +290,26 @@ def test_a_fleets_arguments_are_refused_before_anything_is_asked_of_aws(args, me
     assert done.returncode == 2 and done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("airbyte-resync: error: ") and message in line
+
+
+@pytest.mark.parametrize("real_airbyte", [True, False])
+def test_a_local_run_against_a_real_airbyte_is_bounded_by_its_workflow_alone(monkeypatch, capsys, real_airbyte):
+    """Stopped after an hour, a run against a real Airbyte would leave its reset running and the
+    destination emptied; its own maxResetSeconds and maxResyncSeconds bound it, as on AWS. A run
+    against the built-in stub, whose jobs take seconds, is stopped after an hour."""
+    import math
+
+    from airbyte_resync import cli, local
+
+    given: dict = {}
+
+    def recorded(*args, **kwargs):
+        given.update(kwargs)
+        raise SystemExit(0)  # nothing more is needed of the run
+
+    monkeypatch.setattr(local, "run_state_machine", recorded)
+    with AirbyteStub() as stub:
+        where = ["--airbyte-url", stub.url] if real_airbyte else []
+        with pytest.raises(SystemExit):
+            cli.main(["run", "--connection-id", CONNECTION_ID, *where, "--json"])
+    assert given["timeout_seconds"] == (math.inf if real_airbyte else cli.EMBEDDED_RUN_SECONDS)
