@@ -1,6 +1,6 @@
-"""A Mermaid flowchart of one workflow, drawn from the model: steps, the actions between
-them (with their names), loops with their wait, the failures the workflow declares, and the
-workflows a goto or retry runs as a child execution (after a goto the workflow ends with the
+"""A Mermaid flowchart of one workflow, drawn from the model: the dependsOn workflows that
+run first, steps, the actions between them (with their names), loops with their wait, the
+failures the workflow declares, and the workflows a goto or retry runs as a child execution (after a goto the workflow ends with the
 child's outcome; after a retry the step runs again, unless the child failed)."""
 
 from __future__ import annotations
@@ -20,11 +20,23 @@ def workflow_to_mermaid(workflow: Workflow) -> str:
         if step.for_each is not None:  # one box: the Map and its child executions
             call += f"<br/>for each item of {step.for_each.items}"
         lines.append(f'    {ids[step.step_id]}["{_text(step.step_id)}<br/>{_text(call)}"]')
-    if first:
-        lines.append(f"    start --> {ids[first]}")
     outputs = ", ".join(workflow.outputs) or "done"
     lines.append(f'    succeed(["success: {_text(outputs)}"])')
     failures: dict[str, str] = {}
+    # The dependsOn workflows run first, in order: inlined, or (another document's) a child
+    # execution; either one failing ends this workflow with its error.
+    previous = "start"
+    for index, entry in enumerate(workflow.depends_on):
+        box = f"d{index}"
+        how = "child execution" if entry.startswith("$") else "inlined"
+        lines.append(f'    {box}["{_text(entry)}<br/>dependsOn, {how}"]')
+        lines.append(f"    {previous} --> {box}")
+        error = f"the error of {entry}"
+        failures.setdefault(error, f"f{len(failures)}")
+        lines.append(f'    {box} -. "failed" .-> {failures[error]}')
+        previous = box
+    if first:
+        lines.append(f"    {previous} --> {ids[first]}")
     transfers: dict[tuple[str, str | None], str] = {}  # (workflow, the step a retry runs again) -> its box
 
     def transfer(workflow_id: str, again: str | None) -> str:

@@ -1218,6 +1218,19 @@ def test_diagram_draws_a_retry_that_runs_a_workflow_through_its_child_execution_
     assert not any(line.startswith('    s0 -. "restockFirst') and line.endswith("s0") for line in lines)
 
 
+def test_diagram_draws_the_dependson_workflows_in_order_before_the_first_step():
+    document = Path(__file__).parents[1] / "fixtures" / "documents" / "other-documents" / "depends-in-order.arazzo.yaml"
+    done = run_cli("diagram", document, "--workflow", "report-after-both")
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert '    d0["announce<br/>dependsOn, inlined"]' in lines
+    assert '    d1["$sourceDescriptions.catalog.fetch-item<br/>dependsOn, child execution"]' in lines
+    assert ["    start --> d0", "    d0 --> d1", "    d1 --> s0"] == [line for line in lines if line.endswith(("--> d0", "--> d1", "--> s0"))]
+    failed = next(line for line in lines if line.startswith('    d1 -. "failed" .-> '))
+    assert f'    {failed.rsplit(" ", 1)[1]}[["fail: the error of $sourceDescriptions.catalog.fetch-item"]]' in lines
+
+
 # --- failure actions: retry, goto, end; workflow-level actions; $components ----------------------
 
 RETRYING_STEP = """\
