@@ -40,7 +40,7 @@ def create_job_for_run(client: AirbyteClient, connection_id: str, job_type: str,
     """Create the step's job, or, on a retry, take the one an earlier attempt created (only
     after a lost answer) or the sync Airbyte started meanwhile (said so). The answer carries
     `X-Job-Started-By`, and the last request sent: the creation, or the listing that found
-the job taken (nothing else was sent)."""
+    the job taken (nothing else was sent)."""
     if retry and adopt_above is not None:
         found = client.job_created_above(connection_id, job_type, adopt_above)
         if found is not None:
