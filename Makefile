@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The security scanner lives apart: its pins clash with the project's (see constraints-scan.txt).
 SCAN_VENV := .venv-scan
+SECOND_ENGINE := tests/second_engine
 WORKFLOW := workflows/airbyte-reset-and-resync.arazzo.yaml
 # The run's state machine, and wait-for-job, the child it starts to watch each job.
 ASL := statemachine/reset_and_resync.asl.json
@@ -16,7 +17,7 @@ DEMO_CONNECTION := 9f1c1e4a-3b2d-4c5e-8f60-7a8b9c0d1e2f
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
-install: $(VENV)/.installed  ## install the project and its development tools into .venv/
+install: $(VENV)/.installed $(SECOND_ENGINE)/node_modules/.installed  ## install the project and its development tools into .venv/
 
 # The project's own modules are compiled too: where PYTHONDONTWRITEBYTECODE is set (as on the
 # CI machines), nothing else writes them, and every process (each test worker, each command a
@@ -26,6 +27,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m compileall -q src layers functions > /dev/null
 	touch $@
+
+# The second Step Functions engine the tests run the state machines in (aws-local-stepfunctions,
+# pinned by its package-lock.json); without npm those tests are skipped, saying why.
+$(SECOND_ENGINE)/node_modules/.installed: $(SECOND_ENGINE)/package-lock.json
+	@if command -v npm > /dev/null; then \
+		cd $(SECOND_ENGINE) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm is not installed: the tests that run the state machines in a second engine will be skipped"; fi
 
 scan-install: $(SCAN_VENV)/.installed
 
