@@ -14,6 +14,7 @@ from urllib.request import url2pathname
 
 import yaml
 
+from arazzo_runtime.expressions import format_pointer
 from arazzo_sfn.errors import LoadError, Location
 
 
@@ -178,8 +179,7 @@ def _record_positions(node: yaml.Node, pointer: str, positions: dict[str, tuple[
     positions[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = str(key_node.value).replace("~", "~0").replace("/", "~1")
-            _record_positions(value_node, f"{pointer}/{key}", positions)
+            _record_positions(value_node, pointer + format_pointer((str(key_node.value),)), positions)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_positions(item, f"{pointer}/{index}", positions)

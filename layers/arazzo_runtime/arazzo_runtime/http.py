@@ -36,6 +36,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response, SentRequest
+from arazzo_runtime.expressions import ExpressionSyntaxError, parse_pointer
 from arazzo_runtime.hosts import is_loopback
 from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.select import JSONPOINTER, SelectorError, apply_selections, compile_selector, set_at
@@ -343,7 +344,10 @@ def _parent(body: Any, pointer: str) -> tuple[Any, str]:
     """The container holding the member `pointer` names, and that member's token."""
     if not pointer.startswith("/"):
         raise InvalidRequest(f"request body pointer {pointer!r} must start with '/'")
-    tokens = [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+    try:
+        tokens = parse_pointer(pointer)
+    except ExpressionSyntaxError as error:
+        raise InvalidRequest(f"request body pointer {error}") from None
     parent = body
     for token in tokens[:-1]:
         if isinstance(parent, dict) and token in parent:
