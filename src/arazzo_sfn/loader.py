@@ -14,6 +14,7 @@ from urllib.request import url2pathname
 
 import yaml
 
+from arazzo_runtime.expressions import format_pointer
 from arazzo_sfn.errors import LoadError, Location
 
 
@@ -84,16 +85,17 @@ def load_document(path: str | Path, documents: Sequence[str | Path] = ()) -> Loa
     source description may name by identity (Arazzo 1.1, "Identity-Based Referencing"): an
     Arazzo document (or an OpenAPI 3.2 description) is found by its `$self`, as well as by
     where it is."""
-    return _load_arazzo(Path(path), (), {}, None, _identities(documents))
+    files: dict[Path, LoadedFile] = {}
+    return _load_arazzo(Path(path), (), {}, None, _identities(documents, files), files)
 
 
-def _identities(documents: Sequence[str | Path]) -> dict[str, Path]:
+def _identities(documents: Sequence[str | Path], files: dict[Path, LoadedFile]) -> dict[str, Path]:
     """Each given document by its identity: its `$self` resolved against its file's URI (RFC
-    3986 5.1), and its file's URI."""
+    3986 5.1), and its file's URI. Each is read into `files`, where loading finds it again."""
     found: dict[str, Path] = {}
     for given in documents:
         path = Path(given).resolve()
-        data = load_yaml(path).data
+        data = _read(path, None, files).data
         retrieval = path.as_uri()
         found.setdefault(retrieval, path)
         self_uri = data.get("$self") if isinstance(data, dict) else None
@@ -103,17 +105,18 @@ def _identities(documents: Sequence[str | Path]) -> dict[str, Path]:
 
 
 def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedDocument], referenced_from: Location | None,
-                 identities: dict[str, Path]) -> LoadedDocument:
+                 identities: dict[str, Path], files: dict[Path, LoadedFile]) -> LoadedDocument:
     """One Arazzo document and what it names. `chain` is the documents whose loading led here
-    (a document met again on it is a cycle); `loaded` is every document read so far, by path;
-    `identities` the documents given, by `$self` and by location."""
+    (a document met again on it is a cycle); `loaded` is every Arazzo document loaded so far,
+    by path; `identities` the documents given, by `$self` and by location; `files` every file
+    read so far, by path."""
     key = path.resolve()
     if key in chain:
         cycle = " -> ".join(p.name for p in chain[chain.index(key):] + (key,))
         raise LoadError(f"Arazzo documents name each other in a cycle: {cycle}", referenced_from or Location(str(path)))
     if key in loaded:
         return loaded[key]
-    arazzo = load_yaml(path, referenced_from)
+    arazzo = _read(path, referenced_from, files)
     if not isinstance(arazzo.data, dict):
         raise LoadError("an Arazzo document must be a mapping", arazzo.source_map.locate(""))
     document = LoadedDocument(arazzo, {})
@@ -128,11 +131,23 @@ def _load_arazzo(path: Path, chain: tuple[Path, ...], loaded: dict[Path, LoadedD
         location = arazzo.source_map.locate(f"/sourceDescriptions/{index}/url")
         target = _find_source(document, url, location, identities)
         if kind == "openapi":
-            document.sources[name] = load_yaml(target, location)
+            document.sources[name] = _read(target, location, files)
         else:
-            document.documents[name] = _load_arazzo(target, chain + (key,), loaded, location, identities)
+            document.documents[name] = _load_arazzo(target, chain + (key,), loaded, location, identities, files)
     loaded[key] = document
     return document
+
+
+def _read(path: Path, referenced_from: Location | None, files: dict[Path, LoadedFile]) -> LoadedFile:
+    """The file at `path`, read and parsed once however many times it is named (a document
+    given to be found by identity, then named by a source; an OpenAPI description two
+    documents use). What is returned carries `path` as given (the top document's may be
+    relative), so its locations read as if the file were read there."""
+    key = path.resolve()
+    if key not in files:
+        files[key] = load_yaml(path, referenced_from)
+    read = files[key]
+    return read if read.path == path else LoadedFile(path, read.data, SourceMap(str(path), read.source_map.positions))
 
 
 def load_yaml(path: Path, referenced_from: Location | None = None) -> LoadedFile:
@@ -164,8 +179,7 @@ def _record_positions(node: yaml.Node, pointer: str, positions: dict[str, tuple[
     positions[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = str(key_node.value).replace("~", "~0").replace("/", "~1")
-            _record_positions(value_node, f"{pointer}/{key}", positions)
+            _record_positions(value_node, pointer + format_pointer((str(key_node.value),)), positions)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_positions(item, f"{pointer}/{index}", positions)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, parse_template
+from arazzo_runtime.expressions import ExpressionSyntaxError, SourceDescriptionRef, parse_pointer, parse_template
 from arazzo_sfn.loader import LoadedFile
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -59,8 +59,11 @@ def _parameter_names(source: LoadedFile, parameters: list[Any], where: str) -> t
 
 
 def _local(data: Any, reference: str) -> Any:
-    for token in reference[2:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
+    try:
+        tokens = parse_pointer(reference[1:])
+    except ExpressionSyntaxError:
+        return None  # a reference that is no pointer leads nowhere
+    for token in tokens:
         data = data.get(token) if isinstance(data, dict) else None
     return data
 
@@ -77,7 +80,10 @@ def resolve_operation_path(reference: str, sources: dict[str, LoadedFile]) -> Op
     name = parts[0].source_name
     if name not in sources:
         raise ValueError(f"operationPath {reference!r} names unknown source description {name!r}")
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in parts[1][2:].split("/")]
+    try:
+        tokens = parse_pointer(parts[1][1:])
+    except ExpressionSyntaxError as error:
+        raise ValueError(f"operationPath {reference!r}: {error}") from None
     if len(tokens) != 3 or tokens[0] != "paths" or tokens[2].lower() not in HTTP_METHODS:
         raise ValueError(f"operationPath {reference!r} must point at /paths/<path>/<method>")
     _, path, method = tokens

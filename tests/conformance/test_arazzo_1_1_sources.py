@@ -7,10 +7,12 @@ clause of the Arazzo 1.1.0 text it checks. Documents: tests/fixtures/documents/a
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from arazzo_sfn import loader
 from arazzo_sfn.cli import main
 from arazzo_sfn.compiler import compile_bundle, compile_document
 from arazzo_sfn.errors import LoadError, UnsupportedConstruct
@@ -97,6 +99,24 @@ def test_the_cli_takes_the_documents_a_source_may_name_by_identity(tmp_path, cap
     assert SELF in out.read_text(encoding="utf-8")
     assert main(["compile", str(PURCHASE), "-o", str(out)]) == 2
     assert "/sourceDescriptions/0/url" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("document", "given"), [(PURCHASE, PETSTORE_COPY), (SOURCES / "caller.arazzo.yaml", SOURCES / "elsewhere" / "adopt-copy.arazzo.yaml")],
+                         ids=["openapi", "arazzo"])
+def test_a_document_given_and_named_by_a_source_is_read_once(document, given, tmp_path, monkeypatch):
+    """A document given with `--document` is read for its `$self`; the source that names it
+    uses what was read rather than reading and parsing the file again."""
+    reads: Counter[Path] = Counter()
+    read = loader.load_yaml
+
+    def counted(path, referenced_from=None):
+        reads[path.resolve()] += 1
+        return read(path, referenced_from)
+
+    monkeypatch.setattr(loader, "load_yaml", counted)
+    assert main(["compile", str(document), "--document", str(given), "-o", str(tmp_path / "out.asl.json")]) == 0
+    assert reads[given.resolve()] == 1
+    assert reads[document.resolve()] == 1
 
 
 def test_a_self_with_a_fragment_is_a_validation_error_where_it_is():

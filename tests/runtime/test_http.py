@@ -24,7 +24,7 @@ import pytest
 from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response
-from arazzo_runtime.http import MAX_BODY_BYTES, perform, retry_after_seconds
+from arazzo_runtime.http import MAX_BODY_BYTES, build_request, perform, retry_after_seconds
 from arazzo_runtime.step import MAX_KEPT_HEADER_CHARS, MAX_KEPT_HEADERS, kept_headers, response_dict
 
 TIMEOUTS = (2.0, 2.0)
@@ -279,6 +279,14 @@ def test_no_body_member_sends_no_body(server):
     received = server.received[-1]
     assert received.body == b""
     assert received.header("Content-Type") is None
+
+
+def test_a_replacement_target_is_a_json_pointer_into_the_body():
+    body = {"a/b": 1, "c~d": 2}
+    request = {"method": "PUT", "path": "/x", "body": body, "replacements": [{"target": "/a~1b", "value": 3}, {"target": "/c~0d", "value": 4}]}
+    assert build_request(request, "http://127.0.0.1:1").body_value == {"a/b": 3, "c~d": 4}
+    with pytest.raises(InvalidRequest, match=r"request body pointer '/c~d': in a JSON pointer '~' is written only as '~0' or '~1'"):
+        build_request({**request, "replacements": [{"target": "/c~d", "value": 4}]}, "http://127.0.0.1:1")
 
 
 # ---------------------------------------------------------------- the answer

@@ -32,7 +32,7 @@ REQUEST: dict[str, Any] = {
 
 def answered(request: dict[str, Any] = REQUEST) -> Response:
     """An answer to `request` as the generic operation gives it: what was sent attached."""
-    return Response(201, {"content-type": "application/json"}, {"id": 1}, sent_request(request, build_request(request, SERVER)))
+    return Response(201, {"content-type": "application/json"}, {"id": 1}, sent_request(build_request(request, SERVER)))
 
 
 def value(text: str, response: Response | None = None) -> Any:

@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
+from arazzo_runtime import http
 from arazzo_runtime.errors import InvalidRequest
 from arazzo_runtime.evaluate import Response
-from arazzo_runtime.http import build_request, prepared_body
+from arazzo_runtime.http import build_request, perform, prepared_body, sent_request
 from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.payload import PAYLOAD_VERSION, parse_payload
 from arazzo_runtime.select import GOESSNER, SelectorError, apply_selections, compile_selector
 from arazzo_runtime.step import step_answer
+from arazzo_sfn.testing import Reply, ScriptedServer
 
 ORDERS = {
     "orders": [
@@ -134,6 +136,26 @@ def test_a_selection_that_cannot_be_applied_is_refused_before_anything_is_sent(s
     with pytest.raises(InvalidRequest, match=says) as caught:
         build_request(request_with(selection), "http://127.0.0.1:1")
     assert "request.selections" in str(caught.value) and "selection 0" in str(caught.value)
+
+
+def test_a_request_sent_resolves_its_selections_once_and_reads_back_what_they_selected(monkeypatch):
+    """A request not parsed through `parse_payload`: building it resolves its selections, and
+    what `$request` expressions read of it is what was built, not a second resolution."""
+    resolutions: list[dict[str, Any]] = []
+
+    def counted(request):
+        resolutions.append(request)
+        return apply_selections(request)
+
+    monkeypatch.setattr(http, "apply_selections", counted)
+    request = {"method": "GET", "path": "/orders", "query": {"ids": None}, "selections": [selecting("/query/ids", ORDERS, "$.orders[?@.status == 'open'].id")]}
+    with ScriptedServer({"GET /orders": [Reply(200, {})]}) as server:
+        answer = perform(request, server.url)
+    assert len(resolutions) == 1
+    assert answer.request is not None and answer.request.query == {"ids": ["o-1", "o-3"]}
+    assert answer.request.url.endswith("/orders?ids=o-1&ids=o-3")
+    assert sent_request(build_request(request, server.url)).query == {"ids": ["o-1", "o-3"]}
+    assert len(resolutions) == 2  # built once more, resolved once more
 
 
 def payload_with(request: dict[str, Any], keep: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -104,6 +104,20 @@ def test_a_step_that_calls_a_workflow_passes_inputs_without_in(tmp_path):
     assert "must not have `in`" in problems_of(tmp_path, text)["/workflows/0/steps/0/parameters/0"]
 
 
+def operation_path(fragment: str) -> str:
+    return f"- stepId: get\n  operationPath: '{{$sourceDescriptions.pets.url}}{fragment}'\n  parameters:\n  - {{name: petId, in: path, value: 1}}\n"
+
+
+def test_an_operation_path_is_a_json_pointer_with_slashes_written_as_tilde_one(tmp_path):
+    assert problems_of(tmp_path, document(operation_path("#/paths/~1pets~1{petId}/get"))) == {}
+
+
+def test_an_operation_path_with_a_tilde_not_escaped_is_refused_at_it(tmp_path):
+    found = problems_of(tmp_path, document(operation_path("#/paths/~2pets/get")))
+    assert list(found) == ["/workflows/0/steps/0/operationPath"]
+    assert "'~' is written only as '~0' or '~1'" in found["/workflows/0/steps/0/operationPath"]
+
+
 # --- step ids ------------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,6 +36,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from arazzo_runtime import transport
 from arazzo_runtime.errors import InvalidRequest, ResponseTooLarge, TlsError, TransientHttpError
 from arazzo_runtime.evaluate import Response, SentRequest
+from arazzo_runtime.expressions import ExpressionSyntaxError, parse_pointer
 from arazzo_runtime.hosts import is_loopback
 from arazzo_runtime.nodes import MISSING
 from arazzo_runtime.select import JSONPOINTER, SelectorError, apply_selections, compile_selector, set_at
@@ -84,6 +85,8 @@ class HttpRequest:
     body: bytes | None
     body_value: Any = None  # the body before it is encoded: after replacements, None when none is sent
     query_string: str | None = None  # Arazzo 1.1 `in: querystring`: the whole query, already formatted
+    # The step request this was built from, its `selections` resolved: what `sent_request` reads.
+    request: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def full_url(self) -> str:
@@ -97,8 +100,6 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
     Everything about the request is checked before anything is sent (`InvalidRequest`).
     The answer carries what was sent (`Response.request`), which `$url`, `$method` and
     `$request` expressions read."""
-    if request.get("selections"):
-        request = resolved_selections(request)  # what was sent is what they selected
     outgoing = build_request(request, server_url)
     where = f"{outgoing.method} {outgoing.path_template} on {outgoing.host}"
     url = outgoing.full_url
@@ -117,17 +118,17 @@ def perform(request: Mapping[str, Any], server_url: str, timeouts: tuple[float, 
             # quote it, so only its class is named.
             raise InvalidRequest(f"{where}: the request could not be sent ({exc.cause})") from None
         raise TransientHttpError(f"{where}: connection failed ({exc.cause})") from None
-    return Response(answer.status, answer.headers, parse_body(content, answer.headers.get("content-type")), sent_request(request, outgoing))
+    return Response(answer.status, answer.headers, parse_body(content, answer.headers.get("content-type")), sent_request(outgoing))
 
 
-def sent_request(request: Mapping[str, Any], outgoing: HttpRequest) -> SentRequest:
+def sent_request(outgoing: HttpRequest) -> SentRequest:
     """What `outgoing` sends, as runtime expressions read it: query and path parameters as
-    the step gave them (a null one is not sent, so it is left out)."""
+    the step gave them (a null one is not sent, so it is left out), after its selections."""
     def given(name: str) -> dict[str, Any]:
-        return {key: value for key, value in _object(request, name).items() if value is not None}
+        return {key: value for key, value in _object(outgoing.request, name).items() if value is not None}
 
     query = given("query")
-    query_string = request.get("queryString")
+    query_string = outgoing.request.get("queryString")
     if isinstance(query_string, str):
         # A query string given whole (Arazzo 1.1 `in: querystring`): `$request.query.<name>`
         # reads its form-encoded pairs, the first value of a name given more than once.
@@ -184,7 +185,7 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
     if not isinstance(request, Mapping):
         raise InvalidRequest("request must be a JSON object")
     if request.get("selections"):
-        request = resolved_selections(request)
+        request = resolved_selections(request)  # once: what is sent, and what `sent_request` reads, is what they selected
     method = request.get("method")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidRequest(f"request.method must be one of {', '.join(sorted(METHODS))}")
@@ -238,6 +239,7 @@ def build_request(request: Mapping[str, Any], server_url: str) -> HttpRequest:
         body=body,
         body_value=value if body is not None else None,
         query_string=_query_string(query_string) if query_string else None,
+        request=request,
     )
 
 
@@ -342,7 +344,10 @@ def _parent(body: Any, pointer: str) -> tuple[Any, str]:
     """The container holding the member `pointer` names, and that member's token."""
     if not pointer.startswith("/"):
         raise InvalidRequest(f"request body pointer {pointer!r} must start with '/'")
-    tokens = [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+    try:
+        tokens = parse_pointer(pointer)
+    except ExpressionSyntaxError as error:
+        raise InvalidRequest(f"request body pointer {error}") from None
     parent = body
     for token in tokens[:-1]:
         if isinstance(parent, dict) and token in parent:

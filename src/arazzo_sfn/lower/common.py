@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from arazzo_runtime import conditions as cr
-from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Template, is_expression, parse_template, scan_expression
+from arazzo_runtime.expressions import CONDITION_DELIMITERS, Expression, ExpressionSyntaxError, Template, is_expression, parse_pointer, parse_template, scan_expression
 from arazzo_runtime.expressions import parse_expression as _parse_expression
 from arazzo_sfn.errors import ExpressionError, Location, UnsupportedConstruct
 from arazzo_sfn.model import Criterion
@@ -178,7 +178,7 @@ def apply_replacements(payload: Any, replacements: tuple[dict[str, Any], ...], l
             result = json.loads(json.dumps(replacement.get("value")))
             continue
         # Validation found each target a place in the payload as the replacements before left it.
-        tokens = [t.replace("~1", "/").replace("~0", "~") for t in target[1:].split("/")]
+        tokens = parse_pointer(target)
         parent = result
         for token in tokens[:-1]:
             parent = parent[int(token)] if isinstance(parent, list) else parent[token]

@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from arazzo_runtime.expressions import parse_pointer
 from arazzo_sfn.errors import UnsupportedConstruct
 from arazzo_sfn.lower.calls import STEP_FUNCTIONS_SERVICE_RETRY
 from arazzo_sfn.lower.common import append_pointer, format_literal, member, parse_expression, state_machine_placeholder
@@ -151,7 +152,7 @@ def _build(ctx: Context, step: Step) -> None:
         "Retry": [dict(DYNAMODB_RETRY)],
         "Next": names["map"],
     })
-    item_value = append_pointer("$$.Map.Item.Value", _pointer_tokens(spec), spec.location)
+    item_value = append_pointer("$$.Map.Item.Value", parse_pointer(spec.pointer or ""), spec.location)
     given: dict[str, Any] = {}
     for parameter in step.parameters:
         key, value = template_entry(ctx, parameter.name, parameter.value, step, parameter.location)
@@ -347,12 +348,6 @@ def _tolerated(ctx: Context, step: Step, spec: ForEachSpec) -> tuple[str, Any]:
     if isinstance(spec.tolerated_failures, str):
         return "tolerated.$", value_path(ctx, parse_expression(spec.tolerated_failures, spec.location, ctx.workflow.version), step, spec.location)
     return "tolerated", spec.tolerated_failures
-
-
-def _pointer_tokens(spec: ForEachSpec) -> tuple[str, ...]:
-    if not spec.pointer:
-        return ()
-    return tuple(token.replace("~1", "/").replace("~0", "~") for token in spec.pointer[1:].split("/"))
 
 
 def _table() -> str:

@@ -304,6 +304,6 @@ def expression_members(value: Any, pointer: str) -> list[str]:
     if whole_expression(value):
         return [pointer]
     if isinstance(value, dict):
-        return [found for key, item in value.items() for found in expression_members(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")]
+        return [found for key, item in value.items() for found in expression_members(item, f"{pointer}{format_pointer((str(key),))}")]
     return []
 
