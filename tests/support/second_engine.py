@@ -42,9 +42,12 @@ ENGINE_GAPS = ("contextState", "intrinsicFailPaths", "taskTimeouts")
 
 
 def node_missing() -> str | None:
-    """Why the second engine cannot run here (Node is not installed), or None when it can."""
+    """Why the second engine cannot run here (Node, or npm that installs it, is not
+    installed), or None when it can."""
     if shutil.which("node") is None:
         return "node is not installed: the second Step Functions engine (aws-local-stepfunctions) runs in Node"
+    if shutil.which("npm") is None and not (ENGINE_DIRECTORY / "node_modules").is_dir():
+        return "npm is not installed: make install cannot install the second Step Functions engine (aws-local-stepfunctions)"
     return None
 
 
