@@ -79,7 +79,7 @@ def run_state_machine(
     of the state machine to run (the fleet's: FLEET_MACHINE); `follow_with(client, execution
     ARN)` follows the execution in moto to its end in the place of the default follower (a
     fleet's over its connections' runs: `run_machine_arn` names their state machine)."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function, machine)
+    deployment = LocalDeployment(airbyte_url, credentials or Credentials(), template_path, wrap_function, machine)
     return execution.execute(
         deployment.definition,
         execution_input,
@@ -113,7 +113,7 @@ def run_state_machines(
     timeout_seconds: float = 3600,
 ) -> list[RunResult]:
     """Start one execution per input at once, on one local deployment, and wait for all."""
-    deployment = _LocalDeployment(airbyte_url, credentials or Credentials(), TEMPLATE_PATH, None, RUN_MACHINE)
+    deployment = LocalDeployment(airbyte_url, credentials or Credentials(), TEMPLATE_PATH, None, RUN_MACHINE)
     return execution.execute_many(
         deployment.definition,
         execution_inputs,
@@ -127,10 +127,11 @@ def run_state_machines(
     )
 
 
-class _LocalDeployment:
+class LocalDeployment:
     """What `sam deploy` would create, made locally: each state machine of template.yaml, its
     placeholders bound as the template binds them (functions, and the child state machines it
-    starts), the functions' environment, and (in moto) the secret and the table they read."""
+    starts), the functions' environment, and (in moto) the secret and the table they read.
+    Any engine runs these definitions: moto's here, a second one in the tests."""
 
     def __init__(self, airbyte_url: str, credentials: Credentials, template_path: Path, wrap_function: HandlerWrapper | None, root: str):
         machines = state_machine_bindings(template_path)

@@ -26,7 +26,7 @@ from typing import Any
 from moto import mock_aws
 
 from airbyte_resync.credentials import Credentials
-from airbyte_resync.local import RUN_MACHINE, STACK_NAME, TABLES, TEMPLATE_PATH, _LocalDeployment, machine_name
+from airbyte_resync.local import RUN_MACHINE, STACK_NAME, TABLES, TEMPLATE_PATH, LocalDeployment, machine_name
 from airbyte_resync.template import state_machine_bindings
 from arazzo_sfn import execution
 from arazzo_sfn.engine import LocalFunctions, function_arn, state_machine_arn
@@ -147,7 +147,7 @@ def run_in_second_engine(
         raise ValueError(f"unknown engine gaps {sorted(unknown)}; expected some of {ENGINE_GAPS}")
     # Exactly what a local run deploys (its functions, environment, secret and table), so the
     # two engines run the same deployment; only the state machines run elsewhere.
-    deployment = _LocalDeployment(airbyte_url, credentials, template_path, None, machine)
+    deployment = LocalDeployment(airbyte_url, credentials, template_path, None, machine)
     machines = _machines(template_path)
     execution.FUNCTION_OUTPUT.target = io.StringIO()
     with (
