@@ -460,14 +460,14 @@ class _StringLiteral(ArgumentLiteral):
         self.written = written
 
 
-def _intrinsic_function(self: Any, ctx: Any) -> Any:
+def _intrinsic_function(self: Preprocessor, ctx: Any) -> StringIntrinsicFunction:
     # The field's value, its JSON escapes decoded, is the intrinsic function AWS reads.
     derivation: str = json.loads(ctx.STRINGINTRINSICFUNC().getText())
     function, _ = IntrinsicParser.parse(_CONTROL_CHARACTER.sub(lambda control: f"\\u{ord(control.group()):04x}", derivation))
     return StringIntrinsicFunction(intrinsic_function_derivation=derivation, function=function)
 
 
-def _string_argument(self: Any, ctx: Any) -> _StringLiteral:
+def _string_argument(self: intrinsic_preprocessor.Preprocessor, ctx: Any) -> _StringLiteral:
     return _StringLiteral(ctx.STRING().getText()[1:-1])
 
 
