@@ -36,6 +36,12 @@ oldest or newest first (`reverseOrder`), with a `nextToken` for the next; moto 5
 all three and answers the whole history, deep-copied and serialized, at every call: following
 a run cost a copy of every event so far at each look. `_history_read_a_page_at_a_time` answers
 as AWS does.
+In an intrinsic function's string literal AWS reads `\\'`, `\\{`, `\\}` and `\\\\` as the characters
+themselves (the Step Functions developer guide, "Intrinsic functions", reserved characters);
+moto 5.2.5 parses the field's JSON text instead of its value (a quote escaped in the literal
+ends it there), keeps each escape's backslash, and fills a States.Format template with
+Python's `str.format` (a literal brace fails the state). `_intrinsic_strings_read_as_aws_does`
+reads them as AWS does.
 A `.sync` Task looks whether its child has ended every half second; a run here looks every
 `SYNC_CHECK_SECONDS`, so a child that ends is noticed in the time its last state takes.
 moto is pinned to an exact version because these are internals.
@@ -48,6 +54,7 @@ import copy
 import functools
 import json
 import logging
+import re
 import threading
 import traceback
 import uuid
@@ -66,11 +73,16 @@ from moto.core.config import DefaultConfig
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringIntrinsicFunction
+from moto.stepfunctions.parser.asl.component.intrinsic.argument.argument import ArgumentLiteral
+from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import StringFormat
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
 from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.parse.intrinsic import preprocessor as intrinsic_preprocessor
+from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -266,6 +278,7 @@ def local_aws(
         stack.enter_context(_endings_written_whole())
         stack.enter_context(_dynamodb_writes_serialised())
         stack.enter_context(_history_read_a_page_at_a_time())
+        stack.enter_context(_intrinsic_strings_read_as_aws_does())
         if nested_executions:
             stack.enter_context(_sfn_integration_normalised())
         yield
@@ -421,6 +434,71 @@ def _epoch_seconds(value: Any) -> float:
 @contextlib.contextmanager
 def _history_read_a_page_at_a_time() -> Iterator[None]:
     with _replaced(StepFunctionResponse, "get_execution_history", _history_page):
+        yield
+
+
+# An escape in an intrinsic function's string literal: a backslash and the character it
+# stands for, or `\\u` and four hex digits (how a control character reaches moto's lexer,
+# which takes none inside a literal).
+_ESCAPE = r"\\(u[0-9a-fA-F]{4}|.)"
+_LITERAL_ESCAPE = re.compile(_ESCAPE, re.DOTALL)
+_FORMAT_PIECE = re.compile(r"\{\}|" + _ESCAPE, re.DOTALL)  # a placeholder, or an escape
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return chr(int(escaped[1:], 16)) if len(escaped) == 5 else escaped
+
+
+class _StringLiteral(ArgumentLiteral):
+    """A string argument of an intrinsic function: its value, and its text as written (escapes
+    kept), which States.Format reads to tell an escaped brace from a placeholder."""
+
+    def __init__(self, written: str) -> None:
+        super().__init__(definition_value=_LITERAL_ESCAPE.sub(_escaped_character, written))
+        self.written = written
+
+
+def _intrinsic_function(self: Preprocessor, ctx: Any) -> StringIntrinsicFunction:
+    # The field's value, its JSON escapes decoded, is the intrinsic function AWS reads.
+    derivation: str = json.loads(ctx.STRINGINTRINSICFUNC().getText())
+    function, _ = IntrinsicParser.parse(_CONTROL_CHARACTER.sub(lambda control: f"\\u{ord(control.group()):04x}", derivation))
+    return StringIntrinsicFunction(intrinsic_function_derivation=derivation, function=function)
+
+
+def _string_argument(self: intrinsic_preprocessor.Preprocessor, ctx: Any) -> _StringLiteral:
+    return _StringLiteral(ctx.STRING().getText()[1:-1])
+
+
+@contextlib.contextmanager
+def _intrinsic_strings_read_as_aws_does() -> Iterator[None]:
+    """An intrinsic function is read from the field's value, and `\\'`, `\\{`, `\\}`, `\\\\` in its
+    string literals stand for `'`, `{`, `}`, `\\` (the Step Functions developer guide, "Intrinsic
+    functions", reserved characters); a States.Format template written as a literal has its
+    `{}` filled in order, an escaped brace kept. moto 5.2.5 (its parser is LocalStack's) reads
+    the field's JSON text, keeps the backslashes, and formats with `str.format`: LocalStack
+    issue #13425; moto has no issue of its own about it."""
+    moto_format = StringFormat._eval_body
+
+    def format_as_aws(self: StringFormat, env: Any) -> None:
+        template = self.argument_list.arguments[0]
+        if not isinstance(template, _StringLiteral):  # a template read from a path: as moto does
+            moto_format(self, env)
+            return
+        self.argument_list.eval(env=env)
+        values = [StringFormat._to_str_repr(value) for value in reversed(env.stack.pop()[1:])]
+
+        def piece(match: re.Match[str]) -> str:
+            return values.pop() if match.group() == "{}" else _escaped_character(match)
+
+        env.stack.append(_FORMAT_PIECE.sub(piece, template.written))
+
+    with (
+        _replaced(Preprocessor, "visitString_intrinsic_function", _intrinsic_function),
+        _replaced(intrinsic_preprocessor.Preprocessor, "visitFunc_arg_string", _string_argument),
+        _replaced(StringFormat, "_eval_body", format_as_aws),
+    ):
         yield
 
 

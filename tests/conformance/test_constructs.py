@@ -1187,11 +1187,6 @@ workflows:
 """)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the compiler escapes ' { } in States.Format literals with a backslash, as AWS documents; moto's "
-    "intrinsic-function parser does not read those escapes: with a quote the literal ends at \\' and the "
-    "body sent is {'title': 'it\\\\'}; with braces the task fails before any request is sent"
-))
 @pytest.mark.parametrize("title, sent", [
     ("it's for {$inputs.name}", "it's for bolt"),
     ("{draft} for {$inputs.name}", "{draft} for bolt"),

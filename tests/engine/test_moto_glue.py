@@ -338,3 +338,55 @@ def test_a_followers_pause_ends_when_an_execution_ends():
         again.start()
         again.join(timeout=120)
         assert not again.is_alive()
+
+
+# ------------------------------------------------------------ intrinsic functions' string literals
+
+# In a string literal \' \{ \} \\ stand for ' { } \ (the Step Functions developer guide,
+# "Intrinsic functions", reserved characters); each function below is the field's value, as
+# the compiler writes it, with AWS's answer for {"a": "bolt"}.
+AWS_ANSWERS = {
+    r"States.Format('it\'s \{x\} for {}', $.a)": "it's {x} for bolt",
+    r"States.Format('a\\b {} \\{}', $.a, $.a)": "a\\b bolt \\bolt",
+    r"States.Format('{}: {}', States.Format('\{{}\}', $.a), 'x\'y')": "{bolt}: x'y",
+    "States.Format('one\ntwo {}', $.a)": "one\ntwo bolt",
+    r"States.Array('it\'s', '\{\}', $.a)": ["it's", "{}", "bolt"],
+    r"""States.StringToJson('\{"k": "it\'s"\}')""": {"k": "it's"},
+}
+
+
+def _evaluated(function: str, given: dict | None = None) -> tuple[str, object]:
+    """("SUCCEEDED", the function's value) for a Pass state that evaluates it with `given` as
+    its input ({"a": "bolt"} unless given), or (error, cause)."""
+    client = boto3.client("stepfunctions", region_name=REGION)
+    machine = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"value.$": function}, "End": True}}}
+    arn = client.create_state_machine(name="evaluate", definition=json.dumps(machine), roleArn=ROLE)["stateMachineArn"]
+    description = ended(client, client.start_execution(stateMachineArn=arn, input=json.dumps(given or {"a": "bolt"}))["executionArn"])
+    client.delete_state_machine(stateMachineArn=arn)
+    if description["status"] == "SUCCEEDED":
+        return "SUCCEEDED", json.loads(description["output"])["value"]
+    return description.get("error", ""), description.get("cause", "")
+
+
+@pytest.mark.parametrize("function", AWS_ANSWERS)
+def test_an_intrinsic_functions_escapes_stand_for_the_characters_during_a_run(function):
+    with local_aws(LocalFunctions()):
+        assert _evaluated(function) == ("SUCCEEDED", AWS_ANSWERS[function])
+
+
+def test_a_format_template_read_from_a_path_is_still_filled():
+    with local_aws(LocalFunctions()):
+        assert _evaluated("States.Format($.template, $.a)", {"template": "Hello, {}.", "a": "bolt"}) == ("SUCCEEDED", "Hello, bolt.")
+
+
+def test_moto_still_reads_an_intrinsic_functions_escapes_as_written():
+    """The day moto reads a quote and braces escaped in a literal as AWS does,
+    `_intrinsic_strings_read_as_aws_does` can go (LocalStack issue #13425)."""
+    from moto import mock_aws
+
+    with mock_aws(config=MOTO_CONFIG):
+        # The literal ends at the escaped quote, its backslash kept (doubled, as the JSON text has it).
+        assert _evaluated(r"States.Format('it\'s for {}', $.a)") == ("SUCCEEDED", "it\\\\")
+        # The escaped braces reach Python's str.format, backslashes and all.
+        error, cause = _evaluated(r"States.Format('\{x\} for {}', $.a)")
+        assert (error, "KeyError" in cause) == ("States.Runtime", True), cause
