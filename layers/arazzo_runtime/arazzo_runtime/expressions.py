@@ -278,6 +278,15 @@ class SourceDescriptionRef(Expression):
     def name(self) -> str:
         return self.reference
 
+    @property
+    def workflow_output(self) -> tuple[str, str] | None:
+        """For a reference `<workflowId>.outputs.<output>` (the spelling other tools give an
+        output of a workflow of another document): `$sourceDescriptions.<name>.<workflowId>`,
+        which names the workflow as a dependsOn entry does, and the output as written (a `#`
+        pointer kept). None for any other reference."""
+        workflow, separator, output = self.reference.partition(".outputs.")
+        return (f"$sourceDescriptions.{self.source_name}.{workflow}", output) if separator else None
+
 
 @dataclass(frozen=True)
 class ComponentRef(Expression):

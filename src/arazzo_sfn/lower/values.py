@@ -199,11 +199,11 @@ def _dependency_output(ctx: Context, expression: Expression, location: Location 
     """`$sourceDescriptions.<name>.<workflowId>.outputs.<output>`, the spelling other tools give
     the outputs of a workflow of another document, read as `$workflows.<workflowId>.outputs.<output>`
     where this workflow's dependsOn names `$sourceDescriptions.<name>.<workflowId>`; None elsewhere."""
-    if not isinstance(expression, SourceDescriptionRef):
+    if not isinstance(expression, SourceDescriptionRef) or expression.workflow_output is None:
         return None
-    workflow, separator, output = expression.reference.partition(".outputs.")
-    workflow_id = ctx.child_dependencies.get(f"$sourceDescriptions.{expression.source_name}.{workflow}")
-    if not separator or workflow_id is None:
+    entry, output = expression.workflow_output
+    workflow_id = ctx.child_dependencies.get(entry)
+    if workflow_id is None:
         return None
     read = parse_expression(f"$workflows.{workflow_id}.outputs.{output}", location, ctx.workflow.version)
     assert isinstance(read, WorkflowRef)  # the grammar reads that text so

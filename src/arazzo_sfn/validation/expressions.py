@@ -385,11 +385,11 @@ def _names(document: Document, expression: Expression, at: str, scope: _Scope) -
     elif isinstance(expression, SourceDescriptionRef):
         if expression.source_name not in document.source_types():
             yield document.problem(ExpressionError, f"{text!r}: there is no source description {expression.source_name!r}", at)
-        workflow, separator, output = expression.reference.partition(".outputs.")
-        other = scope.dependencies.get(f"$sourceDescriptions.{expression.source_name}.{workflow}")
+        entry, output = expression.workflow_output or ("", "")
+        other = scope.dependencies.get(entry)
         name = output.partition("#")[0]
-        if separator and other is not None and name not in (other.get("outputs") or {}):
-            yield document.problem(ExpressionError, f"{text!r}: workflow {workflow!r}, which dependsOn names, has no output {name!r}", at)
+        if other is not None and name not in (other.get("outputs") or {}):
+            yield document.problem(ExpressionError, f"{text!r}: workflow {other.get('workflowId')!r}, which dependsOn names, has no output {name!r}", at)
     elif isinstance(expression, ComponentRef):
         if document.component(text, expression.component_type) is None and not (
             expression.component_type == "inputs" and document.input_ref_target(f"#/components/inputs/{expression.name}")
